@@ -1,0 +1,162 @@
+// Package catalogue reads the indicator catalogue under schemas/catalogue:
+// what each indicator measures, in which unit, which direction is better, and
+// who publishes it under which licence.
+package catalogue
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ounce-data/ounce/schemas"
+)
+
+// Polarity says which direction of an indicator is better.
+type Polarity string
+
+// Polarities.
+const (
+	LowerIsBetter  Polarity = "lower"
+	HigherIsBetter Polarity = "higher"
+	Neutral        Polarity = "neutral"
+)
+
+// Indicator is one catalogue entry.
+type Indicator struct {
+	Code        string   `yaml:"code" json:"code"`
+	Column      string   `yaml:"column" json:"-"` // source column, for wide feeds
+	Name        string   `yaml:"name" json:"name"`
+	Unit        string   `yaml:"unit" json:"unit"`
+	Polarity    Polarity `yaml:"polarity" json:"polarity"`
+	Domain      string   `yaml:"domain" json:"domain"`
+	Description string   `yaml:"description" json:"description,omitempty"`
+	Producer    string   `yaml:"producer" json:"producer"`
+	URL         string   `yaml:"url" json:"url"`
+	Licence     string   `yaml:"licence" json:"licence"`
+	Cadence     string   `yaml:"cadence" json:"cadence"`
+}
+
+// File is one catalogue file: defaults for its indicators, then the list.
+type File struct {
+	Name       string      `yaml:"-"`
+	Producer   string      `yaml:"producer"`
+	URL        string      `yaml:"url"`
+	Licence    string      `yaml:"licence"`
+	Domain     string      `yaml:"domain"`
+	Cadence    string      `yaml:"cadence"`
+	Indicators []Indicator `yaml:"indicators"`
+}
+
+// Catalogue is every indicator, by file and by code.
+type Catalogue struct {
+	Files  map[string]*File
+	byCode map[string]*Indicator
+}
+
+// Load reads the catalogue embedded from schemas/catalogue.
+func Load() (*Catalogue, error) { return LoadFS(schemas.Catalogue, "catalogue") }
+
+// LoadFS reads every *.yaml under dir of fsys.
+func LoadFS(fsys fs.FS, dir string) (*Catalogue, error) {
+	names, err := fs.Glob(fsys, path.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("list catalogue: %w", err)
+	}
+	c := &Catalogue{Files: map[string]*File{}, byCode: map[string]*Indicator{}}
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("read catalogue %s: %w", name, err)
+		}
+		f, err := Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("catalogue %s: %w", name, err)
+		}
+		f.Name = path.Base(name[:len(name)-len(".yaml")])
+		c.Files[f.Name] = f
+		for i := range f.Indicators {
+			ind := &f.Indicators[i]
+			if _, dup := c.byCode[ind.Code]; dup {
+				return nil, fmt.Errorf("catalogue %s: indicator %s is defined twice", name, ind.Code)
+			}
+			c.byCode[ind.Code] = ind
+		}
+	}
+	return c, nil
+}
+
+// Parse reads one catalogue file strictly: unknown fields are errors.
+func Parse(data []byte) (*File, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	var errs []error
+	for i := range f.Indicators {
+		ind := &f.Indicators[i]
+		if ind.Producer == "" {
+			ind.Producer = f.Producer
+		}
+		if ind.URL == "" {
+			ind.URL = f.URL
+		}
+		if ind.Licence == "" {
+			ind.Licence = f.Licence
+		}
+		if ind.Domain == "" {
+			ind.Domain = f.Domain
+		}
+		if ind.Cadence == "" {
+			ind.Cadence = f.Cadence
+		}
+		if err := ind.check(); err != nil {
+			errs = append(errs, fmt.Errorf("indicators[%d] (%s): %w", i, ind.Code, err))
+		}
+	}
+	return &f, errors.Join(errs...)
+}
+
+func (ind *Indicator) check() error {
+	var errs []error
+	if ind.Code == "" {
+		errs = append(errs, errors.New("code is missing"))
+	}
+	if ind.Name == "" {
+		errs = append(errs, errors.New("name is missing"))
+	}
+	if ind.Unit == "" {
+		errs = append(errs, errors.New("unit is missing"))
+	}
+	switch ind.Polarity {
+	case LowerIsBetter, HigherIsBetter, Neutral:
+	default:
+		errs = append(errs, fmt.Errorf("polarity %q is not lower, higher or neutral", ind.Polarity))
+	}
+	if ind.Licence == "" {
+		errs = append(errs, errors.New("licence is missing (set it on the entry or the file)"))
+	}
+	return errors.Join(errs...)
+}
+
+// Indicator returns the entry for code.
+func (c *Catalogue) Indicator(code string) (*Indicator, bool) {
+	ind, ok := c.byCode[code]
+	return ind, ok
+}
+
+// Indicators returns every entry sorted by code.
+func (c *Catalogue) Indicators() []Indicator {
+	out := make([]Indicator, 0, len(c.byCode))
+	for _, ind := range c.byCode {
+		out = append(out, *ind)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}

@@ -1,0 +1,86 @@
+package extch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+)
+
+// SyncCatalogue writes the indicator catalogue to the indicators table in one
+// INSERT, unless the table already holds exactly these entries.
+func SyncCatalogue(ctx context.Context, conn driver.Conn, cat *catalogue.Catalogue) error {
+	inds := cat.Indicators()
+	current := map[string]catalogue.Indicator{}
+	rows, err := conn.Query(ctx, `SELECT code, name, unit, polarity, domain, description, producer, url, licence, cadence
+		FROM indicators FINAL`)
+	if err != nil {
+		return fmt.Errorf("read indicators: %w", err)
+	}
+	for rows.Next() {
+		var ind catalogue.Indicator
+		var pol string
+		if err := rows.Scan(&ind.Code, &ind.Name, &ind.Unit, &pol, &ind.Domain, &ind.Description,
+			&ind.Producer, &ind.URL, &ind.Licence, &ind.Cadence); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("read indicators: %w", err)
+		}
+		ind.Polarity = catalogue.Polarity(pol)
+		current[ind.Code] = ind
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read indicators: %w", err)
+	}
+	var changed []catalogue.Indicator
+	for _, ind := range inds {
+		cur := ind
+		cur.Column = ""
+		if current[ind.Code] != cur {
+			changed = append(changed, ind)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	batch, err := conn.PrepareBatch(ctx, `INSERT INTO indicators
+		(code, name, unit, polarity, domain, description, producer, url, licence, cadence, version)`)
+	if err != nil {
+		return fmt.Errorf("prepare indicators insert: %w", err)
+	}
+	version := uint64(time.Now().UnixMilli())
+	for _, ind := range changed {
+		if err := batch.Append(ind.Code, ind.Name, ind.Unit, string(ind.Polarity), ind.Domain, ind.Description,
+			ind.Producer, ind.URL, ind.Licence, ind.Cadence, version); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("append indicator %s: %w", ind.Code, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("insert indicators: %w", err)
+	}
+	return nil
+}
+
+// KnownIndicators returns the set of indicator codes in the indicators table.
+func KnownIndicators(ctx context.Context, conn driver.Conn) (map[string]bool, error) {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT code FROM indicators")
+	if err != nil {
+		return nil, fmt.Errorf("read indicator codes: %w", err)
+	}
+	out := map[string]bool{}
+	for rows.Next() {
+		var code string
+		if err := rows.Scan(&code); err != nil {
+			_ = rows.Close()
+			return nil, fmt.Errorf("read indicator codes: %w", err)
+		}
+		out[code] = true
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("read indicator codes: %w", err)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,216 @@
+// Package observation is the one canonical event of Ounce: a value of an
+// indicator for a place over a period, in a breakdown, according to a source,
+// as of a version. Feeds and partners produce observations; the loader writes
+// them to ClickHouse; the query service reads them back.
+package observation
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Observation is one fact. Its natural key is (Indicator, Geo, Period, Dims,
+// Source); the highest Version of a key wins.
+type Observation struct {
+	Indicator  string     `json:"indicator"`
+	Geo        string     `json:"geo"`
+	Period     Period     `json:"period"`
+	Dims       Dims       `json:"dims,omitempty"`
+	Value      *float64   `json:"value"`
+	Unit       string     `json:"unit"`
+	Source     string     `json:"source"`
+	Version    uint64     `json:"version"`
+	Provenance Provenance `json:"provenance"`
+	Initiative string     `json:"initiative,omitempty"`
+}
+
+// Provenance says where a value came from.
+type Provenance struct {
+	URL         string    `json:"url,omitempty"`
+	Licence     string    `json:"licence"`
+	RetrievedAt time.Time `json:"retrieved_at"`
+}
+
+// Dims is a breakdown (sex, age band, fuel…) as key/value pairs.
+type Dims map[string]string
+
+// Canonical is the dims as sorted "k=v" pairs joined by "&", with keys and
+// values query-escaped: the form stored in ClickHouse and used in the key.
+func (d Dims) Canonical() string {
+	if len(d) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(escapeDim(k))
+		b.WriteByte('=')
+		b.WriteString(escapeDim(d[k]))
+	}
+	return b.String()
+}
+
+// ParseDims reads the canonical form written by Canonical.
+func ParseDims(s string) (Dims, error) {
+	if s == "" {
+		return nil, nil
+	}
+	d := Dims{}
+	for _, pair := range strings.Split(s, "&") {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, fmt.Errorf("dims %q: pair %q has no '='", s, pair)
+		}
+		uk, err1 := unescapeDim(k)
+		uv, err2 := unescapeDim(v)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("dims %q: %w", s, err)
+		}
+		d[uk] = uv
+	}
+	return d, nil
+}
+
+func escapeDim(s string) string {
+	if !strings.ContainsAny(s, "%&=") {
+		return s
+	}
+	r := strings.NewReplacer("%", "%25", "&", "%26", "=", "%3D")
+	return r.Replace(s)
+}
+
+func unescapeDim(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	r := strings.NewReplacer("%25", "%", "%26", "&", "%3D", "=")
+	return r.Replace(s), nil
+}
+
+// Key is the natural key of an observation as one comparable string.
+func (o *Observation) Key() string {
+	return o.Indicator + "|" + o.Geo + "|" + string(o.Period.Grain) + "|" +
+		strconv.FormatInt(o.Period.Start.Unix(), 10) + "|" + o.Dims.Canonical() + "|" + o.Source
+}
+
+// FieldError is one problem with one field of one observation.
+type FieldError struct {
+	Field  string // JSON path inside the observation, e.g. "period.start"
+	Reason string // what is wrong and what to change
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// ValidationError lists every problem found in one observation.
+type ValidationError struct {
+	Problems []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+var (
+	indicatorRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	geoRE        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+	dimKeyRE     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	sourceRE     = regexp.MustCompile(`^([a-z0-9][a-z0-9-]{0,63}|partner:[a-z0-9][a-z0-9-]{0,63})$`)
+	initiativeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
+
+// Limits on an observation's fields, kept equal to observation.schema.json.
+const (
+	MaxDims        = 16
+	MaxDimValueLen = 128
+	MaxUnitLen     = 64
+	MaxLicenceLen  = 256
+	MaxURLLen      = 2048
+)
+
+// Validate reports every problem with o, or nil. It checks shape only; whether
+// the indicator is in the catalogue is the caller's question.
+func (o *Observation) Validate() error {
+	var ps []FieldError
+	add := func(field, format string, args ...any) {
+		ps = append(ps, FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+	if !indicatorRE.MatchString(o.Indicator) {
+		if o.Indicator == "" {
+			add("indicator", "is missing")
+		} else {
+			add("indicator", "%q must be 1-128 letters, digits, '.', '_' or '-'", o.Indicator)
+		}
+	}
+	if !geoRE.MatchString(o.Geo) {
+		if o.Geo == "" {
+			add("geo", "is missing")
+		} else {
+			add("geo", "%q must be 1-64 letters, digits, '.', '_', ':' or '-'", o.Geo)
+		}
+	}
+	if err := o.Period.Check(); err != nil {
+		add("period", "%s", err)
+	}
+	if len(o.Dims) > MaxDims {
+		add("dims", "has %d entries; at most %d", len(o.Dims), MaxDims)
+	}
+	for k, v := range o.Dims {
+		if !dimKeyRE.MatchString(k) {
+			add("dims."+k, "key must be lower-case snake_case, 1-32 characters")
+		}
+		if v == "" || len(v) > MaxDimValueLen {
+			add("dims."+k, "value must be 1-%d characters", MaxDimValueLen)
+		}
+	}
+	switch {
+	case o.Value == nil:
+		add("value", "is missing; leave out the observation when there is no value, never send zero")
+	case math.IsNaN(*o.Value) || math.IsInf(*o.Value, 0):
+		add("value", "must be a finite number")
+	}
+	if o.Unit == "" || len(o.Unit) > MaxUnitLen {
+		add("unit", "must be 1-%d characters", MaxUnitLen)
+	}
+	if !sourceRE.MatchString(o.Source) {
+		add("source", "%q must be a feed id (lower-case letters, digits, '-') or partner:<id>", o.Source)
+	}
+	if o.Version == 0 {
+		add("version", "must be a positive integer (source revision or receive time in Unix milliseconds)")
+	}
+	if o.Provenance.Licence == "" || len(o.Provenance.Licence) > MaxLicenceLen {
+		add("provenance.licence", "must be 1-%d characters", MaxLicenceLen)
+	}
+	if len(o.Provenance.URL) > MaxURLLen {
+		add("provenance.url", "is longer than %d characters", MaxURLLen)
+	}
+	if o.Provenance.RetrievedAt.IsZero() {
+		add("provenance.retrieved_at", "is missing")
+	}
+	if o.Initiative != "" && !initiativeRE.MatchString(o.Initiative) {
+		add("initiative", "%q must be 1-64 letters, digits, '.', '_' or '-'", o.Initiative)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: ps}
+}
+
+// Float returns a pointer to v, for building observations.
+func Float(v float64) *float64 { return &v }

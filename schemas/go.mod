@@ -1,0 +1,3 @@
+module github.com/ounce-data/ounce/schemas
+
+go 1.26.8

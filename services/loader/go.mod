@@ -1,0 +1,8 @@
+module github.com/ounce-data/ounce/services/loader
+
+go 1.26.8
+
+replace (
+	github.com/ounce-data/ounce/pkg => ../../pkg
+	github.com/ounce-data/ounce/schemas => ../../schemas
+)
