@@ -135,11 +135,24 @@ func Apply(ctx context.Context, conn driver.Conn, ms []Migration) ([]uint32, err
 				return applied, fmt.Errorf("apply migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}
-		if err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			m.Version, m.Name, time.Now().UTC().Truncate(time.Second)); err != nil {
+		if err := record(ctx, conn, m); err != nil {
 			return applied, fmt.Errorf("record migration %s: %w", m.Name, err)
 		}
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// record notes m as applied. It goes through a prepared batch: on the native
+// protocol an INSERT always sends its rows as a data block.
+func record(ctx context.Context, conn driver.Conn, m Migration) error {
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+	if err != nil {
+		return err
+	}
+	if err := batch.Append(m.Version, m.Name, time.Now().UTC().Truncate(time.Second)); err != nil {
+		_ = batch.Abort()
+		return err
+	}
+	return batch.Send()
 }

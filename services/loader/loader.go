@@ -1,0 +1,506 @@
+package loader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/observation"
+)
+
+// Headers on dead-lettered messages.
+const (
+	HeaderError           = "Ounce-Error"
+	HeaderKind            = "Ounce-Dead-Letter-Kind"
+	HeaderOriginalSubject = "Ounce-Original-Subject"
+	HeaderOriginalSeq     = "Ounce-Original-Sequence"
+	HeaderDeliveries      = "Ounce-Deliveries"
+)
+
+// Kinds of dead letter.
+const (
+	// KindRejected: some observations of a message failed validation; the
+	// body lists them and the rest of the message was loaded.
+	KindRejected = "rejected-observations"
+	// KindUndecodable: the body is not an observation batch at all.
+	KindUndecodable = "undecodable-message"
+	// KindInsertFailed: ClickHouse refused the message's rows MaxDeliver times.
+	KindInsertFailed = "insert-failed"
+)
+
+// Reject is one observation the loader will not load, as written in the body
+// of a rejected-observations dead letter.
+type Reject struct {
+	Index       int             `json:"index"`
+	Reason      string          `json:"reason"` // schema, invalid, unknown_indicator
+	Error       string          `json:"error"`
+	Observation json.RawMessage `json:"observation"`
+}
+
+// RejectedBody is the body of a rejected-observations dead letter.
+type RejectedBody struct {
+	Subject  string   `json:"subject"`
+	Sequence uint64   `json:"sequence"`
+	BatchID  string   `json:"batch_id,omitempty"`
+	Rejected []Reject `json:"rejected"`
+}
+
+// Loader is one replica of the loader service.
+type Loader struct {
+	cfg  Config
+	js   jetstream.JetStream
+	conn driver.Conn
+	log  zerolog.Logger
+	m    *metrics
+
+	clickhouseOK atomic.Bool
+	natsOK       atomic.Bool
+
+	known      map[string]bool
+	knownAt    time.Time
+	knownMu    sync.Mutex
+	pend       []*pending
+	pendRows   int
+	pendBytes  int
+	pendSince  time.Time
+	cols       extch.Columns
+	lastCommit time.Time
+}
+
+type pending struct {
+	msg     jetstream.Msg
+	meta    *jetstream.MsgMetadata
+	batchID string
+	obs     []observation.Observation
+	rejects []Reject
+}
+
+// New builds a loader. It does not touch NATS or ClickHouse until Run.
+func New(cfg Config, js jetstream.JetStream, conn driver.Conn, log zerolog.Logger, reg prometheus.Registerer) (*Loader, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("loader config: %w", err)
+	}
+	return &Loader{cfg: cfg, js: js, conn: conn, log: log, m: newMetrics(reg)}, nil
+}
+
+// Ready reports why the loader cannot load now, or nil.
+func (l *Loader) Ready(context.Context) error {
+	var errs []error
+	if !l.natsOK.Load() {
+		errs = append(errs, errors.New("loader: not consuming from JetStream"))
+	}
+	if !l.clickhouseOK.Load() {
+		errs = append(errs, errors.New("loader: clickhouse is not accepting inserts"))
+	}
+	return errors.Join(errs...)
+}
+
+// ConsumerConfig is the durable pull consumer every loader replica shares.
+// MaxDeliver is unlimited on the server: the loader itself dead-letters a
+// message after cfg.MaxDeliver failed loads, so a message redelivered after a
+// crash is never stranded.
+func (l *Loader) ConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       l.cfg.Durable,
+		Description:   "loader: observations into ClickHouse",
+		FilterSubject: observation.SubjectAll,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       l.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: l.cfg.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// Run consumes until ctx is cancelled, then drains: it stops pulling, loads
+// and acks what it already received, and returns.
+func (l *Loader) Run(ctx context.Context) error {
+	cons, err := l.js.CreateOrUpdateConsumer(ctx, extnats.StreamObservations, l.ConsumerConfig())
+	if err != nil {
+		return fmt.Errorf("create loader consumer: %w", err)
+	}
+	if err := l.conn.Ping(ctx); err != nil {
+		l.log.Warn().Err(err).Msg("clickhouse not answering at start; will retry on first batch")
+	} else {
+		l.setClickHouse(true)
+	}
+	if err := l.refreshKnown(ctx); err != nil {
+		l.log.Warn().Err(err).Msg("read indicator catalogue")
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(1000, 16<<20))
+	if err != nil {
+		return fmt.Errorf("pull from loader consumer: %w", err)
+	}
+	l.natsOK.Store(true)
+	defer l.natsOK.Store(false)
+
+	msgs := make(chan jetstream.Msg, 256)
+	go func() {
+		defer close(msgs)
+		for {
+			msg, err := iter.Next()
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					l.log.Error().Err(err).Msg("pull messages")
+				}
+				return
+			}
+			msgs <- msg
+		}
+	}()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go l.watchLag(lagCtx, cons)
+
+	ticker := time.NewTicker(l.cfg.FlushInterval / 4)
+	defer ticker.Stop()
+	for {
+		select {
+		case msg, ok := <-msgs:
+			if !ok {
+				return l.drain(ctx, msgs)
+			}
+			l.receive(ctx, msg)
+			if l.pendRows >= l.cfg.BatchRows || l.pendBytes >= l.cfg.BatchBytes {
+				l.flush(ctx)
+			}
+		case <-ticker.C:
+			if len(l.pend) > 0 && time.Since(l.pendSince) >= l.cfg.FlushInterval {
+				l.flush(ctx)
+			}
+		case <-ctx.Done():
+			iter.Drain()
+			return l.drain(ctx, msgs)
+		}
+	}
+}
+
+// drain loads what was received before the consumer stopped.
+func (l *Loader) drain(ctx context.Context, msgs <-chan jetstream.Msg) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for msg := range msgs {
+		l.receive(fctx, msg)
+	}
+	l.flush(fctx)
+	for _, p := range l.pend { // ClickHouse stayed down through shutdown: hand back now
+		_ = p.msg.Nak()
+	}
+	l.log.Info().Int("unloaded_messages", len(l.pend)).Msg("loader drained")
+	l.pend = nil
+	return nil
+}
+
+// receive decodes and validates one message and adds it to the open batch.
+func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		l.log.Error().Err(err).Str("subject", msg.Subject()).Msg("message without jetstream metadata")
+		_ = msg.Term()
+		return
+	}
+	b, rejects, err := decode(msg.Data())
+	if err != nil {
+		l.deadLetterWhole(ctx, msg, meta, KindUndecodable, err)
+		return
+	}
+	p := &pending{msg: msg, meta: meta, batchID: b.ID, rejects: rejects}
+	p.obs = b.Observations[:0]
+	for i := range b.Observations {
+		o := &b.Observations[i]
+		if err := o.Validate(); err != nil {
+			p.rejects = append(p.rejects, reject(o, -1, "invalid", err))
+			continue
+		}
+		if !l.isKnown(ctx, o.Indicator) {
+			p.rejects = append(p.rejects, reject(o, -1, "unknown_indicator",
+				fmt.Errorf("indicator: %q is not in the catalogue; add it to schemas/catalogue or fix the code", o.Indicator)))
+			continue
+		}
+		p.obs = append(p.obs, *o)
+	}
+	if len(l.pend) == 0 {
+		l.pendSince = time.Now()
+	}
+	l.pend = append(l.pend, p)
+	l.pendRows += len(p.obs)
+	l.pendBytes += len(msg.Data())
+	l.m.openBatchRows.Set(float64(l.pendRows))
+}
+
+// decode reads a batch. When the batch as a whole does not decode it retries
+// observation by observation, so one bad value rejects one observation, not
+// its whole message.
+func decode(data []byte) (observation.Batch, []Reject, error) {
+	b, err := observation.Decode(data)
+	if err == nil {
+		return b, nil, nil
+	}
+	var loose struct {
+		ID           string            `json:"batch_id"`
+		Observations []json.RawMessage `json:"observations"`
+	}
+	if lerr := json.Unmarshal(data, &loose); lerr != nil || loose.Observations == nil {
+		return observation.Batch{}, nil, err
+	}
+	out := observation.Batch{ID: loose.ID, Observations: make([]observation.Observation, 0, len(loose.Observations))}
+	var rejects []Reject
+	for i, raw := range loose.Observations {
+		var o observation.Observation
+		if oerr := strictUnmarshal(raw, &o); oerr != nil {
+			rejects = append(rejects, Reject{Index: i, Reason: "schema", Error: oerr.Error(), Observation: raw})
+			continue
+		}
+		out.Observations = append(out.Observations, o)
+	}
+	return out, rejects, nil
+}
+
+func strictUnmarshal(raw []byte, v any) error {
+	b, err := observation.Decode(append(append([]byte(`{"observations":[`), raw...), ']', '}'))
+	if err != nil {
+		return err
+	}
+	*(v.(*observation.Observation)) = b.Observations[0]
+	return nil
+}
+
+func reject(o *observation.Observation, index int, reason string, err error) Reject {
+	raw, merr := json.Marshal(o)
+	if merr != nil {
+		raw = nil
+	}
+	return Reject{Index: index, Reason: reason, Error: err.Error(), Observation: raw}
+}
+
+// flush inserts the open batch and settles its messages.
+func (l *Loader) flush(ctx context.Context) {
+	if len(l.pend) == 0 {
+		return
+	}
+	l.cols.Reset()
+	for _, p := range l.pend {
+		for i := range p.obs {
+			l.cols.Add(&p.obs[i], p.batchID)
+		}
+	}
+	err := l.insertRetrying(ctx)
+	switch {
+	case err == nil:
+		for _, p := range l.pend {
+			l.commit(ctx, p)
+		}
+	case ctx.Err() != nil:
+		return // shutting down with ClickHouse down: drain naks what is left
+	default:
+		l.isolate(ctx)
+	}
+	l.pend, l.pendRows, l.pendBytes = l.pend[:0], 0, 0
+	l.m.openBatchRows.Set(0)
+}
+
+// insertRetrying inserts l.cols, waiting out a ClickHouse outage with backoff
+// while keeping the messages in progress. It returns an error when the server
+// answers but refuses the rows, or when ctx ends.
+func (l *Loader) insertRetrying(ctx context.Context) error {
+	backoff := l.cfg.RetryMin
+	lastProgress := time.Now()
+	for {
+		start := time.Now()
+		err := l.cols.Insert(ctx, l.conn)
+		if err == nil {
+			l.m.insertDuration.Observe(time.Since(start).Seconds())
+			l.m.rowsInserted.Add(float64(l.cols.Len()))
+			if l.cols.Len() > 0 {
+				l.m.batchesInserted.Inc()
+			}
+			l.setClickHouse(true)
+			return nil
+		}
+		l.m.insertErrors.Inc()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if perr := l.conn.Ping(ctx); perr == nil {
+			l.log.Error().Err(err).Int("rows", l.cols.Len()).Msg("clickhouse refused the batch; loading message by message")
+			return err
+		}
+		l.setClickHouse(false)
+		l.log.Warn().Err(err).Dur("retry_in", backoff).Int("rows", l.cols.Len()).Msg("clickhouse unavailable; holding batch")
+		if time.Since(lastProgress) > l.cfg.AckWait/3 {
+			for _, p := range l.pend {
+				_ = p.msg.InProgress()
+			}
+			lastProgress = time.Now()
+		}
+		select {
+		case <-time.After(jitter(backoff)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, l.cfg.RetryMax)
+	}
+}
+
+// isolate loads the open batch message by message after ClickHouse refused
+// it as a whole, so one poison message cannot hold back the others.
+func (l *Loader) isolate(ctx context.Context) {
+	for _, p := range l.pend {
+		l.cols.Reset()
+		for i := range p.obs {
+			l.cols.Add(&p.obs[i], p.batchID)
+		}
+		err := l.cols.Insert(ctx, l.conn)
+		if err == nil {
+			l.m.rowsInserted.Add(float64(l.cols.Len()))
+			l.m.batchesInserted.Inc()
+			l.commit(ctx, p)
+			continue
+		}
+		l.m.insertErrors.Inc()
+		if int(p.meta.NumDelivered) >= l.cfg.MaxDeliver {
+			l.deadLetterWhole(ctx, p.msg, p.meta, KindInsertFailed, err)
+			continue
+		}
+		delay := min(l.cfg.RetryMin<<min(p.meta.NumDelivered, 16), l.cfg.RetryMax)
+		l.log.Warn().Err(err).Uint64("stream_seq", p.meta.Sequence.Stream).Uint64("deliveries", p.meta.NumDelivered).
+			Dur("retry_in", delay).Msg("message refused by clickhouse; nak")
+		_ = p.msg.NakWithDelay(delay)
+	}
+}
+
+// commit dead-letters a loaded message's rejects, then acks it.
+func (l *Loader) commit(ctx context.Context, p *pending) {
+	if len(p.rejects) > 0 {
+		body, err := json.Marshal(RejectedBody{Subject: p.msg.Subject(), Sequence: p.meta.Sequence.Stream, BatchID: p.batchID, Rejected: p.rejects})
+		if err == nil {
+			err = l.publishDeadLetter(ctx, p.msg, p.meta, KindRejected,
+				fmt.Sprintf("%d of %d observations rejected; first: %s", len(p.rejects), len(p.rejects)+len(p.obs), p.rejects[0].Error), body)
+		}
+		if err != nil {
+			l.log.Error().Err(err).Uint64("stream_seq", p.meta.Sequence.Stream).Msg("dead-letter rejected observations; nak")
+			_ = p.msg.NakWithDelay(l.cfg.RetryMin)
+			return
+		}
+		for _, r := range p.rejects {
+			l.m.rejected.WithLabelValues(r.Reason).Inc()
+		}
+		l.m.deadLettered.WithLabelValues(KindRejected).Inc()
+	}
+	if err := p.msg.Ack(); err != nil {
+		l.log.Warn().Err(err).Uint64("stream_seq", p.meta.Sequence.Stream).Msg("ack; the message will be redelivered and deduplicated")
+		return
+	}
+	l.m.messagesAcked.Inc()
+	if p.meta.Timestamp.After(l.lastCommit) {
+		l.lastCommit = p.meta.Timestamp
+		l.m.lastCommitted.Set(float64(p.meta.Timestamp.UnixNano()) / 1e9)
+	}
+}
+
+func (l *Loader) deadLetterWhole(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, kind string, cause error) {
+	if err := l.publishDeadLetter(ctx, msg, meta, kind, cause.Error(), msg.Data()); err != nil {
+		l.log.Error().Err(err).Uint64("stream_seq", meta.Sequence.Stream).Msg("dead-letter message; nak")
+		_ = msg.NakWithDelay(l.cfg.RetryMin)
+		return
+	}
+	l.m.deadLettered.WithLabelValues(kind).Inc()
+	l.log.Warn().Str("kind", kind).Str("subject", msg.Subject()).Uint64("stream_seq", meta.Sequence.Stream).
+		Str("reason", cause.Error()).Msg("message dead-lettered")
+	_ = msg.Term()
+}
+
+func (l *Loader) publishDeadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, kind, reason string, body []byte) error {
+	if len(reason) > 1024 {
+		reason = reason[:1024]
+	}
+	dl := nats.NewMsg("dlq." + msg.Subject())
+	dl.Header.Set(HeaderKind, kind)
+	dl.Header.Set(HeaderError, reason)
+	dl.Header.Set(HeaderOriginalSubject, msg.Subject())
+	dl.Header.Set(HeaderOriginalSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
+	dl.Header.Set(HeaderDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
+	dl.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dlq-%d-%s", meta.Sequence.Stream, kind))
+	dl.Data = body
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := l.js.PublishMsg(pctx, dl); err != nil {
+		return fmt.Errorf("publish dead letter: %w", err)
+	}
+	return nil
+}
+
+func (l *Loader) isKnown(ctx context.Context, code string) bool {
+	l.knownMu.Lock()
+	ok := l.known[code]
+	stale := time.Since(l.knownAt) > l.cfg.CatalogueRefresh || (!ok && time.Since(l.knownAt) > 5*time.Second)
+	l.knownMu.Unlock()
+	if ok && !stale {
+		return true
+	}
+	if stale {
+		if err := l.refreshKnown(ctx); err != nil {
+			l.log.Warn().Err(err).Msg("refresh indicator catalogue")
+		}
+	}
+	l.knownMu.Lock()
+	defer l.knownMu.Unlock()
+	return l.known[code]
+}
+
+func (l *Loader) refreshKnown(ctx context.Context) error {
+	known, err := extch.KnownIndicators(ctx, l.conn)
+	l.knownMu.Lock()
+	defer l.knownMu.Unlock()
+	l.knownAt = time.Now()
+	if err != nil {
+		return err
+	}
+	l.known = known
+	return nil
+}
+
+func (l *Loader) setClickHouse(up bool) {
+	l.clickhouseOK.Store(up)
+	if up {
+		l.m.clickhouseUp.Set(1)
+	} else {
+		l.m.clickhouseUp.Set(0)
+	}
+}
+
+func (l *Loader) watchLag(ctx context.Context, cons jetstream.Consumer) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		info, err := cons.Info(ctx)
+		if err == nil {
+			l.m.consumerPending.Set(float64(info.NumPending))
+			l.m.consumerAckPend.Set(float64(info.NumAckPending))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d)/2+1))
+}

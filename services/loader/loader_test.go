@@ -1,0 +1,320 @@
+package loader
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/testenv"
+)
+
+// A synthetic indicator from the catalogue; loader tests do not need real values.
+const testIndicator = "owid.co2_per_capita"
+
+func synthetic(n int, geoPrefix string, version uint64) []observation.Observation {
+	out := make([]observation.Observation, n)
+	retrieved := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range out {
+		out[i] = observation.Observation{
+			Indicator:  testIndicator,
+			Geo:        fmt.Sprintf("%s%d", geoPrefix, i/100),
+			Period:     observation.Year(1900 + i%100),
+			Value:      observation.Float(float64(i) + 0.25),
+			Unit:       "t CO2/person",
+			Source:     "loader-test",
+			Version:    version,
+			Provenance: observation.Provenance{URL: "https://example.invalid/test", Licence: "CC0", RetrievedAt: retrieved},
+		}
+	}
+	return out
+}
+
+func publish(t testing.TB, js jetstream.JetStream, obs []observation.Observation) int {
+	t.Helper()
+	msgs, err := observation.Encode("test", obs, 64*1024)
+	require.NoError(t, err)
+	subj, err := observation.Subject("carbon", "loader-test")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, m := range msgs {
+		_, err := js.Publish(ctx, subj, m.Data, jetstream.WithMsgID(m.MsgID))
+		require.NoError(t, err)
+	}
+	return len(msgs)
+}
+
+func countFinal(t testing.TB, conn driver.Conn) (rows, keys uint64) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count() FROM observations FINAL WHERE source = 'loader-test'").Scan(&rows))
+	require.NoError(t, conn.QueryRow(ctx,
+		"SELECT uniqExact(indicator, geo, grain, period_start, dims, source) FROM observations WHERE source = 'loader-test'").Scan(&keys))
+	return rows, keys
+}
+
+type running struct {
+	l      *Loader
+	reg    *prometheus.Registry
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startLoader(t *testing.T, js jetstream.JetStream, conn driver.Conn, cfg Config) *running {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	l, err := New(cfg, js, conn, zerolog.New(zerolog.NewTestWriter(t)), reg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{l: l, reg: reg, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- l.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *running) stop(t *testing.T) {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		require.NoError(t, err)
+		r.done <- nil
+	case <-time.After(60 * time.Second):
+		t.Fatal("loader did not stop within 60s")
+	}
+}
+
+func TestIntegrationLoadsEveryObservationOnce(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	ch := testenv.StartClickHouse(t)
+	obs := synthetic(5000, "XA", 1)
+	publish(t, ns.JS, obs)
+	r := startLoader(t, ns.JS, ch.Conn, Config{FlushInterval: 100 * time.Millisecond})
+
+	require.Eventually(t, func() bool { n, _ := countFinal(t, ch.Conn); return n == 5000 }, 60*time.Second, 50*time.Millisecond)
+
+	// The same batches again: JetStream drops them by Nats-Msg-Id.
+	publish(t, ns.JS, obs)
+	// The same facts under new message ids (a re-pull): stored again, read once.
+	msgs, err := observation.Encode("again", obs, 64*1024)
+	require.NoError(t, err)
+	for _, m := range msgs {
+		_, err := ns.JS.Publish(context.Background(), "obs.v1.carbon.loader-test", m.Data, jetstream.WithMsgID("again-"+m.MsgID))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(r.l.m.rowsInserted) == 10000
+	}, 60*time.Second, 50*time.Millisecond)
+	rows, keys := countFinal(t, ch.Conn)
+	require.EqualValues(t, 5000, rows)
+	require.EqualValues(t, 5000, keys)
+
+	// A newer version of one key replaces the value.
+	newer := synthetic(1, "XA", 2)
+	newer[0].Value = observation.Float(-1)
+	publish(t, ns.JS, newer)
+	require.Eventually(t, func() bool {
+		var v float64
+		err := ch.Conn.QueryRow(context.Background(),
+			"SELECT value FROM observations FINAL WHERE source='loader-test' AND geo='XA0' AND period_start = ?", newer[0].Period.Start.Unix()).Scan(&v)
+		return err == nil && v == -1
+	}, 30*time.Second, 50*time.Millisecond)
+	rows, _ = countFinal(t, ch.Conn)
+	require.EqualValues(t, 5000, rows)
+
+	problems, err := promlint.NewWithMetricFamilies(gather(t, r.reg)).Lint()
+	require.NoError(t, err)
+	require.Empty(t, problems)
+}
+
+func gather(t *testing.T, reg *prometheus.Registry) []*dto.MetricFamily {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	return mfs
+}
+
+func TestIntegrationDeadLettersBadInputAndLoadsTheRest(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	ch := testenv.StartClickHouse(t)
+	good := synthetic(3, "XB", 1)
+	goodJSON := make([]string, len(good))
+	for i := range good {
+		b, err := json.Marshal(&good[i])
+		require.NoError(t, err)
+		goodJSON[i] = string(b)
+	}
+	unknown := good[1]
+	unknown.Indicator = "no.such.indicator"
+	unknownJSON, err := json.Marshal(&unknown)
+	require.NoError(t, err)
+	notNumber := strings.Replace(goodJSON[2], `"value":2.25`, `"value":"2.25"`, 1)
+	require.NotEqual(t, goodJSON[2], notNumber)
+	noValue := strings.Replace(goodJSON[1], `"value":1.25,`, ``, 1)
+	require.NotEqual(t, goodJSON[1], noValue)
+
+	ctx := context.Background()
+	subj := "obs.v1.carbon.loader-test"
+	for _, body := range []string{
+		`this is not json`,
+		`{"rows":[]}`,
+		`{"observations":[` + goodJSON[0] + `,` + string(unknownJSON) + `,` + notNumber + `,` + noValue + `]}`,
+	} {
+		_, err := ns.JS.Publish(ctx, subj, []byte(body))
+		require.NoError(t, err)
+	}
+	r := startLoader(t, ns.JS, ch.Conn, Config{FlushInterval: 50 * time.Millisecond})
+
+	require.Eventually(t, func() bool { n, _ := countFinal(t, ch.Conn); return n == 1 }, 30*time.Second, 50*time.Millisecond)
+	dlq, err := ns.JS.Stream(ctx, extnats.StreamDeadLetter)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := dlq.Info(ctx)
+		return err == nil && info.State.Msgs == 3
+	}, 30*time.Second, 50*time.Millisecond)
+
+	kinds := map[string]*nats.Msg{}
+	for seq := uint64(1); seq <= 3; seq++ {
+		raw, err := dlq.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		m := &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data}
+		require.Equal(t, "dlq."+subj, m.Subject)
+		kinds[m.Header.Get(HeaderKind)+"#"+fmt.Sprint(seq)] = m
+		require.NotEmpty(t, m.Header.Get(HeaderError))
+	}
+	var rejected *nats.Msg
+	undecodable := 0
+	for k, m := range kinds {
+		switch {
+		case strings.HasPrefix(k, KindUndecodable):
+			undecodable++
+		case strings.HasPrefix(k, KindRejected):
+			rejected = m
+		}
+	}
+	require.Equal(t, 2, undecodable)
+	require.NotNil(t, rejected)
+	var body RejectedBody
+	require.NoError(t, json.Unmarshal(rejected.Data, &body))
+	require.Len(t, body.Rejected, 3)
+	reasons := map[string]string{}
+	for _, rj := range body.Rejected {
+		reasons[rj.Reason] += rj.Error + "\n"
+	}
+	require.Contains(t, reasons["unknown_indicator"], "no.such.indicator")
+	require.Contains(t, reasons["schema"], "value")
+	require.Contains(t, reasons["invalid"], "value: is missing")
+
+	require.Equal(t, 2.0, testutil.ToFloat64(r.l.m.deadLettered.WithLabelValues(KindUndecodable)))
+	require.Equal(t, 1.0, testutil.ToFloat64(r.l.m.deadLettered.WithLabelValues(KindRejected)))
+	require.Equal(t, 1.0, testutil.ToFloat64(r.l.m.rejected.WithLabelValues("unknown_indicator")))
+
+	// Nothing is left unacked: the stream is not blocked.
+	cons, err := ns.JS.Consumer(ctx, extnats.StreamObservations, DefaultDurable)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	}, 30*time.Second, 50*time.Millisecond)
+}
+
+func TestIntegrationClickHouseDownHoldsMessagesAndResumes(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	ch := testenv.StartClickHouse(t)
+	proxy := testenv.StartProxy(t, hostOf(t, ch.DSN))
+	ctx := context.Background()
+	conn, err := extch.Open(ctx, strings.Replace(ch.DSN, hostOf(t, ch.DSN), proxy.Addr(), 1))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+
+	r := startLoader(t, ns.JS, conn, Config{FlushInterval: 50 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond})
+	require.Eventually(t, func() bool { return r.l.Ready(ctx) == nil }, 30*time.Second, 20*time.Millisecond)
+
+	proxy.SetDown(true)
+	publish(t, ns.JS, synthetic(2000, "XC", 1))
+	require.Eventually(t, func() bool { return r.l.Ready(ctx) != nil }, 30*time.Second, 20*time.Millisecond)
+	require.ErrorContains(t, r.l.Ready(ctx), "clickhouse")
+	cons, err := ns.JS.Consumer(ctx, extnats.StreamObservations, DefaultDurable)
+	require.NoError(t, err)
+	info, err := cons.Info(ctx)
+	require.NoError(t, err)
+	require.Positive(t, info.NumAckPending, "messages stay unacked while ClickHouse is down")
+	n, _ := countFinal(t, ch.Conn)
+	require.Zero(t, n)
+
+	proxy.SetDown(false)
+	require.Eventually(t, func() bool { n, _ := countFinal(t, ch.Conn); return n == 2000 }, 60*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return r.l.Ready(ctx) == nil }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumAckPending == 0
+	}, 30*time.Second, 50*time.Millisecond)
+	rows, keys := countFinal(t, ch.Conn)
+	require.EqualValues(t, 2000, rows)
+	require.EqualValues(t, 2000, keys)
+}
+
+func TestIntegrationDrainFlushesOpenBatchOnStop(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	ch := testenv.StartClickHouse(t)
+	// A flush interval far longer than the test: only the drain can load these.
+	r := startLoader(t, ns.JS, ch.Conn, Config{FlushInterval: 10 * time.Minute, AckWait: time.Hour})
+	publish(t, ns.JS, synthetic(700, "XD", 1))
+	require.Eventually(t, func() bool { return testutil.ToFloat64(r.l.m.openBatchRows) == 700 }, 30*time.Second, 20*time.Millisecond)
+	n, _ := countFinal(t, ch.Conn)
+	require.Zero(t, n)
+	r.stop(t)
+	n, _ = countFinal(t, ch.Conn)
+	require.EqualValues(t, 700, n)
+	cons, err := ns.JS.Consumer(context.Background(), extnats.StreamObservations, DefaultDurable)
+	require.NoError(t, err)
+	info, err := cons.Info(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, info.NumAckPending)
+}
+
+func hostOf(t *testing.T, dsn string) string {
+	t.Helper()
+	rest, ok := strings.CutPrefix(dsn, "clickhouse://")
+	require.True(t, ok, dsn)
+	host, _, _ := strings.Cut(rest, "/")
+	return host
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		cfg         Config
+		errContains string
+	}{
+		{"defaults", Config{}, ""},
+		{"tiny bytes", Config{BatchBytes: 10}, "batch bytes 10"},
+		{"short ack wait", Config{AckWait: time.Second, FlushInterval: time.Second}, "ack wait 1s"},
+		{"inverted backoff", Config{RetryMin: time.Second, RetryMax: time.Millisecond}, "retry backoff"},
+		{"negative rows", Config{BatchRows: -1}, "batch rows -1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.WithDefaults().Validate()
+			if tc.errContains == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.errContains)
+		})
+	}
+}
