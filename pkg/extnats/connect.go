@@ -1,0 +1,37 @@
+package extnats
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Connect dials url (one server or a comma-separated cluster list) as client
+// name, reconnecting forever, and returns the connection and its JetStream
+// context.
+func Connect(url, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.Timeout(5*time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn().Err(err).Str("nats_url", url).Msg("nats disconnected")
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info().Str("nats_url", c.ConnectedUrl()).Msg("nats reconnected")
+		}),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to nats %s: %w (start one, or leave --nats-url empty for the embedded server)", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream on %s: %w", url, err)
+	}
+	return nc, js, nil
+}

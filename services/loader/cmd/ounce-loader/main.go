@@ -1,0 +1,55 @@
+// Command ounce-loader moves observations from NATS JetStream into ClickHouse.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ounce-data/ounce/pkg/envflag"
+	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/logging"
+	"github.com/ounce-data/ounce/services/loader"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "ounce-loader:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("ounce-loader", flag.ContinueOnError)
+	var (
+		cfg       loader.Config
+		natsURL   = fs.String("nats-url", extnats.DefaultURL, "NATS server or cluster URL")
+		dsn       = fs.String("clickhouse-dsn", extch.DefaultDSN, "ClickHouse native-protocol DSN")
+		addr      = fs.String("addr", loader.DefaultAddr, "listen address for /metrics, /healthz, /readyz")
+		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
+		logFormat = fs.String("log-format", logging.FormatJSON, "json or console")
+	)
+	cfg.RegisterFlags(fs)
+	fs.Usage = envflag.Usage(fs, "LOADER")
+	if err := envflag.Parse(fs, "LOADER", args, "nats-url", "clickhouse-dsn", "log-level", "log-format"); err != nil {
+		return err
+	}
+	log, err := logging.Stderr(*logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return loader.Serve(ctx, loader.Deps{
+		Config: cfg, NATSURL: *natsURL, ClickHouseDSN: *dsn, Addr: *addr, Log: log, Registry: reg,
+	})
+}

@@ -1,0 +1,84 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/lifecycle"
+)
+
+// DefaultAddr is where a standalone loader serves /metrics and health.
+const DefaultAddr = "127.0.0.1:8082"
+
+// RegisterFlags binds the tuning flags of c to fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Durable, "durable", DefaultDurable, "durable consumer name shared by every loader replica")
+	fs.IntVar(&c.BatchRows, "batch-rows", DefaultBatchRows, "flush when the open batch has this many rows")
+	fs.IntVar(&c.BatchBytes, "batch-bytes", DefaultBatchBytes, "or this many bytes of messages")
+	fs.DurationVar(&c.FlushInterval, "flush-interval", DefaultFlushInterval, "or its first message is this old")
+	fs.IntVar(&c.MaxDeliver, "max-deliver", DefaultMaxDeliver, "failed loads before a message is dead-lettered")
+	fs.DurationVar(&c.AckWait, "ack-wait", DefaultAckWait, "JetStream redelivers a message not acked within this")
+}
+
+// Deps is what a standalone loader process needs.
+type Deps struct {
+	Config        Config
+	NATSURL       string
+	ClickHouseDSN string
+	Addr          string
+	Log           zerolog.Logger
+	Registry      *prometheus.Registry
+}
+
+// Serve connects, migrates, and runs the loader with its ops endpoints until
+// ctx ends.
+func Serve(ctx context.Context, d Deps) (err error) {
+	nc, js, err := extnats.Connect(d.NATSURL, "ounce-loader", d.Log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if derr := nc.Drain(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("drain nats: %w", derr))
+		}
+	}()
+	if err := (extnats.Topology{}).Ensure(ctx, js); err != nil {
+		return err
+	}
+	conn, err := extch.Open(ctx, d.ClickHouseDSN)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := conn.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close clickhouse: %w", cerr))
+		}
+	}()
+	if _, err := extch.Migrate(ctx, conn); err != nil {
+		return err
+	}
+	l, err := New(d.Config, js, conn, d.Log, d.Registry)
+	if err != nil {
+		return err
+	}
+	health := httpapi.NewHealth(0)
+	health.Register("loader", l.Ready)
+	mux := httpapi.NewMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", health.Live)
+	mux.HandleFunc("GET /readyz", health.Ready)
+	srv := &httpapi.Server{Handler: mux, Log: d.Log, Health: health}
+	return lifecycle.Run(ctx,
+		lifecycle.Component{Name: "loader", Run: l.Run},
+		lifecycle.Component{Name: "ops http", Run: func(ctx context.Context) error { return srv.ListenAndServe(ctx, d.Addr, "addr") }},
+	)
+}
