@@ -90,17 +90,10 @@ func Encode(batchID string, obs []Observation, maxBytes int) ([]Message, error) 
 // Decode parses one batch. It fails only when the body is not a batch at all;
 // each observation still needs Validate.
 func Decode(data []byte) (Batch, error) {
-	var b Batch
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	d := decoder{data: data}
+	b, err := d.batch()
+	if err != nil {
 		return Batch{}, fmt.Errorf("decode observation batch: %w", err)
-	}
-	if dec.More() {
-		return Batch{}, fmt.Errorf("decode observation batch: trailing data after the batch object")
-	}
-	if b.Observations == nil {
-		return Batch{}, fmt.Errorf("decode observation batch: field observations is missing")
 	}
 	return b, nil
 }

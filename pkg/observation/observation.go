@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,13 +126,50 @@ func (e *ValidationError) Error() string {
 	return strings.Join(parts, "; ")
 }
 
+// Field patterns, kept equal to observation.schema.json (a test checks
+// them against the schema's regular expressions).
 var (
-	indicatorRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	geoRE        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
-	dimKeyRE     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-	sourceRE     = regexp.MustCompile(`^([a-z0-9][a-z0-9-]{0,63}|partner:[a-z0-9][a-z0-9-]{0,63})$`)
-	initiativeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	indicatorRE  = pattern{first: alnum, rest: alnum + "._-", max: 128}
+	geoRE        = pattern{first: alnum, rest: alnum + "._:-", max: 64}
+	dimKeyRE     = pattern{first: lower, rest: lower + digits + "_", max: 32}
+	initiativeRE = pattern{first: alnum, rest: alnum + "._-", max: 64}
+	feedIDRE     = pattern{first: lower + digits, rest: lower + digits + "-", max: 64}
+	sourceRE     = sourcePattern{}
 )
+
+const (
+	lower  = "abcdefghijklmnopqrstuvwxyz"
+	digits = "0123456789"
+	alnum  = lower + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + digits
+)
+
+// pattern matches ^[first][rest]{0,max-1}$ over ASCII.
+type pattern struct {
+	first, rest string
+	max         int
+}
+
+func (p pattern) MatchString(s string) bool {
+	if len(s) == 0 || len(s) > p.max || strings.IndexByte(p.first, s[0]) < 0 {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if strings.IndexByte(p.rest, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// sourcePattern matches a feed id or partner:<feed id>.
+type sourcePattern struct{}
+
+func (sourcePattern) MatchString(s string) bool {
+	if id, ok := strings.CutPrefix(s, "partner:"); ok {
+		return feedIDRE.MatchString(id)
+	}
+	return feedIDRE.MatchString(s)
+}
 
 // Limits on an observation's fields, kept equal to observation.schema.json.
 const (

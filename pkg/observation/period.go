@@ -189,6 +189,9 @@ func (p Period) MarshalJSON() ([]byte, error) {
 // string such as "2018" or "2018-Q1". An end, when given, must be start plus
 // one grain.
 func (p *Period) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var code string
 		if err := json.Unmarshal(b, &code); err != nil {
@@ -205,8 +208,17 @@ func (p *Period) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("period: %w", err)
 	}
+	q, err := raw.period()
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
+}
+
+func (raw periodJSON) period() (Period, error) {
 	if !raw.Grain.Valid() {
-		return fmt.Errorf("period grain %q is not one of year, quarter, month, day, halfhour", raw.Grain)
+		return Period{}, fmt.Errorf("period grain %q is not one of year, quarter, month, day, halfhour", raw.Grain)
 	}
 	var start time.Time
 	var err error
@@ -216,14 +228,13 @@ func (p *Period) UnmarshalJSON(b []byte) error {
 		start, err = time.Parse("2006-01-02", raw.Start)
 	}
 	if err != nil {
-		return fmt.Errorf("period start %q: want %s", raw.Start, boundLayoutHint(raw.Grain))
+		return Period{}, fmt.Errorf("period start %q: want %s", raw.Start, boundLayoutHint(raw.Grain))
 	}
 	q := Period{Grain: raw.Grain, Start: start}
 	if raw.End != "" && raw.End != formatBound(q.Grain, q.End()) {
-		return fmt.Errorf("period end %q: want %s (start plus one %s, exclusive)", raw.End, formatBound(q.Grain, q.End()), q.Grain)
+		return Period{}, fmt.Errorf("period end %q: want %s (start plus one %s, exclusive)", raw.End, formatBound(q.Grain, q.End()), q.Grain)
 	}
-	*p = q
-	return nil
+	return q, nil
 }
 
 func boundLayoutHint(g Grain) string {

@@ -22,7 +22,9 @@ import (
 // These tests run the real ounce-loader binary as a child process, so that a
 // kill is a kill: no deferred flush, no drain.
 
-func buildLoader(t *testing.T) string {
+func buildLoader(t *testing.T) string { return buildLoaderB(t) }
+
+func buildLoaderB(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ounce-loader")
 	out, err := exec.Command("go", "build", "-o", bin, "./cmd/ounce-loader").CombinedOutput()
@@ -30,7 +32,7 @@ func buildLoader(t *testing.T) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -46,6 +48,10 @@ type proc struct {
 }
 
 func startProc(t *testing.T, bin, natsURL, dsn string, extra ...string) *proc {
+	return startProcB(t, bin, natsURL, dsn, extra...)
+}
+
+func startProcB(t testing.TB, bin, natsURL, dsn string, extra ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
 	args := append([]string{"--nats-url", natsURL, "--clickhouse-dsn", dsn, "--addr", addr, "--log-level", "warn"}, extra...)

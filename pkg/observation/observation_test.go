@@ -1,0 +1,342 @@
+package observation
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/schemas"
+)
+
+func sample() Observation {
+	return Observation{
+		Indicator:  "owid.co2_per_capita",
+		Geo:        "GBR",
+		Period:     Year(2018),
+		Dims:       Dims{"fuel": "coal", "sex": "both"},
+		Value:      Float(5.645),
+		Unit:       "t CO2/person",
+		Source:     "owid-co2",
+		Version:    1607472000000,
+		Provenance: Provenance{URL: "https://example.invalid/co2.csv", Licence: "CC BY 4.0", RetrievedAt: time.Date(2026, 11, 28, 4, 0, 0, 0, time.UTC)},
+		Initiative: "smoke-free-2030",
+	}
+}
+
+func compileSchema(t *testing.T) (obs, batch *jsonschema.Schema) {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	for name, data := range map[string][]byte{
+		"https://ounce.invalid/schemas/observation.schema.json":       schemas.ObservationSchema,
+		"https://ounce.invalid/schemas/observation-batch.schema.json": schemas.BatchSchema,
+	} {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		require.NoError(t, err)
+		require.NoError(t, c.AddResource(name, doc))
+	}
+	obs, err := c.Compile("https://ounce.invalid/schemas/observation.schema.json")
+	require.NoError(t, err)
+	batch, err = c.Compile("https://ounce.invalid/schemas/observation-batch.schema.json")
+	require.NoError(t, err)
+	return obs, batch
+}
+
+func asDoc(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	require.NoError(t, err)
+	return doc
+}
+
+// The Go type and the JSON Schema agree: what Go writes the schema accepts,
+// and every mutation Validate rejects the schema rejects too.
+func TestGoTypeMatchesJSONSchema(t *testing.T) {
+	obsSchema, batchSchema := compileSchema(t)
+	o := sample()
+	require.NoError(t, o.Validate())
+	require.NoError(t, obsSchema.Validate(asDoc(t, &o)))
+
+	minimal := sample()
+	minimal.Dims, minimal.Initiative, minimal.Provenance.URL = nil, "", ""
+	require.NoError(t, obsSchema.Validate(asDoc(t, &minimal)))
+
+	msgs, err := Encode("b1", []Observation{o, minimal}, 0)
+	require.NoError(t, err)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(msgs[0].Data))
+	require.NoError(t, err)
+	require.NoError(t, batchSchema.Validate(doc))
+
+	for _, tc := range []struct {
+		name   string
+		mutate func(m map[string]any)
+		field  string
+	}{
+		{"no indicator", func(m map[string]any) { delete(m, "indicator") }, "indicator"},
+		{"bad indicator", func(m map[string]any) { m["indicator"] = "has space" }, "indicator"},
+		{"no geo", func(m map[string]any) { delete(m, "geo") }, "geo"},
+		{"geo too long", func(m map[string]any) { m["geo"] = strings.Repeat("A", 65) }, "geo"},
+		{"value missing", func(m map[string]any) { delete(m, "value") }, "value"},
+		{"unit missing", func(m map[string]any) { delete(m, "unit") }, "unit"},
+		{"bad source", func(m map[string]any) { m["source"] = "Partner:X" }, "source"},
+		{"version zero", func(m map[string]any) { m["version"] = 0 }, "version"},
+		{"no licence", func(m map[string]any) { m["provenance"] = map[string]any{"retrieved_at": "2026-01-01T00:00:00Z"} }, "provenance.licence"},
+		{"bad dim key", func(m map[string]any) { m["dims"] = map[string]any{"Sex": "both"} }, "dims.Sex"},
+		{"empty dim value", func(m map[string]any) { m["dims"] = map[string]any{"sex": ""} }, "dims.sex"},
+		{"bad initiative", func(m map[string]any) { m["initiative"] = "-x" }, "initiative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m map[string]any
+			b, err := json.Marshal(sample())
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(b, &m))
+			tc.mutate(m)
+			b, err = json.Marshal(m)
+			require.NoError(t, err)
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+			require.NoError(t, err)
+			require.Error(t, obsSchema.Validate(doc), "schema accepts %s", b)
+			batch, err := Decode([]byte(`{"observations":[` + string(b) + `]}`))
+			require.NoError(t, err)
+			verr := batch.Observations[0].Validate()
+			require.Error(t, verr, "Validate accepts %s", b)
+			var ve *ValidationError
+			require.ErrorAs(t, verr, &ve)
+			require.Equal(t, tc.field, ve.Problems[0].Field)
+		})
+	}
+}
+
+// The hand-written field checks match the schema's regular expressions.
+func TestPatternsMatchSchema(t *testing.T) {
+	var s struct {
+		Properties map[string]struct {
+			Pattern       string `json:"pattern"`
+			PropertyNames struct {
+				Pattern string `json:"pattern"`
+			} `json:"propertyNames"`
+		} `json:"properties"`
+	}
+	require.NoError(t, json.Unmarshal(schemas.ObservationSchema, &s))
+	checks := map[string]interface{ MatchString(string) bool }{
+		"indicator": indicatorRE, "geo": geoRE, "source": sourceRE, "initiative": initiativeRE,
+	}
+	inputs := []string{"", "a", "A", "0", "-", "a-b", "a.b", "a_b", "a:b", "partner:acme", "partner:", "partner:Acme",
+		"owid.co2_per_capita", "GBR", "OWID_WRL", "owid:africa", "x y", "é", strings.Repeat("a", 64), strings.Repeat("a", 65),
+		strings.Repeat("a", 128), strings.Repeat("a", 129), "_a", ".a", "aB", "a/b"}
+	for field, p := range checks {
+		re := regexp.MustCompile(s.Properties[field].Pattern)
+		for _, in := range inputs {
+			require.Equal(t, re.MatchString(in), p.MatchString(in), "field %s input %q", field, in)
+		}
+	}
+	re := regexp.MustCompile(s.Properties["dims"].PropertyNames.Pattern)
+	for _, in := range append(inputs, "sex", "age_band", "a1") {
+		require.Equal(t, re.MatchString(in), dimKeyRE.MatchString(in), "dims key %q", in)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	o := Observation{Period: Period{Grain: "week"}}
+	err := o.Validate()
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	fields := map[string]bool{}
+	for _, p := range ve.Problems {
+		fields[p.Field] = true
+	}
+	for _, f := range []string{"indicator", "geo", "period", "value", "unit", "source", "version", "provenance.licence", "provenance.retrieved_at"} {
+		require.True(t, fields[f], "no problem reported for %s in %v", f, err)
+	}
+	require.ErrorContains(t, err, "value: is missing; leave out the observation when there is no value, never send zero")
+}
+
+func TestPeriods(t *testing.T) {
+	for _, tc := range []struct {
+		code, start, end string
+		grain            Grain
+		errContains      string
+	}{
+		{code: "2018", grain: GrainYear, start: "2018-01-01", end: "2019-01-01"},
+		{code: "1751", grain: GrainYear, start: "1751-01-01", end: "1752-01-01"},
+		{code: "2018-Q4", grain: GrainQuarter, start: "2018-10-01", end: "2019-01-01"},
+		{code: "2018-02", grain: GrainMonth, start: "2018-02-01", end: "2018-03-01"},
+		{code: "2020-02-29", grain: GrainDay, start: "2020-02-29", end: "2020-03-01"},
+		{code: "2019-08-25T23:30Z", grain: GrainHalfHour, start: "2019-08-25T23:30:00Z", end: "2019-08-26T00:00:00Z"},
+		{code: "2018-Q5", errContains: "want a quarter"},
+		{code: "18", errContains: "want 2018"},
+		{code: "2019-02-30", errContains: "want a day"},
+		{code: "abcd", errContains: "year is not a number"},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			p, err := ParsePeriod(tc.code)
+			if tc.errContains != "" {
+				require.ErrorContains(t, err, tc.errContains)
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, p.Check())
+			require.Equal(t, tc.grain, p.Grain)
+			require.Equal(t, tc.code, p.Code())
+			b, err := json.Marshal(p)
+			require.NoError(t, err)
+			require.JSONEq(t, `{"grain":"`+string(tc.grain)+`","start":"`+tc.start+`","end":"`+tc.end+`"}`, string(b))
+			var back Period
+			require.NoError(t, json.Unmarshal(b, &back))
+			require.Equal(t, p, back)
+		})
+	}
+	misaligned := Period{Grain: GrainMonth, Start: time.Date(2018, 2, 3, 0, 0, 0, 0, time.UTC)}
+	require.ErrorContains(t, misaligned.Check(), "not aligned to a month")
+	var p Period
+	require.ErrorContains(t, json.Unmarshal([]byte(`{"grain":"year","start":"2018-01-01","end":"2018-12-31"}`), &p), `want 2019-01-01`)
+}
+
+func TestDimsCanonicalRoundTrip(t *testing.T) {
+	d := Dims{"sex": "both", "age": "30-69", "odd": "a&b=c%"}
+	c := d.Canonical()
+	require.Equal(t, "age=30-69&odd=a%26b%3Dc%25&sex=both", c)
+	back, err := ParseDims(c)
+	require.NoError(t, err)
+	require.Equal(t, d, back)
+	require.Equal(t, "", Dims(nil).Canonical())
+}
+
+func TestEncodeSplitsUnderLimitAndDerivesIDsFromContent(t *testing.T) {
+	obs := make([]Observation, 500)
+	for i := range obs {
+		obs[i] = sample()
+		obs[i].Period = Year(1500 + i)
+	}
+	msgs, err := Encode("b", obs, 16*1024)
+	require.NoError(t, err)
+	require.Greater(t, len(msgs), 1)
+	total := 0
+	for _, m := range msgs {
+		require.LessOrEqual(t, len(m.Data), 16*1024)
+		b, err := Decode(m.Data)
+		require.NoError(t, err)
+		require.Equal(t, m.Count, len(b.Observations))
+		require.Equal(t, "b", b.ID)
+		total += m.Count
+	}
+	require.Equal(t, len(obs), total)
+
+	// A re-pull at another time has the same ids; a changed value does not.
+	later := make([]Observation, len(obs))
+	copy(later, obs)
+	for i := range later {
+		later[i].Provenance.RetrievedAt = later[i].Provenance.RetrievedAt.Add(time.Hour)
+	}
+	again, err := Encode("b", later, 16*1024)
+	require.NoError(t, err)
+	require.Equal(t, msgs[0].MsgID, again[0].MsgID)
+	later[0].Value = Float(-1)
+	changed, err := Encode("b", later, 16*1024)
+	require.NoError(t, err)
+	require.NotEqual(t, msgs[0].MsgID, changed[0].MsgID)
+	require.Equal(t, msgs[1].MsgID, changed[1].MsgID)
+
+	huge := sample()
+	huge.Provenance.URL = strings.Repeat("u", 20000)
+	_, err = Encode("", []Observation{huge}, 16*1024)
+	require.ErrorContains(t, err, "exceed the batch limit")
+}
+
+func TestDecodeErrorsNameThePlace(t *testing.T) {
+	good, err := json.Marshal(sample())
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, body, errContains string
+	}{
+		{"not json", `hello`, "want '{'"},
+		{"truncated", `{"observations":[` + string(good[:40]), "observations[0]"},
+		{"unknown top field", `{"rows":[]}`, `unknown field "rows"`},
+		{"missing observations", `{"batch_id":"x"}`, "field observations is missing"},
+		{"value is a string", `{"observations":[` + string(good) + `,` + strings.Replace(string(good), `"value":5.645`, `"value":"5.645"`, 1) + `]}`, "observations[1].value"},
+		{"unknown observation field", `{"observations":[{"indicator":"a","colour":"red"}]}`, `observations[0] (byte 43): unknown field "colour"`},
+		{"bad period", `{"observations":[{"period":{"grain":"week","start":"2018-01-01"}}]}`, "observations[0].period"},
+		{"bad time", `{"observations":[{"provenance":{"retrieved_at":"yesterday"}}]}`, "observations[0].provenance.retrieved_at"},
+		{"trailing", `{"observations":[]} {}`, "trailing data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.body))
+			require.ErrorContains(t, err, tc.errContains)
+		})
+	}
+}
+
+// referenceDecode is encoding/json's reading of a batch: the behaviour the
+// hand-written decoder must not exceed.
+func referenceDecode(data []byte) (Batch, error) {
+	var b Batch
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return Batch{}, err
+	}
+	if _, err := dec.Token(); err == nil {
+		return Batch{}, errTrailing
+	}
+	if b.Observations == nil {
+		return Batch{}, errTrailing
+	}
+	return b, nil
+}
+
+var errTrailing = &syntaxError{msg: "trailing or missing"}
+
+// FuzzDecode: the decoder never panics, and whatever it accepts
+// encoding/json accepts with the same result.
+func FuzzDecode(f *testing.F) {
+	o := sample()
+	m, err := Encode("seed", []Observation{o, o}, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(m[0].Data)
+	f.Add([]byte(`{"observations":[{"indicator":"a\u00e9\ud83d\ude00","value":null,"period":"2018-Q1","dims":{"k":"v"}}]}`))
+	f.Add([]byte(`{"observations":[null,{"value":-0.5e-3,"version":7}],"batch_id":null}`))
+	f.Add([]byte(`{"observations":[{"provenance":{"retrieved_at":"2026-01-01T00:00:00.5+02:00"}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := Decode(data)
+		if err != nil {
+			return
+		}
+		want, rerr := referenceDecode(data)
+		if rerr != nil {
+			t.Fatalf("Decode accepts what encoding/json rejects (%v): %q", rerr, data)
+		}
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(want)
+		if !bytes.Equal(gj, wj) {
+			t.Fatalf("Decode and encoding/json differ on %q:\n got %s\nwant %s", data, gj, wj)
+		}
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	obs := make([]Observation, 4000)
+	for i := range obs {
+		obs[i] = sample()
+		obs[i].Period = Year(1000 + i%1000)
+		obs[i].Geo = "G" + strings.Repeat("X", i%3)
+	}
+	msgs, err := Encode("bench", obs, 0)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(msgs[0].Data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(msgs[0].Data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package loader
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/testenv"
+)
+
+// BenchmarkLoaderVersusRawInsert loads the same observations twice on the same
+// server in the same run: once with a bare clickhouse-go columnar batch insert
+// (the ceiling), once through JetStream and the ounce-loader binary. It
+// reports both rates, their ratio, and the loader's peak resident memory.
+//
+//	make bench   (or: go test -run '^$' -bench LoaderVersusRaw -benchtime 1x ./services/loader)
+func BenchmarkLoaderVersusRawInsert(b *testing.B) {
+	const total = 500_000
+	ns := testenv.StartNATS(b)
+	obs := synthetic(total, "XR", 1)
+	for i := 0; i < b.N; i++ {
+		raw := testenv.StartClickHouse(b)
+		start := time.Now()
+		var cols extch.Columns
+		for lo := 0; lo < total; lo += DefaultBatchRows {
+			cols.Reset()
+			for j := lo; j < min(lo+DefaultBatchRows, total); j++ {
+				cols.Add(&obs[j], "raw")
+			}
+			require.NoError(b, cols.Insert(context.Background(), raw.Conn))
+		}
+		rawRate := total / time.Since(start).Seconds()
+
+		ch := testenv.StartClickHouse(b)
+		publish(b, ns.JS, relabel(obs, i))
+		bin := buildLoaderB(b)
+		startAt := time.Now()
+		p := startProcB(b, bin, ns.URL, ch.DSN)
+		var peakRSS float64
+		require.Eventually(b, func() bool {
+			if rss, ok := p.metric("process_resident_memory_bytes"); ok && rss > peakRSS {
+				peakRSS = rss
+			}
+			v, _ := p.metric("ounce_loader_rows_inserted_total")
+			return v >= total
+		}, 10*time.Minute, 20*time.Millisecond)
+		loaderRate := total / time.Since(startAt).Seconds()
+		n, _ := countFinal(b, ch.Conn)
+		require.EqualValues(b, total, n)
+
+		b.ReportMetric(rawRate, "raw_obs/s")
+		b.ReportMetric(loaderRate, "loader_obs/s")
+		b.ReportMetric(loaderRate/rawRate, "loader/raw")
+		b.ReportMetric(peakRSS/(1<<20), "loader_peak_rss_MiB")
+		b.Logf("raw clickhouse-go insert %.0f obs/s; loader from JetStream %.0f obs/s; ratio %.2f; loader peak RSS %.0f MiB",
+			rawRate, loaderRate, loaderRate/rawRate, peakRSS/(1<<20))
+	}
+}
+
+// relabel gives each iteration its own version so JetStream does not drop
+// the batches as duplicates of the previous iteration's.
+func relabel(obs []observation.Observation, i int) []observation.Observation {
+	out := make([]observation.Observation, len(obs))
+	copy(out, obs)
+	for j := range out {
+		out[j].Version = uint64(10 + i)
+	}
+	return out
+}
+
+// BenchmarkDecodeBatch measures the loader's per-message work: decode and
+// validate one 900 KiB batch.
+func BenchmarkDecodeBatch(b *testing.B) {
+	msgs, err := observation.Encode("bench", synthetic(20_000, "XB", 1), 0)
+	require.NoError(b, err)
+	data := msgs[0].Data
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		batch, _, err := decode(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range batch.Observations {
+			if err := batch.Observations[i].Validate(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
