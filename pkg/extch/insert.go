@@ -18,10 +18,10 @@ const InsertObservationsSQL = `INSERT INTO observations (indicator, geo, grain, 
 // Columns holds observations column by column, ready for one INSERT.
 type Columns struct {
 	Indicator, Geo, Grain, Dims, Source, Unit, Initiative, URL, Licence, BatchID []string
-	PeriodStart, PeriodEnd                                                      []int64
-	Value                                                                       []float64
-	Version                                                                     []uint64
-	RetrievedAt                                                                 []time.Time
+	PeriodStart, PeriodEnd                                                       []int64
+	Value                                                                        []float64
+	Version                                                                      []uint64
+	RetrievedAt                                                                  []time.Time
 }
 
 // Len is the number of rows.

@@ -1,0 +1,50 @@
+package extnats_test
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/testenv"
+)
+
+func TestEnsureIsIdempotentAndDeduplicates(t *testing.T) {
+	ns := testenv.StartNATS(t) // Ensure ran once
+	ctx := context.Background()
+	require.NoError(t, extnats.Topology{}.Ensure(ctx, ns.JS))
+	s, err := ns.JS.Stream(ctx, extnats.StreamObservations)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"obs.v1.>"}, info.Config.Subjects)
+	require.Equal(t, extnats.DefaultDuplicateWindow, info.Config.Duplicates)
+	require.Equal(t, jetstream.LimitsPolicy, info.Config.Retention)
+
+	a1, err := ns.JS.Publish(ctx, "obs.v1.carbon.x", []byte("{}"), jetstream.WithMsgID("same"))
+	require.NoError(t, err)
+	a2, err := ns.JS.Publish(ctx, "obs.v1.carbon.x", []byte("{}"), jetstream.WithMsgID("same"))
+	require.NoError(t, err)
+	require.False(t, a1.Duplicate)
+	require.True(t, a2.Duplicate)
+	_, err = ns.JS.KeyValue(ctx, extnats.BucketCheckpoints)
+	require.NoError(t, err)
+}
+
+func TestEmbeddedPortTakenNamesTheFlag(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	_, err = extnats.StartEmbedded(extnats.EmbeddedConfig{Port: port, StoreDir: t.TempDir(), PortFlag: "--nats-port"})
+	require.ErrorContains(t, err, "is taken")
+	require.ErrorContains(t, err, "--nats-port")
+
+	s, err := extnats.StartEmbedded(extnats.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
+	require.NoError(t, err)
+	s.Shutdown()
+	s.WaitForShutdown()
+}

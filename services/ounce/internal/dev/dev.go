@@ -1,0 +1,231 @@
+// Package dev runs the whole of Ounce in one process: an embedded NATS
+// server with JetStream, a ClickHouse server started from the local install
+// (or an existing one by DSN), the loader, the query service and the ingest
+// workers, stopped together on SIGINT or SIGTERM.
+package dev
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/chserver"
+	"github.com/ounce-data/ounce/pkg/envflag"
+	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/lifecycle"
+	"github.com/ounce-data/ounce/pkg/logging"
+	"github.com/ounce-data/ounce/services/ingest"
+	"github.com/ounce-data/ounce/services/loader"
+	"github.com/ounce-data/ounce/services/query"
+)
+
+// Config of ounce dev; every field is a flag with an OUNCE_* fallback.
+type Config struct {
+	DataDir            string
+	NATSURL            string
+	NATSPort           int
+	ClickHouseDSN      string
+	ClickHouseTCPPort  int
+	ClickHouseHTTPPort int
+	Database           string
+	QueryAddr          string
+	Mirror             string
+	NoIngest           bool
+	LogLevel           string
+	LogFormat          string
+	Loader             loader.Config
+}
+
+func (c *Config) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.DataDir, "data-dir", "./.ounce", "JetStream store, ClickHouse data and logs")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS server or cluster; empty runs an embedded server")
+	fs.IntVar(&c.NATSPort, "nats-port", 4222, "port of the embedded NATS server")
+	fs.StringVar(&c.ClickHouseDSN, "clickhouse-dsn", "", "existing ClickHouse (clickhouse://host:9000/db); empty starts one from the local install")
+	fs.IntVar(&c.ClickHouseTCPPort, "clickhouse-tcp-port", chserver.DefaultTCPPort, "native port of the ClickHouse ounce dev starts")
+	fs.IntVar(&c.ClickHouseHTTPPort, "clickhouse-http-port", chserver.DefaultHTTPPort, "HTTP port of the ClickHouse ounce dev starts")
+	fs.StringVar(&c.Database, "database", "ounce", "ClickHouse database of the ClickHouse ounce dev starts")
+	fs.StringVar(&c.QueryAddr, "query-addr", query.DefaultAddr, "listen address of the query API and dashboard")
+	fs.StringVar(&c.Mirror, "mirror", "", "read feeds from this directory of recorded files instead of their URLs")
+	fs.BoolVar(&c.NoIngest, "no-ingest", false, "do not run the feeds")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", logging.FormatConsole, "json or console")
+	return fs
+}
+
+func parse(name string, args []string, stderr io.Writer) (Config, zerolog.Logger, error) {
+	var c Config
+	fs := c.flags(name)
+	fs.SetOutput(stderr)
+	fs.Usage = envflag.Usage(fs, "")
+	if err := envflag.Parse(fs, "", args); err != nil {
+		return c, zerolog.Nop(), err
+	}
+	log, err := logging.New(stderr, c.LogLevel, c.LogFormat)
+	return c, log, err
+}
+
+// Migrate applies the ClickHouse migrations and the catalogue to the
+// server named by --clickhouse-dsn (required).
+func Migrate(ctx context.Context, args []string, stderr io.Writer) error {
+	c, log, err := parse("ounce migrate", args, stderr)
+	if err != nil {
+		return err
+	}
+	if c.ClickHouseDSN == "" {
+		c.ClickHouseDSN = extch.DefaultDSN
+	}
+	conn, err := openClickHouse(ctx, c.ClickHouseDSN, log)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+func openClickHouse(ctx context.Context, dsn string, log zerolog.Logger) (driver.Conn, error) {
+	conn, err := extch.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := extch.Migrate(ctx, conn)
+	if err != nil {
+		return nil, errors.Join(err, conn.Close())
+	}
+	cat, err := catalogue.Load()
+	if err != nil {
+		return nil, errors.Join(err, conn.Close())
+	}
+	if err := extch.SyncCatalogue(ctx, conn, cat); err != nil {
+		return nil, errors.Join(err, conn.Close())
+	}
+	log.Info().Str("clickhouse", redact(dsn)).Interface("applied_migrations", applied).Int("indicators", len(cat.Indicators())).Msg("clickhouse ready")
+	return conn, nil
+}
+
+// Run is `ounce dev`.
+func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
+	c, log, err := parse("ounce dev", args, stderr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+
+	natsURL := c.NATSURL
+	if natsURL == "" {
+		ns, err := extnats.StartEmbedded(extnats.EmbeddedConfig{Port: c.NATSPort, StoreDir: filepath.Join(c.DataDir, "nats"), PortFlag: "--nats-port"})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			log.Info().Msg("embedded nats stopped")
+		}()
+		natsURL = ns.ClientURL()
+		log.Info().Str("nats_url", natsURL).Str("store", filepath.Join(c.DataDir, "nats")).Msg("embedded nats started")
+	}
+
+	dsn := c.ClickHouseDSN
+	if dsn == "" {
+		log.Info().Int("tcp_port", c.ClickHouseTCPPort).Msg("starting clickhouse from the local install")
+		srv, err := chserver.Start(ctx, chserver.Config{
+			Dir: filepath.Join(c.DataDir, "clickhouse"), TCPPort: c.ClickHouseTCPPort, HTTPPort: c.ClickHouseHTTPPort,
+			TCPPortFlag: "--clickhouse-tcp-port", HTTPPortFlag: "--clickhouse-http-port",
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if serr := srv.Stop(); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			log.Info().Msg("clickhouse stopped")
+		}()
+		dsn = srv.DSN(c.Database)
+		log.Info().Str("clickhouse_dsn", dsn).Int("http_port", srv.HTTPPort).Str("dir", srv.Dir).Msg("clickhouse started")
+	}
+	conn, err := openClickHouse(ctx, dsn, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := conn.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close clickhouse: %w", cerr))
+		}
+	}()
+
+	nc, js, err := extnats.Connect(natsURL, "ounce-dev", log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if derr := nc.Drain(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("drain nats: %w", derr))
+		}
+	}()
+	if err := (extnats.Topology{}).Ensure(ctx, js); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cat, err := catalogue.Load()
+	if err != nil {
+		return err
+	}
+	ld, err := loader.New(c.Loader, js, conn, log.With().Str("svc", "loader").Logger(), reg)
+	if err != nil {
+		return err
+	}
+	q, err := query.New(query.Config{Addr: c.QueryAddr}, conn, cat, log.With().Str("svc", "query").Logger(), reg)
+	if err != nil {
+		return err
+	}
+	components := []lifecycle.Component{
+		{Name: "loader", Run: ld.Run},
+		{Name: "query", Run: q.Run},
+	}
+	if !c.NoIngest {
+		feeds, err := feedcat.Load()
+		if err != nil {
+			return err
+		}
+		ing, err := ingest.New(ingest.Config{MirrorDir: c.Mirror}, js, feeds, cat, log.With().Str("svc", "ingest").Logger(), reg)
+		if err != nil {
+			return err
+		}
+		components = append(components, lifecycle.Component{Name: "ingest", Run: ing.Run})
+	}
+	log.Info().Str("query", "http://"+c.QueryAddr).Str("nats", natsURL).Str("clickhouse", redact(dsn)).
+		Str("mirror", c.Mirror).Msg("ounce dev is up; Ctrl-C stops everything")
+	return lifecycle.Run(ctx, components...)
+}
+
+// redact hides a password in a DSN for logs.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+

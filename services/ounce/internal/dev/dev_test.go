@@ -1,0 +1,130 @@
+package dev
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/testenv"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// rawOWID reads column col for iso code geo from the OWID file with
+// encoding/csv: year -> value, empty cells left out.
+func rawOWID(t *testing.T, path, geo, col string) map[string]float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	idx := map[string]int{}
+	for i, h := range rows[0] {
+		idx[h] = i
+	}
+	out := map[string]float64{}
+	for _, r := range rows[1:] {
+		if r[idx["iso_code"]] != geo || r[idx[col]] == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(r[idx[col]], 64)
+		require.NoError(t, err)
+		out[r[idx["year"]]] = v
+	}
+	return out
+}
+
+type seriesBody struct {
+	Series []struct {
+		Geo    string `json:"geo"`
+		Points []struct {
+			Period     string  `json:"period"`
+			Value      float64 `json:"value"`
+			Source     string  `json:"source"`
+			Provenance struct {
+				Licence     string `json:"licence"`
+				RetrievedAt string `json:"retrieved_at"`
+			} `json:"provenance"`
+		} `json:"points"`
+	} `json:"series"`
+}
+
+// The spine end to end, as `make run` runs it: the OWID CO2 file through
+// ingest, JetStream and the loader into ClickHouse, and back out of the
+// query API equal to the file.
+func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
+	ch := testenv.StartClickHouse(t)
+	data := testenv.SharedDataDir(t)
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	start := time.Now()
+	go func() {
+		done <- Run(ctx, []string{
+			"--data-dir", t.TempDir(), "--nats-port", "-1", "--clickhouse-dsn", ch.DSN,
+			"--query-addr", addr, "--mirror", data, "--log-format", "json", "--log-level", "warn",
+		}, &logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err, logs.String())
+		case <-time.After(60 * time.Second):
+			t.Error("ounce dev did not stop within 60s")
+		}
+	})
+
+	file := filepath.Join(data, "owid", "co2", "owid-co2-data.csv")
+	for _, tc := range []struct{ geo, col string }{
+		{"GBR", "co2_per_capita"}, {"FRA", "co2"}, {"IND", "methane"}, {"OWID_WRL", "population"},
+	} {
+		want := rawOWID(t, file, tc.geo, tc.col)
+		require.NotEmpty(t, want)
+		url := fmt.Sprintf("http://%s/v1/series?indicator=owid.%s&geo=%s", addr, tc.col, tc.geo)
+		var body seriesBody
+		require.Eventually(t, func() bool {
+			resp, err := http.Get(url)
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			body = seriesBody{}
+			if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+				return false
+			}
+			return len(body.Series) == 1 && len(body.Series[0].Points) == len(want)
+		}, 60*time.Second, 50*time.Millisecond, "series %s %s never matched the file; logs:\n%s", tc.geo, tc.col, &logs)
+		if tc.geo == "GBR" {
+			t.Logf("OWID CO2 file to queryable in %s", time.Since(start).Round(time.Millisecond))
+		}
+		for _, p := range body.Series[0].Points {
+			v, ok := want[p.Period]
+			require.True(t, ok, "period %s not in the file", p.Period)
+			require.Equal(t, v, p.Value, "%s %s %s", tc.geo, tc.col, p.Period)
+			require.Equal(t, "owid-co2", p.Source)
+			require.Equal(t, "CC BY 4.0", p.Provenance.Licence)
+			require.NotEmpty(t, p.Provenance.RetrievedAt)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+// Command ounce is the all-in-one Ounce command: `ounce dev` runs every
+// service in one process on an embedded NATS and a ClickHouse it starts
+// itself; `ounce migrate` applies the ClickHouse migrations and catalogue.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ounce-data/ounce/services/ounce/internal/dev"
+)
+
+const usage = `usage: ounce <command> [flags]
+
+commands:
+  dev       run every service in one process (embedded NATS, managed ClickHouse)
+  migrate   apply ClickHouse migrations and the indicator catalogue, then exit
+
+Run "ounce <command> --help" for the flags of a command; every flag also
+reads an OUNCE_* environment variable, shown in the help.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "dev":
+		err = dev.Run(ctx, os.Args[2:], os.Stderr)
+	case "migrate":
+		err = dev.Migrate(ctx, os.Args[2:], os.Stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(os.Stdout, usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "ounce: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ounce:", err)
+		os.Exit(1)
+	}
+}
