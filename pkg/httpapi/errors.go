@@ -1,0 +1,179 @@
+// Package httpapi holds what every Ounce HTTP API shares: the one JSON error
+// envelope with its closed set of codes (kept in schemas/errors.yaml), JSON
+// writing with strong ETags, liveness and readiness endpoints, per-route
+// Prometheus metrics, request ids, and a server that shuts down gracefully.
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Code is a stable error code of the HTTP APIs. The set is closed: every
+// code is listed in schemas/errors.yaml with its HTTP status, and a test
+// keeps the two in step.
+type Code string
+
+// Error codes, as in schemas/errors.yaml.
+const (
+	CodeBadRequest       Code = "bad_request"
+	CodeUnknownIndicator Code = "unknown_indicator"
+	CodeNotFound         Code = "not_found"
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	CodeRangeTooLarge    Code = "range_too_large"
+	CodeUnavailable      Code = "unavailable"
+	CodeInternal         Code = "internal"
+)
+
+var codeStatus = map[Code]int{
+	CodeBadRequest:       http.StatusBadRequest,
+	CodeUnknownIndicator: http.StatusNotFound,
+	CodeNotFound:         http.StatusNotFound,
+	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	CodeRangeTooLarge:    http.StatusUnprocessableEntity,
+	CodeUnavailable:      http.StatusServiceUnavailable,
+	CodeInternal:         http.StatusInternalServerError,
+}
+
+// Codes returns every error code, sorted.
+func Codes() []Code {
+	return slices.Sorted(maps.Keys(codeStatus))
+}
+
+// Status is the HTTP status a response with this code carries; 500 for a
+// code outside the set.
+func (c Code) Status() int {
+	if s, ok := codeStatus[c]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Error is the body of an error response: what went wrong (Code), what to
+// change (Message), and which parameter it concerns (Field), if any.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// Error returns the message, prefixed by the field when there is one.
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return string(e.Code) + ": " + e.Field + ": " + e.Message
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+// Errorf builds an Error with a formatted message.
+func Errorf(code Code, field, format string, args ...any) *Error {
+	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// BadRequest builds a bad_request Error naming the field to change.
+func BadRequest(field, format string, args ...any) *Error {
+	return Errorf(CodeBadRequest, field, format, args...)
+}
+
+// Envelope is the JSON document of every error response:
+// {"error":{"code":"...","message":"...","field":"..."}}.
+type Envelope struct {
+	Error *Error `json:"error"`
+}
+
+// WriteError writes e in the error envelope with the status of its code.
+func WriteError(w http.ResponseWriter, e *Error) {
+	if e == nil {
+		e = &Error{Code: CodeInternal, Message: "an error was reported without details"}
+	}
+	// Marshalling a struct of strings cannot fail.
+	body, _ := json.Marshal(Envelope{Error: e})
+	h := w.Header()
+	h.Del("ETag")
+	h.Set("Cache-Control", "no-store")
+	writeBody(w, e.Code.Status(), body)
+}
+
+// WriteJSON writes v as JSON with the given status. When v cannot be encoded
+// it writes an internal error instead and returns the encoding error, for the
+// caller to log.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := marshal(v)
+	if err != nil {
+		WriteError(w, &Error{Code: CodeInternal, Message: "the response could not be encoded; the server log has details"})
+		return err
+	}
+	writeBody(w, status, body)
+	return nil
+}
+
+// WriteJSONWithETag writes v as JSON with status 200 and a strong ETag
+// computed from the body; when the request's If-None-Match names that ETag
+// it answers 304 Not Modified without a body. Clients are asked to
+// revalidate every time (Cache-Control: no-cache), so a polling dashboard
+// pays for a body only when the data changed.
+func WriteJSONWithETag(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := marshal(v)
+	if err != nil {
+		WriteError(w, &Error{Code: CodeInternal, Message: "the response could not be encoded; the server log has details"})
+		return err
+	}
+	tag := ETag(body)
+	h := w.Header()
+	h.Set("ETag", tag)
+	h.Set("Cache-Control", "no-cache")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && ETagMatch(inm, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	writeBody(w, http.StatusOK, body)
+	return nil
+}
+
+// ETag is the strong entity tag of body: a quoted SHA-256 prefix.
+func ETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+}
+
+// ETagMatch reports whether an If-None-Match header value matches tag, using
+// the weak comparison RFC 9110 prescribes for If-None-Match.
+func ETagMatch(ifNoneMatch, tag string) bool {
+	tag = strings.TrimPrefix(tag, "W/")
+	for _, c := range strings.Split(ifNoneMatch, ",") {
+		c = strings.TrimSpace(c)
+		if c == "*" || strings.TrimPrefix(c, "W/") == tag {
+			return true
+		}
+	}
+	return false
+}
+
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode json response: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if len(body) == 0 || body[len(body)-1] != '\n' {
+		body = append(body, '\n')
+	}
+	w.WriteHeader(status)
+	// A failed write means the client went away; there is no one to tell.
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,132 @@
+// Command ounce-query serves the Ounce query API: indicators, series,
+// /metrics, /healthz and /readyz, reading from ClickHouse.
+//
+// Every flag can be set by environment: --max-rows by OUNCE_QUERY_MAX_ROWS,
+// --clickhouse-dsn by OUNCE_QUERY_CLICKHOUSE_DSN or OUNCE_CLICKHOUSE_DSN.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/envflag"
+	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/logging"
+	"github.com/ounce-data/ounce/services/query"
+)
+
+const (
+	envPrefix      = "QUERY"
+	startupTimeout = time.Minute
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	default:
+		fmt.Fprintf(os.Stderr, "ounce-query: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run parses flags, connects, migrates and serves until ctx is cancelled.
+func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("ounce-query", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = envflag.Usage(fs, envPrefix)
+	addr := fs.String(query.FlagAddr, query.DefaultAddr, "host:port to serve the query API on")
+	dsn := fs.String("clickhouse-dsn", extch.DefaultDSN, "ClickHouse to read, native protocol: clickhouse://host:port/database")
+	maxRows := fs.Int("max-rows", query.DefaultMaxRows, "a series request matching more rows is refused (422 range_too_large)")
+	maxGeos := fs.Int("max-geos", query.DefaultMaxGeos, "most places one series request may name")
+	queryTimeout := fs.Duration("query-timeout", query.DefaultQueryTimeout, "how long ClickHouse gets to answer one request")
+	shutdownTimeout := fs.Duration("shutdown-timeout", query.DefaultShutdownTimeout, "how long in-flight requests get to finish on SIGTERM")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", logging.FormatJSON, "json or console")
+	if err := envflag.Parse(fs, envPrefix, args, "clickhouse-dsn", "log-level", "log-format"); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q; every setting is a --flag (see --help)", fs.Args())
+	}
+	log, err := logging.New(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	cfg := query.Config{
+		Addr:            *addr,
+		MaxRows:         *maxRows,
+		MaxGeos:         *maxGeos,
+		QueryTimeout:    *queryTimeout,
+		ShutdownTimeout: *shutdownTimeout,
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	// Listen first, so a taken port is reported before a slow connect.
+	ln, err := httpapi.Listen(ctx, cfg.Addr, query.FlagAddr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = ln.Close()
+		}
+	}()
+
+	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	conn, err := extch.Open(startCtx, *dsn)
+	if err != nil {
+		return fmt.Errorf("connect to clickhouse (set --clickhouse-dsn or OUNCE_CLICKHOUSE_DSN): %w", err)
+	}
+	defer func() {
+		if cerr := conn.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close clickhouse: %w", cerr))
+		}
+	}()
+	applied, err := extch.Migrate(startCtx, conn)
+	if err != nil {
+		return fmt.Errorf("migrate clickhouse: %w", err)
+	}
+	if len(applied) > 0 {
+		log.Info().Uints32("versions", applied).Msg("applied clickhouse migrations")
+	}
+	cat, err := catalogue.Load()
+	if err != nil {
+		return fmt.Errorf("load catalogue: %w", err)
+	}
+	if err := extch.SyncCatalogue(startCtx, conn, cat); err != nil {
+		return fmt.Errorf("sync catalogue: %w", err)
+	}
+	cancel()
+
+	reg := prometheus.NewRegistry()
+	if err := errors.Join(
+		reg.Register(collectors.NewGoCollector()),
+		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+	); err != nil {
+		return fmt.Errorf("register runtime metrics: %w", err)
+	}
+	svc, err := query.New(cfg, conn, cat, log, reg)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("addr", ln.Addr().String()).Int("max_rows", cfg.MaxRows).Msg("query service starting")
+	return svc.Serve(ctx, ln)
+}

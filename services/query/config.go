@@ -1,0 +1,74 @@
+// Package query is the analyst and dashboard API of Ounce: the indicator
+// catalogue with its coverage, and series of observations read from
+// ClickHouse with their provenance, behind /metrics, /healthz and /readyz.
+package query
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// FlagAddr is the command-line flag that sets Config.Addr; errors about the
+// listen address name it.
+const FlagAddr = "addr"
+
+// Defaults of Config.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultMaxRows         = 100_000
+	DefaultMaxGeos         = 500
+	DefaultQueryTimeout    = 30 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Config tunes the query service. Zero values take the defaults.
+type Config struct {
+	Addr            string        // host:port to listen on
+	MaxRows         int           // a series request matching more rows is refused with range_too_large
+	MaxGeos         int           // most places one series request may name
+	QueryTimeout    time.Duration // ClickHouse gets this long to answer one request
+	ShutdownTimeout time.Duration // in-flight requests get this long to finish on shutdown
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxRows == 0 {
+		c.MaxRows = DefaultMaxRows
+	}
+	if c.MaxGeos == 0 {
+		c.MaxGeos = DefaultMaxGeos
+	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = DefaultQueryTimeout
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return c
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want host:port, e.g. %s (--%s): %w", c.Addr, DefaultAddr, FlagAddr, err))
+	}
+	if c.MaxRows < 1 {
+		errs = append(errs, fmt.Errorf("max rows %d: must be at least 1", c.MaxRows))
+	}
+	if c.MaxGeos < 1 {
+		errs = append(errs, fmt.Errorf("max geos %d: must be at least 1", c.MaxGeos))
+	}
+	if c.QueryTimeout < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("query timeout %s: must be at least 10ms", c.QueryTimeout))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("shutdown timeout %s: must not be negative", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,159 @@
+package query
+
+import (
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/observation"
+)
+
+// Shapes of request parameters; they match observation.Validate, so a value
+// that could never have been stored is refused before ClickHouse is asked.
+var (
+	geoRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+	dimKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+)
+
+// seriesParamNames are the parameters GET /v1/series understands.
+var seriesParamNames = map[string]bool{"indicator": true, "geo": true, "from": true, "to": true, "dims": true}
+
+// seriesParams is a parsed, valid GET /v1/series request.
+type seriesParams struct {
+	Indicator *catalogue.Indicator
+	Geos      []string // sorted, distinct; empty means every place
+	From, To  *observation.Period
+	// DimPairs are canonical "k=v" pairs (escaped as in observation.Dims)
+	// every returned series' breakdown must contain.
+	DimPairs []string
+}
+
+// parseQuery reads a raw query string like url.ParseQuery, but reports the
+// first problem as a bad_request naming the parameter, rather than silently
+// dropping it as http.Request.URL.Query does (a ';' would otherwise turn
+// geo=GBR;FRA into "every place").
+func parseQuery(raw string) (url.Values, *httpapi.Error) {
+	q := url.Values{}
+	for piece := range strings.SplitSeq(raw, "&") {
+		if piece == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(piece, "=")
+		key, kerr := url.QueryUnescape(rawKey)
+		if kerr != nil {
+			key = rawKey
+		}
+		if strings.Contains(piece, ";") {
+			return nil, httpapi.BadRequest(key, "parameter %q contains ';'; separate parameters with '&' and list places with ','", key)
+		}
+		value, verr := url.QueryUnescape(rawValue)
+		if kerr != nil || verr != nil {
+			return nil, httpapi.BadRequest(key, "parameter %q is not valid percent-encoding", key)
+		}
+		q[key] = append(q[key], value)
+	}
+	return q, nil
+}
+
+// parseSeriesParams reads the query string of GET /v1/series. It needs no
+// server: every problem is a client mistake reported as a 4xx Error.
+func parseSeriesParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
+	var p seriesParams
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !seriesParamNames[name] {
+			return p, httpapi.BadRequest(name, "unknown parameter %q; use indicator, geo, from, to and dims", name)
+		}
+	}
+	for _, name := range []string{"indicator", "from", "to"} {
+		if len(q[name]) > 1 {
+			return p, httpapi.BadRequest(name, "%s is given %d times; give it once", name, len(q[name]))
+		}
+	}
+
+	code := strings.TrimSpace(q.Get("indicator"))
+	if code == "" {
+		return p, httpapi.BadRequest("indicator", "indicator is missing; name one, e.g. indicator=owid.co2_per_capita (GET /v1/indicators lists them)")
+	}
+	ind, ok := cat.Indicator(code)
+	if !ok {
+		return p, httpapi.Errorf(httpapi.CodeUnknownIndicator, "indicator",
+			"indicator %q is not in the catalogue; GET /v1/indicators lists the codes", code)
+	}
+	p.Indicator = ind
+
+	seen := map[string]bool{}
+	for _, v := range q["geo"] {
+		for _, g := range strings.Split(v, ",") {
+			g = strings.TrimSpace(g)
+			if g == "" {
+				continue
+			}
+			if !geoRE.MatchString(g) {
+				return p, httpapi.BadRequest("geo", "place %q must be 1-64 letters, digits, '.', '_', ':' or '-', e.g. geo=GBR,FRA", g)
+			}
+			if !seen[g] {
+				seen[g] = true
+				p.Geos = append(p.Geos, g)
+			}
+		}
+	}
+	if _, given := q["geo"]; given && len(p.Geos) == 0 {
+		return p, httpapi.BadRequest("geo", "geo is empty; list places like geo=GBR,FRA or leave geo out for every place")
+	}
+	if len(p.Geos) > maxGeos {
+		return p, httpapi.BadRequest("geo", "%d places requested; at most %d per request", len(p.Geos), maxGeos)
+	}
+	sort.Strings(p.Geos)
+
+	for _, name := range []string{"from", "to"} {
+		v, given := q[name]
+		if !given {
+			continue
+		}
+		per, err := observation.ParsePeriod(v[0])
+		if err == nil {
+			err = per.Check()
+		}
+		if err != nil {
+			return p, httpapi.BadRequest(name, "%s: %v", name, err)
+		}
+		if name == "from" {
+			p.From = &per
+		} else {
+			p.To = &per
+		}
+	}
+	if p.From != nil && p.To != nil && !p.From.Start.Before(p.To.End()) {
+		return p, httpapi.BadRequest("from", "from %s is after to %s; swap them", p.From.Code(), p.To.Code())
+	}
+
+	keys := map[string]bool{}
+	for _, v := range q["dims"] {
+		k, val, ok := strings.Cut(v, "=")
+		k = strings.TrimSpace(k)
+		if !ok || !dimKeyRE.MatchString(k) {
+			return p, httpapi.BadRequest("dims", "dims %q: want key=value with a lower-case snake_case key, e.g. dims=sex=female", v)
+		}
+		if val == "" || len(val) > observation.MaxDimValueLen {
+			return p, httpapi.BadRequest("dims", "dims %q: the value must be 1-%d characters", v, observation.MaxDimValueLen)
+		}
+		if keys[k] {
+			return p, httpapi.BadRequest("dims", "dims key %q is given twice; give each key once", k)
+		}
+		if len(keys) >= observation.MaxDims {
+			return p, httpapi.BadRequest("dims", "at most %d dims filters", observation.MaxDims)
+		}
+		keys[k] = true
+		p.DimPairs = append(p.DimPairs, observation.Dims{k: val}.Canonical())
+	}
+	sort.Strings(p.DimPairs)
+	return p, nil
+}

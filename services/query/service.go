@@ -1,0 +1,350 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/observation"
+)
+
+// Service answers the query API from one ClickHouse connection pool. It
+// holds no state of its own, so replicas can sit behind a load balancer.
+type Service struct {
+	cfg     Config
+	conn    driver.Conn
+	cat     *catalogue.Catalogue
+	log     zerolog.Logger
+	health  *httpapi.Health
+	handler http.Handler
+
+	chDuration *prometheus.HistogramVec
+	chErrors   *prometheus.CounterVec
+}
+
+// New builds the service. Zero fields of cfg take their defaults; the
+// metrics ounce_query_* are registered on reg, which /metrics serves.
+func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Logger, reg *prometheus.Registry) (*Service, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("query config: %w", err)
+	}
+	switch {
+	case conn == nil:
+		return nil, errors.New("query service: clickhouse connection is nil")
+	case cat == nil:
+		return nil, errors.New("query service: catalogue is nil")
+	case reg == nil:
+		return nil, errors.New("query service: prometheus registry is nil")
+	}
+	httpMetrics, err := httpapi.NewMetrics(reg, "query")
+	if err != nil {
+		return nil, fmt.Errorf("query service: %w", err)
+	}
+	f := promauto.With(reg)
+	s := &Service{
+		cfg:    cfg,
+		conn:   conn,
+		cat:    cat,
+		log:    log,
+		health: httpapi.NewHealth(httpapi.DefaultCheckTimeout),
+		chDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "clickhouse_query_duration_seconds",
+			Help:      "Time ClickHouse took to answer a query of the API, by query.",
+			Buckets:   []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"query"}),
+		chErrors: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "clickhouse_errors_total",
+			Help:      "ClickHouse queries of the API that failed, by query.",
+		}, []string{"query"}),
+	}
+	s.health.Register("clickhouse", func(ctx context.Context) error {
+		if err := conn.Ping(ctx); err != nil {
+			return fmt.Errorf("ping clickhouse: %w", err)
+		}
+		return nil
+	})
+
+	mux := httpapi.NewMux()
+	mux.HandleFunc("GET /v1/indicators", s.indicators)
+	mux.HandleFunc("GET /v1/series", s.series)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	mux.HandleFunc("GET /healthz", s.health.Live)
+	mux.HandleFunc("GET /readyz", s.health.Ready)
+	s.handler = httpapi.RequestIDs(httpMetrics.Middleware(mux))
+	return s, nil
+}
+
+// Handler is the whole API, for serving or for tests.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Run listens on Config.Addr and serves until ctx is cancelled, then shuts
+// down gracefully: /readyz fails first, in-flight requests finish.
+func (s *Service) Run(ctx context.Context) error {
+	ln, err := httpapi.Listen(ctx, s.cfg.Addr, FlagAddr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened (see httpapi.Listen).
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &httpapi.Server{
+		Handler:         s.handler,
+		Log:             s.log,
+		Health:          s.health,
+		ShutdownTimeout: s.cfg.ShutdownTimeout,
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// IndicatorsResponse is the body of GET /v1/indicators.
+type IndicatorsResponse struct {
+	Indicators []IndicatorEntry `json:"indicators"`
+	Count      int              `json:"count"`
+}
+
+// IndicatorEntry is one catalogue entry with what is stored for it.
+type IndicatorEntry struct {
+	Code        string             `json:"code"`
+	Name        string             `json:"name"`
+	Unit        string             `json:"unit"`
+	Polarity    catalogue.Polarity `json:"polarity"`
+	Domain      string             `json:"domain"`
+	Description string             `json:"description,omitempty"`
+	Producer    string             `json:"producer"`
+	URL         string             `json:"url"`
+	Licence     string             `json:"licence"`
+	Cadence     string             `json:"cadence"`
+	Coverage    Coverage           `json:"coverage"`
+}
+
+// Coverage is what ClickHouse holds for one indicator. First, Last and
+// LastLoadedAt are absent when nothing is stored.
+type Coverage struct {
+	Places       uint64     `json:"places"`
+	Rows         uint64     `json:"rows"`
+	First        string     `json:"first,omitempty"`
+	Last         string     `json:"last,omitempty"`
+	LastLoadedAt *time.Time `json:"last_loaded_at,omitempty"`
+}
+
+func (s *Service) indicators(w http.ResponseWriter, r *http.Request) {
+	q, perr := parseQuery(r.URL.RawQuery)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	if len(q) > 0 {
+		names := slices.Sorted(maps.Keys(q))
+		httpapi.WriteError(w, httpapi.BadRequest(names[0], "unknown parameter %q; GET /v1/indicators takes no parameters", names[0]))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	start := time.Now()
+	cov, err := readCoverage(ctx, s.conn)
+	s.chDuration.WithLabelValues("coverage").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.chErrors.WithLabelValues("coverage").Inc()
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	inds := s.cat.Indicators()
+	resp := IndicatorsResponse{Indicators: make([]IndicatorEntry, 0, len(inds)), Count: len(inds)}
+	for _, ind := range inds {
+		e := IndicatorEntry{
+			Code: ind.Code, Name: ind.Name, Unit: ind.Unit, Polarity: ind.Polarity, Domain: ind.Domain,
+			Description: ind.Description, Producer: ind.Producer, URL: ind.URL, Licence: ind.Licence, Cadence: ind.Cadence,
+		}
+		if c, ok := cov[ind.Code]; ok {
+			loaded := c.LastLoadedAt.UTC()
+			e.Coverage = Coverage{
+				Places:       c.Places,
+				Rows:         c.Rows,
+				First:        periodOf(c.FirstGrain, c.FirstStart).Code(),
+				Last:         periodOf(c.LastGrain, c.LastStart).Code(),
+				LastLoadedAt: &loaded,
+			}
+		}
+		resp.Indicators = append(resp.Indicators, e)
+	}
+	s.writeCached(w, r, resp)
+}
+
+// SeriesResponse is the body of GET /v1/series.
+type SeriesResponse struct {
+	Indicator IndicatorRef `json:"indicator"`
+	Series    []Series     `json:"series"`
+	Count     int          `json:"count"` // points over all series
+}
+
+// IndicatorRef names the indicator of a series response.
+type IndicatorRef struct {
+	Code     string             `json:"code"`
+	Name     string             `json:"name"`
+	Unit     string             `json:"unit"`
+	Polarity catalogue.Polarity `json:"polarity"`
+}
+
+// Series is the points of one place and breakdown, in period order.
+type Series struct {
+	Geo    string           `json:"geo"`
+	Dims   observation.Dims `json:"dims"`
+	Points []Point          `json:"points"`
+}
+
+// Point is one value and where it came from.
+type Point struct {
+	Period     string     `json:"period"` // period code: 2018, 2018-Q1, 2018-03, 2018-03-05, 2019-08-25T12:30Z
+	Start      string     `json:"start"`  // first day (or instant, for half hours) of the period
+	Value      *float64   `json:"value"`
+	Unit       string     `json:"unit"`
+	Source     string     `json:"source"`
+	Version    uint64     `json:"version"`
+	Provenance Provenance `json:"provenance"`
+}
+
+// Provenance says where a value came from.
+type Provenance struct {
+	URL         string    `json:"url"`
+	Licence     string    `json:"licence"`
+	RetrievedAt time.Time `json:"retrieved_at"`
+}
+
+func (s *Service) series(w http.ResponseWriter, r *http.Request) {
+	q, perr := parseQuery(r.URL.RawQuery)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	p, perr := parseSeriesParams(q, s.cat, s.cfg.MaxGeos)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	start := time.Now()
+	rows, err := readSeries(ctx, s.conn, p, s.cfg.MaxRows+1)
+	s.chDuration.WithLabelValues("series").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.chErrors.WithLabelValues("series").Inc()
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	if len(rows) > s.cfg.MaxRows {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeRangeTooLarge, "",
+			"the request matches more than %d rows; narrow it with from and to, fewer geo or a dims filter", s.cfg.MaxRows))
+		return
+	}
+	s.writeCached(w, r, buildSeries(p, rows))
+}
+
+// buildSeries groups rows, ordered by geo, dims and period, into series.
+func buildSeries(p seriesParams, rows []seriesRow) SeriesResponse {
+	resp := SeriesResponse{
+		Indicator: IndicatorRef{Code: p.Indicator.Code, Name: p.Indicator.Name, Unit: p.Indicator.Unit, Polarity: p.Indicator.Polarity},
+		Series:    []Series{},
+		Count:     len(rows),
+	}
+	var cur *Series
+	var curDims string
+	for i := range rows {
+		row := &rows[i]
+		if cur == nil || row.Geo != cur.Geo || row.Dims != curDims {
+			dims, err := observation.ParseDims(row.Dims)
+			if err != nil || dims == nil {
+				// Stored dims were canonical when written; show the raw form
+				// rather than drop the series if that ever changes.
+				dims = observation.Dims{}
+				if err != nil {
+					dims["_raw"] = row.Dims
+				}
+			}
+			resp.Series = append(resp.Series, Series{Geo: row.Geo, Dims: dims})
+			cur = &resp.Series[len(resp.Series)-1]
+			curDims = row.Dims
+		}
+		per := periodOf(row.Grain, row.PeriodStart)
+		pt := Point{
+			Period:  per.Code(),
+			Start:   startOf(per),
+			Unit:    row.Unit,
+			Source:  row.Source,
+			Version: row.Version,
+			Provenance: Provenance{
+				URL:         row.URL,
+				Licence:     row.Licence,
+				RetrievedAt: row.RetrievedAt.UTC(),
+			},
+		}
+		if !math.IsNaN(row.Value) && !math.IsInf(row.Value, 0) {
+			v := row.Value
+			pt.Value = &v
+		}
+		cur.Points = append(cur.Points, pt)
+	}
+	return resp
+}
+
+func periodOf(grain string, start int64) observation.Period {
+	return observation.Period{Grain: observation.Grain(grain), Start: time.Unix(start, 0).UTC()}
+}
+
+func startOf(p observation.Period) string {
+	if p.Grain == observation.GrainHalfHour {
+		return p.Start.Format(time.RFC3339)
+	}
+	return p.Start.Format(time.DateOnly)
+}
+
+// writeCached answers with a strong ETag, or 304 when the client has it.
+func (s *Service) writeCached(w http.ResponseWriter, r *http.Request, v any) {
+	if err := httpapi.WriteJSONWithETag(w, r, v); err != nil {
+		s.log.Error().Err(err).Str("route", r.Pattern).Str("request_id", httpapi.RequestID(r.Context())).
+			Msg("encode response")
+	}
+}
+
+// storeError turns a ClickHouse error into the response for the client:
+// 503 unavailable when the server is unreachable, busy or too slow, 500
+// internal (logged under the request id) otherwise.
+func (s *Service) storeError(r *http.Request, err error) *httpapi.Error {
+	id := httpapi.RequestID(r.Context())
+	if r.Context().Err() != nil {
+		s.log.Debug().Err(err).Str("route", r.Pattern).Str("request_id", id).Msg("client went away during query")
+		return httpapi.Errorf(httpapi.CodeUnavailable, "", "the request was cancelled")
+	}
+	if isTransient(err) {
+		s.log.Warn().Err(err).Str("route", r.Pattern).Str("request_id", id).Msg("clickhouse unavailable")
+		msg := "ClickHouse is not answering; retry shortly"
+		if errors.Is(err, context.DeadlineExceeded) {
+			msg = fmt.Sprintf("ClickHouse did not answer within %s; retry, or narrow the request", s.cfg.QueryTimeout)
+		}
+		return httpapi.Errorf(httpapi.CodeUnavailable, "", "%s", msg)
+	}
+	s.log.Error().Err(err).Str("route", r.Pattern).Str("request_id", id).Msg("query failed")
+	return httpapi.Errorf(httpapi.CodeInternal, "", "the query failed; the server log has details under request id %s", id)
+}
