@@ -2,13 +2,12 @@ package observation
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
-	"math"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // DefaultMaxBatchBytes keeps a batch under the NATS server's default 1 MiB
@@ -46,10 +45,11 @@ func Encode(batchID string, obs []Observation, maxBytes int) ([]Message, error) 
 	}
 	const tail = "]}"
 	var (
-		msgs []Message
-		buf  bytes.Buffer
-		n    int
-		dig  = newDigest()
+		msgs    []Message
+		buf     bytes.Buffer
+		n       int
+		dig     = newDigest()
+		scratch []byte
 	)
 	flush := func() {
 		if n == 0 {
@@ -64,9 +64,17 @@ func Encode(batchID string, obs []Observation, maxBytes int) ([]Message, error) 
 		dig = newDigest()
 	}
 	for i := range obs {
-		enc, err := json.Marshal(&obs[i])
-		if err != nil {
+		var (
+			enc      []byte
+			from, to int
+		)
+		if canMarshalFast(&obs[i]) {
+			scratch, from, to = appendJSONMarked(scratch[:0], &obs[i])
+			enc = scratch
+		} else if _, err := json.Marshal(&obs[i]); err != nil {
 			return nil, fmt.Errorf("encode observation %d: %w", i, err)
+		} else {
+			return nil, fmt.Errorf("encode observation %d: retrieved_at year %d is outside 0..9999", i, obs[i].Provenance.RetrievedAt.Year())
 		}
 		if len(head)+len(enc)+len(tail) > maxBytes {
 			return nil, fmt.Errorf("encode observation %d: %d bytes alone exceed the batch limit of %d", i, len(enc), maxBytes)
@@ -80,7 +88,9 @@ func Encode(batchID string, obs []Observation, maxBytes int) ([]Message, error) 
 			buf.WriteByte(',')
 		}
 		buf.Write(enc)
-		dig.add(&obs[i])
+		// The digest is the observation's JSON without its retrieval time.
+		dig.write(enc[:from])
+		dig.write(enc[to:])
 		n++
 	}
 	flush()
@@ -98,33 +108,28 @@ func Decode(data []byte) (Batch, error) {
 	return b, nil
 }
 
-// digest hashes the content that makes a batch what it is: every key, value,
-// unit, version, initiative and provenance except the retrieval time, so a
-// re-pull of unchanged data yields the same Nats-Msg-Id.
-type digest struct{ h hash.Hash }
+// digest hashes the content that makes a batch what it is: every
+// observation's JSON except its retrieval time, so a re-pull of unchanged
+// data yields the same Nats-Msg-Id.
+//
+// Two 64-bit xxhash digests with different seeds make a 128-bit id: the
+// chance that two different batches inside the duplicate window share one is
+// negligible, and it hashes at memory speed (SHA-256 cost more than the
+// whole encoding).
+type digest struct{ a, b *xxhash.Digest }
 
-func newDigest() *digest { return &digest{h: sha256.New()} }
-
-func (d *digest) add(o *Observation) {
-	var num [8]byte
-	d.str(o.Key())
-	if o.Value != nil {
-		binary.LittleEndian.PutUint64(num[:], math.Float64bits(*o.Value))
-	}
-	_, _ = d.h.Write(num[:])
-	d.str(o.Unit)
-	binary.LittleEndian.PutUint64(num[:], o.Version)
-	_, _ = d.h.Write(num[:])
-	d.str(o.Initiative)
-	d.str(o.Provenance.URL)
-	d.str(o.Provenance.Licence)
+func newDigest() *digest {
+	return &digest{a: xxhash.NewWithSeed(0x6f756e6365), b: xxhash.NewWithSeed(0x9e3779b97f4a7c15)}
 }
 
-func (d *digest) str(s string) {
-	var n [4]byte
-	binary.LittleEndian.PutUint32(n[:], uint32(len(s)))
-	_, _ = d.h.Write(n[:])
-	_, _ = d.h.Write([]byte(s))
+func (d *digest) write(p []byte) {
+	_, _ = d.a.Write(p)
+	_, _ = d.b.Write(p)
 }
 
-func (d *digest) sum() string { return hex.EncodeToString(d.h.Sum(nil)[:16]) }
+func (d *digest) sum() string {
+	var out [16]byte
+	binary.BigEndian.PutUint64(out[:8], d.a.Sum64())
+	binary.BigEndian.PutUint64(out[8:], d.b.Sum64())
+	return hex.EncodeToString(out[:])
+}

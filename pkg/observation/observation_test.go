@@ -340,3 +340,42 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// FuzzEncode: the hand-written encoder writes what encoding/json writes.
+func FuzzEncode(f *testing.F) {
+	f.Add("owid.co2", "GBR", "sex", "both <&>", 5.645, uint64(1), "CC BY 4.0", "", int64(0))
+	f.Add("a", "b\u2028", "k", "\x00\xff", 1e-7, uint64(0), "l\"\\", "init", int64(-1e12))
+	f.Add("a", "b", "", "", -1e21, uint64(18446744073709551615), "", "x", int64(1e15))
+	f.Fuzz(func(t *testing.T, ind, geo, dk, dv string, v float64, version uint64, licence, initiative string, nanos int64) {
+		o := sample()
+		o.Indicator, o.Geo, o.Provenance.Licence, o.Initiative, o.Version = ind, geo, licence, initiative, version
+		o.Value = &v
+		o.Dims = Dims{dk: dv, "z": dv + dk}
+		o.Provenance.RetrievedAt = time.Unix(0, nanos).UTC()
+		o.Provenance.URL = geo + ind
+		if !canMarshalFast(&o) {
+			return
+		}
+		want, err := json.Marshal(&o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSON(nil, &o); !bytes.Equal(got, want) {
+			t.Fatalf("appendJSON differs:\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+func BenchmarkEncode(b *testing.B) {
+	obs := make([]Observation, 4000)
+	for i := range obs {
+		obs[i] = sample()
+		obs[i].Period = Year(1000 + i%1000)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encode("bench", obs, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
