@@ -76,3 +76,13 @@ func (c *Columns) Insert(ctx context.Context, conn driver.Conn) error {
 	}
 	return nil
 }
+
+// Slice returns rows [from, to) as Columns sharing this one's memory.
+func (c *Columns) Slice(from, to int) Columns {
+	return Columns{
+		Indicator: c.Indicator[from:to], Geo: c.Geo[from:to], Grain: c.Grain[from:to], Dims: c.Dims[from:to],
+		Source: c.Source[from:to], Unit: c.Unit[from:to], Initiative: c.Initiative[from:to], URL: c.URL[from:to],
+		Licence: c.Licence[from:to], BatchID: c.BatchID[from:to], PeriodStart: c.PeriodStart[from:to],
+		PeriodEnd: c.PeriodEnd[from:to], Value: c.Value[from:to], Version: c.Version[from:to], RetrievedAt: c.RetrievedAt[from:to],
+	}
+}

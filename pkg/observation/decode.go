@@ -24,20 +24,25 @@ type decoder struct {
 // when there is an error to report.
 type path struct {
 	idx   int    // observation index, -1 outside observations
-	field string // e.g. "value", "period.start"
+	field string // e.g. "value", "period"
+	key   string // member of field, e.g. "start"
 }
 
 func (p path) String() string {
-	if p.idx < 0 {
-		return p.field
+	f := p.field
+	if p.key != "" {
+		f += "." + p.key
 	}
-	if p.field == "" {
+	if p.idx < 0 {
+		return f
+	}
+	if f == "" {
 		return "observations[" + strconv.Itoa(p.idx) + "]"
 	}
-	return "observations[" + strconv.Itoa(p.idx) + "]." + p.field
+	return "observations[" + strconv.Itoa(p.idx) + "]." + f
 }
 
-func (p path) sub(key string) path { return path{idx: p.idx, field: p.field + "." + key} }
+func (p path) sub(key string) path { return path{idx: p.idx, field: p.field, key: key} }
 
 var top = path{idx: -1}
 
@@ -134,6 +139,55 @@ func (d *decoder) object(at path, field func(key string) error) error {
 			return d.fail(at, "want ',' or '}' after object member")
 		}
 	}
+}
+
+// open consumes '{' and reports whether a member follows.
+func (d *decoder) open(at path) (bool, error) {
+	if err := d.expect(at, '{'); err != nil {
+		return false, err
+	}
+	if d.peek() == '}' {
+		d.pos++
+		return false, nil
+	}
+	return true, nil
+}
+
+// key reads a member name and its ':'. The bytes may alias the input.
+func (d *decoder) key(at path) ([]byte, error) {
+	if d.peek() != '"' {
+		return nil, d.fail(at, "want a string")
+	}
+	start := d.pos + 1
+	end := start
+	for end < len(d.data) && d.data[end] != '"' && d.data[end] != '\\' && d.data[end] >= 0x20 && d.data[end] < utf8.RuneSelf {
+		end++
+	}
+	var k []byte
+	if end < len(d.data) && d.data[end] == '"' {
+		k = d.data[start:end]
+		d.pos = end + 1
+	} else {
+		s, err := d.str(at)
+		if err != nil {
+			return nil, err
+		}
+		k = []byte(s)
+	}
+	return k, d.expect(at, ':')
+}
+
+// next consumes ',' (another member follows) or '}' (the object ends).
+func (d *decoder) next(at path) (bool, error) {
+	switch d.peek() {
+	case ',':
+		d.pos++
+		return true, nil
+	case '}':
+		d.pos++
+		return false, nil
+	}
+	return false, d.fail(at, "want ',' or '}' after object member")
 }
 
 func (d *decoder) str(at path) (string, error) {
@@ -398,49 +452,55 @@ func (d *decoder) observation(o *Observation, i int) error {
 	if null, err := d.isNull(at); err != nil || null {
 		return err
 	}
-	return d.object(at, func(key string) error {
-		p := path{idx: i, field: key}
-		var err error
-		switch key {
+	more, err := d.open(at)
+	for more && err == nil {
+		var k []byte
+		if k, err = d.key(at); err != nil {
+			break
+		}
+		switch string(k) {
 		case "indicator":
-			err = d.internStr(p, &o.Indicator)
+			err = d.internStr(path{idx: i, field: "indicator"}, &o.Indicator)
 		case "geo":
-			err = d.internStr(p, &o.Geo)
+			err = d.internStr(path{idx: i, field: "geo"}, &o.Geo)
 		case "unit":
-			err = d.internStr(p, &o.Unit)
+			err = d.internStr(path{idx: i, field: "unit"}, &o.Unit)
 		case "source":
-			err = d.internStr(p, &o.Source)
+			err = d.internStr(path{idx: i, field: "source"}, &o.Source)
 		case "initiative":
-			err = d.internStr(p, &o.Initiative)
+			err = d.internStr(path{idx: i, field: "initiative"}, &o.Initiative)
 		case "value":
+			p := path{idx: i, field: "value"}
 			var null bool
-			if null, err = d.isNull(p); err != nil || null {
-				if null {
-					o.Value = nil
+			if null, err = d.isNull(p); err == nil && null {
+				o.Value = nil
+			} else if err == nil {
+				var f float64
+				if f, err = d.float(p); err == nil {
+					o.Value = &f
 				}
-				return err
-			}
-			var f float64
-			if f, err = d.float(p); err == nil {
-				o.Value = &f
 			}
 		case "version":
+			p := path{idx: i, field: "version"}
 			var null bool
-			if null, err = d.isNull(p); err != nil || null {
-				return err
+			if null, err = d.isNull(p); err == nil && !null {
+				o.Version, err = d.uint(p)
 			}
-			o.Version, err = d.uint(p)
 		case "period":
-			err = d.period(p, &o.Period)
+			err = d.period(path{idx: i, field: "period"}, &o.Period)
 		case "dims":
-			err = d.dims(p, o)
+			err = d.dims(path{idx: i, field: "dims"}, o)
 		case "provenance":
-			err = d.provenance(p, &o.Provenance)
+			err = d.provenance(path{idx: i, field: "provenance"}, &o.Provenance)
 		default:
-			err = d.fail(at, "unknown field %q", key)
+			err = d.fail(at, "unknown field %q", k)
 		}
-		return err
-	})
+		if err != nil {
+			break
+		}
+		more, err = d.next(at)
+	}
+	return err
 }
 
 func (d *decoder) optStr(at path, dst *string) error {
@@ -492,54 +552,74 @@ func (d *decoder) dims(at path, o *Observation) error {
 	if o.Dims == nil {
 		o.Dims = Dims{}
 	}
-	return d.object(at, func(key string) error {
+	more, err := d.open(at)
+	for more && err == nil {
+		var k []byte
+		if k, err = d.key(at); err != nil {
+			break
+		}
+		key := string(k)
 		var v string
-		if err := d.internStr(at.sub(key), &v); err != nil {
-			return err
+		if err = d.internStr(at.sub(key), &v); err != nil {
+			break
 		}
 		o.Dims[key] = v
-		return nil
-	})
+		more, err = d.next(at)
+	}
+	return err
 }
 
 func (d *decoder) provenance(at path, pv *Provenance) error {
 	if null, err := d.isNull(at); err != nil || null {
 		return err
 	}
-	return d.object(at, func(key string) error {
-		switch key {
-		case "url":
-			return d.internStr(at.sub(key), &pv.URL)
-		case "licence":
-			return d.internStr(at.sub(key), &pv.Licence)
-		case "retrieved_at":
-			p := at.sub(key)
-			null, err := d.isNull(p)
-			if err != nil || null {
-				return err
-			}
-			var s string
-			if err := d.internStr(p, &s); err != nil {
-				return err
-			}
-			if t, ok := d.times[s]; ok {
-				pv.RetrievedAt = t
-				return nil
-			}
-			var t time.Time
-			if err := t.UnmarshalText([]byte(s)); err != nil {
-				return d.fail(p, "want an RFC 3339 time, got %q", s)
-			}
-			if d.times == nil {
-				d.times = make(map[string]time.Time)
-			}
-			d.times[s] = t
-			pv.RetrievedAt = t
-			return nil
-		default:
-			return d.fail(at, "unknown field %q", key)
+	more, err := d.open(at)
+	for more && err == nil {
+		var k []byte
+		if k, err = d.key(at); err != nil {
+			break
 		}
-	})
+		switch string(k) {
+		case "url":
+			err = d.internStr(at.sub("url"), &pv.URL)
+		case "licence":
+			err = d.internStr(at.sub("licence"), &pv.Licence)
+		case "retrieved_at":
+			err = d.retrievedAt(at.sub("retrieved_at"), pv)
+		default:
+			err = d.fail(at, "unknown field %q", k)
+		}
+		if err != nil {
+			break
+		}
+		more, err = d.next(at)
+	}
+	return err
+}
+
+func (d *decoder) retrievedAt(p path, pv *Provenance) error {
+	null, err := d.isNull(p)
+	if err != nil || null {
+		return err
+	}
+	var s string
+	if err := d.internStr(p, &s); err != nil {
+		return err
+	}
+	if t, ok := d.times[s]; ok {
+		pv.RetrievedAt = t
+		return nil
+	}
+	var t time.Time
+	if err := t.UnmarshalText([]byte(s)); err != nil {
+		return d.fail(p, "want an RFC 3339 time, got %q", s)
+	}
+	if d.times == nil {
+		d.times = make(map[string]time.Time)
+	}
+	d.times[s] = t
+	pv.RetrievedAt = t
+	return nil
 }
 
 func (d *decoder) period(at path, p *Period) error {
@@ -559,21 +639,29 @@ func (d *decoder) period(at path, p *Period) error {
 		return nil
 	}
 	var raw periodJSON
-	err := d.object(at, func(key string) error {
-		switch key {
+	more, err := d.open(at)
+	for more && err == nil {
+		var k []byte
+		if k, err = d.key(at); err != nil {
+			break
+		}
+		switch string(k) {
 		case "grain":
 			var g string
-			err := d.internStr(at.sub(key), &g)
+			err = d.internStr(at.sub("grain"), &g)
 			raw.Grain = Grain(g)
-			return err
 		case "start":
-			return d.internStr(at.sub(key), &raw.Start)
+			err = d.internStr(at.sub("start"), &raw.Start)
 		case "end":
-			return d.internStr(at.sub(key), &raw.End)
+			err = d.internStr(at.sub("end"), &raw.End)
 		default:
-			return d.fail(at, "unknown field %q", key)
+			err = d.fail(at, "unknown field %q", k)
 		}
-	})
+		if err != nil {
+			break
+		}
+		more, err = d.next(at)
+	}
 	if err != nil {
 		return err
 	}

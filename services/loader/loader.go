@@ -70,23 +70,37 @@ type Loader struct {
 	clickhouseOK atomic.Bool
 	natsOK       atomic.Bool
 
-	known      map[string]bool
-	knownAt    time.Time
-	knownMu    sync.Mutex
-	pend       []*pending
-	pendRows   int
-	pendBytes  int
-	pendSince  time.Time
-	cols       extch.Columns
-	lastCommit time.Time
+	known   map[string]bool
+	knownAt time.Time
+	knownMu sync.Mutex
+
+	open *batch      // being collected by Run's goroutine
+	free chan *batch // loaded batches, reused to keep their memory
+
+	lastCommit time.Time // owned by the inserter goroutine
+}
+
+// batch is a set of messages loaded by one INSERT: their rows, already in
+// columns, and the messages to settle.
+type batch struct {
+	pend  []*pending
+	cols  extch.Columns
+	bytes int
+	since time.Time
+}
+
+func (b *batch) reset() {
+	clear(b.pend)
+	b.pend, b.bytes = b.pend[:0], 0
+	b.cols.Reset()
 }
 
 type pending struct {
-	msg     jetstream.Msg
-	meta    *jetstream.MsgMetadata
-	batchID string
-	obs     []observation.Observation
-	rejects []Reject
+	msg      jetstream.Msg
+	meta     *jetstream.MsgMetadata
+	batchID  string
+	from, to int // its rows in the batch's columns
+	rejects  []Reject
 }
 
 // New builds a loader. It does not touch NATS or ClickHouse until Run.
@@ -167,42 +181,88 @@ func (l *Loader) Run(ctx context.Context) error {
 	defer stopLag()
 	go l.watchLag(lagCtx, cons)
 
+	// One goroutine inserts while this one decodes the next batch.
+	insCtx, cancelIns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelIns()
+	full := make(chan *batch)
+	inserted := make(chan struct{})
+	l.free = make(chan *batch, 2)
+	l.free <- &batch{}
+	l.free <- &batch{}
+	go func() {
+		defer close(inserted)
+		for b := range full {
+			l.load(insCtx, b)
+			b.reset()
+			l.free <- b
+		}
+	}()
+	l.open = <-l.free
 	ticker := time.NewTicker(l.cfg.FlushInterval / 4)
 	defer ticker.Stop()
 	for {
 		select {
 		case msg, ok := <-msgs:
 			if !ok {
-				return l.drain(ctx, msgs)
+				return l.drain(ctx, msgs, full, inserted, cancelIns)
 			}
 			l.receive(ctx, msg)
-			if l.pendRows >= l.cfg.BatchRows || l.pendBytes >= l.cfg.BatchBytes {
-				l.flush(ctx)
+			if l.open.cols.Len() >= l.cfg.BatchRows || l.open.bytes >= l.cfg.BatchBytes {
+				l.handOff(ctx, full)
 			}
 		case <-ticker.C:
-			if len(l.pend) > 0 && time.Since(l.pendSince) >= l.cfg.FlushInterval {
-				l.flush(ctx)
+			if len(l.open.pend) > 0 && time.Since(l.open.since) >= l.cfg.FlushInterval {
+				l.handOff(ctx, full)
 			}
 		case <-ctx.Done():
 			iter.Drain()
-			return l.drain(ctx, msgs)
+			return l.drain(ctx, msgs, full, inserted, cancelIns)
 		}
 	}
 }
 
-// drain loads what was received before the consumer stopped.
-func (l *Loader) drain(ctx context.Context, msgs <-chan jetstream.Msg) error {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+// handOff gives the open batch to the inserter, waiting while it is busy
+// with the previous one and keeping the waiting messages in progress.
+func (l *Loader) handOff(ctx context.Context, full chan<- *batch) {
+	b := l.open
+	if len(b.pend) == 0 {
+		return
+	}
+	defer func() {
+		l.open = <-l.free
+		l.m.openBatchRows.Set(0)
+	}()
+	keepAlive := time.NewTicker(l.cfg.AckWait / 3)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case full <- b:
+			return
+		case <-keepAlive.C:
+			for _, p := range b.pend {
+				_ = p.msg.InProgress()
+			}
+		case <-ctx.Done():
+			// Shutting down: the inserter still takes this last batch.
+			full <- b
+			return
+		}
+	}
+}
+
+// drain loads what was received before the consumer stopped, giving the
+// inserter 30 s to finish when ClickHouse is down.
+func (l *Loader) drain(ctx context.Context, msgs <-chan jetstream.Msg, full chan *batch, inserted <-chan struct{}, cancelIns context.CancelFunc) error {
 	for msg := range msgs {
-		l.receive(fctx, msg)
+		l.receive(context.WithoutCancel(ctx), msg)
 	}
-	l.flush(fctx)
-	for _, p := range l.pend { // ClickHouse stayed down through shutdown: hand back now
-		_ = p.msg.Nak()
-	}
-	l.log.Info().Int("unloaded_messages", len(l.pend)).Msg("loader drained")
-	l.pend = nil
+	last := len(l.open.pend)
+	l.handOff(context.WithoutCancel(ctx), full)
+	close(full)
+	stop := time.AfterFunc(30*time.Second, cancelIns)
+	defer stop.Stop()
+	<-inserted
+	l.log.Info().Int("last_batch_messages", last).Msg("loader drained")
 	return nil
 }
 
@@ -219,8 +279,8 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 		l.deadLetterWhole(ctx, msg, meta, KindUndecodable, err)
 		return
 	}
-	p := &pending{msg: msg, meta: meta, batchID: b.ID, rejects: rejects}
-	p.obs = b.Observations[:0]
+	open := l.open
+	p := &pending{msg: msg, meta: meta, batchID: b.ID, rejects: rejects, from: open.cols.Len()}
 	for i := range b.Observations {
 		o := &b.Observations[i]
 		if err := o.Validate(); err != nil {
@@ -232,15 +292,15 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 				fmt.Errorf("indicator: %q is not in the catalogue; add it to schemas/catalogue or fix the code", o.Indicator)))
 			continue
 		}
-		p.obs = append(p.obs, *o)
+		open.cols.Add(o, b.ID)
 	}
-	if len(l.pend) == 0 {
-		l.pendSince = time.Now()
+	p.to = open.cols.Len()
+	if len(open.pend) == 0 {
+		open.since = time.Now()
 	}
-	l.pend = append(l.pend, p)
-	l.pendRows += len(p.obs)
-	l.pendBytes += len(msg.Data())
-	l.m.openBatchRows.Set(float64(l.pendRows))
+	open.pend = append(open.pend, p)
+	open.bytes += len(msg.Data())
+	l.m.openBatchRows.Set(float64(open.cols.Len()))
 }
 
 // decode reads a batch. When the batch as a whole does not decode it retries
@@ -288,45 +348,38 @@ func reject(o *observation.Observation, index int, reason string, err error) Rej
 	return Reject{Index: index, Reason: reason, Error: err.Error(), Observation: raw}
 }
 
-// flush inserts the open batch and settles its messages.
-func (l *Loader) flush(ctx context.Context) {
-	if len(l.pend) == 0 {
-		return
-	}
-	l.cols.Reset()
-	for _, p := range l.pend {
-		for i := range p.obs {
-			l.cols.Add(&p.obs[i], p.batchID)
-		}
-	}
-	err := l.insertRetrying(ctx)
+// load inserts one batch and settles its messages: ack when the rows are
+// committed, nak when ClickHouse stayed down until shutdown.
+func (l *Loader) load(ctx context.Context, b *batch) {
+	err := l.insertRetrying(ctx, b)
 	switch {
 	case err == nil:
-		for _, p := range l.pend {
+		for _, p := range b.pend {
 			l.commit(ctx, p)
 		}
 	case ctx.Err() != nil:
-		return // shutting down with ClickHouse down: drain naks what is left
+		for _, p := range b.pend { // shutting down with ClickHouse down: hand back now
+			_ = p.msg.Nak()
+		}
+		l.log.Warn().Int("messages", len(b.pend)).Msg("clickhouse down at shutdown; batch handed back to jetstream")
 	default:
-		l.isolate(ctx)
+		l.isolate(ctx, b)
 	}
-	l.pend, l.pendRows, l.pendBytes = l.pend[:0], 0, 0
-	l.m.openBatchRows.Set(0)
 }
 
 // insertRetrying inserts l.cols, waiting out a ClickHouse outage with backoff
 // while keeping the messages in progress. It returns an error when the server
 // answers but refuses the rows, or when ctx ends.
-func (l *Loader) insertRetrying(ctx context.Context) error {
+func (l *Loader) insertRetrying(ctx context.Context, b *batch) error {
 	backoff := l.cfg.RetryMin
 	lastProgress := time.Now()
 	for {
 		start := time.Now()
-		err := l.cols.Insert(ctx, l.conn)
+		err := b.cols.Insert(ctx, l.conn)
 		if err == nil {
 			l.m.insertDuration.Observe(time.Since(start).Seconds())
-			l.m.rowsInserted.Add(float64(l.cols.Len()))
-			if l.cols.Len() > 0 {
+			l.m.rowsInserted.Add(float64(b.cols.Len()))
+			if b.cols.Len() > 0 {
 				l.m.batchesInserted.Inc()
 			}
 			l.setClickHouse(true)
@@ -337,13 +390,13 @@ func (l *Loader) insertRetrying(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if perr := l.conn.Ping(ctx); perr == nil {
-			l.log.Error().Err(err).Int("rows", l.cols.Len()).Msg("clickhouse refused the batch; loading message by message")
+			l.log.Error().Err(err).Int("rows", b.cols.Len()).Msg("clickhouse refused the batch; loading message by message")
 			return err
 		}
 		l.setClickHouse(false)
-		l.log.Warn().Err(err).Dur("retry_in", backoff).Int("rows", l.cols.Len()).Msg("clickhouse unavailable; holding batch")
+		l.log.Warn().Err(err).Dur("retry_in", backoff).Int("rows", b.cols.Len()).Msg("clickhouse unavailable; holding batch")
 		if time.Since(lastProgress) > l.cfg.AckWait/3 {
-			for _, p := range l.pend {
+			for _, p := range b.pend {
 				_ = p.msg.InProgress()
 			}
 			lastProgress = time.Now()
@@ -359,15 +412,12 @@ func (l *Loader) insertRetrying(ctx context.Context) error {
 
 // isolate loads the open batch message by message after ClickHouse refused
 // it as a whole, so one poison message cannot hold back the others.
-func (l *Loader) isolate(ctx context.Context) {
-	for _, p := range l.pend {
-		l.cols.Reset()
-		for i := range p.obs {
-			l.cols.Add(&p.obs[i], p.batchID)
-		}
-		err := l.cols.Insert(ctx, l.conn)
+func (l *Loader) isolate(ctx context.Context, b *batch) {
+	for _, p := range b.pend {
+		rows := b.cols.Slice(p.from, p.to)
+		err := rows.Insert(ctx, l.conn)
 		if err == nil {
-			l.m.rowsInserted.Add(float64(l.cols.Len()))
+			l.m.rowsInserted.Add(float64(rows.Len()))
 			l.m.batchesInserted.Inc()
 			l.commit(ctx, p)
 			continue
@@ -390,7 +440,7 @@ func (l *Loader) commit(ctx context.Context, p *pending) {
 		body, err := json.Marshal(RejectedBody{Subject: p.msg.Subject(), Sequence: p.meta.Sequence.Stream, BatchID: p.batchID, Rejected: p.rejects})
 		if err == nil {
 			err = l.publishDeadLetter(ctx, p.msg, p.meta, KindRejected,
-				fmt.Sprintf("%d of %d observations rejected; first: %s", len(p.rejects), len(p.rejects)+len(p.obs), p.rejects[0].Error), body)
+				fmt.Sprintf("%d of %d observations rejected; first: %s", len(p.rejects), len(p.rejects)+p.to-p.from, p.rejects[0].Error), body)
 		}
 		if err != nil {
 			l.log.Error().Err(err).Uint64("stream_seq", p.meta.Sequence.Stream).Msg("dead-letter rejected observations; nak")

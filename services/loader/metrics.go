@@ -6,18 +6,18 @@ import (
 )
 
 type metrics struct {
-	rowsInserted      prometheus.Counter
-	batchesInserted   prometheus.Counter
-	insertDuration    prometheus.Histogram
-	insertErrors      prometheus.Counter
-	messagesAcked     prometheus.Counter
-	deadLettered      *prometheus.CounterVec
-	rejected          *prometheus.CounterVec
-	consumerPending   prometheus.Gauge
-	consumerAckPend   prometheus.Gauge
-	lastCommitted     prometheus.Gauge
-	clickhouseUp      prometheus.Gauge
-	openBatchRows     prometheus.Gauge
+	rowsInserted    prometheus.Counter
+	batchesInserted prometheus.Counter
+	insertDuration  prometheus.Histogram
+	insertErrors    prometheus.Counter
+	messagesAcked   prometheus.Counter
+	deadLettered    *prometheus.CounterVec
+	rejected        *prometheus.CounterVec
+	consumerPending prometheus.Gauge
+	consumerAckPend prometheus.Gauge
+	lastCommitted   prometheus.Gauge
+	clickhouseUp    prometheus.Gauge
+	openBatchRows   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,7 @@ func run(args []string) error {
 		addr      = fs.String("addr", loader.DefaultAddr, "listen address for /metrics, /healthz, /readyz")
 		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat = fs.String("log-format", logging.FormatJSON, "json or console")
+		memLimit  = fs.Int64("memory-limit", 160<<20, "soft memory limit in bytes for the Go runtime (GOMEMLIMIT wins when set); 0 for none")
 	)
 	cfg.RegisterFlags(fs)
 	fs.Usage = envflag.Usage(fs, "LOADER")
@@ -44,6 +46,9 @@ func run(args []string) error {
 	log, err := logging.Stderr(*logLevel, *logFormat)
 	if err != nil {
 		return err
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

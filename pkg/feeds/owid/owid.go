@@ -1,0 +1,508 @@
+// Package owid parses Our World in Data's full-dataset CSV files, such as the
+// CO2 and greenhouse-gas dataset (github.com/owid/co2-data): one row per
+// entity and year, the columns iso_code, country and year, then one indicator
+// per column. Each non-empty cell of a mapped column is one observation; an
+// empty cell is a missing value and yields nothing (never zero).
+//
+// Places: a row's geo is its iso_code (ISO 3166-1 alpha-3, or OWID's own
+// OWID_* codes such as OWID_WRL for the world). Rows with a blank iso_code are
+// entities without a code — continents and income groups (Africa, EU-27),
+// historical states (USSR, Czechoslovakia) and accounting lines
+// (International transport) — and get the geo "owid:" + the slug of their
+// name: lower-case ASCII letters and digits, every other run of characters
+// one '-' (Asia (excl. China & India) → owid:asia-excl-china-india). Stats
+// lists them.
+package owid
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/observation"
+)
+
+// Required columns, in any position.
+const (
+	ColumnISOCode = "iso_code"
+	ColumnCountry = "country"
+	ColumnYear    = "year"
+)
+
+// UncodedPrefix starts the geo of an entity without an iso_code.
+const UncodedPrefix = "owid:"
+
+// Mapping says how to read one file: which columns hold which indicator,
+// and what to stamp on every observation.
+type Mapping struct {
+	feeds.Meta
+	// Columns maps a header name to its indicator. Every mapped column must
+	// be in the header; header columns not mapped are counted in
+	// Stats.Unmapped and skipped.
+	Columns map[string]feeds.Column
+}
+
+// Entity is a place without an iso_code and the geo given to it.
+type Entity struct {
+	Name string // the country cell, e.g. "Africa"
+	Geo  string // e.g. "owid:africa"
+}
+
+// Stats describes what a Reader read.
+type Stats struct {
+	Rows         int      // data rows
+	Observations int      // observations yielded: non-empty cells of mapped columns
+	Missing      int      // empty cells of mapped columns
+	Unmapped     []string // header columns not in the mapping, in header order
+	Uncoded      []Entity // entities with a blank iso_code, in order of first row
+	UncodedRows  int      // rows of those entities
+}
+
+// RowError is a problem with one cell or row of the body.
+type RowError struct {
+	Line   int    // line in the file, 1 = header
+	Row    int    // data row, 1 = first after the header
+	Column string // header name, empty when the whole row is at fault
+	Value  string // the offending cell, when there is one
+	Reason string
+}
+
+func (e *RowError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "owid csv line %d (data row %d)", e.Line, e.Row)
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %s", e.Column)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ", value %q", e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+type mappedColumn struct {
+	index int
+	feeds.Column
+}
+
+type geoYear struct {
+	geo  string
+	year int
+}
+
+// Reader reads observations from one OWID CSV body. It is not safe for
+// concurrent use and yields its observations once.
+type Reader struct {
+	m      Mapping
+	tail   *tailReader
+	recs   *records
+	header []string
+	iso    int
+	name   int
+	year   int
+	cols   []mappedColumn
+	stats  Stats
+	// geos interns the geo of each iso code or uncoded name.
+	geos   map[string]string
+	bySlug map[string]string // uncoded geo -> the name that took it
+	seen   map[geoYear]int   // (geo, year) -> line, to refuse repeated rows
+	line   int               // line of the last record read
+	used   bool
+}
+
+// NewReader reads and checks the header of r. Missing required or mapped
+// columns, a repeated column, an empty body and an HTML page are errors.
+func NewReader(r io.Reader, m Mapping) (*Reader, error) {
+	if err := feeds.Check(m.Meta, m.Columns); err != nil {
+		return nil, fmt.Errorf("owid csv: %w", err)
+	}
+	tail := &tailReader{r: r}
+	br := bufio.NewReaderSize(tail, 64<<10)
+	head, _ := br.Peek(512)
+	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\uFEFF")), " \t\r\n")
+	switch {
+	case len(head) == 0:
+		if tail.err != nil && !errors.Is(tail.err, io.EOF) {
+			return nil, fmt.Errorf("owid csv: read header: %w", tail.err)
+		}
+		return nil, errors.New("owid csv: body is empty")
+	case head[0] == '<':
+		return nil, fmt.Errorf("owid csv: body is HTML or XML, not CSV: starts %q", truncate(string(head), 60))
+	case head[0] == '{' || head[0] == '[':
+		return nil, fmt.Errorf("owid csv: body is JSON, not CSV: starts %q", truncate(string(head), 60))
+	}
+	recs := newRecords(br)
+	header, err := recs.Read()
+	if err != nil {
+		return nil, fmt.Errorf("owid csv: read header: %w", err)
+	}
+	header = slices.Clone(header)
+	header[0] = strings.TrimPrefix(header[0], "\uFEFF")
+	recs.setFieldCount(len(header))
+
+	rd := &Reader{
+		m: m, tail: tail, recs: recs, header: header,
+		iso: -1, name: -1, year: -1, line: recs.startLine(),
+		geos: map[string]string{}, bySlug: map[string]string{}, seen: map[geoYear]int{},
+	}
+	index := make(map[string]int, len(header))
+	var errs []error
+	for i, h := range header {
+		if prev, dup := index[h]; dup {
+			errs = append(errs, fmt.Errorf("column %q appears twice (positions %d and %d)", h, prev+1, i+1))
+			continue
+		}
+		index[h] = i
+	}
+	for _, req := range []struct {
+		name string
+		dst  *int
+	}{{ColumnISOCode, &rd.iso}, {ColumnCountry, &rd.name}, {ColumnYear, &rd.year}} {
+		i, ok := index[req.name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("required column %q is missing from the header", req.name))
+			continue
+		}
+		*req.dst = i
+	}
+	for _, col := range slices.Sorted(maps.Keys(m.Columns)) {
+		i, ok := index[col]
+		if !ok {
+			errs = append(errs, fmt.Errorf("column %q (indicator %s) is missing from the header", col, m.Columns[col].Indicator))
+			continue
+		}
+		rd.cols = append(rd.cols, mappedColumn{index: i, Column: m.Columns[col]})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("owid csv header: %w", err)
+	}
+	slices.SortFunc(rd.cols, func(a, b mappedColumn) int { return a.index - b.index })
+	for i, h := range header {
+		if i == rd.iso || i == rd.name || i == rd.year {
+			continue
+		}
+		if _, ok := m.Columns[h]; !ok {
+			rd.stats.Unmapped = append(rd.stats.Unmapped, h)
+		}
+	}
+	return rd, nil
+}
+
+// Header returns the header's column names.
+func (r *Reader) Header() []string { return slices.Clone(r.header) }
+
+// Stats returns what was read so far; complete once All has finished.
+func (r *Reader) Stats() Stats {
+	s := r.stats
+	s.Unmapped = slices.Clone(s.Unmapped)
+	s.Uncoded = slices.Clone(s.Uncoded)
+	return s
+}
+
+// All yields every observation of the body in file order. The first error
+// ends the sequence: a malformed row, a non-numeric value, a repeated
+// (geo, year), or a body cut short; observations already yielded from a body
+// that ends in an error are not to be trusted. All yields once; a second call
+// yields only an error.
+func (r *Reader) All() iter.Seq2[observation.Observation, error] {
+	return func(yield func(observation.Observation, error) bool) {
+		if r.used {
+			yield(observation.Observation{}, errors.New("owid csv: observations were already read"))
+			return
+		}
+		r.used = true
+		var o observation.Observation
+		r.m.Stamp(&o)
+		for {
+			rec, err := r.readRow(&o)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				yield(observation.Observation{}, err)
+				return
+			}
+			// One allocation for the values of the row.
+			var vals []float64
+			for _, c := range r.cols {
+				cell := rec[c.index]
+				if cell == "" {
+					r.stats.Missing++
+					continue
+				}
+				v, err := parseNumber(cell)
+				if err != nil {
+					yield(observation.Observation{}, r.rowErr(c.index, cell, "%s", err))
+					return
+				}
+				if vals == nil {
+					vals = make([]float64, 0, len(r.cols))
+				}
+				vals = append(vals, v)
+				o.Indicator, o.Unit, o.Value = c.Indicator, c.Unit, &vals[len(vals)-1]
+				r.stats.Observations++
+				if !yield(o, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// ReadAll reads every observation of r into memory.
+func ReadAll(r io.Reader, m Mapping) ([]observation.Observation, Stats, error) {
+	rd, err := NewReader(r, m)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	var out []observation.Observation
+	for o, err := range rd.All() {
+		if err != nil {
+			return nil, rd.Stats(), err
+		}
+		out = append(out, o)
+	}
+	return out, rd.Stats(), nil
+}
+
+// readRow reads the next data row, sets o's geo and period from it and
+// returns its cells; io.EOF at the end of a complete body.
+func (r *Reader) readRow(o *observation.Observation) ([]string, error) {
+	rec, err := r.recs.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			if r.tail.last != '\n' {
+				return nil, fmt.Errorf("owid csv: body ends without a line break after line %d; it was probably cut short", r.line)
+			}
+			return nil, io.EOF
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
+			return nil, &RowError{Line: pe.StartLine, Row: r.stats.Rows + 1,
+				Reason: fmt.Sprintf("has %d fields, the header has %d; the body was probably cut short or is not this format", len(rec), len(r.header))}
+		}
+		return nil, fmt.Errorf("owid csv: read row %d: %w", r.stats.Rows+1, err)
+	}
+	r.stats.Rows++
+	r.line = r.recs.startLine()
+
+	year, err := strconv.Atoi(rec[r.year])
+	if err != nil {
+		return nil, r.rowErr(r.year, rec[r.year], "is not a whole year")
+	}
+	if year < 1000 || year > 2999 {
+		return nil, r.rowErr(r.year, rec[r.year], "is outside the years 1000..2999")
+	}
+	geo, err := r.geo(rec[r.iso], rec[r.name])
+	if err != nil {
+		return nil, err
+	}
+	if rec[r.iso] == "" {
+		r.stats.UncodedRows++
+	}
+	if prev, dup := r.seen[geoYear{geo, year}]; dup {
+		return nil, r.rowErr(-1, "", "repeats %s %d of line %d", geo, year, prev)
+	}
+	r.seen[geoYear{geo, year}] = r.line
+	o.Geo = geo
+	if o.Period.Start.Year() != year || o.Period.Grain != observation.GrainYear {
+		o.Period = observation.Year(year)
+	}
+	return rec, nil
+}
+
+// rowErr is a RowError at the current row; col < 0 blames the whole row.
+func (r *Reader) rowErr(col int, value, format string, args ...any) error {
+	e := &RowError{Line: r.line, Row: r.stats.Rows, Value: value, Reason: fmt.Sprintf(format, args...)}
+	if col >= 0 {
+		e.Column = r.header[col]
+	}
+	return e
+}
+
+// geo returns the interned geo of a row, checking a new one once.
+func (r *Reader) geo(iso, name string) (string, error) {
+	key := iso
+	if iso == "" {
+		key = "\x00" + name // uncoded names never collide with codes
+	}
+	if g, ok := r.geos[key]; ok {
+		return g, nil
+	}
+	if iso != "" {
+		if !validGeo(iso) {
+			return "", r.rowErr(r.iso, iso, "is not a place code (letters, digits, '.', '_', ':' or '-', at most 64)")
+		}
+		g := strings.Clone(iso)
+		r.geos[strings.Clone(key)] = g
+		return g, nil
+	}
+	if strings.TrimSpace(name) == "" {
+		return "", r.rowErr(r.name, "", "both iso_code and country are empty")
+	}
+	g := UncodedPrefix + Slug(name)
+	if g == UncodedPrefix {
+		return "", r.rowErr(r.name, name, "has no ASCII letters or digits to make a place code of")
+	}
+	if !validGeo(g) {
+		return "", r.rowErr(r.name, name, "makes the place code %q, longer than 64 characters", g)
+	}
+	if other, taken := r.bySlug[g]; taken {
+		return "", r.rowErr(r.name, name, "makes the place code %q, already taken by %q", g, other)
+	}
+	name = strings.Clone(name)
+	r.bySlug[g] = name
+	r.geos["\x00"+name] = g
+	r.stats.Uncoded = append(r.stats.Uncoded, Entity{Name: name, Geo: g})
+	return g, nil
+}
+
+// Slug is the lower-case ASCII letters and digits of s, every other run of
+// characters replaced by one '-', with no '-' at either end.
+func Slug(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	dash := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		default:
+			dash = b.Len() > 0
+			continue
+		}
+		if dash {
+			b.WriteByte('-')
+			dash = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// validGeo is observation's geo rule: ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$.
+func validGeo(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseNumber reads a plain decimal number as pandas writes it ("0.015",
+// "7663783.0", "1e-05", "-3.2"). Hex, NaN, Inf, thousands separators and
+// anything else are errors. It equals strconv.ParseFloat on what it accepts.
+func parseNumber(s string) (float64, error) {
+	// Fast path: [-]digits[.digits] with at most 15 significant digits is
+	// an exact integer divided by an exact power of ten, which IEEE
+	// division rounds correctly (Clinger's fast path, as in strconv).
+	i, neg := 0, false
+	if len(s) > 0 && s[0] == '-' {
+		neg, i = true, 1
+	}
+	var (
+		mant             uint64
+		digits, frac     int
+		sawDot, sawDigit bool
+		simple           = len(s) > i
+	)
+	for ; i < len(s) && simple; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			sawDigit = true
+			if mant == 0 && c == '0' {
+				if sawDot {
+					frac++
+				}
+				continue
+			}
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if sawDot {
+				frac++
+			}
+		case c == '.' && !sawDot:
+			sawDot = true
+		default:
+			simple = false
+		}
+	}
+	if simple && sawDigit && digits <= 15 && frac < len(pow10) {
+		v := float64(mant) / pow10[frac]
+		if neg {
+			v = -v
+		}
+		return v, nil
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
+		default:
+			return 0, errors.New("is not a number")
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			return 0, errors.New("is out of the range of a 64-bit float")
+		}
+		return 0, errors.New("is not a number")
+	}
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, errors.New("is not a finite number")
+	}
+	return v, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// tailReader remembers the last byte read, so a body cut short of its final
+// line break can be told from a whole one.
+type tailReader struct {
+	r    io.Reader
+	last byte
+	err  error
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.last = p[n-1]
+	}
+	if err != nil {
+		t.err = err
+	}
+	return n, err
+}

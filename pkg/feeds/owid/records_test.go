@@ -1,0 +1,146 @@
+package owid
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+type readResult struct {
+	recs    [][]string
+	lines   []int
+	errLine int // StartLine of a *csv.ParseError that ended the read; 0 for EOF
+	err     bool
+}
+
+func readWithCSV(body []byte) readResult {
+	var res readResult
+	cr := csv.NewReader(bytes.NewReader(body))
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return res
+		}
+		if err != nil {
+			res.err = true
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				res.errLine = pe.StartLine
+			}
+			return res
+		}
+		line, _ := cr.FieldPos(0)
+		res.recs = append(res.recs, rec)
+		res.lines = append(res.lines, line)
+	}
+}
+
+func readWithRecords(body []byte, bufSize int) readResult {
+	var res readResult
+	rr := newRecords(bufio.NewReaderSize(bytes.NewReader(body), bufSize))
+	for {
+		rec, err := rr.Read()
+		if errors.Is(err, io.EOF) {
+			return res
+		}
+		if err != nil {
+			res.err = true
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				res.errLine = pe.StartLine
+			}
+			return res
+		}
+		if len(res.recs) == 0 {
+			rr.setFieldCount(len(rec))
+		}
+		res.recs = append(res.recs, slices.Clone(rec))
+		res.lines = append(res.lines, rr.startLine())
+	}
+}
+
+var recordSeeds = []string{
+	"a,b,c\n1,2,3\n",
+	"a,b,c\r\n1,2,3\r\n",
+	"a,b,c\n1,2,3",
+	"a,b,c\n1,2\n",
+	"a,b,c\n\n\n1,2,3\n",
+	"a,b,c\n1,\"x,y\",3\n4,5,6\n",
+	"a,b,c\n1,\"x\ny\",3\n4,5\n",
+	"a,b,c\n1,\"x\"\"y\",3\n",
+	"a,b,c\n1,x\"y,3\n",
+	"a,b,c\n1,\"x\"y,3\n",
+	"a,b\r\r\n1\r2,3\r",
+	"\"a\",b\n1,2\n3,4,5\n",
+	"a\n\"\n",
+	"",
+	"\n",
+	",\n,\n",
+}
+
+func TestRecordsMatchEncodingCSV(t *testing.T) {
+	for _, s := range recordSeeds {
+		for _, size := range []int{16, 4096} {
+			require.Equal(t, readWithCSV([]byte(s)), readWithRecords([]byte(s), size), "%q with buffer %d", s, size)
+		}
+	}
+}
+
+// FuzzRecords checks that the fast record reader reads exactly what
+// encoding/csv reads, records, line numbers and errors alike.
+func FuzzRecords(f *testing.F) {
+	for _, s := range recordSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want := readWithCSV(body)
+		require.Equal(t, want, readWithRecords(body, 16))
+		require.Equal(t, want, readWithRecords(body, 4096))
+	})
+}
+
+var numberSeeds = []string{
+	"0", "0.0", "0.015", "7663783.0", "19494799360.0", "-3.2", "1e-05", "475.0", "-0",
+	"1.", ".5", "-", ".", "", "1,5", "NaN", "inf", "0x1p3", "1_000", "+1", "1e999",
+	"123456789012345.6", "1234567890123456.7", "0.000000000000000000000001",
+	"99999999999999999999", "4.35", "0.1", "2.675",
+}
+
+func TestParseNumberMatchesParseFloat(t *testing.T) {
+	for _, s := range numberSeeds {
+		checkNumber(t, s)
+	}
+}
+
+// FuzzParseNumber checks that parseNumber accepts only finite plain
+// decimals and reads them exactly as strconv.ParseFloat does.
+func FuzzParseNumber(f *testing.F) {
+	for _, s := range numberSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(checkNumber)
+}
+
+func checkNumber(t *testing.T, s string) {
+	got, err := parseNumber(s)
+	want, werr := strconv.ParseFloat(s, 64)
+	plain := werr == nil && !math.IsInf(want, 0) && !math.IsNaN(want)
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'
+	}
+	if !plain {
+		require.Error(t, err, "%q", s)
+		return
+	}
+	require.NoError(t, err, "%q", s)
+	require.Equal(t, math.Float64bits(want), math.Float64bits(got), "%q: got %v, want %v", s, got, want)
+}

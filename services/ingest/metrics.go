@@ -1,0 +1,58 @@
+package ingest
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Results of a feed run, the values of the result label.
+const (
+	ResultSuccess     = "success"
+	ResultNotModified = "not_modified"
+	ResultError       = "error"
+)
+
+type metrics struct {
+	published   *prometheus.CounterVec
+	duplicates  *prometheus.CounterVec
+	runs        *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	lastSuccess *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
+	f := promauto.With(reg)
+	m := &metrics{
+		published: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "ounce_ingest_observations_published_total",
+			Help: "Observations published to JetStream and stored as new (not duplicates), by feed.",
+		}, []string{"feed"}),
+		duplicates: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "ounce_ingest_duplicate_messages_total",
+			Help: "Published messages JetStream acknowledged as duplicates of a message already stored, by feed.",
+		}, []string{"feed"}),
+		runs: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "ounce_ingest_feed_runs_total",
+			Help: "Feed runs by feed and result (success, not_modified, error).",
+		}, []string{"feed", "result"}),
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ounce_ingest_feed_duration_seconds",
+			Help:    "Duration of one feed run: fetch, parse and publish until every PubAck arrived.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14), // 50ms .. ~7min
+		}, []string{"feed"}),
+		lastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_last_success_timestamp_seconds",
+			Help: "Unix time of the feed's last successful run (fresh data or not modified).",
+		}, []string{"feed"}),
+	}
+	// Every series exists from the start, so rates and absence alerts work.
+	for _, id := range feedIDs {
+		m.published.WithLabelValues(id)
+		m.duplicates.WithLabelValues(id)
+		for _, r := range []string{ResultSuccess, ResultNotModified, ResultError} {
+			m.runs.WithLabelValues(id, r)
+		}
+		m.duration.WithLabelValues(id)
+	}
+	return m
+}
