@@ -97,3 +97,14 @@ func (p *Proxy) pipe(c net.Conn) {
 	delete(p.conns, up)
 	p.mu.Unlock()
 }
+
+// FreeAddr returns a loopback host:port that was free a moment ago, for a
+// server under test to listen on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,15 +31,6 @@ func buildLoaderB(t testing.TB) string {
 	return bin
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 type proc struct {
 	cmd  *exec.Cmd
 	addr string
@@ -53,7 +43,7 @@ func startProc(t *testing.T, bin, natsURL, dsn string, extra ...string) *proc {
 
 func startProcB(t testing.TB, bin, natsURL, dsn string, extra ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	args := append([]string{"--nats-url", natsURL, "--clickhouse-dsn", dsn, "--addr", addr, "--log-level", "warn"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr

@@ -95,7 +95,7 @@ func TestListenAddressTaken(t *testing.T) {
 // sends the process SIGTERM and expects a clean exit.
 func TestSIGTERM(t *testing.T) {
 	n := testenv.StartNATS(t)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
@@ -119,15 +119,6 @@ func TestSIGTERM(t *testing.T) {
 	require.Contains(t, logs.String(), `"message":"shutting down"`)
 	_, err := net.DialTimeout("tcp", addr, time.Second)
 	require.Error(t, err, "the HTTP server is closed")
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 func get(t *testing.T, url string) int {

@@ -227,5 +227,3 @@ func redact(dsn string) string {
 	}
 	return u.String()
 }
-
-

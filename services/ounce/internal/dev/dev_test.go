@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,15 +17,6 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 // rawOWID reads column col for iso code geo from the OWID file with
 // encoding/csv: year -> value, empty cells left out.
@@ -74,7 +64,7 @@ type seriesBody struct {
 func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 	ch := testenv.StartClickHouse(t)
 	data := testenv.SharedDataDir(t)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var logs bytes.Buffer
