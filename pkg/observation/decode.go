@@ -1,6 +1,7 @@
 package observation
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"time"
@@ -425,7 +426,12 @@ func (d *decoder) observations(b *Batch) error {
 	if err := d.expect(at, '['); err != nil {
 		return err
 	}
-	b.Observations = b.Observations[:0]
+	// Size the slice once: growing it copies every observation decoded so far.
+	if n := bytes.Count(d.data[d.pos:], []byte(`{"indicator"`)); n > 0 {
+		b.Observations = make([]Observation, 0, n)
+	} else {
+		b.Observations = b.Observations[:0]
+	}
 	if d.peek() == ']' {
 		d.pos++
 		return nil
@@ -631,10 +637,16 @@ func (d *decoder) period(at path, p *Period) error {
 		if err := d.internStr(at, &code); err != nil {
 			return err
 		}
+		key := periodKey{grain: codeKey, start: code}
+		if q, ok := d.periods[key]; ok {
+			*p = q
+			return nil
+		}
 		q, err := ParsePeriod(code)
 		if err != nil {
 			return d.fail(at, "%s", err)
 		}
+		d.cachePeriod(key, q)
 		*p = q
 		return nil
 	}
@@ -674,17 +686,27 @@ func (d *decoder) period(at path, p *Period) error {
 	if err != nil {
 		return d.fail(at, "%s", err)
 	}
+	d.cachePeriod(key, q)
+	*p = q
+	return nil
+}
+
+// cachePeriod remembers a parsed period: a code string under codeKey, an
+// object under its three members.
+func (d *decoder) cachePeriod(key periodKey, q Period) {
 	if d.periods == nil {
 		d.periods = make(map[periodKey]Period)
 	}
 	if len(d.periods) < 4096 {
 		d.periods[key] = q
 	}
-	*p = q
-	return nil
 }
 
 type periodKey struct {
 	grain      Grain
 	start, end string
 }
+
+// codeKey marks a cached period that was written as a code string; it is no
+// valid grain, so an object can never hit it.
+const codeKey Grain = "\x00code"

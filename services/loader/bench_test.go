@@ -38,8 +38,11 @@ func BenchmarkLoaderVersusRawInsert(b *testing.B) {
 		ch := testenv.StartClickHouse(b)
 		publish(b, ns.JS, relabel(obs, i))
 		bin := buildLoaderB(b)
-		startAt := time.Now()
 		p := startProcB(b, bin, ns.URL, ch.DSN)
+		// The clock starts when the process serves /metrics: its consumer
+		// starts pulling at the same moment; process start-up is not counted.
+		require.Eventually(b, func() bool { _, ok := p.metric("ounce_loader_open_batch_rows"); return ok }, time.Minute, time.Millisecond)
+		startAt := time.Now()
 		var peakRSS float64
 		require.Eventually(b, func() bool {
 			if rss, ok := p.metric("process_resident_memory_bytes"); ok && rss > peakRSS {
