@@ -1,7 +1,6 @@
 package observation
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -16,8 +15,46 @@ const DefaultMaxBatchBytes = 900 * 1024
 
 // Batch is the body of one NATS message: many observations.
 type Batch struct {
-	ID           string        `json:"batch_id,omitempty"`
+	ID string `json:"batch_id,omitempty"`
+	// Common holds what the batch's observations share, written once.
+	// Decode applies it (see Common) and returns observations complete.
+	Common       *Common       `json:"common,omitempty"`
 	Observations []Observation `json:"observations"`
+}
+
+// Common carries the fields most observations of a batch share. An
+// observation without a unit, source or version takes the common one; one
+// without any provenance takes the common provenance whole. None of these can
+// be meaningfully empty in a valid observation, so the rule is exact.
+type Common struct {
+	Unit       string      `json:"unit,omitempty"`
+	Source     string      `json:"source,omitempty"`
+	Version    uint64      `json:"version,omitempty"`
+	Provenance *Provenance `json:"provenance,omitempty"`
+}
+
+// inherit fills each observation's missing fields from b.Common and drops it.
+func (b *Batch) inherit() {
+	c := b.Common
+	b.Common = nil
+	if c == nil {
+		return
+	}
+	for i := range b.Observations {
+		o := &b.Observations[i]
+		if o.Unit == "" {
+			o.Unit = c.Unit
+		}
+		if o.Source == "" {
+			o.Source = c.Source
+		}
+		if o.Version == 0 {
+			o.Version = c.Version
+		}
+		if c.Provenance != nil && o.Provenance == (Provenance{}) {
+			o.Provenance = *c.Provenance
+		}
+	}
 }
 
 // Message is one encoded batch ready to publish.
@@ -29,68 +66,76 @@ type Message struct {
 
 // Encode splits obs into batches of at most maxBytes of JSON each (maxBytes
 // <= 0 means DefaultMaxBatchBytes) and returns them in order. batchID, when
-// not empty, is written into every batch. An observation that alone exceeds
-// maxBytes is an error.
+// not empty, is written into every batch. Each batch writes the unit, source,
+// version and provenance of its first observation once, in "common", and
+// leaves them out of the observations that share them. An observation that
+// alone exceeds maxBytes is an error.
 func Encode(batchID string, obs []Observation, maxBytes int) ([]Message, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBatchBytes
 	}
-	head := []byte(`{"observations":[`)
+	prefix := []byte(`{`)
 	if batchID != "" {
-		idJSON, err := json.Marshal(batchID)
-		if err != nil {
-			return nil, fmt.Errorf("encode batch id: %w", err)
-		}
-		head = append(append([]byte(`{"batch_id":`), idJSON...), []byte(`,"observations":[`)...)
+		prefix = append(appendString(append(prefix, `"batch_id":`...), batchID), ',')
 	}
 	const tail = "]}"
 	var (
 		msgs    []Message
-		buf     bytes.Buffer
+		body    []byte // observations of the message being built, comma-separated
+		head    []byte // prefix, common and `"observations":[`
+		common  Common
+		prov    Provenance
 		n       int
 		dig     = newDigest()
 		scratch []byte
 	)
+	start := func(o *Observation) {
+		prov = o.Provenance
+		common = Common{Unit: o.Unit, Source: o.Source, Version: o.Version, Provenance: &prov}
+		var from, to int
+		head, from, to = appendCommon(append(head[:0], prefix...), &common)
+		head = append(head, `,"observations":[`...)
+		dig = newDigest()
+		// The digest is the content without retrieval times.
+		dig.write(head[len(prefix):from])
+		dig.write(head[to:])
+	}
 	flush := func() {
 		if n == 0 {
 			return
 		}
-		buf.WriteString(tail)
-		data := make([]byte, buf.Len())
-		copy(data, buf.Bytes())
+		data := make([]byte, 0, len(head)+len(body)+len(tail))
+		data = append(append(append(data, head...), body...), tail...)
 		msgs = append(msgs, Message{Data: data, MsgID: dig.sum(), Count: n})
-		buf.Reset()
-		n = 0
-		dig = newDigest()
+		body, n = body[:0], 0
 	}
 	for i := range obs {
-		var (
-			enc      []byte
-			from, to int
-		)
-		if canMarshalFast(&obs[i]) {
-			scratch, from, to = appendJSONMarked(scratch[:0], &obs[i])
-			enc = scratch
-		} else if _, err := json.Marshal(&obs[i]); err != nil {
-			return nil, fmt.Errorf("encode observation %d: %w", i, err)
-		} else {
-			return nil, fmt.Errorf("encode observation %d: retrieved_at year %d is outside 0..9999", i, obs[i].Provenance.RetrievedAt.Year())
-		}
-		if len(head)+len(enc)+len(tail) > maxBytes {
-			return nil, fmt.Errorf("encode observation %d: %d bytes alone exceed the batch limit of %d", i, len(enc), maxBytes)
-		}
-		if n > 0 && buf.Len()+1+len(enc)+len(tail) > maxBytes {
-			flush()
+		o := &obs[i]
+		if !canMarshalFast(o) {
+			if _, err := json.Marshal(o); err != nil {
+				return nil, fmt.Errorf("encode observation %d: %w", i, err)
+			}
+			return nil, fmt.Errorf("encode observation %d: retrieved_at year %d is outside 0..9999", i, o.Provenance.RetrievedAt.Year())
 		}
 		if n == 0 {
-			buf.Write(head)
-		} else {
-			buf.WriteByte(',')
+			start(o)
 		}
-		buf.Write(enc)
-		// The digest is the observation's JSON without its retrieval time.
-		dig.write(enc[:from])
-		dig.write(enc[to:])
+		var from, to int
+		scratch, from, to = appendJSONMarked(scratch[:0], o, &common)
+		if n > 0 && len(head)+len(body)+1+len(scratch)+len(tail) > maxBytes {
+			flush()
+			start(o)
+			scratch, from, to = appendJSONMarked(scratch[:0], o, &common)
+		}
+		if len(head)+len(scratch)+len(tail) > maxBytes {
+			return nil, fmt.Errorf("encode observation %d: %d bytes alone exceed the batch limit of %d", i, len(scratch), maxBytes)
+		}
+		if n > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, scratch...)
+		dig.write(scratch[:from])
+		dig.write(scratch[to:])
 		n++
 	}
 	flush()
@@ -105,6 +150,7 @@ func Decode(data []byte) (Batch, error) {
 	if err != nil {
 		return Batch{}, fmt.Errorf("decode observation batch: %w", err)
 	}
+	b.inherit()
 	return b, nil
 }
 

@@ -391,6 +391,8 @@ func (d *decoder) batch() (Batch, error) {
 		switch key {
 		case "batch_id":
 			return d.optStr(path{idx: -1, field: "batch_id"}, &b.ID)
+		case "common":
+			return d.common(&b)
 		case "observations":
 			at := path{idx: -1, field: "observations"}
 			null, err := d.isNull(at)
@@ -419,6 +421,58 @@ func (d *decoder) batch() (Batch, error) {
 		b.Observations = []Observation{}
 	}
 	return b, nil
+}
+
+func (d *decoder) common(b *Batch) error {
+	at := path{idx: -1, field: "common"}
+	null, err := d.isNull(at)
+	if err != nil || null {
+		if null {
+			b.Common = nil
+		}
+		return err
+	}
+	if b.Common == nil {
+		b.Common = &Common{}
+	}
+	c := b.Common
+	more, err := d.open(at)
+	for more && err == nil {
+		var k []byte
+		if k, err = d.key(at); err != nil {
+			break
+		}
+		switch string(k) {
+		case "unit":
+			err = d.internStr(at.sub("unit"), &c.Unit)
+		case "source":
+			err = d.internStr(at.sub("source"), &c.Source)
+		case "version":
+			p := at.sub("version")
+			var null bool
+			if null, err = d.isNull(p); err == nil && !null {
+				c.Version, err = d.uint(p)
+			}
+		case "provenance":
+			p := at.sub("provenance")
+			var null bool
+			if null, err = d.isNull(p); err == nil && null {
+				c.Provenance = nil
+			} else if err == nil {
+				if c.Provenance == nil {
+					c.Provenance = &Provenance{}
+				}
+				err = d.provenance(p, c.Provenance)
+			}
+		default:
+			err = d.fail(at, "unknown field %q", k)
+		}
+		if err != nil {
+			break
+		}
+		more, err = d.next(at)
+	}
+	return err
 }
 
 func (d *decoder) observations(b *Batch) error {

@@ -12,24 +12,20 @@ import (
 // holds the two equal), several times faster: ingest encodes every
 // observation it publishes.
 func appendJSON(b []byte, o *Observation) []byte {
-	b, _, _ = appendJSONMarked(b, o)
+	b, _, _ = appendJSONMarked(b, o, nil)
 	return b
 }
 
 // appendJSONMarked is appendJSON that also returns where the retrieved_at
-// value starts and ends in b, so the batch digest can leave it out.
-func appendJSONMarked(b []byte, o *Observation) (out []byte, retrievedFrom, retrievedTo int) {
+// value starts and ends in b (both len(b) when it is not written), so the
+// batch digest can leave it out. With c, fields equal to c's are left out.
+func appendJSONMarked(b []byte, o *Observation, c *Common) (out []byte, retrievedFrom, retrievedTo int) {
 	b = append(b, `{"indicator":`...)
 	b = appendString(b, o.Indicator)
 	b = append(b, `,"geo":`...)
 	b = appendString(b, o.Geo)
-	b = append(b, `,"period":{"grain":`...)
-	b = appendString(b, string(o.Period.Grain))
-	b = append(b, `,"start":`...)
-	b = appendString(b, formatBound(o.Period.Grain, o.Period.Start))
-	b = append(b, `,"end":`...)
-	b = appendString(b, formatBound(o.Period.Grain, o.Period.End()))
-	b = append(b, '}')
+	b = append(b, `,"period":`...)
+	b = appendString(b, o.Period.Code())
 	if len(o.Dims) > 0 {
 		b = append(b, `,"dims":{`...)
 		keys := make([]string, 0, len(o.Dims))
@@ -53,29 +49,61 @@ func appendJSONMarked(b []byte, o *Observation) (out []byte, retrievedFrom, retr
 	} else {
 		b = appendFloat(b, *o.Value)
 	}
-	b = append(b, `,"unit":`...)
-	b = appendString(b, o.Unit)
-	b = append(b, `,"source":`...)
-	b = appendString(b, o.Source)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendUint(b, o.Version, 10)
-	b = append(b, `,"provenance":{`...)
-	if o.Provenance.URL != "" {
-		b = append(b, `"url":`...)
-		b = appendString(b, o.Provenance.URL)
-		b = append(b, ',')
+	if c == nil || o.Unit != c.Unit || o.Unit == "" {
+		b = append(b, `,"unit":`...)
+		b = appendString(b, o.Unit)
 	}
-	b = append(b, `"licence":`...)
-	b = appendString(b, o.Provenance.Licence)
-	b = append(b, `,"retrieved_at":"`...)
-	retrievedFrom = len(b)
-	b = o.Provenance.RetrievedAt.AppendFormat(b, time.RFC3339Nano)
-	retrievedTo = len(b)
-	b = append(b, `"}`...)
+	if c == nil || o.Source != c.Source || o.Source == "" {
+		b = append(b, `,"source":`...)
+		b = appendString(b, o.Source)
+	}
+	if c == nil || o.Version != c.Version || o.Version == 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendUint(b, o.Version, 10)
+	}
+	retrievedFrom, retrievedTo = -1, -1
+	if c == nil || c.Provenance == nil || o.Provenance != *c.Provenance || o.Provenance == (Provenance{}) {
+		b = append(b, `,"provenance":`...)
+		b, retrievedFrom, retrievedTo = appendProvenance(b, &o.Provenance)
+	}
 	if o.Initiative != "" {
 		b = append(b, `,"initiative":`...)
 		b = appendString(b, o.Initiative)
 	}
+	b = append(b, '}')
+	if retrievedFrom < 0 {
+		retrievedFrom, retrievedTo = len(b), len(b)
+	}
+	return b, retrievedFrom, retrievedTo
+}
+
+func appendProvenance(b []byte, p *Provenance) (out []byte, retrievedFrom, retrievedTo int) {
+	b = append(b, '{')
+	if p.URL != "" {
+		b = append(b, `"url":`...)
+		b = appendString(b, p.URL)
+		b = append(b, ',')
+	}
+	b = append(b, `"licence":`...)
+	b = appendString(b, p.Licence)
+	b = append(b, `,"retrieved_at":"`...)
+	retrievedFrom = len(b)
+	b = p.RetrievedAt.AppendFormat(b, time.RFC3339Nano)
+	retrievedTo = len(b)
+	return append(b, `"}`...), retrievedFrom, retrievedTo
+}
+
+// appendCommon writes `"common":{…}`, marking the retrieval time as
+// appendJSONMarked does.
+func appendCommon(b []byte, c *Common) (out []byte, retrievedFrom, retrievedTo int) {
+	b = append(b, `"common":{"unit":`...)
+	b = appendString(b, c.Unit)
+	b = append(b, `,"source":`...)
+	b = appendString(b, c.Source)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, c.Version, 10)
+	b = append(b, `,"provenance":`...)
+	b, retrievedFrom, retrievedTo = appendProvenance(b, c.Provenance)
 	return append(b, '}'), retrievedFrom, retrievedTo
 }
 

@@ -180,13 +180,15 @@ type periodJSON struct {
 	End   string `json:"end,omitempty"`
 }
 
-// MarshalJSON writes {"grain":"year","start":"2018-01-01","end":"2019-01-01"}.
+// MarshalJSON writes the period's code: "2018", "2018-Q1", "2018-03",
+// "2018-03-05" or "2019-08-25T12:30Z". The code names the grain and the
+// start, so it is the whole period in a fifth of the bytes of the object.
 func (p Period) MarshalJSON() ([]byte, error) {
-	return json.Marshal(periodJSON{Grain: p.Grain, Start: p.startString(), End: formatBound(p.Grain, p.End())})
+	return appendString(nil, p.Code()), nil
 }
 
-// UnmarshalJSON reads the object written by MarshalJSON, or a short code
-// string such as "2018" or "2018-Q1". An end, when given, must be start plus
+// UnmarshalJSON reads a code string as written by MarshalJSON, or the
+// object {"grain":"year","start":"2018-01-01","end":"2019-01-01"} (end optional). An end, when given, must be start plus
 // one grain.
 func (p *Period) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {

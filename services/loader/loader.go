@@ -313,6 +313,7 @@ func decode(data []byte) (observation.Batch, []Reject, error) {
 	}
 	var loose struct {
 		ID           string            `json:"batch_id"`
+		Common       json.RawMessage   `json:"common"`
 		Observations []json.RawMessage `json:"observations"`
 	}
 	if lerr := json.Unmarshal(data, &loose); lerr != nil || loose.Observations == nil {
@@ -321,8 +322,8 @@ func decode(data []byte) (observation.Batch, []Reject, error) {
 	out := observation.Batch{ID: loose.ID, Observations: make([]observation.Observation, 0, len(loose.Observations))}
 	var rejects []Reject
 	for i, raw := range loose.Observations {
-		var o observation.Observation
-		if oerr := strictUnmarshal(raw, &o); oerr != nil {
+		o, oerr := decodeOne(loose.Common, raw)
+		if oerr != nil {
 			rejects = append(rejects, Reject{Index: i, Reason: "schema", Error: oerr.Error(), Observation: raw})
 			continue
 		}
@@ -331,13 +332,17 @@ func decode(data []byte) (observation.Batch, []Reject, error) {
 	return out, rejects, nil
 }
 
-func strictUnmarshal(raw []byte, v any) error {
-	b, err := observation.Decode(append(append([]byte(`{"observations":[`), raw...), ']', '}'))
-	if err != nil {
-		return err
+// decodeOne decodes one observation of a batch with the batch's common part.
+func decodeOne(common, raw json.RawMessage) (observation.Observation, error) {
+	doc := []byte(`{"observations":[`)
+	if len(common) > 0 {
+		doc = append(append([]byte(`{"common":`), common...), `,"observations":[`...)
 	}
-	*(v.(*observation.Observation)) = b.Observations[0]
-	return nil
+	b, err := observation.Decode(append(append(doc, raw...), ']', '}'))
+	if err != nil {
+		return observation.Observation{}, err
+	}
+	return b.Observations[0], nil
 }
 
 func reject(o *observation.Observation, index int, reason string, err error) Reject {

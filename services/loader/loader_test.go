@@ -318,3 +318,27 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// A bad value inside a batch written with "common" rejects that observation
+// only; the others still take the common source, version and provenance.
+func TestIntegrationBadValueInCommonBatchRejectsOnlyItself(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	ch := testenv.StartClickHouse(t)
+	msgs, err := observation.Encode("c", synthetic(3, "XE", 1), 0)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.Contains(t, string(msgs[0].Data), `"common":`)
+	bad := strings.Replace(string(msgs[0].Data), `"value":1.25`, `"value":"1.25"`, 1)
+	require.NotEqual(t, string(msgs[0].Data), bad)
+	_, err = ns.JS.Publish(context.Background(), "obs.v1.carbon.loader-test", []byte(bad))
+	require.NoError(t, err)
+	r := startLoader(t, ns.JS, ch.Conn, Config{FlushInterval: 50 * time.Millisecond})
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(r.l.m.rejected.WithLabelValues("schema")) == 1
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { n, _ := countFinal(t, ch.Conn); return n == 2 }, 30*time.Second, 20*time.Millisecond)
+	var licence string
+	require.NoError(t, ch.Conn.QueryRow(context.Background(),
+		"SELECT any(licence) FROM observations FINAL WHERE source = 'loader-test'").Scan(&licence))
+	require.Equal(t, "CC0", licence)
+}
