@@ -26,7 +26,7 @@ func Connect(url, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStr
 		}),
 	)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to nats %s: %w (start one, or leave --nats-url empty for the embedded server)", url, err)
+		return nil, nil, fmt.Errorf("connect to nats %s: %w (start NATS there or set --nats-url)", url, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -34,4 +34,24 @@ func Connect(url, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStr
 		return nil, nil, fmt.Errorf("jetstream on %s: %w", url, err)
 	}
 	return nc, js, nil
+}
+
+// Drain drains nc — pending publishes and acks are flushed, subscriptions
+// finish — and waits up to timeout for the connection to close.
+func Drain(nc *nats.Conn, timeout time.Duration) error {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		if nc.IsClosed() {
+			return nil
+		}
+		return fmt.Errorf("drain nats connection: %w", err)
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-time.After(timeout):
+		nc.Close()
+		return fmt.Errorf("drain nats connection: not closed after %s", timeout)
+	}
 }

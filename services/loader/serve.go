@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -47,8 +48,8 @@ func Serve(ctx context.Context, d Deps) (err error) {
 		return err
 	}
 	defer func() {
-		if derr := nc.Drain(); derr != nil {
-			err = errors.Join(err, fmt.Errorf("drain nats: %w", derr))
+		if derr := extnats.Drain(nc, 10*time.Second); derr != nil {
+			err = errors.Join(err, derr)
 		}
 	}()
 	if err := (extnats.Topology{}).Ensure(ctx, js); err != nil {

@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -114,19 +112,15 @@ func serve(ctx context.Context, log zerolog.Logger, o options) (err error) {
 		defer func() { _ = ln.Close() }() // closed by Shutdown on the normal path
 	}
 
-	nc, err := nats.Connect(o.natsURL, nats.Name("ounce-ingest"), nats.MaxReconnects(-1))
+	nc, js, err := extnats.Connect(o.natsURL, "ounce-ingest", log)
 	if err != nil {
-		return fmt.Errorf("connect to nats at %s (set --nats-url): %w", o.natsURL, err)
+		return err
 	}
 	defer func() {
-		if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
-			err = errors.Join(err, fmt.Errorf("drain nats connection: %w", derr))
+		if derr := extnats.Drain(nc, 10*time.Second); derr != nil {
+			err = errors.Join(err, derr)
 		}
 	}()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("open jetstream: %w", err)
-	}
 	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = extnats.Topology{}.Ensure(ectx, js)
 	cancel()

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
@@ -174,8 +175,8 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return err
 	}
 	defer func() {
-		if derr := nc.Drain(); derr != nil {
-			err = errors.Join(err, fmt.Errorf("drain nats: %w", derr))
+		if derr := extnats.Drain(nc, 10*time.Second); derr != nil {
+			err = errors.Join(err, derr)
 		}
 	}()
 	if err := (extnats.Topology{}).Ensure(ctx, js); err != nil {
