@@ -58,6 +58,63 @@ type seriesBody struct {
 	} `json:"series"`
 }
 
+func getSeries(url string) seriesBody {
+	var body seriesBody
+	resp, err := http.Get(url)
+	if err != nil {
+		return body
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+		return seriesBody{}
+	}
+	return body
+}
+
+// rawWorldBank reads year -> value for one country from an API v2 page.
+func rawWorldBank(t *testing.T, path, iso3 string) map[string]float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var page []json.RawMessage
+	require.NoError(t, json.Unmarshal(b, &page))
+	require.Len(t, page, 2)
+	var records []struct {
+		ISO3  string   `json:"countryiso3code"`
+		Date  string   `json:"date"`
+		Value *float64 `json:"value"`
+	}
+	require.NoError(t, json.Unmarshal(page[1], &records))
+	out := map[string]float64{}
+	for _, r := range records {
+		if r.ISO3 == iso3 && r.Value != nil {
+			out[r.Date] = *r.Value
+		}
+	}
+	return out
+}
+
+// rawCarbonNational reads half hour -> forecast from the national response.
+func rawCarbonNational(t *testing.T, path string) map[string]float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var doc struct {
+		Data []struct {
+			From      string `json:"from"`
+			Intensity struct {
+				Forecast float64 `json:"forecast"`
+			} `json:"intensity"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(b, &doc))
+	out := map[string]float64{}
+	for _, d := range doc.Data {
+		out[d.From] = d.Intensity.Forecast
+	}
+	return out
+}
+
 // The spine end to end, as `make run` runs it: the OWID CO2 file through
 // ingest, JetStream and the loader into ClickHouse, and back out of the
 // query API equal to the file.
@@ -84,6 +141,37 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 			t.Error("ounce dev did not stop within 60s")
 		}
 	})
+
+	// Other formats through the same pipeline, compared with the raw files.
+	for _, tc := range []struct {
+		indicator, geo, source string
+		want                   map[string]float64
+	}{
+		{"SH.XPD.CHEX.GD.ZS", "DEU", "worldbank-health-expenditure", rawWorldBank(t, filepath.Join(data, "worldbank", "api_v2_full", "SH.XPD.CHEX.GD.ZS_all_perpage10000_page1.json"), "DEU")},
+		{"ci.intensity_forecast", "GB", "carbonintensity-national", rawCarbonNational(t, filepath.Join(data, "carbonintensity", "national_intensity_2019-08-25T1230Z_24h.json"))},
+	} {
+		require.NotEmpty(t, tc.want)
+		url := fmt.Sprintf("http://%s/v1/series?indicator=%s&geo=%s", addr, tc.indicator, tc.geo)
+		var body seriesBody
+		require.Eventually(t, func() bool {
+			body = getSeries(url)
+			return len(body.Series) == 1 && len(body.Series[0].Points) >= len(tc.want)
+		}, 60*time.Second, 50*time.Millisecond, "series %s %s never matched the file; logs:\n%s", tc.indicator, tc.geo, &logs)
+		got := map[string]float64{}
+		for _, p := range body.Series[0].Points {
+			if p.Source != tc.source {
+				continue // the regional feed also reports GB as a whole
+			}
+			_, dup := got[p.Period]
+			require.False(t, dup, "%s %s: period %s twice from %s", tc.indicator, tc.geo, p.Period, p.Source)
+			got[p.Period] = p.Value
+		}
+		require.Len(t, got, len(tc.want))
+		for period, v := range tc.want {
+			require.Contains(t, got, period, "%s %s", tc.indicator, tc.geo)
+			require.Equal(t, v, got[period], "%s %s %s", tc.indicator, tc.geo, period)
+		}
+	}
 
 	file := filepath.Join(data, "owid", "co2", "owid-co2-data.csv")
 	for _, tc := range []struct{ geo, col string }{
