@@ -253,7 +253,10 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState) (Result, error) 
 		}
 		n++
 	}
-	if n == 0 {
+	// Rows without a single observation mean a mapping that no longer fits
+	// the source; no rows at all is an empty answer (WHO GHO answers an
+	// unmatched filter with "value": []), a run that publishes nothing.
+	if n == 0 && p.Rows() > 0 {
 		return res, fmt.Errorf("parse %s: the body holds no observations (%d rows)", got.source, p.Rows())
 	}
 	ev := in.log.Info().Str("feed", f.ID).Int("rows", p.Rows()).Int("observations", n)

@@ -1,0 +1,412 @@
+package gho
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/observation"
+)
+
+var odataFields = fields{
+	indicator:   "IndicatorCode",
+	spatialType: "SpatialDimType",
+	spatial:     "SpatialDim",
+	timeType:    "TimeDimType",
+	time:        "TimeDim",
+	dimType:     [numDims]string{"Dim1Type", "Dim2Type", "Dim3Type", "DataSourceDimType"},
+	dimCode:     [numDims]string{"Dim1", "Dim2", "Dim3", "DataSourceDim"},
+	value:       "NumericValue",
+	low:         "Low",
+	high:        "High",
+}
+
+// NewODataReader reads r whole and checks that it is a GHO OData answer up
+// to the start of its value array. An empty body, HTML, JSON that is not an
+// object with a value array, and an OData error answer are errors. An
+// empty value array is a valid answer with no observations.
+func NewODataReader(r io.Reader, m Mapping) (*Reader, error) {
+	if err := feeds.Check(m.Meta, m.Indicators); err != nil {
+		return nil, fmt.Errorf("gho odata: %w", err)
+	}
+	data, err := readBody(r)
+	if err != nil {
+		return nil, fmt.Errorf("gho odata: read body: %w", err)
+	}
+	src := &odataSource{s: scanner{buf: data}}
+	rd := newReader(m, formatOData, &odataFields, src)
+	src.rd = rd
+	if err := src.start(); err != nil {
+		return nil, err
+	}
+	return rd, nil
+}
+
+// readBody reads r whole, in one allocation when r knows its length.
+func readBody(r io.Reader) ([]byte, error) {
+	if l, ok := r.(interface{ Len() int }); ok {
+		var b bytes.Buffer
+		b.Grow(l.Len() + 1)
+		_, err := b.ReadFrom(r)
+		return b.Bytes(), err
+	}
+	return io.ReadAll(r)
+}
+
+// ReadAllOData reads every observation of an OData answer into memory.
+func ReadAllOData(r io.Reader, m Mapping) ([]observation.Observation, Stats, error) {
+	rd, err := NewODataReader(r, m)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	return readAll(rd)
+}
+
+func readAll(rd *Reader) ([]observation.Observation, Stats, error) {
+	var out []observation.Observation
+	for o, err := range rd.All() {
+		if err != nil {
+			return nil, rd.Stats(), err
+		}
+		out = append(out, o)
+	}
+	return out, rd.Stats(), nil
+}
+
+// odataSource reads the records of value[] one at a time.
+type odataSource struct {
+	rd       *Reader
+	s        scanner
+	index    int    // index of the next record
+	nextLink string // @odata.nextLink
+	done     bool   // the document was read to its end
+}
+
+func (o *odataSource) syntax(err error) error {
+	return fmt.Errorf("gho odata: %w", err)
+}
+
+// start reads up to the first record: the opening of the document and
+// every member before "value".
+func (o *odataSource) start() error {
+	s := &o.s
+	s.buf = bytes.TrimPrefix(s.buf, []byte("\uFEFF"))
+	switch c := s.peek(); {
+	case s.atEnd():
+		return errors.New("gho odata: body is empty")
+	case c == '<':
+		return fmt.Errorf("gho odata: body is HTML or XML, not JSON: starts %q", start(s.buf[s.pos:], 60))
+	case c == '[':
+		return errors.New("gho odata: body is a JSON array, not an OData answer (an object with a value array)")
+	case c != '{':
+		return fmt.Errorf("gho odata: body is not JSON: starts %q", start(s.buf[s.pos:], 60))
+	}
+	s.pos++
+	found, err := o.members(true)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return errors.New(`gho odata: the answer has no "value" array`)
+	}
+	return nil
+}
+
+// members reads the members of the document object up to the value
+// array's opening bracket (before) or to the end of the document (after
+// the array), and reports whether it stopped at the value array.
+func (o *odataSource) members(before bool) (atValue bool, err error) {
+	s := &o.s
+	first := before
+	for {
+		switch c := s.peek(); {
+		case c == '}':
+			s.pos++
+			return false, o.end()
+		case !first:
+			if c != ',' {
+				return false, o.syntax(s.errorf("want ',' or '}', found %s", s.found()))
+			}
+			s.pos++
+		}
+		first = false
+		key, err := s.str()
+		if err != nil {
+			return false, o.syntax(err)
+		}
+		if err := s.consume(':'); err != nil {
+			return false, o.syntax(err)
+		}
+		switch string(key) {
+		case "value":
+			if !before {
+				return false, errors.New(`gho odata: the answer has "value" twice`)
+			}
+			if s.peek() != '[' {
+				v, err := s.skip()
+				if err != nil {
+					return false, o.syntax(err)
+				}
+				return false, fmt.Errorf("gho odata: value is not an array: %s", start(v, 60))
+			}
+			s.pos++
+			return true, nil
+		case "error":
+			return false, o.serviceError()
+		case "@odata.nextLink":
+			if null, err := s.null(); err != nil {
+				return false, o.syntax(err)
+			} else if !null {
+				link, err := s.str()
+				if err != nil {
+					return false, o.syntax(err)
+				}
+				o.nextLink = string(link)
+			}
+		default:
+			if _, err := s.skip(); err != nil {
+				return false, o.syntax(err)
+			}
+		}
+	}
+}
+
+// end checks that nothing but white space follows the document.
+func (o *odataSource) end() error {
+	if !o.s.atEnd() {
+		return o.syntax(o.s.errorf("data after the end of the JSON document: %s", o.s.found()))
+	}
+	o.done = true
+	return nil
+}
+
+// serviceError reads an OData error member, {"code":…, "message":…}.
+func (o *odataSource) serviceError() error {
+	s := &o.s
+	var code, msg string
+	if s.peek() == '{' {
+		err := s.object(func(key []byte) error {
+			switch string(key) {
+			case "code", "message":
+				if s.peek() != '"' {
+					_, err := s.skip()
+					return err
+				}
+				v, err := s.str()
+				if string(key) == "code" {
+					code = string(v)
+				} else {
+					msg = string(v)
+				}
+				return err
+			}
+			_, err := s.skip()
+			return err
+		})
+		if err != nil {
+			return o.syntax(err)
+		}
+	} else {
+		v, err := s.skip()
+		if err != nil {
+			return o.syntax(err)
+		}
+		msg = string(v)
+	}
+	switch {
+	case code != "" && msg != "":
+		return fmt.Errorf("gho odata: the service answered with an error: %s: %s", code, msg)
+	case code != "" || msg != "":
+		return fmt.Errorf("gho odata: the service answered with an error: %s%s", code, msg)
+	}
+	return errors.New("gho odata: the service answered with an error and no message")
+}
+
+func (o *odataSource) finish(st *Stats) { st.NextLink = o.nextLink }
+
+func (o *odataSource) next(rec *record) error {
+	s := &o.s
+	if o.done {
+		return errEnd
+	}
+	switch c := s.peek(); {
+	case c == ']':
+		s.pos++
+		if _, err := o.members(false); err != nil {
+			return err
+		}
+		return errEnd
+	case o.index > 0:
+		if c != ',' {
+			rec.reset(o.index, 0)
+			return o.recordSyntax(rec, s.errorf("want ',' or ']' after the previous record, found %s", s.found()))
+		}
+		s.pos++
+	}
+	rec.reset(o.index, 0)
+	o.index++
+	if s.peek() != '{' {
+		v, err := s.skip()
+		if err != nil {
+			return o.recordSyntax(rec, err)
+		}
+		return o.rd.fail(rec, "", start(v, 60), "is not a JSON object")
+	}
+	if err := o.record(rec); err != nil {
+		return o.recordSyntax(rec, err)
+	}
+	return nil
+}
+
+// recordSyntax places a syntax error in the record being read.
+func (o *odataSource) recordSyntax(rec *record, err error) error {
+	return &RecordError{Format: formatOData, Index: rec.index, ID: rec.ID(), Reason: err.Error()}
+}
+
+// record reads one record object into rec.
+func (o *odataSource) record(rec *record) error {
+	s := &o.s
+	if err := s.consume('{'); err != nil {
+		return err
+	}
+	if s.peek() == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		key, err := s.str()
+		if err != nil {
+			return err
+		}
+		if err := s.consume(':'); err != nil {
+			return err
+		}
+		if err := o.field(rec, key); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.errorf("want ',' or '}', found %s", s.found())
+		}
+	}
+}
+
+// field reads the value of one member of a record.
+func (o *odataSource) field(rec *record, key []byte) error {
+	switch string(key) {
+	case "Id":
+		switch c := o.s.peek(); {
+		case c == '"':
+			v, err := o.s.str()
+			rec.idRaw = v
+			return err
+		case c == '-' || (c >= '0' && c <= '9'):
+			v, err := o.s.number()
+			rec.idRaw = v
+			return err
+		}
+	case "IndicatorCode":
+		return o.text(rec, &rec.indicator, "IndicatorCode")
+	case "SpatialDimType":
+		return o.text(rec, &rec.spatialType, "SpatialDimType")
+	case "SpatialDim":
+		return o.text(rec, &rec.spatial, "SpatialDim")
+	case "TimeDimType":
+		return o.text(rec, &rec.timeType, "TimeDimType")
+	case "TimeDim":
+		if err := o.num(rec, &rec.time, "TimeDim", "is not a whole year"); err != nil {
+			return err
+		}
+		rec.time = o.rd.str(rec.time)
+		return nil
+	case "Dim1Type":
+		return o.text(rec, &rec.dimType[0], "Dim1Type")
+	case "Dim1":
+		return o.text(rec, &rec.dimCode[0], "Dim1")
+	case "Dim2Type":
+		return o.text(rec, &rec.dimType[1], "Dim2Type")
+	case "Dim2":
+		return o.text(rec, &rec.dimCode[1], "Dim2")
+	case "Dim3Type":
+		return o.text(rec, &rec.dimType[2], "Dim3Type")
+	case "Dim3":
+		return o.text(rec, &rec.dimCode[2], "Dim3")
+	case "DataSourceDimType":
+		return o.text(rec, &rec.dimType[3], "DataSourceDimType")
+	case "DataSourceDim":
+		return o.text(rec, &rec.dimCode[3], "DataSourceDim")
+	case "NumericValue":
+		return o.num(rec, &rec.value, "NumericValue", "is not a number")
+	case "Low":
+		return o.num(rec, &rec.low, "Low", "is not a number")
+	case "High":
+		return o.num(rec, &rec.high, "High", "is not a number")
+	}
+	_, err := o.s.skip()
+	return err
+}
+
+// text reads a string or null member; another type is a problem of the record.
+func (o *odataSource) text(rec *record, dst *string, field string) error {
+	s := &o.s
+	switch s.peek() {
+	case '"':
+		v, err := s.str()
+		if err != nil {
+			return err
+		}
+		*dst = o.rd.internBytes(v)
+		return nil
+	case 'n':
+		*dst = ""
+		return s.literal("null")
+	}
+	v, err := s.skip()
+	if err != nil {
+		return err
+	}
+	*dst = ""
+	rec.setBad(field, start(v, 60), "is not a string")
+	return nil
+}
+
+// num reads a number or null member; another type is a problem of the record.
+func (o *odataSource) num(rec *record, dst *string, field, reason string) error {
+	s := &o.s
+	switch c := s.peek(); {
+	case c == '-' || (c >= '0' && c <= '9'):
+		v, err := s.number()
+		if err != nil {
+			return err
+		}
+		*dst = string(v)
+		return nil
+	case c == 'n':
+		*dst = ""
+		return s.literal("null")
+	}
+	v, err := s.skip()
+	if err != nil {
+		return err
+	}
+	*dst = ""
+	rec.setBad(field, start(v, 60), reason)
+	return nil
+}
+
+// internBytes returns b as an interned string.
+func (r *Reader) internBytes(b []byte) string {
+	if v, ok := r.intern[string(b)]; ok {
+		return v
+	}
+	s := string(b)
+	r.intern[s] = s
+	return s
+}
