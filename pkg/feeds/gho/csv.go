@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/csvrows"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -81,7 +82,7 @@ func NewCSVReader(r io.Reader, m Mapping) (*Reader, error) {
 	case head[0] == '{' || head[0] == '[':
 		return nil, fmt.Errorf("gho csv: body is JSON, not CSV: starts %q", start(head, 60))
 	}
-	cr := &csvLines{br: br}
+	cr := csvrows.New(br)
 	header, err := cr.Read()
 	if err != nil {
 		return nil, fmt.Errorf("gho csv: read header: %w", err)
@@ -119,8 +120,8 @@ func NewCSVReader(r io.Reader, m Mapping) (*Reader, error) {
 	for i := range numDims {
 		src.cols.dimType[i], src.cols.dimCode[i] = col(n.dimType[i]), col(n.dimCode[i])
 	}
-	cr.setFieldCount(len(header))
-	src.line = cr.startLine()
+	cr.SetFieldCount(len(header))
+	src.line = cr.StartLine()
 	rd := newReader(m, formatCSV, n, src)
 	src.rd = rd
 	return rd, nil
@@ -144,7 +145,7 @@ type csvColumns struct {
 type csvSource struct {
 	rd      *Reader
 	tail    *tailReader
-	cr      *csvLines
+	cr      *csvrows.Reader
 	header  []string
 	nfields int
 	cols    csvColumns
@@ -174,7 +175,7 @@ func (c *csvSource) next(rec *record) error {
 		return fmt.Errorf("gho csv: read data row %d: %w", c.rows+1, err)
 	}
 	c.rows++
-	c.line = c.cr.startLine()
+	c.line = c.cr.StartLine()
 	k := &c.cols
 	*rec = record{
 		index: c.rows, line: c.line,

@@ -1,13 +1,7 @@
 package gho
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
-	"io"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,85 +80,4 @@ func TestParseNumber(t *testing.T) {
 		require.NoError(t, err, tc.in)
 		require.Equal(t, tc.want, got, tc.in)
 	}
-}
-
-type linesResult struct {
-	recs    [][]string
-	lines   []int
-	errLine int // StartLine of a *csv.ParseError that ended the read
-	err     bool
-}
-
-func readWithCSV(body []byte) linesResult {
-	var res linesResult
-	cr := csv.NewReader(bytes.NewReader(body))
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return res
-		}
-		if err != nil {
-			res.err = true
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				res.errLine = pe.StartLine
-			}
-			return res
-		}
-		line, _ := cr.FieldPos(0)
-		res.recs = append(res.recs, rec)
-		res.lines = append(res.lines, line)
-	}
-}
-
-func readWithLines(body []byte, bufSize int) linesResult {
-	var res linesResult
-	l := &csvLines{br: bufio.NewReaderSize(bytes.NewReader(body), bufSize)}
-	for {
-		rec, err := l.Read()
-		if errors.Is(err, io.EOF) {
-			return res
-		}
-		if err != nil {
-			res.err = true
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				res.errLine = pe.StartLine
-			}
-			return res
-		}
-		if len(res.recs) == 0 {
-			l.setFieldCount(len(rec))
-		}
-		res.recs = append(res.recs, slices.Clone(rec))
-		res.lines = append(res.lines, l.startLine())
-	}
-}
-
-var linesSeeds = []string{
-	"a,b,c\n1,2,3\n", "a,b,c\r\n1,2,3\r\n", "a,b,c\n1,2,3", "a,b,c\n1,2\n", "a,b,c\n\n\n1,2,3\n",
-	"a,b,c\n1,\"x,y\",3\n4,5,6\n", "a,b,c\n1,\"x\ny\",3\n4,5\n", "a,b,c\n1,\"x\"\"y\",3\n",
-	"a,b,c\n1,x\"y,3\n", "a,b,c\n1,\"x\"y,3\n", "a,b\r\r\n1\r2,3\r", "\"a\",b\n1,2\n3,4,5\n",
-	"a\n\"\n", "", "\n", ",\n,\n", "a,b\n1,2\r", "a,b\n\r\n1,2\n",
-}
-
-func TestLinesMatchEncodingCSV(t *testing.T) {
-	for _, s := range linesSeeds {
-		for _, size := range []int{16, 4096} {
-			require.Equal(t, readWithCSV([]byte(s)), readWithLines([]byte(s), size), "%q with buffer %d", s, size)
-		}
-	}
-}
-
-// FuzzLines checks that the fast CSV reader reads exactly what
-// encoding/csv reads: records, line numbers and errors.
-func FuzzLines(f *testing.F) {
-	for _, s := range linesSeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		want := readWithCSV(body)
-		require.Equal(t, want, readWithLines(body, 16))
-		require.Equal(t, want, readWithLines(body, 4096))
-	})
 }

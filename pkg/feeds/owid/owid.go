@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/csvrows"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -106,7 +107,7 @@ type geoYear struct {
 type Reader struct {
 	m      Mapping
 	tail   *tailReader
-	recs   *records
+	recs   *csvrows.Reader
 	header []string
 	iso    int
 	name   int
@@ -142,18 +143,18 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 	case head[0] == '{' || head[0] == '[':
 		return nil, fmt.Errorf("owid csv: body is JSON, not CSV: starts %q", truncate(string(head), 60))
 	}
-	recs := newRecords(br)
+	recs := csvrows.New(br)
 	header, err := recs.Read()
 	if err != nil {
 		return nil, fmt.Errorf("owid csv: read header: %w", err)
 	}
 	header = slices.Clone(header)
 	header[0] = strings.TrimPrefix(header[0], "\uFEFF")
-	recs.setFieldCount(len(header))
+	recs.SetFieldCount(len(header))
 
 	rd := &Reader{
 		m: m, tail: tail, recs: recs, header: header,
-		iso: -1, name: -1, year: -1, line: recs.startLine(),
+		iso: -1, name: -1, year: -1, line: recs.StartLine(),
 		geos: map[string]string{}, bySlug: map[string]string{}, seen: map[geoYear]int{},
 	}
 	index := make(map[string]int, len(header))
@@ -295,7 +296,7 @@ func (r *Reader) readRow(o *observation.Observation) ([]string, error) {
 		return nil, fmt.Errorf("owid csv: read row %d: %w", r.stats.Rows+1, err)
 	}
 	r.stats.Rows++
-	r.line = r.recs.startLine()
+	r.line = r.recs.StartLine()
 
 	year, err := strconv.Atoi(rec[r.year])
 	if err != nil {

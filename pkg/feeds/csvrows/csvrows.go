@@ -1,4 +1,10 @@
-package owid
+// Package csvrows reads CSV records as encoding/csv does, at about twice its
+// speed on the plain files publishers ship: a line without a double quote is
+// split on commas directly; from the first line holding a quote on,
+// encoding/csv reads the rest of the body, so quoting keeps its full RFC 4180
+// meaning. A fuzz test holds it to encoding/csv's records, line numbers and
+// errors.
+package csvrows
 
 import (
 	"bufio"
@@ -8,12 +14,8 @@ import (
 	"io"
 )
 
-// records reads CSV records. Lines without a double quote — every line of
-// OWID's files — are split on commas directly, which is what encoding/csv
-// does with them, at about twice its speed. From the first line holding a
-// quote on, encoding/csv reads the rest of the body, so quoting (escaped
-// quotes, quoted line breaks) keeps its full RFC 4180 meaning.
-type records struct {
+// Reader reads CSV records from a buffered reader.
+type Reader struct {
 	br     *bufio.Reader
 	raw    []byte   // a line longer than br's buffer
 	fields []string // reused between records
@@ -25,12 +27,13 @@ type records struct {
 	csvBase int         // lines read before csv took over
 }
 
-func newRecords(br *bufio.Reader) *records { return &records{br: br} }
+// New reads records from br.
+func New(br *bufio.Reader) *Reader { return &Reader{br: br} }
 
 // Read returns the next record, reusing the slice of the previous one. A
 // record with a field count other than want comes with a *csv.ParseError
 // wrapping csv.ErrFieldCount, as from encoding/csv.
-func (r *records) Read() ([]string, error) {
+func (r *Reader) Read() ([]string, error) {
 	if r.csv != nil {
 		return r.readCSV()
 	}
@@ -84,7 +87,7 @@ func indexComma(s string) int {
 
 // readLine returns the next line without its line break (\n or \r\n),
 // counting it, or nil and io.EOF at the end.
-func (r *records) readLine() ([]byte, error) {
+func (r *Reader) readLine() ([]byte, error) {
 	line, err := r.br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		r.raw = append(r.raw[:0], line...)
@@ -115,7 +118,7 @@ func (r *records) readLine() ([]byte, error) {
 	return line, nil
 }
 
-func (r *records) readCSV() ([]string, error) {
+func (r *Reader) readCSV() ([]string, error) {
 	rec, err := r.csv.Read()
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
@@ -134,13 +137,13 @@ func (r *records) readCSV() ([]string, error) {
 	return rec, err
 }
 
-// setFieldCount makes every later record need n fields.
-func (r *records) setFieldCount(n int) {
+// SetFieldCount makes every later record need n fields.
+func (r *Reader) SetFieldCount(n int) {
 	r.want = n
 	if r.csv != nil {
 		r.csv.FieldsPerRecord = n
 	}
 }
 
-// startLine is the line where the last record read began.
-func (r *records) startLine() int { return r.start }
+// StartLine is the line where the last record read began.
+func (r *Reader) StartLine() int { return r.start }
