@@ -250,3 +250,10 @@ func (o *Observation) Validate() error {
 
 // Float returns a pointer to v, for building observations.
 func Float(v float64) *float64 { return &v }
+
+// ValidGeo reports whether s is a well-formed place code
+// (^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$), for adapters that build codes.
+func ValidGeo(s string) bool { return geoRE.MatchString(s) }
+
+// ValidDimKey reports whether s is a well-formed dims key (^[a-z][a-z0-9_]{0,31}$).
+func ValidDimKey(s string) bool { return dimKeyRE.MatchString(s) }

@@ -488,7 +488,7 @@ func (r *Reader) place(rec *record) (*place, error) {
 	default:
 		geo = AggregatePrefix + rec.spatial
 	}
-	if !validGeo(geo) {
+	if !observation.ValidGeo(geo) {
 		return nil, r.fail(rec, n.spatial, rec.spatial,
 			"makes the place code %q: a place code is 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit", geo)
 	}
@@ -535,7 +535,7 @@ func (r *Reader) newDimSet(rec *record) *dimSet {
 			return bad(n.dimCode[i], "", "is missing while %s is %q", n.dimType[i], typ)
 		}
 		key := DimKey(typ)
-		if !validDimKey(key) {
+		if !observation.ValidDimKey(key) {
 			return bad(n.dimType[i], typ, "makes the dimension key %q: a key is 1-32 lower-case letters, digits or '_', starting with a letter", key)
 		}
 		if prev, dup := d[key]; dup {
@@ -576,37 +576,6 @@ func DimKey(typ string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
-}
-
-// validDimKey is observation's dims key rule: ^[a-z][a-z0-9_]{0,31}$.
-func validDimKey(s string) bool {
-	if len(s) == 0 || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
-// validGeo is observation's geo rule: ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$.
-func validGeo(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case i > 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // parseNumber reads a finite decimal number: what strconv.ParseFloat reads

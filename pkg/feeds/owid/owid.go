@@ -342,7 +342,7 @@ func (r *Reader) geo(iso, name string) (string, error) {
 		return g, nil
 	}
 	if iso != "" {
-		if !validGeo(iso) {
+		if !observation.ValidGeo(iso) {
 			return "", r.rowErr(r.iso, iso, "is not a place code (letters, digits, '.', '_', ':' or '-', at most 64)")
 		}
 		g := strings.Clone(iso)
@@ -356,7 +356,7 @@ func (r *Reader) geo(iso, name string) (string, error) {
 	if g == UncodedPrefix {
 		return "", r.rowErr(r.name, name, "has no ASCII letters or digits to make a place code of")
 	}
-	if !validGeo(g) {
+	if !observation.ValidGeo(g) {
 		return "", r.rowErr(r.name, name, "makes the place code %q, longer than 64 characters", g)
 	}
 	if other, taken := r.bySlug[g]; taken {
@@ -392,23 +392,6 @@ func Slug(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
-}
-
-// validGeo is observation's geo rule: ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$.
-func validGeo(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case i > 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // pow10 are the powers of ten a float64 holds exactly.

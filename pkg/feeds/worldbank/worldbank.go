@@ -770,7 +770,7 @@ func (r *Reader) geo(rec *record, i, start int) (string, error) {
 		return g, nil
 	}
 	g := UncodedPrefix + string(id.text)
-	if !validGeo(g) {
+	if !observation.ValidGeo(g) {
 		return "", &RecordError{Index: i, Offset: start, Field: "country.id", Value: head(id.text, 60),
 			Reason: fmt.Sprintf("makes the place code %q, which is not letters, digits, '.', '_', ':' or '-' (at most 64)", g)}
 	}
@@ -786,23 +786,6 @@ func isISO3(b []byte) bool {
 	}
 	for _, c := range b {
 		if c < 'A' || c > 'Z' {
-			return false
-		}
-	}
-	return true
-}
-
-// validGeo is observation's geo rule: ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$.
-func validGeo(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case i > 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
-		default:
 			return false
 		}
 	}
