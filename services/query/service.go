@@ -95,6 +95,11 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 	return s, nil
 }
 
+// Health is the readiness /readyz reports. A process that runs more
+// components beside the query service (ounce dev) registers their checks
+// here, so one /readyz covers them all.
+func (s *Service) Health() *httpapi.Health { return s.health }
+
 // Handler is the whole API, for serving or for tests.
 func (s *Service) Handler() http.Handler { return s.handler }
 

@@ -197,6 +197,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	q.Health().Register("loader", ld.Ready)
 	components := []lifecycle.Component{
 		{Name: "loader", Run: ld.Run},
 		{Name: "query", Run: q.Run},

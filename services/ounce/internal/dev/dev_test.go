@@ -173,6 +173,25 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 		}
 	}
 
+	// /readyz covers the loader as well as ClickHouse.
+	resp, err := http.Get("http://" + addr + "/readyz")
+	require.NoError(t, err)
+	var ready struct {
+		Ready  bool `json:"ready"`
+		Checks []struct {
+			Name string `json:"name"`
+			OK   bool   `json:"ok"`
+		} `json:"checks"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
+	require.NoError(t, resp.Body.Close())
+	require.True(t, ready.Ready)
+	names := map[string]bool{}
+	for _, c := range ready.Checks {
+		names[c.Name] = c.OK
+	}
+	require.Equal(t, map[string]bool{"clickhouse": true, "loader": true}, names)
+
 	file := filepath.Join(data, "owid", "co2", "owid-co2-data.csv")
 	for _, tc := range []struct{ geo, col string }{
 		{"GBR", "co2_per_capita"}, {"FRA", "co2"}, {"IND", "methane"}, {"OWID_WRL", "population"},
