@@ -35,3 +35,9 @@ var BatchSchema []byte
 //
 //go:embed errors.yaml
 var ErrorCodes []byte
+
+// QueryOpenAPI is the OpenAPI 3.0 document of the query API
+// (services/query), which that service serves at GET /openapi.yaml.
+//
+//go:embed openapi/query.yaml
+var QueryOpenAPI []byte

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -20,6 +21,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/schemas"
 )
 
 // Service answers the query API from one ClickHouse connection pool. It
@@ -31,6 +33,7 @@ type Service struct {
 	log     zerolog.Logger
 	health  *httpapi.Health
 	handler http.Handler
+	routes  []route
 
 	chDuration *prometheus.HistogramVec
 	chErrors   *prometheus.CounterVec
@@ -83,16 +86,55 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 		return nil
 	})
 
+	s.routes = []route{
+		{pattern: "GET /v1/indicators", handler: http.HandlerFunc(s.indicators)}, // takes no parameters
+		{pattern: "GET /v1/series", handler: http.HandlerFunc(s.series), params: seriesParamNames},
+		{pattern: "GET /openapi.yaml", handler: openAPIHandler(schemas.QueryOpenAPI)},
+		{pattern: "GET /metrics", handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			ErrorHandling: promhttp.ContinueOnError,
+		})},
+		{pattern: "GET /healthz", handler: http.HandlerFunc(s.health.Live)},
+		{pattern: "GET /readyz", handler: http.HandlerFunc(s.health.Ready)},
+	}
 	mux := httpapi.NewMux()
-	mux.HandleFunc("GET /v1/indicators", s.indicators)
-	mux.HandleFunc("GET /v1/series", s.series)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-	}))
-	mux.HandleFunc("GET /healthz", s.health.Live)
-	mux.HandleFunc("GET /readyz", s.health.Ready)
+	for _, rt := range s.routes {
+		mux.Handle(rt.pattern, rt.handler)
+	}
 	s.handler = httpapi.RequestIDs(httpMetrics.Middleware(mux))
 	return s, nil
+}
+
+// route is one pattern the service registers on its mux. The OpenAPI
+// document schemas/openapi/query.yaml describes every route, and a test
+// checks the two agree, down to the query parameters.
+type route struct {
+	pattern string
+	handler http.Handler
+	// params are the query parameters the handler understands; nil means
+	// none. The /v1/ handlers refuse any other with bad_request.
+	params map[string]bool
+}
+
+// openAPIHandler serves the OpenAPI document of the API, with a strong ETag
+// so that tools polling it download it only when it changed.
+func openAPIHandler(doc []byte) http.HandlerFunc {
+	tag := httpapi.ETag(doc)
+	length := strconv.Itoa(len(doc))
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("ETag", tag)
+		h.Set("Cache-Control", "no-cache")
+		if inm := r.Header.Get("If-None-Match"); inm != "" && httpapi.ETagMatch(inm, tag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		h.Set("Content-Type", "application/yaml")
+		h.Set("Content-Length", length)
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		// A failed write means the client went away; there is no one to tell.
+		_, _ = w.Write(doc)
+	}
 }
 
 // Health is the readiness /readyz reports. A process that runs more

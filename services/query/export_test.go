@@ -1,0 +1,20 @@
+package query
+
+import "slices"
+
+// Routes returns, for tests, every pattern s registers on its mux with the
+// sorted query parameters its handler understands (nil when none).
+func (s *Service) Routes() map[string][]string {
+	out := make(map[string][]string, len(s.routes))
+	for _, rt := range s.routes {
+		var names []string
+		for name, ok := range rt.params {
+			if ok {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		out[rt.pattern] = names
+	}
+	return out
+}

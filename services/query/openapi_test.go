@@ -1,0 +1,871 @@
+package query_test
+
+import (
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/schemas"
+	"github.com/ounce-data/ounce/services/query"
+)
+
+// The tests below keep schemas/openapi/query.yaml and the service in step:
+// the routes, the query parameters, the error codes and the JSON shapes.
+
+const errorEnvelopeRef = "#/components/schemas/ErrorEnvelope"
+
+// TestOpenAPIRoutes checks that the document lists exactly the routes the
+// service registers, and that the mux answers each one it lists.
+func TestOpenAPIRoutes(t *testing.T) {
+	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
+	require.Equal(t, "3.0.3", doc.root["openapi"])
+	svc, h := newOfflineService(t)
+
+	var documented []string
+	for _, op := range doc.operations(t) {
+		documented = append(documented, op.pattern())
+	}
+	slices.Sort(documented)
+	registered := slices.Sorted(maps.Keys(svc.Routes()))
+	require.Equal(t, registered, documented, "routes the service registers vs. operations in schemas/openapi/query.yaml")
+
+	// The envelope check below must see the mux's own answers.
+	rec := do(h, http.MethodGet, "/v1/undocumented")
+	require.Equal(t, httpapi.CodeNotFound, envelopeCode(rec))
+
+	for _, op := range doc.operations(t) {
+		t.Run(op.pattern(), func(t *testing.T) {
+			rec := do(h, op.method, op.path)
+			require.NotContains(t, []httpapi.Code{httpapi.CodeNotFound, httpapi.CodeMethodNotAllowed}, envelopeCode(rec),
+				"the mux does not answer %s: %s", op.pattern(), rec.Body.String())
+			doc.checkResponse(t, op, rec)
+
+			// Every method a path answers is documented.
+			rec = do(h, http.MethodPost, op.path)
+			require.Equal(t, httpapi.CodeMethodNotAllowed, envelopeCode(rec), rec.Body.String())
+		})
+	}
+}
+
+// TestOpenAPIParameters checks that the query parameters each operation
+// documents are the ones its handler understands, that the /v1/ handlers
+// refuse any other, and that every documented example is accepted.
+func TestOpenAPIParameters(t *testing.T) {
+	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
+	svc, h := newOfflineService(t)
+	routes := svc.Routes()
+
+	for _, op := range doc.operations(t) {
+		t.Run(op.pattern(), func(t *testing.T) {
+			params := doc.parameters(t, op)
+			var documented []string
+			for _, p := range params {
+				if p["in"] == "query" {
+					documented = append(documented, p["name"].(string))
+				}
+			}
+			slices.Sort(documented)
+			require.Equal(t, routes[op.pattern()], documented,
+				"query parameters the handler understands vs. the document")
+
+			// The handlers that write an ETag take it back in If-None-Match.
+			_, revalidates := doc.responses(t, op)["304"]
+			hasINM := slices.ContainsFunc(params, func(p map[string]any) bool {
+				return p["in"] == "header" && p["name"] == "If-None-Match"
+			})
+			require.Equal(t, revalidates, hasINM, "an operation answering 304 documents If-None-Match and vice versa")
+
+			if !strings.HasPrefix(op.path, "/v1/") {
+				return
+			}
+			base := url.Values{}
+			for _, p := range params {
+				if p["in"] == "query" && p["required"] == true {
+					ex := examples(p)
+					require.NotEmptyf(t, ex, "required parameter %s needs an example", p["name"])
+					addParam(doc, t, base, p, ex[slices.Sorted(maps.Keys(ex))[0]])
+				}
+			}
+			target := func(q url.Values) string {
+				if len(q) == 0 {
+					return op.path
+				}
+				return op.path + "?" + q.Encode()
+			}
+
+			// An undocumented parameter is refused, naming it.
+			q := cloneValues(base)
+			q.Set("undocumented", "1")
+			rec := do(h, op.method, target(q))
+			require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+			env := decode[httpapi.Envelope](t, rec)
+			require.Equal(t, httpapi.CodeBadRequest, env.Error.Code)
+			require.Equal(t, "undocumented", env.Error.Field)
+			doc.checkResponse(t, op, rec)
+
+			for _, p := range params {
+				if p["in"] != "query" {
+					continue
+				}
+				name := p["name"].(string)
+				if p["required"] == true {
+					// Leaving out a required parameter is refused, naming it.
+					q := cloneValues(base)
+					q.Del(name)
+					rec := do(h, op.method, target(q))
+					require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+					require.Equal(t, name, decode[httpapi.Envelope](t, rec).Error.Field)
+				}
+				exs := examples(p)
+				require.NotEmptyf(t, exs, "parameter %s needs an example or examples", name)
+				for exName, ex := range exs {
+					// The example fits the documented schema…
+					require.Emptyf(t, doc.validate(t, p["schema"], ex, name), "example %s of %s", exName, name)
+					// …and the handler takes it: with ClickHouse away the
+					// answer is 503, never a 4xx about the parameter.
+					q := cloneValues(base)
+					q.Del(name)
+					addParam(doc, t, q, p, ex)
+					rec := do(h, op.method, target(q))
+					require.NotEqualf(t, http.StatusBadRequest, rec.Code, "%s example %s (%s): %s", name, exName, target(q), rec.Body.String())
+					doc.checkResponse(t, op, rec)
+				}
+			}
+		})
+	}
+}
+
+// TestOpenAPIErrorCodes checks the error envelope's code enum against
+// schemas/errors.yaml, and each documented error response against the
+// statuses of its codes.
+func TestOpenAPIErrorCodes(t *testing.T) {
+	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
+	var spec struct {
+		Codes map[string]struct {
+			Status int `yaml:"status"`
+		} `yaml:"codes"`
+	}
+	require.NoError(t, yaml.Unmarshal(schemas.ErrorCodes, &spec))
+	require.NotEmpty(t, spec.Codes)
+
+	errSchema := doc.schema(t, doc.schema(t, map[string]any{"$ref": errorEnvelopeRef})["properties"].(map[string]any)["error"])
+	code := doc.schema(t, errSchema["properties"].(map[string]any)["code"])
+	var enum []string
+	for _, v := range code["enum"].([]any) {
+		enum = append(enum, v.(string))
+	}
+	require.ElementsMatch(t, slices.Collect(maps.Keys(spec.Codes)), enum, "Error.code enum vs. schemas/errors.yaml")
+	require.Len(t, enum, len(spec.Codes), "no code listed twice")
+
+	statuses := map[int]bool{}
+	for _, c := range spec.Codes {
+		statuses[c.Status] = true
+	}
+	for _, op := range doc.operations(t) {
+		for status, resp := range doc.responses(t, op) {
+			n, err := strconv.Atoi(status)
+			require.NoError(t, err, "%s: response %q", op.pattern(), status)
+			media := mediaOf(resp, "application/json")
+			isEnvelope := media != nil && media["schema"].(map[string]any)["$ref"] == errorEnvelopeRef
+			if n >= 400 && n < 500 {
+				require.True(t, isEnvelope, "%s %s: a 4xx is the error envelope", op.pattern(), status)
+			}
+			if !isEnvelope {
+				continue
+			}
+			require.Truef(t, statuses[n], "%s: no code in schemas/errors.yaml has status %s", op.pattern(), status)
+			exs, _ := media["examples"].(map[string]any)
+			require.NotEmptyf(t, exs, "%s %s: give the error an example", op.pattern(), status)
+			for name, ex := range exs {
+				v := doc.resolve(t, ex)["value"]
+				require.Emptyf(t, doc.validate(t, media["schema"], toJSON(t, v), "example"), "%s %s example %s", op.pattern(), status, name)
+				c := v.(map[string]any)["error"].(map[string]any)["code"].(string)
+				require.Equalf(t, n, spec.Codes[c].Status, "%s %s example %s: code %s has status %d in schemas/errors.yaml", op.pattern(), status, name, c, spec.Codes[c].Status)
+			}
+		}
+	}
+}
+
+// TestOpenAPIResponseSchemas checks every JSON response schema against the
+// Go type the handler encodes: the property names are the json names of the
+// struct fields, recursively, the required ones those without omitempty,
+// and the types agree.
+func TestOpenAPIResponseSchemas(t *testing.T) {
+	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
+	goTypes := map[string]reflect.Type{
+		"GET /v1/indicators 200": reflect.TypeFor[query.IndicatorsResponse](),
+		"GET /v1/series 200":     reflect.TypeFor[query.SeriesResponse](),
+		"GET /readyz 200":        reflect.TypeFor[httpapi.Readiness](),
+		"GET /readyz 503":        reflect.TypeFor[httpapi.Readiness](),
+	}
+	// Bodies written from a map rather than a type; the live responses
+	// checked by TestOpenAPIRoutes cover them.
+	untyped := map[string]bool{"GET /healthz 200": true}
+
+	seen := map[string]bool{}
+	for _, op := range doc.operations(t) {
+		for status, resp := range doc.responses(t, op) {
+			media := mediaOf(resp, "application/json")
+			if media == nil {
+				continue
+			}
+			key := op.pattern() + " " + status
+			typ, ok := goTypes[key]
+			switch {
+			case ok:
+				seen[key] = true
+			case media["schema"].(map[string]any)["$ref"] == errorEnvelopeRef:
+				typ = reflect.TypeFor[httpapi.Envelope]()
+			case untyped[key]:
+				continue
+			default:
+				t.Errorf("%s: no Go type to check the schema against; add it to goTypes", key)
+				continue
+			}
+			t.Run(key, func(t *testing.T) {
+				doc.compareGo(t, media["schema"], typ, typ.String())
+			})
+		}
+	}
+	require.Equal(t, slices.Sorted(maps.Keys(goTypes)), slices.Sorted(maps.Keys(seen)), "every Go type is documented")
+}
+
+// TestOpenAPIServed checks GET /openapi.yaml: the embedded document, as
+// YAML, with a strong ETag and 304 on revalidation.
+func TestOpenAPIServed(t *testing.T) {
+	_, h := newOfflineService(t)
+	rec := do(h, http.MethodGet, "/openapi.yaml")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "application/yaml", rec.Header().Get("Content-Type"))
+	require.Equal(t, "no-cache", rec.Header().Get("Cache-Control"))
+	require.Equal(t, schemas.QueryOpenAPI, rec.Body.Bytes())
+	tag := rec.Header().Get("ETag")
+	require.Equal(t, httpapi.ETag(schemas.QueryOpenAPI), tag)
+	require.NotEmpty(t, rec.Header().Get(httpapi.RequestIDHeader))
+	var v map[string]any
+	require.NoError(t, yaml.Unmarshal(rec.Body.Bytes(), &v))
+
+	rec = do(h, http.MethodGet, "/openapi.yaml", "If-None-Match", tag)
+	require.Equal(t, http.StatusNotModified, rec.Code)
+	require.Empty(t, rec.Body.Bytes())
+	require.Equal(t, tag, rec.Header().Get("ETag"))
+
+	rec = do(h, http.MethodGet, "/openapi.yaml", "If-None-Match", `"stale"`)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, schemas.QueryOpenAPI, rec.Body.Bytes())
+}
+
+// TestIntegrationOpenAPIResponses validates real answers, data included,
+// against the document: status, media type, headers and body schema.
+func TestIntegrationOpenAPIResponses(t *testing.T) {
+	f := newFixture(t, query.Config{MaxRows: 6})
+	seedSeries(t, f.ch)
+	insert(t, f.ch, obs("owid.co2", "GBR", observation.Period{Grain: observation.GrainHalfHour,
+		Start: time.Date(2019, 8, 25, 12, 30, 0, 0, time.UTC)}, 7, 1, observation.Dims{"fuel": "coal"}))
+	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
+
+	tests := []struct {
+		target     string
+		wantStatus int
+	}{
+		{target: "/v1/indicators", wantStatus: http.StatusOK},
+		{target: "/v1/series?indicator=owid.co2_per_capita&geo=GBR,FRA", wantStatus: http.StatusOK},
+		{target: "/v1/series?indicator=owid.co2&dims=fuel=coal&from=2019-08-25T12:30Z", wantStatus: http.StatusOK},
+		{target: "/v1/series?indicator=owid.co2&geo=ATA", wantStatus: http.StatusOK},
+		{target: "/v1/series?indicator=owid.co2_per_capita", wantStatus: http.StatusUnprocessableEntity},
+		{target: "/v1/series?indicator=who.nothing", wantStatus: http.StatusNotFound},
+		{target: "/v1/series?indicator=owid.co2&from=2018-Q5", wantStatus: http.StatusBadRequest},
+		{target: "/openapi.yaml", wantStatus: http.StatusOK},
+		{target: "/metrics", wantStatus: http.StatusOK},
+		{target: "/healthz", wantStatus: http.StatusOK},
+		{target: "/readyz", wantStatus: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			u, err := url.Parse(tt.target)
+			require.NoError(t, err)
+			op := doc.operation(t, http.MethodGet, u.Path)
+			rec := f.get(t, tt.target)
+			require.Equal(t, tt.wantStatus, rec.Code, rec.Body.String())
+			doc.checkResponse(t, op, rec)
+			if tag := rec.Header().Get("ETag"); tag != "" {
+				rec = f.get(t, tt.target, "If-None-Match", tag)
+				require.Equal(t, http.StatusNotModified, rec.Code)
+				doc.checkResponse(t, op, rec)
+			}
+		})
+	}
+}
+
+// newOfflineService builds the service on a ClickHouse address where nothing
+// listens: every route answers, those that need data with 503.
+func newOfflineService(t *testing.T) (*query.Service, http.Handler) {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{"127.0.0.1:1"}, DialTimeout: time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, conn.Close()) })
+	cat, err := catalogue.Load()
+	require.NoError(t, err)
+	svc, err := query.New(query.Config{}, conn, cat, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	return svc, svc.Handler()
+}
+
+// envelopeCode is the code of an error envelope response, or "".
+func envelopeCode(rec *httptest.ResponseRecorder) httpapi.Code {
+	var env httpapi.Envelope
+	if json.Unmarshal(rec.Body.Bytes(), &env) != nil || env.Error == nil {
+		return ""
+	}
+	return env.Error.Code
+}
+
+func cloneValues(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// examples are a parameter's example values by name.
+func examples(p map[string]any) map[string]any {
+	out := map[string]any{}
+	if ex, ok := p["example"]; ok {
+		out["example"] = ex
+	}
+	if exs, ok := p["examples"].(map[string]any); ok {
+		for name, ex := range exs {
+			out[name] = ex.(map[string]any)["value"]
+		}
+	}
+	return out
+}
+
+// addParam serialises value into q as the parameter's style says: arrays
+// comma-joined (explode: false) or repeated (explode: true, the default).
+func addParam(doc *openAPI, t *testing.T, q url.Values, p map[string]any, value any) {
+	t.Helper()
+	name := p["name"].(string)
+	if doc.schema(t, p["schema"])["type"] != "array" {
+		q.Add(name, fmt.Sprint(value))
+		return
+	}
+	var items []string
+	for _, v := range value.([]any) {
+		items = append(items, fmt.Sprint(v))
+	}
+	if explode, ok := p["explode"].(bool); ok && !explode {
+		q.Add(name, strings.Join(items, ","))
+		return
+	}
+	for _, v := range items {
+		q.Add(name, v)
+	}
+}
+
+// mediaOf is the media type object of a response, or nil.
+func mediaOf(resp map[string]any, mediaType string) map[string]any {
+	content, _ := resp["content"].(map[string]any)
+	media, _ := content[mediaType].(map[string]any)
+	return media
+}
+
+// toJSON gives a YAML value the types encoding/json would decode it to.
+func toJSON(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	var out any
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out
+}
+
+// openAPI is a parsed OpenAPI 3.0 document, read generically.
+type openAPI struct {
+	root map[string]any
+}
+
+type operation struct {
+	method string // GET
+	path   string // /v1/series
+	node   map[string]any
+	params []any // path-level parameters
+}
+
+func (o operation) pattern() string { return o.method + " " + o.path }
+
+func loadOpenAPI(t *testing.T, src []byte) *openAPI {
+	t.Helper()
+	var root map[string]any
+	require.NoError(t, yaml.Unmarshal(src, &root))
+	d := &openAPI{root: root}
+	// Every $ref resolves.
+	var walk func(n any, at string)
+	walk = func(n any, at string) {
+		switch n := n.(type) {
+		case map[string]any:
+			if ref, ok := n["$ref"].(string); ok {
+				_, err := d.lookup(ref)
+				require.NoError(t, err, "at %s", at)
+			}
+			for k, v := range n {
+				walk(v, at+"/"+k)
+			}
+		case []any:
+			for i, v := range n {
+				walk(v, at+"/"+strconv.Itoa(i))
+			}
+		}
+	}
+	walk(root, "#")
+	return d
+}
+
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// operations are the document's operations, ordered by path and method.
+func (d *openAPI) operations(t *testing.T) []operation {
+	t.Helper()
+	paths, ok := d.root["paths"].(map[string]any)
+	require.True(t, ok, "the document has paths")
+	var ops []operation
+	for _, path := range slices.Sorted(maps.Keys(paths)) {
+		item := d.resolve(t, paths[path])
+		pathParams, _ := item["parameters"].([]any)
+		for _, m := range httpMethods {
+			if n, ok := item[m]; ok {
+				ops = append(ops, operation{method: strings.ToUpper(m), path: path, node: n.(map[string]any), params: pathParams})
+			}
+		}
+	}
+	require.NotEmpty(t, ops)
+	return ops
+}
+
+func (d *openAPI) operation(t *testing.T, method, path string) operation {
+	t.Helper()
+	for _, op := range d.operations(t) {
+		if op.method == method && op.path == path {
+			return op
+		}
+	}
+	t.Fatalf("the document has no %s %s", method, path)
+	return operation{}
+}
+
+// parameters are an operation's parameters, path-level ones included.
+func (d *openAPI) parameters(t *testing.T, op operation) []map[string]any {
+	t.Helper()
+	own, _ := op.node["parameters"].([]any)
+	var out []map[string]any
+	for _, p := range append(slices.Clone(op.params), own...) {
+		out = append(out, d.resolve(t, p))
+	}
+	return out
+}
+
+// responses are an operation's responses by status, resolved.
+func (d *openAPI) responses(t *testing.T, op operation) map[string]map[string]any {
+	t.Helper()
+	rs, ok := op.node["responses"].(map[string]any)
+	require.True(t, ok, "%s has responses", op.pattern())
+	out := map[string]map[string]any{}
+	for status, r := range rs {
+		out[status] = d.resolve(t, r)
+	}
+	return out
+}
+
+// lookup finds the node a local $ref points at.
+func (d *openAPI) lookup(ref string) (map[string]any, error) {
+	rest, ok := strings.CutPrefix(ref, "#/")
+	if !ok {
+		return nil, fmt.Errorf("$ref %q is not local", ref)
+	}
+	var cur any = d.root
+	for _, tok := range strings.Split(rest, "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("$ref %q: %q is not under a mapping", ref, tok)
+		}
+		if cur, ok = m[tok]; !ok {
+			return nil, fmt.Errorf("$ref %q: no %q", ref, tok)
+		}
+	}
+	m, ok := cur.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("$ref %q is not a mapping", ref)
+	}
+	return m, nil
+}
+
+// resolve follows $ref until a node without one.
+func (d *openAPI) resolve(t *testing.T, n any) map[string]any {
+	t.Helper()
+	m, ok := n.(map[string]any)
+	require.Truef(t, ok, "want a mapping, got %T", n)
+	for range 32 {
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			return m
+		}
+		var err error
+		m, err = d.lookup(ref)
+		require.NoError(t, err)
+	}
+	t.Fatalf("$ref cycle")
+	return nil
+}
+
+// schema resolves a schema and merges its allOf into one.
+func (d *openAPI) schema(t *testing.T, n any) map[string]any {
+	t.Helper()
+	m := d.resolve(t, n)
+	all, ok := m["allOf"].([]any)
+	if !ok {
+		return m
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		if k != "allOf" {
+			out[k] = v
+		}
+	}
+	for _, part := range all {
+		for k, v := range d.schema(t, part) {
+			switch k {
+			case "properties":
+				props, _ := out[k].(map[string]any)
+				out[k] = mergeMaps(props, v.(map[string]any))
+			case "required":
+				have, _ := out[k].([]any)
+				out[k] = append(slices.Clone(have), v.([]any)...)
+			default:
+				if _, set := out[k]; !set {
+					out[k] = v
+				}
+			}
+		}
+	}
+	return out
+}
+
+func mergeMaps(a, b map[string]any) map[string]any {
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]any{}
+	}
+	maps.Copy(out, b)
+	return out
+}
+
+// checkResponse checks a recorded answer of op against the document: its
+// status is listed, with the documented media type, headers and body schema.
+func (d *openAPI) checkResponse(t *testing.T, op operation, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	rs := d.responses(t, op)
+	status := strconv.Itoa(rec.Code)
+	resp, ok := rs[status]
+	require.Truef(t, ok, "%s answered %s, which the document does not list (it lists %v): %s",
+		op.pattern(), status, slices.Sorted(maps.Keys(rs)), rec.Body.String())
+
+	headers, _ := resp["headers"].(map[string]any)
+	for name, h := range headers {
+		got := rec.Header().Values(name)
+		require.Lenf(t, got, 1, "%s %s: header %s", op.pattern(), status, name)
+		require.Emptyf(t, d.validate(t, d.resolve(t, h)["schema"], got[0], name), "%s %s: header %s", op.pattern(), status, name)
+	}
+
+	content, _ := resp["content"].(map[string]any)
+	if len(content) == 0 {
+		require.Emptyf(t, rec.Body.Bytes(), "%s %s documents no body", op.pattern(), status)
+		return
+	}
+	mt, _, err := mime.ParseMediaType(rec.Header().Get("Content-Type"))
+	require.NoError(t, err)
+	media, ok := content[mt].(map[string]any)
+	require.Truef(t, ok, "%s %s: media type %s, the document lists %v", op.pattern(), status, mt, slices.Sorted(maps.Keys(content)))
+	if mt != "application/json" {
+		return
+	}
+	var body any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+	require.Emptyf(t, d.validate(t, media["schema"], body, "body"), "%s %s: %s", op.pattern(), status, rec.Body.String())
+}
+
+// validate checks a decoded JSON value against a schema, with the subset of
+// OpenAPI 3.0 the document uses, and returns the problems.
+func (d *openAPI) validate(t *testing.T, n any, v any, at string) []string {
+	t.Helper()
+	s := d.schema(t, n)
+	if v == nil {
+		if s["nullable"] == true {
+			return nil
+		}
+		return []string{at + ": null, and the schema is not nullable"}
+	}
+	var ps []string
+	bad := func(format string, args ...any) { ps = append(ps, at+": "+fmt.Sprintf(format, args...)) }
+	switch s["type"] {
+	case "object":
+		obj, ok := v.(map[string]any)
+		if !ok {
+			bad("want an object, got %T", v)
+			break
+		}
+		for _, r := range listOf(s["required"]) {
+			if _, ok := obj[r]; !ok {
+				bad("required property %s is missing", r)
+			}
+		}
+		props, _ := s["properties"].(map[string]any)
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			switch ps2, ok := props[k]; {
+			case ok:
+				ps = append(ps, d.validate(t, ps2, obj[k], at+"."+k)...)
+			case s["additionalProperties"] != nil && s["additionalProperties"] != false:
+				ps = append(ps, d.validate(t, s["additionalProperties"], obj[k], at+"."+k)...)
+			default:
+				bad("property %s is not documented", k)
+			}
+		}
+	case "array":
+		arr, ok := v.([]any)
+		if !ok {
+			bad("want an array, got %T", v)
+			break
+		}
+		if lo, ok := s["minItems"].(int); ok && len(arr) < lo {
+			bad("%d items, at least %d", len(arr), lo)
+		}
+		if hi, ok := s["maxItems"].(int); ok && len(arr) > hi {
+			bad("%d items, at most %d", len(arr), hi)
+		}
+		for i, e := range arr {
+			ps = append(ps, d.validate(t, s["items"], e, fmt.Sprintf("%s[%d]", at, i))...)
+		}
+	case "string":
+		str, ok := v.(string)
+		if !ok {
+			bad("want a string, got %T", v)
+			break
+		}
+		if pat, ok := s["pattern"].(string); ok && !regexp.MustCompile(pat).MatchString(str) {
+			bad("%q does not match %s", str, pat)
+		}
+		if s["format"] == "date-time" {
+			if _, err := time.Parse(time.RFC3339, str); err != nil {
+				bad("%q is not an RFC 3339 date-time", str)
+			}
+		}
+		if enum := listOf(s["enum"]); enum != nil && !slices.Contains(enum, str) {
+			bad("%q is not one of %v", str, enum)
+		}
+	case "integer", "number":
+		num, ok := v.(float64)
+		if !ok {
+			bad("want a number, got %T", v)
+			break
+		}
+		if s["type"] == "integer" && num != math.Trunc(num) {
+			bad("%v is not an integer", num)
+		}
+		if lo, ok := s["minimum"].(int); ok && num < float64(lo) {
+			bad("%v is below the minimum %d", num, lo)
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			bad("want a boolean, got %T", v)
+		}
+	default:
+		bad("schema without a known type: %v", s)
+	}
+	return ps
+}
+
+func listOf(v any) []string {
+	l, ok := v.([]any)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		out = append(out, fmt.Sprint(e))
+	}
+	return out
+}
+
+var (
+	timeType      = reflect.TypeFor[time.Time]()
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// compareGo checks a schema against the Go type encoding/json writes for it.
+func (d *openAPI) compareGo(t *testing.T, n any, typ reflect.Type, at string) {
+	t.Helper()
+	s := d.schema(t, n)
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	wantType := func(want string) bool {
+		if s["type"] != want {
+			t.Errorf("%s: Go %s is a JSON %s, the document says %v", at, typ, want, s["type"])
+			return false
+		}
+		return true
+	}
+	if typ == timeType {
+		if wantType("string") && s["format"] != "date-time" {
+			t.Errorf("%s: a time.Time is format date-time, the document says %v", at, s["format"])
+		}
+		return
+	}
+	if typ.Implements(jsonMarshaler) || reflect.PointerTo(typ).Implements(jsonMarshaler) ||
+		typ.Implements(textMarshaler) || reflect.PointerTo(typ).Implements(textMarshaler) {
+		t.Errorf("%s: %s encodes itself; teach compareGo its JSON form", at, typ)
+		return
+	}
+	switch typ.Kind() {
+	case reflect.String:
+		wantType("string")
+	case reflect.Bool:
+		wantType("boolean")
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		wantType("integer")
+	case reflect.Float32, reflect.Float64:
+		wantType("number")
+	case reflect.Slice, reflect.Array:
+		if typ.Elem().Kind() == reflect.Uint8 {
+			wantType("string") // base64
+			return
+		}
+		if wantType("array") {
+			d.compareGo(t, s["items"], typ.Elem(), at+"[]")
+		}
+	case reflect.Map:
+		if !wantType("object") {
+			return
+		}
+		if typ.Key().Kind() != reflect.String {
+			t.Errorf("%s: map key %s", at, typ.Key())
+		}
+		if props, _ := s["properties"].(map[string]any); len(props) > 0 {
+			t.Errorf("%s: a map has no fixed properties, the document lists %v", at, slices.Sorted(maps.Keys(props)))
+		}
+		if ap, ok := s["additionalProperties"].(map[string]any); ok {
+			d.compareGo(t, ap, typ.Elem(), at+"{}")
+		} else {
+			t.Errorf("%s: a map needs additionalProperties with the value schema", at)
+		}
+	case reflect.Struct:
+		if !wantType("object") {
+			return
+		}
+		props, _ := s["properties"].(map[string]any)
+		fields := jsonFields(typ)
+		var names, required []string
+		for _, f := range fields {
+			names = append(names, f.name)
+			if !f.omitempty {
+				required = append(required, f.name)
+			}
+		}
+		slices.Sort(names)
+		slices.Sort(required)
+		docRequired := listOf(s["required"])
+		slices.Sort(docRequired)
+		if !slices.Equal(names, slices.Sorted(maps.Keys(props))) {
+			t.Errorf("%s: Go %s has fields %v, the document properties %v", at, typ, names, slices.Sorted(maps.Keys(props)))
+		}
+		if !slices.Equal(required, docRequired) {
+			t.Errorf("%s: Go %s always writes %v, the document requires %v", at, typ, required, docRequired)
+		}
+		for _, f := range fields {
+			p, ok := props[f.name]
+			if !ok {
+				continue
+			}
+			ps := d.schema(t, p)
+			// A pointer to a value written without omitempty can be null.
+			canNull := f.typ.Kind() == reflect.Pointer || f.typ.Kind() == reflect.Slice ||
+				f.typ.Kind() == reflect.Map || f.typ.Kind() == reflect.Interface
+			wantNull := f.typ.Kind() == reflect.Pointer && !f.omitempty && f.typ.Elem().Kind() != reflect.Struct
+			isNull := ps["nullable"] == true
+			switch {
+			case wantNull && !isNull:
+				t.Errorf("%s.%s: Go %s can be null; mark it nullable", at, f.name, f.typ)
+			case isNull && !canNull:
+				t.Errorf("%s.%s: nullable, but Go %s is never null", at, f.name, f.typ)
+			}
+			d.compareGo(t, p, f.typ, at+"."+f.name)
+		}
+	default:
+		t.Errorf("%s: Go %s has no JSON form compareGo knows", at, typ)
+	}
+}
+
+type jsonField struct {
+	name      string
+	omitempty bool
+	typ       reflect.Type
+}
+
+// jsonFields are the fields encoding/json writes for a struct type.
+func jsonFields(typ reflect.Type) []jsonField {
+	var out []jsonField
+	for f := range typ.Fields() {
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if f.Anonymous && name == "" {
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				out = append(out, jsonFields(ft)...)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		omit := false
+		for o := range strings.SplitSeq(opts, ",") {
+			omit = omit || o == "omitempty" || o == "omitzero"
+		}
+		out = append(out, jsonField{name: name, omitempty: omit, typ: f.Type})
+	}
+	return out
+}
