@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"sort"
 
@@ -39,6 +40,18 @@ type Indicator struct {
 	URL         string   `yaml:"url" json:"url"`
 	Licence     string   `yaml:"licence" json:"licence"`
 	Cadence     string   `yaml:"cadence" json:"cadence"`
+	// Ratio, when set, says the indicator is numerator / denominator × scale
+	// of two other indicators, so that values of several places or periods
+	// aggregate as Σ numerator / Σ denominator rather than a mean of ratios.
+	Ratio *Ratio `yaml:"ratio" json:"ratio,omitempty"`
+}
+
+// Ratio defines a ratio indicator from two catalogue indicators:
+// value = numerator / denominator × Scale.
+type Ratio struct {
+	Numerator   string  `yaml:"numerator" json:"numerator"`
+	Denominator string  `yaml:"denominator" json:"denominator"`
+	Scale       float64 `yaml:"scale" json:"scale"`
 }
 
 // File is one catalogue file: defaults for its indicators, then the list.
@@ -87,7 +100,31 @@ func LoadFS(fsys fs.FS, dir string) (*Catalogue, error) {
 			c.byCode[ind.Code] = ind
 		}
 	}
+	if err := c.checkRatios(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkRatios reports ratio indicators whose parts are not in the catalogue
+// or are themselves ratios.
+func (c *Catalogue) checkRatios() error {
+	var errs []error
+	for _, ind := range c.Indicators() {
+		if ind.Ratio == nil {
+			continue
+		}
+		for _, part := range []struct{ role, code string }{{"numerator", ind.Ratio.Numerator}, {"denominator", ind.Ratio.Denominator}} {
+			p, ok := c.byCode[part.code]
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Errorf("indicator %s: ratio.%s %q is not in the catalogue", ind.Code, part.role, part.code))
+			case p.Ratio != nil:
+				errs = append(errs, fmt.Errorf("indicator %s: ratio.%s %s is itself a ratio; name its parts", ind.Code, part.role, part.code))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Parse reads one catalogue file strictly: unknown fields are errors.
@@ -141,6 +178,17 @@ func (ind *Indicator) check() error {
 	}
 	if ind.Licence == "" {
 		errs = append(errs, errors.New("licence is missing (set it on the entry or the file)"))
+	}
+	if r := ind.Ratio; r != nil {
+		if r.Numerator == "" || r.Denominator == "" {
+			errs = append(errs, errors.New("ratio needs both numerator and denominator"))
+		}
+		if r.Scale == 0 || math.IsNaN(r.Scale) || math.IsInf(r.Scale, 0) {
+			errs = append(errs, fmt.Errorf("ratio.scale %v must be a finite non-zero number (1 when the parts are in the ratio's units)", r.Scale))
+		}
+		if r.Numerator == ind.Code || r.Denominator == ind.Code {
+			errs = append(errs, errors.New("ratio refers to the indicator itself"))
+		}
 	}
 	return errors.Join(errs...)
 }

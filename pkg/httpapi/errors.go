@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -30,6 +31,13 @@ const (
 	CodeRangeTooLarge    Code = "range_too_large"
 	CodeUnavailable      Code = "unavailable"
 	CodeInternal         Code = "internal"
+
+	CodeUnknownPlace      Code = "unknown_place"
+	CodeUnauthorized      Code = "unauthorized"
+	CodeConflict          Code = "conflict"
+	CodePreconditionFail  Code = "precondition_failed"
+	CodeInvalidInitiative Code = "invalid_initiative"
+	CodeInsufficientData  Code = "insufficient_data"
 )
 
 var codeStatus = map[Code]int{
@@ -40,6 +48,13 @@ var codeStatus = map[Code]int{
 	CodeRangeTooLarge:    http.StatusUnprocessableEntity,
 	CodeUnavailable:      http.StatusServiceUnavailable,
 	CodeInternal:         http.StatusInternalServerError,
+
+	CodeUnknownPlace:      http.StatusNotFound,
+	CodeUnauthorized:      http.StatusUnauthorized,
+	CodeConflict:          http.StatusConflict,
+	CodePreconditionFail:  http.StatusPreconditionFailed,
+	CodeInvalidInitiative: http.StatusUnprocessableEntity,
+	CodeInsufficientData:  http.StatusUnprocessableEntity,
 }
 
 // Codes returns every error code, sorted.
@@ -125,16 +140,29 @@ func WriteJSONWithETag(w http.ResponseWriter, r *http.Request, v any) error {
 		WriteError(w, &Error{Code: CodeInternal, Message: "the response could not be encoded; the server log has details"})
 		return err
 	}
+	WriteWithETag(w, r, ContentTypeJSON, body)
+	return nil
+}
+
+// Media types the APIs answer with.
+const (
+	ContentTypeJSON = "application/json; charset=utf-8"
+	ContentTypeCSV  = "text/csv; charset=utf-8"
+)
+
+// WriteWithETag writes body of the given media type with status 200 and a
+// strong ETag computed from it, or 304 Not Modified without a body when the
+// request's If-None-Match names that ETag.
+func WriteWithETag(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
 	tag := ETag(body)
 	h := w.Header()
 	h.Set("ETag", tag)
 	h.Set("Cache-Control", "no-cache")
 	if inm := r.Header.Get("If-None-Match"); inm != "" && ETagMatch(inm, tag) {
 		w.WriteHeader(http.StatusNotModified)
-		return nil
+		return
 	}
-	writeBody(w, http.StatusOK, body)
-	return nil
+	writeTyped(w, http.StatusOK, contentType, body)
 }
 
 // ETag is the strong entity tag of body: a quoted SHA-256 prefix.
@@ -167,12 +195,17 @@ func marshal(v any) ([]byte, error) {
 }
 
 func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
 	if len(body) == 0 || body[len(body)-1] != '\n' {
 		body = append(body, '\n')
 	}
+	writeTyped(w, status, ContentTypeJSON, body)
+}
+
+func writeTyped(w http.ResponseWriter, status int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	// A failed write means the client went away; there is no one to tell.
 	_, _ = w.Write(body)
