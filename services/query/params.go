@@ -19,7 +19,7 @@ var (
 )
 
 // seriesParamNames are the parameters GET /v1/series understands.
-var seriesParamNames = map[string]bool{"indicator": true, "geo": true, "from": true, "to": true, "dims": true}
+var seriesParamNames = map[string]bool{"indicator": true, "geo": true, "from": true, "to": true, "dims": true, "format": true}
 
 // seriesParams is a parsed, valid GET /v1/series request.
 type seriesParams struct {
@@ -69,7 +69,7 @@ func parseSeriesParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (ser
 	sort.Strings(names)
 	for _, name := range names {
 		if !seriesParamNames[name] {
-			return p, httpapi.BadRequest(name, "unknown parameter %q; use indicator, geo, from, to and dims", name)
+			return p, httpapi.BadRequest(name, "unknown parameter %q; use indicator, geo, from, to, dims and format", name)
 		}
 	}
 	for _, name := range []string{"indicator", "from", "to"} {

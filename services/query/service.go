@@ -291,6 +291,11 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
+	form, perr := negotiateFormat(r, q)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	start := time.Now()
@@ -306,7 +311,28 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 			"the request matches more than %d rows; narrow it with from and to, fewer geo or a dims filter", s.cfg.MaxRows))
 		return
 	}
-	s.writeCached(w, r, buildSeries(p, rows))
+	resp := buildSeries(p, rows)
+	if form == formatCSV {
+		httpapi.WriteWithETag(w, r, httpapi.ContentTypeCSV, seriesCSV(resp))
+		return
+	}
+	s.writeCached(w, r, resp)
+}
+
+// seriesCSV is a series response as one CSV row per point, provenance
+// included, for spreadsheets.
+func seriesCSV(resp SeriesResponse) []byte {
+	t := newCSVTable("indicator", "geo", "dims", "period", "start", "value", "unit", "source", "version",
+		"source_url", "licence", "retrieved_at")
+	for _, se := range resp.Series {
+		dims := se.Dims.Canonical()
+		for _, pt := range se.Points {
+			t.row(resp.Indicator.Code, se.Geo, dims, pt.Period, pt.Start, formatFloat(pt.Value), pt.Unit, pt.Source,
+				strconv.FormatUint(pt.Version, 10), pt.Provenance.URL, pt.Provenance.Licence,
+				pt.Provenance.RetrievedAt.Format(time.RFC3339))
+		}
+	}
+	return t.bytes()
 }
 
 // buildSeries groups rows, ordered by geo, dims and period, into series.
