@@ -30,8 +30,15 @@ func TestEnsureIsIdempotentAndDeduplicates(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, a1.Duplicate)
 	require.True(t, a2.Duplicate)
-	_, err = ns.JS.KeyValue(ctx, extnats.BucketCheckpoints)
+	for _, b := range []string{extnats.BucketCheckpoints, extnats.BucketPartners, extnats.BucketIdempotency, extnats.BucketBatches} {
+		_, err = ns.JS.KeyValue(ctx, b)
+		require.NoError(t, err, b)
+	}
+	kv, err := ns.JS.KeyValue(ctx, extnats.BucketIdempotency)
 	require.NoError(t, err)
+	st, err := kv.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, extnats.DefaultIdempotencyTTL, st.TTL())
 }
 
 func TestEmbeddedPortTakenNamesTheFlag(t *testing.T) {

@@ -16,6 +16,13 @@ const (
 	StreamDeadLetter   = "OBS_DLQ"
 	BucketCheckpoints  = "ounce_feed_checkpoints"
 	ConsumerLoader     = "loader"
+	// BucketPartners holds the partner registry: grants and key hashes.
+	BucketPartners = "ounce_partners"
+	// BucketIdempotency holds the gateway's answers by Idempotency-Key.
+	BucketIdempotency = "ounce_gateway_idempotency"
+	// BucketBatches holds where a batch stands: published (by the gateway)
+	// and loaded (one key per message, by the loader).
+	BucketBatches = "ounce_batches"
 )
 
 // Topology is the JetStream layout. Zero fields take the defaults below.
@@ -24,6 +31,8 @@ type Topology struct {
 	DuplicateWindow  time.Duration // JetStream Nats-Msg-Id window
 	ObservationsAge  time.Duration // how long observations stay in the stream
 	DeadLetterMaxAge time.Duration
+	IdempotencyTTL   time.Duration // how long the gateway remembers an Idempotency-Key
+	BatchStatusAge   time.Duration // how long batch status stays readable
 }
 
 // Defaults of Topology.
@@ -31,6 +40,8 @@ const (
 	DefaultDuplicateWindow  = 2 * time.Hour
 	DefaultObservationsAge  = 7 * 24 * time.Hour
 	DefaultDeadLetterMaxAge = 30 * 24 * time.Hour
+	DefaultIdempotencyTTL   = 24 * time.Hour
+	DefaultBatchStatusAge   = 7 * 24 * time.Hour
 )
 
 func (t Topology) withDefaults() Topology {
@@ -45,6 +56,12 @@ func (t Topology) withDefaults() Topology {
 	}
 	if t.DeadLetterMaxAge <= 0 {
 		t.DeadLetterMaxAge = DefaultDeadLetterMaxAge
+	}
+	if t.IdempotencyTTL <= 0 {
+		t.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if t.BatchStatusAge <= 0 {
+		t.BatchStatusAge = DefaultBatchStatusAge
 	}
 	return t
 }
@@ -79,7 +96,37 @@ func (t Topology) DeadLetterStream() jetstream.StreamConfig {
 	}
 }
 
-// Ensure creates or updates the streams and the checkpoint bucket. It is
+// Buckets are the configs of the key-value buckets.
+func (t Topology) Buckets() []jetstream.KeyValueConfig {
+	t = t.withDefaults()
+	return []jetstream.KeyValueConfig{{
+		Bucket:      BucketCheckpoints,
+		Description: "per-feed checkpoints: ETag, Last-Modified, last success",
+		History:     5,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}, {
+		Bucket:      BucketPartners,
+		Description: "partner registry: name, granted indicators and places, key hashes",
+		History:     5,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}, {
+		Bucket:      BucketIdempotency,
+		Description: "gateway answers by partner and Idempotency-Key",
+		TTL:         t.IdempotencyTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}, {
+		Bucket:      BucketBatches,
+		Description: "batch status: <batch> published by the gateway, <batch>.<msg> loaded by the loader",
+		TTL:         t.BatchStatusAge,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}}
+}
+
+// Ensure creates or updates the streams and the key-value buckets. It is
 // idempotent and safe to run from every service at start.
 func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	t = t.withDefaults()
@@ -88,14 +135,10 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 			return fmt.Errorf("create or update stream %s: %w", cfg.Name, err)
 		}
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketCheckpoints,
-		Description: "per-feed checkpoints: ETag, Last-Modified, last success",
-		History:     5,
-		Storage:     jetstream.FileStorage,
-		Replicas:    t.Replicas,
-	}); err != nil {
-		return fmt.Errorf("create or update key-value bucket %s: %w", BucketCheckpoints, err)
+	for _, cfg := range t.Buckets() {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("create or update key-value bucket %s: %w", cfg.Bucket, err)
+		}
 	}
 	return nil
 }
