@@ -38,6 +38,13 @@ const (
 	CodePreconditionFail  Code = "precondition_failed"
 	CodeInvalidInitiative Code = "invalid_initiative"
 	CodeInsufficientData  Code = "insufficient_data"
+
+	CodeForbidden            Code = "forbidden"
+	CodePayloadTooLarge      Code = "payload_too_large"
+	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	CodeRateLimited          Code = "rate_limited"
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
+	CodeIdempotencyKeyInUse  Code = "idempotency_key_in_use"
 )
 
 var codeStatus = map[Code]int{
@@ -55,6 +62,13 @@ var codeStatus = map[Code]int{
 	CodePreconditionFail:  http.StatusPreconditionFailed,
 	CodeInvalidInitiative: http.StatusUnprocessableEntity,
 	CodeInsufficientData:  http.StatusUnprocessableEntity,
+
+	CodeForbidden:            http.StatusForbidden,
+	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	CodeRateLimited:          http.StatusTooManyRequests,
+	CodeIdempotencyKeyReused: http.StatusConflict,
+	CodeIdempotencyKeyInUse:  http.StatusConflict,
 }
 
 // Codes returns every error code, sorted.
