@@ -61,23 +61,16 @@ func parseQuery(raw string) (url.Values, *httpapi.Error) {
 // parseSeriesParams reads the query string of GET /v1/series. It needs no
 // server: every problem is a client mistake reported as a 4xx Error.
 func parseSeriesParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
-	var p seriesParams
-	names := make([]string, 0, len(q))
-	for name := range q {
-		names = append(names, name)
+	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims and format"); err != nil {
+		return seriesParams{}, err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		if !seriesParamNames[name] {
-			return p, httpapi.BadRequest(name, "unknown parameter %q; use indicator, geo, from, to, dims and format", name)
-		}
-	}
-	for _, name := range []string{"indicator", "from", "to"} {
-		if len(q[name]) > 1 {
-			return p, httpapi.BadRequest(name, "%s is given %d times; give it once", name, len(q[name]))
-		}
-	}
+	return parseSelection(q, cat, maxGeos)
+}
 
+// parseSelection reads the indicator, geo, from, to and dims parameters
+// shared by the data routes.
+func parseSelection(q url.Values, cat *catalogue.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
+	var p seriesParams
 	code := strings.TrimSpace(q.Get("indicator"))
 	if code == "" {
 		return p, httpapi.BadRequest("indicator", "indicator is missing; name one, e.g. indicator=owid.co2_per_capita (GET /v1/indicators lists them)")
@@ -157,3 +150,26 @@ func parseSeriesParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (ser
 	sort.Strings(p.DimPairs)
 	return p, nil
 }
+
+// checkParamNames refuses the first parameter not in known, naming it and
+// listing the accepted ones (say, e.g. "level, parent and format"), and any
+// parameter given more than once unless it is a list.
+func checkParamNames(q url.Values, known map[string]bool, say string) *httpapi.Error {
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !known[name] {
+			return httpapi.BadRequest(name, "unknown parameter %q; use %s", name, say)
+		}
+		if len(q[name]) > 1 && !listParams[name] {
+			return httpapi.BadRequest(name, "%s is given %d times; give it once", name, len(q[name]))
+		}
+	}
+	return nil
+}
+
+// listParams may be repeated: their values add up.
+var listParams = map[string]bool{"geo": true, "dims": true, "by": true, "initiatives": true}

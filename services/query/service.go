@@ -87,8 +87,11 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 	})
 
 	s.routes = []route{
-		{pattern: "GET /v1/indicators", handler: http.HandlerFunc(s.indicators)}, // takes no parameters
+		{pattern: "GET /v1/indicators", handler: http.HandlerFunc(s.indicators)},       // takes no parameters
+		{pattern: "GET /v1/indicators/{code}", handler: http.HandlerFunc(s.indicator)}, // takes no parameters
+		{pattern: "GET /v1/places", handler: http.HandlerFunc(s.places), params: placesParamNames},
 		{pattern: "GET /v1/series", handler: http.HandlerFunc(s.series), params: seriesParamNames},
+		{pattern: "GET /v1/aggregate", handler: http.HandlerFunc(s.aggregate), params: aggregateParamNames},
 		{pattern: "GET /openapi.yaml", handler: openAPIHandler(schemas.QueryOpenAPI)},
 		{pattern: "GET /metrics", handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 			ErrorHandling: promhttp.ContinueOnError,
@@ -184,6 +187,7 @@ type IndicatorEntry struct {
 	URL         string             `json:"url"`
 	Licence     string             `json:"licence"`
 	Cadence     string             `json:"cadence"`
+	Ratio       *catalogue.Ratio   `json:"ratio,omitempty"`
 	Coverage    Coverage           `json:"coverage"`
 }
 
@@ -211,7 +215,7 @@ func (s *Service) indicators(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	start := time.Now()
-	cov, err := readCoverage(ctx, s.conn)
+	cov, err := readCoverage(ctx, s.conn, "")
 	s.chDuration.WithLabelValues("coverage").Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.chErrors.WithLabelValues("coverage").Inc()
@@ -221,23 +225,59 @@ func (s *Service) indicators(w http.ResponseWriter, r *http.Request) {
 	inds := s.cat.Indicators()
 	resp := IndicatorsResponse{Indicators: make([]IndicatorEntry, 0, len(inds)), Count: len(inds)}
 	for _, ind := range inds {
-		e := IndicatorEntry{
-			Code: ind.Code, Name: ind.Name, Unit: ind.Unit, Polarity: ind.Polarity, Domain: ind.Domain,
-			Description: ind.Description, Producer: ind.Producer, URL: ind.URL, Licence: ind.Licence, Cadence: ind.Cadence,
-		}
-		if c, ok := cov[ind.Code]; ok {
-			loaded := c.LastLoadedAt.UTC()
-			e.Coverage = Coverage{
-				Places:       c.Places,
-				Rows:         c.Rows,
-				First:        periodOf(c.FirstGrain, c.FirstStart).Code(),
-				Last:         periodOf(c.LastGrain, c.LastStart).Code(),
-				LastLoadedAt: &loaded,
-			}
-		}
-		resp.Indicators = append(resp.Indicators, e)
+		resp.Indicators = append(resp.Indicators, indicatorEntry(ind, cov))
 	}
 	s.writeCached(w, r, resp)
+}
+
+// indicatorEntry is a catalogue entry with its coverage in cov, if any.
+func indicatorEntry(ind catalogue.Indicator, cov map[string]coverageRow) IndicatorEntry {
+	e := IndicatorEntry{
+		Code: ind.Code, Name: ind.Name, Unit: ind.Unit, Polarity: ind.Polarity, Domain: ind.Domain,
+		Description: ind.Description, Producer: ind.Producer, URL: ind.URL, Licence: ind.Licence, Cadence: ind.Cadence,
+		Ratio: ind.Ratio,
+	}
+	if c, ok := cov[ind.Code]; ok {
+		loaded := c.LastLoadedAt.UTC()
+		e.Coverage = Coverage{
+			Places:       c.Places,
+			Rows:         c.Rows,
+			First:        periodOf(c.FirstGrain, c.FirstStart).Code(),
+			Last:         periodOf(c.LastGrain, c.LastStart).Code(),
+			LastLoadedAt: &loaded,
+		}
+	}
+	return e
+}
+
+// indicator answers GET /v1/indicators/{code}: one entry with its coverage.
+func (s *Service) indicator(w http.ResponseWriter, r *http.Request) {
+	q, perr := parseQuery(r.URL.RawQuery)
+	if perr == nil {
+		perr = checkParamNames(q, nil, "none: GET /v1/indicators/{code} takes no parameters")
+	}
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	code := r.PathValue("code")
+	ind, ok := s.cat.Indicator(code)
+	if !ok {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeUnknownIndicator, "code",
+			"indicator %q is not in the catalogue; GET /v1/indicators lists the codes", code))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	start := time.Now()
+	cov, err := readCoverage(ctx, s.conn, ind.Code)
+	s.chDuration.WithLabelValues("coverage").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.chErrors.WithLabelValues("coverage").Inc()
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	s.writeCached(w, r, indicatorEntry(*ind, cov))
 }
 
 // SeriesResponse is the body of GET /v1/series.

@@ -22,6 +22,7 @@ const coverageSQL = `SELECT indicator, uniqExact(geo), count(),
 	max(period_start), argMax(grain, period_start),
 	max(loaded_at)
 FROM observations FINAL
+%s
 GROUP BY indicator`
 
 // coverageRow is one indicator's coverage as stored.
@@ -32,9 +33,18 @@ type coverageRow struct {
 	LastLoadedAt          time.Time
 }
 
-// readCoverage returns the coverage of every indicator with stored rows.
-func readCoverage(ctx context.Context, conn chdriver.Conn) (map[string]coverageRow, error) {
-	rows, err := conn.Query(ctx, coverageSQL)
+// readCoverage returns the coverage of every indicator with stored rows,
+// or of the one named by only.
+func readCoverage(ctx context.Context, conn chdriver.Conn, only string) (map[string]coverageRow, error) {
+	var (
+		sql  = fmt.Sprintf(coverageSQL, "")
+		args []any
+	)
+	if only != "" {
+		sql = fmt.Sprintf(coverageSQL, "WHERE indicator = ?")
+		args = append(args, only)
+	}
+	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query coverage: %w", err)
 	}

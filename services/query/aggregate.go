@@ -1,0 +1,496 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/observation"
+)
+
+// Aggregations GET /v1/aggregate computes.
+const (
+	AggAvg    = "avg"
+	AggSum    = "sum"
+	AggMin    = "min"
+	AggMax    = "max"
+	AggCount  = "count"
+	AggMedian = "median"
+)
+
+var aggregations = []string{AggAvg, AggSum, AggMin, AggMax, AggCount, AggMedian}
+
+// Methods an aggregate response reports.
+const (
+	MethodValues      = "values"        // the aggregation over the stored values
+	MethodRatioOfSums = "ratio_of_sums" // Σ numerator / Σ denominator × scale
+)
+
+var aggregateParamNames = map[string]bool{
+	"indicator": true, "geo": true, "level": true, "from": true, "to": true, "dims": true,
+	"by": true, "agg": true, "format": true,
+}
+
+// aggregateParams is a parsed GET /v1/aggregate request.
+type aggregateParams struct {
+	seriesParams
+	Level  string
+	ByGeo  bool
+	ByTime bool
+	Agg    string
+}
+
+func parseAggregateParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
+	var p aggregateParams
+	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, from, to, dims, by, agg and format"); err != nil {
+		return p, err
+	}
+	sel, err := parseSelection(q, cat, maxGeos)
+	if err != nil {
+		return p, err
+	}
+	p.seriesParams = sel
+	p.Level = strings.TrimSpace(q.Get("level"))
+	switch {
+	case len(p.Geos) == 0 && p.Level == "":
+		return p, httpapi.BadRequest("geo", "name the places to aggregate: geo=GBR,FRA (each rolled up from its members) or level=country (every place at that level)")
+	case len(p.Geos) > 0 && p.Level != "":
+		return p, httpapi.BadRequest("level", "give geo or level, not both")
+	}
+	for _, v := range q["by"] {
+		for _, b := range strings.Split(v, ",") {
+			switch strings.TrimSpace(b) {
+			case "geo":
+				p.ByGeo = true
+			case "period":
+				p.ByTime = true
+			case "":
+			default:
+				return p, httpapi.BadRequest("by", "by %q is not known; group by geo, period or both (by=geo,period)", b)
+			}
+		}
+	}
+	p.Agg = AggAvg
+	if v := strings.TrimSpace(q.Get("agg")); v != "" {
+		if !slices.Contains(aggregations, v) {
+			return p, httpapi.BadRequest("agg", "agg %q is not known; use one of %s", v, strings.Join(aggregations, ", "))
+		}
+		p.Agg = v
+	}
+	if p.Indicator.Ratio != nil && p.Agg == AggSum {
+		return p, httpapi.BadRequest("agg", "%s is a ratio (%s / %s); a sum of ratios means nothing: use agg=avg, which gives Σ %s / Σ %s",
+			p.Indicator.Code, p.Indicator.Ratio.Numerator, p.Indicator.Ratio.Denominator, p.Indicator.Ratio.Numerator, p.Indicator.Ratio.Denominator)
+	}
+	return p, nil
+}
+
+// AggregateResponse is the body of GET /v1/aggregate.
+type AggregateResponse struct {
+	Indicator IndicatorRef `json:"indicator"`
+	Agg       string       `json:"agg"`
+	// Method is "values" (agg over the stored values) or "ratio_of_sums"
+	// (a ratio indicator averaged as Σ numerator / Σ denominator × scale).
+	Method     string           `json:"method"`
+	Ratio      *catalogue.Ratio `json:"ratio,omitempty"`
+	By         []string         `json:"by"`
+	Groups     []AggregateGroup `json:"groups"`
+	Count      int              `json:"count"` // groups
+	Provenance []SourceRef      `json:"provenance"`
+}
+
+// AggregateGroup is one value of an aggregate: for a place (when grouped by
+// geo), a period (when grouped by period) and a breakdown.
+type AggregateGroup struct {
+	Geo     string           `json:"geo,omitempty"`
+	Period  string           `json:"period,omitempty"`
+	Dims    observation.Dims `json:"dims"`
+	Value   *float64         `json:"value"`
+	Unit    string           `json:"unit"`
+	Values  int              `json:"values"`  // stored values that went in
+	Members []string         `json:"members"` // places whose values went in
+}
+
+// SourceRef is where the values of a response came from.
+type SourceRef struct {
+	Indicator   string    `json:"indicator"`
+	Source      string    `json:"source"`
+	URL         string    `json:"url"`
+	Licence     string    `json:"licence"`
+	RetrievedAt time.Time `json:"retrieved_at"` // the latest retrieval among them
+}
+
+func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
+	q, perr := parseQuery(r.URL.RawQuery)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	p, perr := parseAggregateParams(q, s.cat, s.cfg.MaxGeos)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	form, perr := negotiateFormat(r, q)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	tree, ok := s.loadPlaces(w, r)
+	if !ok {
+		return
+	}
+	groups, perr := aggregateGroups(p, tree)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	var members []string
+	seen := map[string]bool{}
+	for _, g := range groups {
+		for _, m := range g.members {
+			if !seen[m] {
+				seen[m] = true
+				members = append(members, m)
+			}
+		}
+	}
+	sort.Strings(members)
+
+	codes := []string{p.Indicator.Code}
+	if p.Indicator.Ratio != nil && p.Agg == AggAvg {
+		codes = []string{p.Indicator.Ratio.Numerator, p.Indicator.Ratio.Denominator}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	start := time.Now()
+	rows, err := readAggregateRows(ctx, s.conn, codes, members, p.seriesParams, s.cfg.MaxRows+1)
+	s.chDuration.WithLabelValues("aggregate").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.chErrors.WithLabelValues("aggregate").Inc()
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	if len(rows) > s.cfg.MaxRows {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeRangeTooLarge, "",
+			"the aggregate reads more than %d stored values; narrow it with from and to, fewer places or a dims filter", s.cfg.MaxRows))
+		return
+	}
+	resp := buildAggregate(p, groups, rows)
+	if form == formatCSV {
+		t := newCSVTable("indicator", "agg", "method", "geo", "period", "dims", "value", "unit", "values", "members")
+		for _, g := range resp.Groups {
+			t.row(resp.Indicator.Code, resp.Agg, resp.Method, g.Geo, g.Period, g.Dims.Canonical(), formatFloat(g.Value),
+				g.Unit, strconv.Itoa(g.Values), strings.Join(g.Members, " "))
+		}
+		httpapi.WriteWithETag(w, r, httpapi.ContentTypeCSV, t.bytes())
+		return
+	}
+	s.writeCached(w, r, resp)
+}
+
+// aggGroup is one requested place and the members that make it up.
+type aggGroup struct {
+	geo     string
+	members []string
+}
+
+// aggregateGroups resolves geo= or level= against the place catalogue.
+// A geo the catalogue does not know stands for itself when it has data of
+// its own, so feeds whose places are not catalogued yet still aggregate.
+func aggregateGroups(p aggregateParams, tree *placeTree) ([]aggGroup, *httpapi.Error) {
+	var out []aggGroup
+	if p.Level != "" {
+		for _, pl := range tree.list {
+			if pl.Level == p.Level {
+				out = append(out, aggGroup{geo: pl.Code, members: tree.members(pl.Code)})
+			}
+		}
+		if len(out) == 0 {
+			levels := tree.levels()
+			if len(levels) == 0 {
+				return nil, httpapi.BadRequest("level", "the place catalogue is empty, so there is no level %q; aggregate named places with geo=", p.Level)
+			}
+			return nil, httpapi.BadRequest("level", "level %q has no places; the levels are %s", p.Level, strings.Join(levels, ", "))
+		}
+		return out, nil
+	}
+	for _, g := range p.Geos {
+		out = append(out, aggGroup{geo: g, members: tree.members(g)})
+	}
+	return out, nil
+}
+
+// aggRow is one stored value read for an aggregate.
+type aggRow struct {
+	Indicator, Geo, Dims, Grain, Source, URL, Licence string
+	PeriodStart                                       int64
+	Value                                             float64
+	RetrievedAt                                       time.Time
+}
+
+func readAggregateRows(ctx context.Context, conn chdriver.Conn, codes, geos []string, p seriesParams, limit int) ([]aggRow, error) {
+	var (
+		b    strings.Builder
+		args []any
+	)
+	b.WriteString(`SELECT indicator, geo, dims, grain, period_start, value, source, source_url, licence, retrieved_at
+FROM observations FINAL
+WHERE indicator IN ? AND geo IN ?`)
+	args = append(args, groupSet(codes), groupSet(geos))
+	if p.From != nil {
+		b.WriteString("\n  AND period_end > ?")
+		args = append(args, p.From.Start.Unix())
+	}
+	if p.To != nil {
+		b.WriteString("\n  AND period_start < ?")
+		args = append(args, p.To.End().Unix())
+	}
+	for _, pair := range p.DimPairs {
+		b.WriteString("\n  AND has(splitByChar('&', dims), ?)")
+		args = append(args, pair)
+	}
+	// Ordered, so that sums add up in the same order on every request and
+	// the body, hence its ETag, only changes when the data does.
+	b.WriteString("\nORDER BY geo, dims, period_start, grain, indicator, source\nLIMIT ?")
+	args = append(args, limit)
+	rows, err := conn.Query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query aggregate of %s: %w", strings.Join(codes, ", "), err)
+	}
+	var out []aggRow
+	for rows.Next() {
+		var r aggRow
+		if err := rows.Scan(&r.Indicator, &r.Geo, &r.Dims, &r.Grain, &r.PeriodStart, &r.Value, &r.Source, &r.URL,
+			&r.Licence, &r.RetrievedAt); err != nil {
+			return nil, errors.Join(fmt.Errorf("scan aggregate: %w", err), rows.Close())
+		}
+		out = append(out, r)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("read aggregate: %w", err)
+	}
+	return out, nil
+}
+
+func groupSet(vs []string) clickhouse.GroupSet {
+	set := make([]any, len(vs))
+	for i, v := range vs {
+		set[i] = v
+	}
+	return clickhouse.GroupSet{Value: set}
+}
+
+// buildAggregate computes the groups from the stored rows.
+func buildAggregate(p aggregateParams, groups []aggGroup, rows []aggRow) AggregateResponse {
+	ind := p.Indicator
+	resp := AggregateResponse{
+		Indicator: IndicatorRef{Code: ind.Code, Name: ind.Name, Unit: ind.Unit, Polarity: ind.Polarity},
+		Agg:       p.Agg,
+		Method:    MethodValues,
+		By:        []string{},
+		Groups:    []AggregateGroup{},
+	}
+	ratio := ind.Ratio != nil && p.Agg == AggAvg
+	if ratio {
+		resp.Method = MethodRatioOfSums
+		resp.Ratio = ind.Ratio
+	}
+	if p.ByGeo {
+		resp.By = append(resp.By, "geo")
+	}
+	if p.ByTime {
+		resp.By = append(resp.By, "period")
+	}
+	unit := ind.Unit
+	if p.Agg == AggCount {
+		unit = "values"
+	}
+
+	// cell is one (place, period, breakdown): its value, or for a ratio its
+	// numerator and denominator.
+	type cellKey struct {
+		geo, dims, grain string
+		start            int64
+	}
+	type cell struct {
+		v, num, den    float64
+		hasNum, hasDen bool
+	}
+	cells := map[cellKey]*cell{}
+	byGeo := map[string][]cellKey{}
+	prov := map[[3]string]time.Time{}
+	for _, r := range rows {
+		k := cellKey{r.Geo, r.Dims, r.Grain, r.PeriodStart}
+		c := cells[k]
+		if c == nil {
+			c = &cell{}
+			cells[k] = c
+			byGeo[r.Geo] = append(byGeo[r.Geo], k)
+		}
+		switch {
+		case !ratio:
+			c.v = r.Value
+		case r.Indicator == ind.Ratio.Numerator:
+			c.num, c.hasNum = r.Value, true
+		default:
+			c.den, c.hasDen = r.Value, true
+		}
+		pk := [3]string{r.Indicator, r.Source, r.URL + "\x00" + r.Licence}
+		if r.RetrievedAt.After(prov[pk]) {
+			prov[pk] = r.RetrievedAt
+		}
+	}
+
+	type outKey struct{ geo, period, dims string }
+	type acc struct {
+		vals     []float64
+		num, den float64
+		members  map[string]bool
+		start    int64
+		grain    string
+	}
+	accs := map[outKey]*acc{}
+	var order []outKey
+	add := func(group string, k cellKey, c *cell) {
+		if ratio && !(c.hasNum && c.hasDen) {
+			return // a ratio needs both parts for the same place and period
+		}
+		ok := outKey{dims: k.dims}
+		if p.ByGeo {
+			ok.geo = group
+		}
+		if p.ByTime {
+			ok.period = periodOf(k.grain, k.start).Code()
+		}
+		a := accs[ok]
+		if a == nil {
+			a = &acc{members: map[string]bool{}, start: k.start, grain: k.grain}
+			accs[ok] = a
+			order = append(order, ok)
+		}
+		a.members[k.geo] = true
+		if ratio {
+			a.num += c.num
+			a.den += c.den
+			a.vals = append(a.vals, 0) // counts the pairs
+			return
+		}
+		a.vals = append(a.vals, c.v)
+	}
+	counted := map[cellKey]bool{}
+	for _, g := range groups {
+		for _, m := range g.members {
+			for _, k := range byGeo[m] {
+				if !p.ByGeo {
+					// Without by=geo every place counts once, even when two
+					// requested places share it.
+					if counted[k] {
+						continue
+					}
+					counted[k] = true
+				}
+				add(g.geo, k, cells[k])
+			}
+		}
+	}
+	sort.Slice(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		if a.geo != b.geo {
+			return a.geo < b.geo
+		}
+		if a.dims != b.dims {
+			return a.dims < b.dims
+		}
+		if accs[a].start != accs[b].start {
+			return accs[a].start < accs[b].start
+		}
+		return accs[a].grain < accs[b].grain
+	})
+	for _, k := range order {
+		a := accs[k]
+		dims, err := observation.ParseDims(k.dims)
+		if err != nil || dims == nil {
+			dims = observation.Dims{}
+		}
+		g := AggregateGroup{Geo: k.geo, Period: k.period, Dims: dims, Unit: unit, Values: len(a.vals), Members: []string{}}
+		for m := range a.members {
+			g.Members = append(g.Members, m)
+		}
+		sort.Strings(g.Members)
+		var v float64
+		if ratio {
+			if a.den == 0 {
+				resp.Groups = append(resp.Groups, g) // value null: nothing to divide by
+				continue
+			}
+			v = a.num / a.den * ind.Ratio.Scale
+		} else {
+			v = reduce(p.Agg, a.vals)
+		}
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			g.Value = &v
+		}
+		resp.Groups = append(resp.Groups, g)
+	}
+	resp.Count = len(resp.Groups)
+	resp.Provenance = []SourceRef{}
+	for k, at := range prov {
+		url, licence, _ := strings.Cut(k[2], "\x00")
+		resp.Provenance = append(resp.Provenance, SourceRef{Indicator: k[0], Source: k[1], URL: url, Licence: licence, RetrievedAt: at.UTC()})
+	}
+	sort.Slice(resp.Provenance, func(i, j int) bool {
+		a, b := resp.Provenance[i], resp.Provenance[j]
+		if a.Indicator != b.Indicator {
+			return a.Indicator < b.Indicator
+		}
+		if a.Source != b.Source {
+			return a.Source < b.Source
+		}
+		return a.URL < b.URL
+	})
+	return resp
+}
+
+// reduce applies agg to vs (never empty). Sums add in order of size so that
+// the result does not depend on the order ClickHouse returned the rows in.
+func reduce(agg string, vs []float64) float64 {
+	switch agg {
+	case AggCount:
+		return float64(len(vs))
+	case AggMin:
+		return slices.Min(vs)
+	case AggMax:
+		return slices.Max(vs)
+	case AggMedian:
+		s := slices.Clone(vs)
+		slices.Sort(s)
+		n := len(s)
+		if n%2 == 1 {
+			return s[n/2]
+		}
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	var sum float64
+	for _, v := range s {
+		sum += v
+	}
+	if agg == AggSum {
+		return sum
+	}
+	return sum / float64(len(s))
+}

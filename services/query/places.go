@@ -1,0 +1,181 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/ounce-data/ounce/pkg/httpapi"
+)
+
+// LevelAggregate is the level of a publisher's own aggregate (a World Bank
+// income group, an OWID continent total): it is a place one can ask for,
+// but never a member of another place's roll-up, which would count its
+// countries twice.
+const LevelAggregate = "aggregate"
+
+// Place is one entry of the place catalogue.
+type Place struct {
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+	Level  string `json:"level"`
+	Parent string `json:"parent"` // the next level up; "" at the top
+}
+
+// PlacesResponse is the body of GET /v1/places.
+type PlacesResponse struct {
+	Places []Place `json:"places"`
+	Count  int     `json:"count"`
+}
+
+var placesParamNames = map[string]bool{"level": true, "parent": true, "format": true}
+
+// placesSQL reads the newest entry of every place.
+const placesSQL = `SELECT code, argMax(name, version), argMax(level, version), argMax(parent, version)
+FROM places
+GROUP BY code
+ORDER BY code`
+
+// placeTree is the place catalogue with its hierarchy.
+type placeTree struct {
+	byCode   map[string]Place
+	children map[string][]string
+	list     []Place // sorted by code
+}
+
+func readPlaces(ctx context.Context, conn chdriver.Conn) (*placeTree, error) {
+	rows, err := conn.Query(ctx, placesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("query places: %w", err)
+	}
+	t := &placeTree{byCode: map[string]Place{}, children: map[string][]string{}}
+	for rows.Next() {
+		var p Place
+		if err := rows.Scan(&p.Code, &p.Name, &p.Level, &p.Parent); err != nil {
+			return nil, errors.Join(fmt.Errorf("scan places: %w", err), rows.Close())
+		}
+		t.byCode[p.Code] = p
+		t.list = append(t.list, p)
+		if p.Parent != "" {
+			t.children[p.Parent] = append(t.children[p.Parent], p.Code)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("read places: %w", err)
+	}
+	return t, nil
+}
+
+// members are the places whose values make up code's roll-up: code itself
+// when it has no children, else its descendants without children, leaving
+// out publisher aggregates. Sorted, distinct.
+func (t *placeTree) members(code string) []string {
+	if len(t.children[code]) == 0 {
+		return []string{code}
+	}
+	var out []string
+	seen := map[string]bool{code: true}
+	stack := slices.Clone(t.children[code])
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[c] {
+			continue // a cycle in the catalogue must not hang a request
+		}
+		seen[c] = true
+		if t.byCode[c].Level == LevelAggregate {
+			continue
+		}
+		if kids := t.children[c]; len(kids) > 0 {
+			stack = append(stack, kids...)
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// levels lists the levels present, sorted.
+func (t *placeTree) levels() []string {
+	seen := map[string]bool{}
+	for _, p := range t.list {
+		seen[p.Level] = true
+	}
+	out := make([]string, 0, len(seen))
+	for l := range seen {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Service) places(w http.ResponseWriter, r *http.Request) {
+	q, perr := parseQuery(r.URL.RawQuery)
+	if perr == nil {
+		perr = checkParamNames(q, placesParamNames, "level, parent and format")
+	}
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	form, perr := negotiateFormat(r, q)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	level, parent := strings.TrimSpace(q.Get("level")), strings.TrimSpace(q.Get("parent"))
+	tree, ok := s.loadPlaces(w, r)
+	if !ok {
+		return
+	}
+	if level != "" && !slices.Contains(tree.levels(), level) {
+		httpapi.WriteError(w, httpapi.BadRequest("level", "level %q has no places; the levels are %s", level, strings.Join(tree.levels(), ", ")))
+		return
+	}
+	if parent != "" {
+		if _, known := tree.byCode[parent]; !known {
+			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeUnknownPlace, "parent", "place %q is not in the place catalogue; GET /v1/places lists them", parent))
+			return
+		}
+	}
+	resp := PlacesResponse{Places: []Place{}}
+	for _, p := range tree.list {
+		if (level == "" || p.Level == level) && (parent == "" || p.Parent == parent) {
+			resp.Places = append(resp.Places, p)
+		}
+	}
+	resp.Count = len(resp.Places)
+	if form == formatCSV {
+		t := newCSVTable("code", "name", "level", "parent")
+		for _, p := range resp.Places {
+			t.row(p.Code, p.Name, p.Level, p.Parent)
+		}
+		httpapi.WriteWithETag(w, r, httpapi.ContentTypeCSV, t.bytes())
+		return
+	}
+	s.writeCached(w, r, resp)
+}
+
+// loadPlaces reads the place catalogue, answering the error itself when it
+// cannot.
+func (s *Service) loadPlaces(w http.ResponseWriter, r *http.Request) (*placeTree, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	start := time.Now()
+	tree, err := readPlaces(ctx, s.conn)
+	s.chDuration.WithLabelValues("places").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.chErrors.WithLabelValues("places").Inc()
+		httpapi.WriteError(w, s.storeError(r, err))
+		return nil, false
+	}
+	return tree, true
+}
