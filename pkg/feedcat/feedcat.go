@@ -51,19 +51,29 @@ type Feed struct {
 	// Catalogue names the indicator catalogue file (schemas/catalogue/<name>.yaml)
 	// that maps the feed's columns to indicators.
 	Catalogue string
+	// PageSize, when set, is how many records the feed asks for a page: the
+	// feed's format pages its answers (Socrata's $limit/$offset) and the
+	// fetch reads page after page until one comes back short. 0 = one request.
+	PageSize int
+	// Mapping is the feed's mapping: block as YAML, for formats whose field
+	// mapping (which field is the value, the place, the period…) differs per
+	// feed; the format's adapter decodes and checks it. Nil when absent.
+	Mapping []byte
 }
 
 // fileFeed is the YAML shape of a feed file.
 type fileFeed struct {
-	ID          string `yaml:"id"`
-	Format      string `yaml:"format"`
-	Domain      string `yaml:"domain"`
-	URL         string `yaml:"url"`
-	Mirror      string `yaml:"mirror"`
-	Schedule    string `yaml:"schedule"`
-	Licence     string `yaml:"licence"`
-	Attribution string `yaml:"attribution"`
-	Catalogue   string `yaml:"catalogue"`
+	ID          string    `yaml:"id"`
+	Format      string    `yaml:"format"`
+	Domain      string    `yaml:"domain"`
+	URL         string    `yaml:"url"`
+	Mirror      string    `yaml:"mirror"`
+	Schedule    string    `yaml:"schedule"`
+	Licence     string    `yaml:"licence"`
+	Attribution string    `yaml:"attribution"`
+	Catalogue   string    `yaml:"catalogue"`
+	PageSize    int       `yaml:"page_size"`
+	Mapping     yaml.Node `yaml:"mapping"`
 }
 
 var (
@@ -133,8 +143,21 @@ func Parse(name string, data []byte) (Feed, error) {
 		Licence:     raw.Licence,
 		Attribution: raw.Attribution,
 		Catalogue:   raw.Catalogue,
+		PageSize:    raw.PageSize,
 	}
 	var problems []*FieldError
+	switch raw.Mapping.Kind {
+	case 0:
+	case yaml.MappingNode:
+		m, err := yaml.Marshal(&raw.Mapping)
+		if err != nil {
+			problems = append(problems, &FieldError{File: name, Field: "mapping", Reason: err.Error()})
+		}
+		f.Mapping = m
+	default:
+		problems = append(problems, &FieldError{File: name, Field: "mapping",
+			Reason: fmt.Sprintf("must be a mapping of keys to values (line %d)", raw.Mapping.Line)})
+	}
 	if raw.Schedule != "" {
 		d, err := time.ParseDuration(raw.Schedule)
 		if err != nil {
@@ -235,6 +258,9 @@ func (f Feed) problems() []*FieldError {
 		add("licence", "is missing")
 	case len(f.Licence) > observation.MaxLicenceLen:
 		add("licence", "is longer than %d characters", observation.MaxLicenceLen)
+	}
+	if f.PageSize < 0 {
+		add("page_size", "%d is negative; give the records a page holds, or leave it out", f.PageSize)
 	}
 	switch {
 	case f.Catalogue == "":

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feedcat"
@@ -35,6 +36,8 @@ func TestParseBad(t *testing.T) {
 		{"two-documents.bad.yaml", []string{"two-documents.bad.yaml", "more than one YAML document"}},
 		{"empty.bad.yaml", []string{"empty.bad.yaml", "file is empty"}},
 		{"not-a-mapping.bad.yaml", []string{"not-a-mapping.bad.yaml", "parse"}},
+		{"mapping-list.bad.yaml", []string{"field mapping", "must be a mapping of keys to values (line 9)"}},
+		{"negative-page-size.bad.yaml", []string{"field page_size", "-5 is negative"}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -77,6 +80,24 @@ func TestParseGood(t *testing.T) {
 		Catalogue:   "owid-co2",
 	}, f)
 	require.NoError(t, f.Validate())
+}
+
+// A feed may declare a page size and a mapping: block; the mapping is kept
+// as YAML for the format's adapter to decode.
+func TestParseMappedFeed(t *testing.T) {
+	name := filepath.Join("testdata", "good-mapped-feed.yaml")
+	data, err := os.ReadFile(name)
+	require.NoError(t, err)
+	f, err := feedcat.Parse(name, data)
+	require.NoError(t, err)
+	require.Equal(t, 50000, f.PageSize)
+	var m struct {
+		Place  map[string]string `yaml:"place"`
+		Period map[string]string `yaml:"period"`
+	}
+	require.NoError(t, yaml.Unmarshal(f.Mapping, &m))
+	require.Equal(t, map[string]string{"field": "state", "codes": "us-state-name"}, m.Place)
+	require.Equal(t, map[string]string{"field": "year", "grain": "year"}, m.Period)
 }
 
 func TestValidateNamesFileAndEveryField(t *testing.T) {
