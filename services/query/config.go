@@ -21,6 +21,8 @@ const (
 	DefaultMaxGeos         = 500
 	DefaultQueryTimeout    = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	// MinTokenLength is the shortest analyst or read token accepted.
+	MinTokenLength = 16
 )
 
 // Config tunes the query service. Zero values take the defaults.
@@ -30,6 +32,12 @@ type Config struct {
 	MaxGeos         int           // most places one series request may name
 	QueryTimeout    time.Duration // ClickHouse gets this long to answer one request
 	ShutdownTimeout time.Duration // in-flight requests get this long to finish on shutdown
+	// AnalystToken authorises writes (initiatives) as Authorization: Bearer.
+	// Empty disables writes: they answer 401 saying so.
+	AnalystToken string
+	// ReadToken, when set, is required (or the analyst token) to read data;
+	// empty leaves reads open. Health, metrics and /openapi.yaml stay open.
+	ReadToken string
 }
 
 // WithDefaults fills zero fields.
@@ -66,6 +74,14 @@ func (c Config) Validate() error {
 	}
 	if c.QueryTimeout < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("query timeout %s: must be at least 10ms", c.QueryTimeout))
+	}
+	for name, tok := range map[string]string{"analyst token": c.AnalystToken, "read token": c.ReadToken} {
+		if tok != "" && len(tok) < MinTokenLength {
+			errs = append(errs, fmt.Errorf("%s: must be at least %d characters; generate one with `openssl rand -hex 24`", name, MinTokenLength))
+		}
+	}
+	if c.AnalystToken != "" && c.AnalystToken == c.ReadToken {
+		errs = append(errs, errors.New("read token equals the analyst token: a reader could write; use two different tokens"))
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout %s: must not be negative", c.ShutdownTimeout))

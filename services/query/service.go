@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -22,6 +23,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/schemas"
+	"github.com/ounce-data/ounce/services/query/web"
 )
 
 // Service answers the query API from one ClickHouse connection pool. It
@@ -34,6 +36,7 @@ type Service struct {
 	health  *httpapi.Health
 	handler http.Handler
 	routes  []route
+	tokens  tokens
 
 	chDuration *prometheus.HistogramVec
 	chErrors   *prometheus.CounterVec
@@ -99,9 +102,14 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 		{pattern: "GET /healthz", handler: http.HandlerFunc(s.health.Live)},
 		{pattern: "GET /readyz", handler: http.HandlerFunc(s.health.Ready)},
 	}
+	s.tokens = newTokens(cfg.AnalystToken, cfg.ReadToken)
 	mux := httpapi.NewMux()
 	for _, rt := range s.routes {
-		mux.Handle(rt.pattern, rt.handler)
+		mux.Handle(rt.pattern, s.tokens.guard(rt.accessLevel(), rt.handler))
+	}
+	// The web dashboard (page and assets, outside the API document).
+	for _, pattern := range web.Patterns {
+		mux.Handle(pattern, web.Handler())
 	}
 	s.handler = httpapi.RequestIDs(httpMetrics.Middleware(mux))
 	return s, nil
@@ -116,6 +124,20 @@ type route struct {
 	// params are the query parameters the handler understands; nil means
 	// none. The /v1/ handlers refuse any other with bad_request.
 	params map[string]bool
+	// write marks routes that change data: they need the analyst token.
+	write bool
+}
+
+// accessLevel is who may call the route: /v1/ reads need the read token
+// when one is configured, writes the analyst token; the rest is open.
+func (rt route) accessLevel() access {
+	switch {
+	case rt.write:
+		return accessWrite
+	case strings.Contains(rt.pattern, " /v1/"):
+		return accessRead
+	}
+	return accessOpen
 }
 
 // openAPIHandler serves the OpenAPI document of the API, with a strong ETag

@@ -2,7 +2,8 @@
 // /metrics, /healthz and /readyz, reading from ClickHouse.
 //
 // Every flag can be set by environment: --max-rows by OUNCE_QUERY_MAX_ROWS,
-// --clickhouse-dsn by OUNCE_QUERY_CLICKHOUSE_DSN or OUNCE_CLICKHOUSE_DSN.
+// --clickhouse-dsn by OUNCE_QUERY_CLICKHOUSE_DSN or OUNCE_CLICKHOUSE_DSN,
+// --analyst-token by OUNCE_ANALYST_TOKEN.
 package main
 
 import (
@@ -55,9 +56,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	maxGeos := fs.Int("max-geos", query.DefaultMaxGeos, "most places one series request may name")
 	queryTimeout := fs.Duration("query-timeout", query.DefaultQueryTimeout, "how long ClickHouse gets to answer one request")
 	shutdownTimeout := fs.Duration("shutdown-timeout", query.DefaultShutdownTimeout, "how long in-flight requests get to finish on SIGTERM")
+	analystToken := fs.String("analyst-token", "", "bearer token that authorises writes (initiatives); empty disables writes. Prefer the environment (OUNCE_ANALYST_TOKEN) to a flag, which other users can see")
+	readToken := fs.String("read-token", "", "when set, reading /v1/ needs this token (or the analyst token); empty leaves reads open")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", logging.FormatJSON, "json or console")
-	if err := envflag.Parse(fs, envPrefix, args, "clickhouse-dsn", "log-level", "log-format"); err != nil {
+	if err := envflag.Parse(fs, envPrefix, args, "clickhouse-dsn", "log-level", "log-format", "analyst-token", "read-token"); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		MaxGeos:         *maxGeos,
 		QueryTimeout:    *queryTimeout,
 		ShutdownTimeout: *shutdownTimeout,
+		AnalystToken:    *analystToken,
+		ReadToken:       *readToken,
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -127,6 +132,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	log.Info().Str("addr", ln.Addr().String()).Int("max_rows", cfg.MaxRows).Msg("query service starting")
+	if cfg.AnalystToken == "" {
+		log.Warn().Msg("no analyst token (OUNCE_ANALYST_TOKEN): initiative writes are disabled")
+	}
+	log.Info().Str("addr", ln.Addr().String()).Int("max_rows", cfg.MaxRows).
+		Bool("reads_need_token", cfg.ReadToken != "").Msg("query service starting")
 	return svc.Serve(ctx, ln)
 }
