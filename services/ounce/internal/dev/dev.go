@@ -6,6 +6,8 @@ package dev
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,6 +45,7 @@ type Config struct {
 	ClickHouseHTTPPort int
 	Database           string
 	QueryAddr          string
+	AnalystToken       string
 	Mirror             string
 	NoIngest           bool
 	LogLevel           string
@@ -60,6 +63,7 @@ func (c *Config) flags(name string) *flag.FlagSet {
 	fs.IntVar(&c.ClickHouseHTTPPort, "clickhouse-http-port", chserver.DefaultHTTPPort, "HTTP port of the ClickHouse ounce dev starts")
 	fs.StringVar(&c.Database, "database", "ounce", "ClickHouse database of the ClickHouse ounce dev starts")
 	fs.StringVar(&c.QueryAddr, "query-addr", query.DefaultAddr, "listen address of the query API and dashboard")
+	fs.StringVar(&c.AnalystToken, "analyst-token", "", "bearer token for writes to the query API (initiatives); empty generates one and prints it")
 	fs.StringVar(&c.Mirror, "mirror", "", "read feeds from this directory of recorded files instead of their URLs")
 	fs.BoolVar(&c.NoIngest, "no-ingest", false, "do not run the feeds")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -193,7 +197,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	q, err := query.New(query.Config{Addr: c.QueryAddr}, conn, cat, log.With().Str("svc", "query").Logger(), reg)
+	token, generated, err := analystToken(c.AnalystToken)
+	if err != nil {
+		return err
+	}
+	q, err := query.New(query.Config{Addr: c.QueryAddr, AnalystToken: token}, conn, cat, log.With().Str("svc", "query").Logger(), reg)
 	if err != nil {
 		return err
 	}
@@ -213,6 +221,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		}
 		components = append(components, lifecycle.Component{Name: "ingest", Run: ing.Run})
 	}
+	if generated {
+		// Printed, not logged: the token is for the person at the terminal,
+		// and log collectors should not keep it.
+		fmt.Fprintf(stderr, "\nanalyst token (writes to the query API; set OUNCE_ANALYST_TOKEN to choose your own):\n  export OUNCE_ANALYST_TOKEN=%s\n\n", token)
+	}
 	log.Info().Str("query", "http://"+c.QueryAddr).Str("nats", natsURL).Str("clickhouse", redact(dsn)).
 		Str("mirror", c.Mirror).Msg("ounce dev is up; Ctrl-C stops everything")
 	return lifecycle.Run(ctx, components...)
@@ -228,4 +241,16 @@ func redact(dsn string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// analystToken is the configured token, or a new random one (generated true).
+func analystToken(configured string) (token string, generated bool, err error) {
+	if configured != "" {
+		return configured, false, nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", false, fmt.Errorf("generate an analyst token: %w", err)
+	}
+	return hex.EncodeToString(b), true, nil
 }
