@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -54,4 +55,26 @@ func TestEmbeddedPortTakenNamesTheFlag(t *testing.T) {
 	require.NoError(t, err)
 	s.Shutdown()
 	s.WaitForShutdown()
+}
+
+func TestEnsureFeedBuckets(t *testing.T) {
+	ns := testenv.StartNATS(t) // Ensure ran with the defaults
+	ctx := context.Background()
+	status, err := ns.JS.KeyValue(ctx, extnats.BucketFeedStatus)
+	require.NoError(t, err)
+	st, err := status.Status(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.TTL(), "feed status is kept until overwritten")
+
+	leases, err := ns.JS.KeyValue(ctx, extnats.BucketFeedLeases)
+	require.NoError(t, err)
+	st, err = leases.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, extnats.DefaultLeaseTTL, st.TTL())
+
+	// Ensure again with another lease TTL updates the bucket in place.
+	require.NoError(t, extnats.Topology{LeaseTTL: 5 * time.Second}.Ensure(ctx, ns.JS))
+	st, err = leases.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Second, st.TTL())
 }

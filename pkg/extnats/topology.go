@@ -23,6 +23,12 @@ const (
 	// BucketBatches holds where a batch stands: published (by the gateway)
 	// and loaded (one key per message, by the loader).
 	BucketBatches = "ounce_batches"
+	// BucketFeedStatus holds each feed's health after its last run, written
+	// by the ingest workers after every run and read by GET /v1/feeds.
+	BucketFeedStatus = "ounce_feed_status"
+	// BucketFeedLeases holds which ingest worker runs a feed right now; a
+	// lease not renewed within LeaseTTL expires.
+	BucketFeedLeases = "ounce_feed_leases"
 )
 
 // Topology is the JetStream layout. Zero fields take the defaults below.
@@ -33,6 +39,7 @@ type Topology struct {
 	DeadLetterMaxAge time.Duration
 	IdempotencyTTL   time.Duration // how long the gateway remembers an Idempotency-Key
 	BatchStatusAge   time.Duration // how long batch status stays readable
+	LeaseTTL         time.Duration // a feed lease not renewed for this long expires
 }
 
 // Defaults of Topology.
@@ -42,6 +49,7 @@ const (
 	DefaultDeadLetterMaxAge = 30 * 24 * time.Hour
 	DefaultIdempotencyTTL   = 24 * time.Hour
 	DefaultBatchStatusAge   = 7 * 24 * time.Hour
+	DefaultLeaseTTL         = 30 * time.Second
 )
 
 func (t Topology) withDefaults() Topology {
@@ -62,6 +70,9 @@ func (t Topology) withDefaults() Topology {
 	}
 	if t.BatchStatusAge <= 0 {
 		t.BatchStatusAge = DefaultBatchStatusAge
+	}
+	if t.LeaseTTL <= 0 {
+		t.LeaseTTL = DefaultLeaseTTL
 	}
 	return t
 }
@@ -121,6 +132,18 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 		Bucket:      BucketBatches,
 		Description: "batch status: <batch> published by the gateway, <batch>.<msg> loaded by the loader",
 		TTL:         t.BatchStatusAge,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}, {
+		Bucket:      BucketFeedStatus,
+		Description: "per-feed health after every run: last attempt, success and error, next run",
+		History:     10,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}, {
+		Bucket:      BucketFeedLeases,
+		Description: "per-feed lease: the ingest worker running the feed; expires when not renewed",
+		TTL:         t.LeaseTTL,
 		Storage:     jetstream.FileStorage,
 		Replicas:    t.Replicas,
 	}}
