@@ -32,6 +32,10 @@ type Config struct {
 	MaxGeos         int           // most places one series request may name
 	QueryTimeout    time.Duration // ClickHouse gets this long to answer one request
 	ShutdownTimeout time.Duration // in-flight requests get this long to finish on shutdown
+	// FreshnessInterval is how long a data watermark read from ClickHouse
+	// is trusted: If-None-Match is answered 304 from memory meanwhile, so
+	// data written by others is seen by pollers within this interval.
+	FreshnessInterval time.Duration
 	// AnalystToken authorises writes (initiatives) as Authorization: Bearer.
 	// Empty disables writes: they answer 401 saying so.
 	AnalystToken string
@@ -53,6 +57,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.QueryTimeout == 0 {
 		c.QueryTimeout = DefaultQueryTimeout
+	}
+	if c.FreshnessInterval == 0 {
+		c.FreshnessInterval = DefaultFreshnessInterval
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
@@ -82,6 +89,9 @@ func (c Config) Validate() error {
 	}
 	if c.AnalystToken != "" && c.AnalystToken == c.ReadToken {
 		errs = append(errs, errors.New("read token equals the analyst token: a reader could write; use two different tokens"))
+	}
+	if c.FreshnessInterval < 0 || c.FreshnessInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("freshness interval %s: must be between 0 and 1h", c.FreshnessInterval))
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout %s: must not be negative", c.ShutdownTimeout))

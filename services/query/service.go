@@ -37,6 +37,7 @@ type Service struct {
 	handler http.Handler
 	routes  []route
 	tokens  tokens
+	fresh   *freshness
 
 	chDuration *prometheus.HistogramVec
 	chErrors   *prometheus.CounterVec
@@ -90,11 +91,11 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 	})
 
 	s.routes = []route{
-		{pattern: "GET /v1/indicators", handler: http.HandlerFunc(s.indicators)},       // takes no parameters
-		{pattern: "GET /v1/indicators/{code}", handler: http.HandlerFunc(s.indicator)}, // takes no parameters
-		{pattern: "GET /v1/places", handler: http.HandlerFunc(s.places), params: placesParamNames},
-		{pattern: "GET /v1/series", handler: http.HandlerFunc(s.series), params: seriesParamNames},
-		{pattern: "GET /v1/aggregate", handler: http.HandlerFunc(s.aggregate), params: aggregateParamNames},
+		{pattern: "GET /v1/indicators", handler: http.HandlerFunc(s.indicators), watermarked: true},       // takes no parameters
+		{pattern: "GET /v1/indicators/{code}", handler: http.HandlerFunc(s.indicator), watermarked: true}, // takes no parameters
+		{pattern: "GET /v1/places", handler: http.HandlerFunc(s.places), params: placesParamNames, watermarked: true},
+		{pattern: "GET /v1/series", handler: http.HandlerFunc(s.series), params: seriesParamNames, watermarked: true},
+		{pattern: "GET /v1/aggregate", handler: http.HandlerFunc(s.aggregate), params: aggregateParamNames, watermarked: true},
 		{pattern: "GET /openapi.yaml", handler: openAPIHandler(schemas.QueryOpenAPI)},
 		{pattern: "GET /metrics", handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 			ErrorHandling: promhttp.ContinueOnError,
@@ -103,9 +104,14 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 		{pattern: "GET /readyz", handler: http.HandlerFunc(s.health.Ready)},
 	}
 	s.tokens = newTokens(cfg.AnalystToken, cfg.ReadToken)
+	s.fresh = newFreshness(conn, cfg.FreshnessInterval)
 	mux := httpapi.NewMux()
 	for _, rt := range s.routes {
-		mux.Handle(rt.pattern, s.tokens.guard(rt.accessLevel(), rt.handler))
+		h := rt.handler
+		if rt.watermarked {
+			h = s.fresh.conditional(h)
+		}
+		mux.Handle(rt.pattern, s.tokens.guard(rt.accessLevel(), h))
 	}
 	// The web dashboard (page and assets, outside the API document).
 	for _, pattern := range web.Patterns {
@@ -126,6 +132,10 @@ type route struct {
 	params map[string]bool
 	// write marks routes that change data: they need the analyst token.
 	write bool
+	// watermarked marks GET routes that answer from the ClickHouse tables
+	// the freshness watermark covers, so If-None-Match can be answered 304
+	// from memory while it has not moved.
+	watermarked bool
 }
 
 // accessLevel is who may call the route: /v1/ reads need the read token
