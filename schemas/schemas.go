@@ -41,3 +41,9 @@ var ErrorCodes []byte
 //
 //go:embed openapi/query.yaml
 var QueryOpenAPI []byte
+
+// GatewayOpenAPI is the OpenAPI 3.0 document of the partner gateway
+// (services/gateway), which that service serves at GET /openapi.yaml.
+//
+//go:embed openapi/gateway.yaml
+var GatewayOpenAPI []byte
