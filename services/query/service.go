@@ -95,6 +95,11 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 		{pattern: "GET /v1/indicators/{code}", handler: http.HandlerFunc(s.indicator), watermarked: true}, // takes no parameters
 		{pattern: "GET /v1/places", handler: http.HandlerFunc(s.places), params: placesParamNames, watermarked: true},
 		{pattern: "GET /v1/series", handler: http.HandlerFunc(s.series), params: seriesParamNames, watermarked: true},
+		{pattern: "GET /v1/initiatives", handler: http.HandlerFunc(s.listInitiatives), watermarked: true},
+		{pattern: "POST /v1/initiatives", handler: http.HandlerFunc(s.createInitiative), write: true},
+		{pattern: "GET /v1/initiatives/{id}", handler: http.HandlerFunc(s.getInitiative), watermarked: true},
+		{pattern: "PUT /v1/initiatives/{id}", handler: http.HandlerFunc(s.putInitiative), write: true},
+		{pattern: "DELETE /v1/initiatives/{id}", handler: http.HandlerFunc(s.deleteInitiative), write: true},
 		{pattern: "GET /v1/aggregate", handler: http.HandlerFunc(s.aggregate), params: aggregateParamNames, watermarked: true},
 		{pattern: "GET /openapi.yaml", handler: openAPIHandler(schemas.QueryOpenAPI)},
 		{pattern: "GET /metrics", handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -285,11 +290,13 @@ func indicatorEntry(ind catalogue.Indicator, cov map[string]coverageRow) Indicat
 // indicator answers GET /v1/indicators/{code}: one entry with its coverage.
 func (s *Service) indicator(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
-	if perr == nil {
-		perr = checkParamNames(q, nil, "none: GET /v1/indicators/{code} takes no parameters")
-	}
 	if perr != nil {
 		httpapi.WriteError(w, perr)
+		return
+	}
+	if len(q) > 0 {
+		names := slices.Sorted(maps.Keys(q))
+		httpapi.WriteError(w, httpapi.BadRequest(names[0], "unknown parameter %q; GET /v1/indicators/{code} takes no parameters", names[0]))
 		return
 	}
 	code := r.PathValue("code")

@@ -1,0 +1,378 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/services/query/savings"
+)
+
+// MaxInitiativeBytes bounds the body of an initiative write.
+const MaxInitiativeBytes = 1 << 20
+
+// InitiativesResponse is the body of GET /v1/initiatives.
+type InitiativesResponse struct {
+	Initiatives []savings.Initiative `json:"initiatives"`
+	Count       int                  `json:"count"`
+}
+
+// storedInitiative is the newest row of one initiative id.
+type storedInitiative struct {
+	Doc       string
+	Deleted   bool
+	Version   uint64
+	UpdatedAt time.Time
+}
+
+const initiativesSQL = `SELECT id, argMax(doc, version), argMax(deleted, version), max(version), argMax(updated_at, version)
+FROM initiatives
+%s
+GROUP BY id
+ORDER BY id`
+
+func readInitiatives(ctx context.Context, conn chdriver.Conn, id string) (map[string]storedInitiative, []string, error) {
+	sql, args := fmt.Sprintf(initiativesSQL, ""), []any(nil)
+	if id != "" {
+		sql, args = fmt.Sprintf(initiativesSQL, "WHERE id = ?"), []any{id}
+	}
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("query initiatives: %w", err)
+	}
+	out := map[string]storedInitiative{}
+	var order []string
+	for rows.Next() {
+		var (
+			key     string
+			s       storedInitiative
+			deleted uint8
+		)
+		if err := rows.Scan(&key, &s.Doc, &deleted, &s.Version, &s.UpdatedAt); err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("scan initiatives: %w", err), rows.Close())
+		}
+		s.Deleted = deleted != 0
+		out[key] = s
+		if !s.Deleted {
+			order = append(order, key)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, nil, fmt.Errorf("read initiatives: %w", err)
+	}
+	return out, order, nil
+}
+
+func writeInitiative(ctx context.Context, conn chdriver.Conn, id, doc string, deleted bool, version uint64) error {
+	var del uint8
+	if deleted {
+		del = 1
+	}
+	// One row per analyst write: rare by nature, so one INSERT each.
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO initiatives (id, doc, deleted, version, updated_at)")
+	if err != nil {
+		return fmt.Errorf("write initiative %s: %w", id, err)
+	}
+	if err := b.Append(id, doc, del, version, time.Now().UTC().Truncate(time.Second)); err != nil {
+		return errors.Join(fmt.Errorf("write initiative %s: %w", id, err), b.Abort())
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("write initiative %s: %w", id, err)
+	}
+	return nil
+}
+
+// initiativeTag is the ETag of one stored version of an initiative, which
+// If-Match on PUT and DELETE compare against.
+func initiativeTag(version uint64) string { return `"v` + strconv.FormatUint(version, 10) + `"` }
+
+// nextVersion is a version above prev: nanoseconds since the epoch, so
+// writes through any replica order by time.
+func nextVersion(prev uint64) uint64 {
+	v := uint64(time.Now().UnixNano())
+	if v <= prev {
+		v = prev + 1
+	}
+	return v
+}
+
+func (s *Service) listInitiatives(w http.ResponseWriter, r *http.Request) {
+	if !s.noParams(w, r) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	stored, order, err := s.timedInitiatives(ctx, "")
+	if err != nil {
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	resp := InitiativesResponse{Initiatives: []savings.Initiative{}}
+	for _, id := range order {
+		in, err := savings.Decode(strings.NewReader(stored[id].Doc))
+		if err != nil {
+			// Stored documents were valid when written; say which one is not
+			// rather than hide it.
+			s.log.Error().Err(err).Str("initiative", id).Msg("stored initiative does not decode")
+			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeInternal, "", "initiative %s is stored in a form this server cannot read; the log has details", id))
+			return
+		}
+		resp.Initiatives = append(resp.Initiatives, in)
+	}
+	resp.Count = len(resp.Initiatives)
+	s.writeCached(w, r, resp)
+}
+
+func (s *Service) timedInitiatives(ctx context.Context, id string) (map[string]storedInitiative, []string, error) {
+	start := time.Now()
+	stored, order, err := readInitiatives(ctx, s.conn, id)
+	s.chDuration.WithLabelValues("initiatives").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.chErrors.WithLabelValues("initiatives").Inc()
+	}
+	return stored, order, err
+}
+
+// noParams refuses any query parameter on a route that takes none.
+func (s *Service) noParams(w http.ResponseWriter, r *http.Request) bool {
+	q, perr := parseQuery(r.URL.RawQuery)
+	if perr == nil {
+		perr = checkParamNames(q, nil, "none: this route takes no query parameters")
+	}
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return false
+	}
+	return true
+}
+
+// currentInitiative reads the live initiative of the path's id, answering
+// the error itself when there is none.
+func (s *Service) currentInitiative(w http.ResponseWriter, r *http.Request) (string, storedInitiative, bool) {
+	id := r.PathValue("id")
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	stored, _, err := s.timedInitiatives(ctx, id)
+	if err != nil {
+		httpapi.WriteError(w, s.storeError(r, err))
+		return id, storedInitiative{}, false
+	}
+	cur, ok := stored[id]
+	if !ok || cur.Deleted {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeNotFound, "id", "no initiative %q; GET /v1/initiatives lists them", id))
+		return id, cur, false
+	}
+	return id, cur, true
+}
+
+func (s *Service) getInitiative(w http.ResponseWriter, r *http.Request) {
+	if !s.noParams(w, r) {
+		return
+	}
+	_, cur, ok := s.currentInitiative(w, r)
+	if !ok {
+		return
+	}
+	tag := initiativeTag(cur.Version)
+	h := w.Header()
+	h.Set("ETag", tag)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Last-Modified", cur.UpdatedAt.UTC().Format(http.TimeFormat))
+	if inm := r.Header.Get("If-None-Match"); inm != "" && httpapi.ETagMatch(inm, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", httpapi.ContentTypeJSON)
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, cur.Doc+"\n")
+}
+
+// readInitiativeBody decodes and validates a write's body against the
+// catalogue; pathID, when set, is the id the path names.
+func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pathID string) (savings.Initiative, string, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		httpapi.WriteError(w, httpapi.BadRequest("Content-Type", "send the initiative as application/json, not %q", ct))
+		return savings.Initiative{}, "", false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInitiativeBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpapi.WriteError(w, httpapi.BadRequest("body", "the initiative is larger than %d bytes", MaxInitiativeBytes))
+		} else {
+			httpapi.WriteError(w, httpapi.BadRequest("body", "the body could not be read: %v", err))
+		}
+		return savings.Initiative{}, "", false
+	}
+	in, err := savings.Decode(strings.NewReader(string(body)))
+	if err == nil && pathID != "" {
+		switch in.ID {
+		case "":
+			in.ID = pathID
+		case pathID:
+		default:
+			err = &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "id",
+				Message: fmt.Sprintf("id %q differs from the path's %q; they must be equal (or leave id out)", in.ID, pathID)}
+		}
+	}
+	if err == nil {
+		err = in.Validate()
+	}
+	if err == nil {
+		err = s.checkInitiativeCodes(in)
+	}
+	if err != nil {
+		httpapi.WriteError(w, savingsError(err))
+		return savings.Initiative{}, "", false
+	}
+	doc, err := json.Marshal(in)
+	if err != nil {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeInternal, "", "the initiative could not be stored; the log has details"))
+		s.log.Error().Err(err).Msg("encode initiative")
+		return savings.Initiative{}, "", false
+	}
+	return in, string(doc), true
+}
+
+// checkInitiativeCodes refuses indicators the catalogue does not hold.
+func (s *Service) checkInitiativeCodes(in savings.Initiative) error {
+	if in.Indicator != "" {
+		if _, ok := s.cat.Indicator(in.Indicator); !ok {
+			return &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "indicator",
+				Message: fmt.Sprintf("indicator %q is not in the catalogue; GET /v1/indicators lists the codes", in.Indicator)}
+		}
+	}
+	if in.Population != nil && in.Population.Indicator != "" {
+		if _, ok := s.cat.Indicator(in.Population.Indicator); !ok {
+			return &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "population.indicator",
+				Message: fmt.Sprintf("indicator %q is not in the catalogue; GET /v1/indicators lists the codes", in.Population.Indicator)}
+		}
+	}
+	return nil
+}
+
+// savingsError maps an error of the savings package to the API's answer.
+func savingsError(err error) *httpapi.Error {
+	var ie *savings.InputError
+	if !errors.As(err, &ie) {
+		return httpapi.Errorf(httpapi.CodeInternal, "", "the initiative could not be processed; the log has details")
+	}
+	switch ie.Code {
+	case savings.CodeUnknownMethod:
+		return httpapi.BadRequest("method", "%s", ie.Message)
+	case savings.CodeInsufficientData:
+		return httpapi.Errorf(httpapi.CodeInsufficientData, ie.Field, "%s", ie.Message)
+	}
+	return httpapi.Errorf(httpapi.CodeInvalidInitiative, ie.Field, "%s", ie.Message)
+}
+
+func (s *Service) createInitiative(w http.ResponseWriter, r *http.Request) {
+	if !s.noParams(w, r) {
+		return
+	}
+	in, doc, ok := s.readInitiativeBody(w, r, "")
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	stored, _, err := s.timedInitiatives(ctx, in.ID)
+	if err != nil {
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	prev, exists := stored[in.ID]
+	if exists && !prev.Deleted {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeConflict, "id",
+			"initiative %q exists; change it with PUT /v1/initiatives/%s or choose another id", in.ID, in.ID))
+		return
+	}
+	s.storeInitiative(w, r, in.ID, doc, prev.Version, http.StatusCreated)
+}
+
+func (s *Service) putInitiative(w http.ResponseWriter, r *http.Request) {
+	if !s.noParams(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	in, doc, ok := s.readInitiativeBody(w, r, id)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	stored, _, err := s.timedInitiatives(ctx, in.ID)
+	if err != nil {
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	prev, exists := stored[in.ID]
+	live := exists && !prev.Deleted
+	if match := r.Header.Get("If-Match"); match != "" {
+		if !live || !httpapi.ETagMatch(match, initiativeTag(prev.Version)) {
+			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePreconditionFail, "If-Match",
+				"initiative %q changed since you read it (or is gone); GET it again, reapply your change and retry", id))
+			return
+		}
+	}
+	status := http.StatusOK
+	if !live {
+		status = http.StatusCreated
+	}
+	s.storeInitiative(w, r, in.ID, doc, prev.Version, status)
+}
+
+func (s *Service) storeInitiative(w http.ResponseWriter, r *http.Request, id, doc string, prev uint64, status int) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	version := nextVersion(prev)
+	start := time.Now()
+	err := writeInitiative(ctx, s.conn, id, doc, false, version)
+	s.chDuration.WithLabelValues("initiative_write").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.chErrors.WithLabelValues("initiative_write").Inc()
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	s.fresh.bump()
+	h := w.Header()
+	h.Set("ETag", initiativeTag(version))
+	h.Set("Location", "/v1/initiatives/"+id)
+	h.Set("Content-Type", httpapi.ContentTypeJSON)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, doc+"\n")
+}
+
+func (s *Service) deleteInitiative(w http.ResponseWriter, r *http.Request) {
+	if !s.noParams(w, r) {
+		return
+	}
+	id, cur, ok := s.currentInitiative(w, r)
+	if !ok {
+		return
+	}
+	if match := r.Header.Get("If-Match"); match != "" && !httpapi.ETagMatch(match, initiativeTag(cur.Version)) {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePreconditionFail, "If-Match",
+			"initiative %q changed since you read it; GET it again and retry", id))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	if err := writeInitiative(ctx, s.conn, id, "", true, nextVersion(cur.Version)); err != nil {
+		s.chErrors.WithLabelValues("initiative_write").Inc()
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	s.fresh.bump()
+	w.WriteHeader(http.StatusNoContent)
+}
