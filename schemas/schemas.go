@@ -16,6 +16,11 @@ var ClickHouseMigrations embed.FS
 //go:embed catalogue/*.yaml
 var Catalogue embed.FS
 
+// Places holds the place catalogue, places/*.yaml.
+//
+//go:embed places/*.yaml
+var Places embed.FS
+
 // Feeds holds the feed catalogue, feeds/*.yaml.
 //
 //go:embed feeds/*.yaml

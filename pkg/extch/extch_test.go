@@ -9,6 +9,7 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
@@ -68,4 +69,30 @@ func TestMigrationFileNames(t *testing.T) {
 	require.Len(t, ms, 2)
 	require.EqualValues(t, 1, ms[0].Version)
 	require.Equal(t, []string{"CREATE TABLE a (x UInt8) ENGINE = Memory", "CREATE TABLE b (x UInt8)\nENGINE = Memory"}, ms[1].Statements)
+}
+
+func TestIntegrationSyncPlaces(t *testing.T) {
+	ch := testenv.StartClickHouse(t) // synced once already
+	ctx := context.Background()
+	cat, err := places.Load()
+	require.NoError(t, err)
+	var n uint64
+	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM places FINAL").Scan(&n))
+	require.EqualValues(t, cat.Len(), n)
+	var name, level, parent, alpha2, m49 string
+	require.NoError(t, ch.Conn.QueryRow(ctx, `SELECT name, level, parent FROM places FINAL WHERE code = 'FRA'`).Scan(&name, &level, &parent))
+	require.Equal(t, []string{"France", "country", "m49:150"}, []string{name, level, parent})
+	require.NoError(t, ch.Conn.QueryRow(ctx, `SELECT alpha2, m49 FROM place_codes FINAL WHERE code = 'FRA'`).Scan(&alpha2, &m49))
+	require.Equal(t, []string{"FR", "250"}, []string{alpha2, m49})
+	var aliases []string
+	require.NoError(t, ch.Conn.QueryRow(ctx, `SELECT aliases FROM place_codes FINAL WHERE code = 'who:AFR'`).Scan(&aliases))
+	require.Equal(t, []string{"who-m49:953"}, aliases)
+	require.NoError(t, ch.Conn.QueryRow(ctx, `SELECT level FROM places FINAL WHERE code = 'EAS'`).Scan(&level))
+	require.Equal(t, "aggregate", level)
+
+	var before, after uint64
+	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM places").Scan(&before))
+	require.NoError(t, extch.SyncPlaces(ctx, ch.Conn, cat))
+	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM places").Scan(&after))
+	require.Equal(t, before, after, "an unchanged catalogue inserts nothing")
 }

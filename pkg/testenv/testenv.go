@@ -32,6 +32,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/chserver"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // Environment variables read by this package.
@@ -196,6 +197,9 @@ func StartClickHouse(t testing.TB) *ClickHouse {
 	cat, err := catalogue.Load()
 	require.NoError(t, err)
 	require.NoError(t, extch.SyncCatalogue(ctx, conn, cat))
+	pl, err := places.Load()
+	require.NoError(t, err)
+	require.NoError(t, extch.SyncPlaces(ctx, conn, pl))
 	return &ClickHouse{DSN: dsn, Database: name, Conn: conn, ServerDSN: serverDSN}
 }
 

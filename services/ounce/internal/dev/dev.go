@@ -30,6 +30,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/lifecycle"
 	"github.com/ounce-data/ounce/pkg/logging"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/services/ingest"
 	"github.com/ounce-data/ounce/services/loader"
 	"github.com/ounce-data/ounce/services/query"
@@ -114,6 +115,13 @@ func openClickHouse(ctx context.Context, dsn string, log zerolog.Logger) (driver
 		return nil, errors.Join(err, conn.Close())
 	}
 	if err := extch.SyncCatalogue(ctx, conn, cat); err != nil {
+		return nil, errors.Join(err, conn.Close())
+	}
+	pl, err := places.Load()
+	if err != nil {
+		return nil, errors.Join(err, conn.Close())
+	}
+	if err := extch.SyncPlaces(ctx, conn, pl); err != nil {
 		return nil, errors.Join(err, conn.Close())
 	}
 	log.Info().Str("clickhouse", redact(dsn)).Interface("applied_migrations", applied).Int("indicators", len(cat.Indicators())).Msg("clickhouse ready")

@@ -25,6 +25,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/logging"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/services/query"
 )
 
@@ -118,6 +119,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	}
 	if err := extch.SyncCatalogue(startCtx, conn, cat); err != nil {
 		return fmt.Errorf("sync catalogue: %w", err)
+	}
+	pl, err := places.Load()
+	if err != nil {
+		return err
+	}
+	if err := extch.SyncPlaces(startCtx, conn, pl); err != nil {
+		return fmt.Errorf("sync places: %w", err)
 	}
 	cancel()
 
