@@ -1,5 +1,9 @@
-// Package gateway will take partners' authenticated pushes of outcome data
-// and publish them into the observation stream. It has no code yet: partner
-// pushes are the work of the gateway issue, and nothing here claims to
-// accept them.
+// Package gateway is the partner push API of Ounce: partners send the
+// outcomes they measured (JSON, NDJSON or CSV, optionally gzipped) with a
+// bearer key; the gateway checks every row against the key's grants and the
+// indicator catalogue, publishes the accepted rows to the observation stream
+// as partner:<id>, waits until JetStream acknowledged all of them, and
+// answers an import summary with the rejected rows grouped by conflict.
+// GET /v1/batches/{id} says whether the loader has put a batch into
+// ClickHouse yet.
 package gateway

@@ -1,0 +1,395 @@
+package gateway
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/services/gateway/registry"
+)
+
+// IdempotencyKeyHeader names a push so that a retry is answered, not redone.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// pushOptions are the query parameters of a push.
+type pushOptions struct {
+	dryRun bool
+	atomic bool
+}
+
+func parseOptions(r *http.Request) (pushOptions, *httpapi.Error) {
+	var o pushOptions
+	for name, vals := range r.URL.Query() {
+		var dst *bool
+		switch name {
+		case "dry_run":
+			dst = &o.dryRun
+		case "atomic":
+			dst = &o.atomic
+		default:
+			return o, httpapi.BadRequest(name, "%q is not a parameter of this route; it takes dry_run and atomic", name)
+		}
+		if len(vals) != 1 {
+			return o, httpapi.BadRequest(name, "give %s once", name)
+		}
+		b, err := strconv.ParseBool(vals[0])
+		if err != nil {
+			return o, httpapi.BadRequest(name, "%s=%q: want true or false", name, vals[0])
+		}
+		*dst = b
+	}
+	return o, nil
+}
+
+// authenticate returns the partner of the request's bearer key.
+func (s *Service) authenticate(r *http.Request) (*registry.Partner, *httpapi.Error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, httpapi.Errorf(httpapi.CodeUnauthorized, "Authorization", "send the partner key as Authorization: Bearer <key>")
+	}
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+		return nil, httpapi.Errorf(httpapi.CodeUnauthorized, "Authorization", "want Authorization: Bearer <key>")
+	}
+	p, ok := s.partners.Authenticate(strings.TrimSpace(key))
+	if !ok {
+		return nil, httpapi.Errorf(httpapi.CodeUnauthorized, "Authorization",
+			"the key is not valid: unknown, rotated out after its grace period, or revoked; ask the operator for a key (ounce partners rotate)")
+	}
+	return p, nil
+}
+
+// rateLimit refuses a request over the key's rate, saying when to retry.
+func (s *Service) rateLimit(w http.ResponseWriter, p *registry.Partner) *httpapi.Error {
+	res := s.limiter(p.ID).Reserve()
+	if delay := res.Delay(); delay > 0 {
+		res.Cancel()
+		secs := int(math.Ceil(delay.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		return httpapi.Errorf(httpapi.CodeRateLimited, "", "this key may send %g requests a second (bursts of %d); retry after %d s",
+			s.cfg.RateLimit, s.cfg.RateBurst, max(secs, 1))
+	}
+	return nil
+}
+
+// readBody reads the body within the size limits, inflating gzip.
+func (s *Service) readBody(w http.ResponseWriter, r *http.Request) ([]byte, string, *httpapi.Error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	format, ok := formats[strings.ToLower(mt)]
+	if ct == "" || err != nil || !ok {
+		return nil, "", httpapi.Errorf(httpapi.CodeUnsupportedMediaType, "Content-Type",
+			"Content-Type %q: send application/json, application/x-ndjson or text/csv", ct)
+	}
+	var gz bool
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		gz = true
+	default:
+		return nil, "", httpapi.Errorf(httpapi.CodeUnsupportedMediaType, "Content-Encoding",
+			"Content-Encoding %q: send the body as is or with gzip", enc)
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, "", tooLarge(s.cfg.MaxBodyBytes, "")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, "", tooLarge(s.cfg.MaxBodyBytes, "")
+		}
+		return nil, "", httpapi.BadRequest("", "read the body: %v", err)
+	}
+	if !gz {
+		return body, format, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, "", httpapi.BadRequest("Content-Encoding", "the body is not gzip: %v", err)
+	}
+	inflated, err := io.ReadAll(io.LimitReader(zr, s.cfg.MaxDecoded+1))
+	if err != nil {
+		return nil, "", httpapi.BadRequest("Content-Encoding", "the gzip body is corrupt: %v", err)
+	}
+	if int64(len(inflated)) > s.cfg.MaxDecoded {
+		return nil, "", tooLarge(s.cfg.MaxDecoded, "decompressed ")
+	}
+	return inflated, format, nil
+}
+
+func tooLarge(limit int64, what string) *httpapi.Error {
+	return httpapi.Errorf(httpapi.CodePayloadTooLarge, "", "the %sbody is larger than %d bytes; split the push into several", what, limit)
+}
+
+// push is POST /v1/observations.
+func (s *Service) push(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	status, err := s.doPush(w, r)
+	if err != nil {
+		s.m.pushes.WithLabelValues("refused").Inc()
+		httpapi.WriteError(w, err)
+		return
+	}
+	s.m.duration.Observe(time.Since(start).Seconds())
+	s.m.pushes.WithLabelValues(status).Inc()
+}
+
+// answer is a push's response as stored for Idempotency-Key replays.
+type answer struct {
+	Status  int           `json:"status"`
+	Summary ImportSummary `json:"summary"`
+}
+
+// doPush runs a push and writes its summary; it returns an error for the
+// caller to write as an envelope instead.
+func (s *Service) doPush(w http.ResponseWriter, r *http.Request) (string, *httpapi.Error) {
+	p, herr := s.authenticate(r)
+	if herr != nil {
+		return "", herr
+	}
+	if herr := s.rateLimit(w, p); herr != nil {
+		return "", herr
+	}
+	opts, herr := parseOptions(r)
+	if herr != nil {
+		return "", herr
+	}
+	body, format, herr := s.readBody(w, r)
+	if herr != nil {
+		return "", herr
+	}
+	var claim *idemClaim
+	if ik := r.Header.Get(IdempotencyKeyHeader); ik != "" {
+		var replay *answer
+		claim, replay, herr = s.claimIdempotency(r.Context(), p.ID, ik, fingerprint(format, opts, body))
+		if herr != nil {
+			return "", herr
+		}
+		if replay != nil {
+			w.Header().Set("Idempotent-Replayed", "true")
+			s.writeSummary(w, r, replay.Status, replay.Summary)
+			return replay.Summary.Status, nil
+		}
+	}
+	ans, herr := s.importRows(r.Context(), p, format, body, opts)
+	if claim != nil {
+		if herr != nil && herr.Code.Status() >= 500 {
+			s.releaseIdempotency(r.Context(), claim) // let a retry run again
+		} else if herr == nil {
+			s.storeIdempotency(r.Context(), claim, ans)
+		} else {
+			s.releaseIdempotency(r.Context(), claim)
+		}
+	}
+	if herr != nil {
+		return "", herr
+	}
+	s.writeSummary(w, r, ans.Status, ans.Summary)
+	return ans.Summary.Status, nil
+}
+
+func (s *Service) writeSummary(w http.ResponseWriter, r *http.Request, status int, sum ImportSummary) {
+	w.Header().Set("Cache-Control", "no-store")
+	if sum.BatchID != "" {
+		w.Header().Set("Location", "/v1/batches/"+sum.BatchID)
+	}
+	if err := httpapi.WriteJSON(w, status, sum); err != nil {
+		s.log.Error().Err(err).Str("request_id", httpapi.RequestID(r.Context())).Msg("write import summary")
+	}
+}
+
+// fingerprint identifies a push for Idempotency-Key: format, options, body.
+func fingerprint(format string, o pushOptions, body []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00dry_run=%t\x00atomic=%t\x00", format, o.dryRun, o.atomic)
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// importRows decodes, validates and (unless a dry run or a failed atomic
+// push) publishes the rows, and returns the answer.
+func (s *Service) importRows(ctx context.Context, p *registry.Partner, format string, body []byte, opts pushOptions) (answer, *httpapi.Error) {
+	rows, err := decodeRows(format, body, s.cfg.MaxRows)
+	if err != nil {
+		return answer{}, httpapi.BadRequest("", "%s", err.Error())
+	}
+	if len(rows) == 0 {
+		return answer{}, httpapi.BadRequest("", "the body has no rows; send at least one observation")
+	}
+	now := s.cfg.Now().UTC()
+	v := validator{partner: p, cat: s.cat, now: now, version: uint64(now.UnixMilli())}
+	obs := make([]observation.Observation, 0, len(rows))
+	obsRow := make([]int, 0, len(rows))
+	var cs conflicts
+	var foreign []int
+	for i := range rows {
+		o, prob, err := v.check(&rows[i])
+		switch {
+		case err != nil:
+			foreign = append(foreign, rows[i].n)
+		case prob != nil:
+			cs.add(*prob, rows[i].n)
+			cs.rows++
+			s.m.rowsBad.WithLabelValues(prob.code).Inc()
+		default:
+			obs = append(obs, o)
+			obsRow = append(obsRow, rows[i].n)
+		}
+	}
+	if len(foreign) > 0 {
+		return answer{}, httpapi.Errorf(httpapi.CodeForbidden, "source",
+			"this key writes only as %s; %d row(s) name another source (first: row %d); leave source out", p.Source(), len(foreign), foreign[0])
+	}
+	obs, obsRow = s.dropDuplicates(obs, obsRow, &cs)
+
+	sum := ImportSummary{DryRun: opts.dryRun, Atomic: opts.atomic, Conflicts: []Conflict{}}
+	sum.Counts.Received = len(rows)
+	sum.Counts.Rejected = cs.rows
+	sum.Counts.Accepted = len(obs)
+	sum.Conflicts, sum.ConflictsOmitted = cs.entries()
+	if opts.atomic && cs.rows > 0 {
+		sum.Counts.Accepted = 0
+		sum.Status = StatusError
+		sum.Message = fmt.Sprintf("atomic push: nothing was published because %d of %d rows were rejected; fix them and send the push again", cs.rows, len(rows))
+		return answer{Status: http.StatusUnprocessableEntity, Summary: sum}, nil
+	}
+	switch {
+	case len(obs) == 0:
+		sum.Status = StatusError
+		sum.Message = fmt.Sprintf("no row was accepted: all %d were rejected; see conflicts", len(rows))
+		return answer{Status: http.StatusUnprocessableEntity, Summary: sum}, nil
+	case cs.rows > 0:
+		sum.Status = StatusWarning
+	default:
+		sum.Status = StatusSuccess
+	}
+	if opts.dryRun {
+		sum.Message = fmt.Sprintf("dry run: %d of %d rows would be accepted; nothing was published", len(obs), len(rows))
+		return answer{Status: http.StatusOK, Summary: sum}, nil
+	}
+	batchID := newBatchID(now)
+	pub, herr := s.publish(ctx, p, batchID, obs, now)
+	if herr != nil {
+		return answer{}, herr
+	}
+	s.m.rowsOK.Add(float64(len(obs)))
+	sum.BatchID = batchID
+	sum.Messages = pub.messages
+	sum.Counts.Ignored = &pub.ignoredRows
+	sum.Message = fmt.Sprintf("%d of %d rows accepted and stored in JetStream; GET /v1/batches/%s says when they are loaded", len(obs), len(rows), batchID)
+	return answer{Status: http.StatusOK, Summary: sum}, nil
+}
+
+// dropDuplicates rejects every row whose natural key another row of the
+// push also has: which of them is right cannot be known.
+func (s *Service) dropDuplicates(obs []observation.Observation, rowN []int, cs *conflicts) ([]observation.Observation, []int) {
+	first := make(map[string]int, len(obs))
+	dup := map[int]bool{}
+	for i := range obs {
+		k := obs[i].Key()
+		if j, ok := first[k]; ok {
+			dup[i], dup[j] = true, true
+			continue
+		}
+		first[k] = i
+	}
+	if len(dup) == 0 {
+		return obs, rowN
+	}
+	keepO, keepN := obs[:0], rowN[:0]
+	for i := range obs {
+		if !dup[i] {
+			keepO, keepN = append(keepO, obs[i]), append(keepN, rowN[i])
+			continue
+		}
+		cs.add(problem{code: ConflictDuplicateKey, message: "another row of this push has the same indicator, geo, period and dims; send each value once"}, rowN[i])
+		cs.rows++
+		s.m.rowsBad.WithLabelValues(ConflictDuplicateKey).Inc()
+	}
+	return keepO, keepN
+}
+
+// newBatchID is time-ordered and unique: 20261128T102136Z-<12 hex>.
+func newBatchID(now time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+type published struct {
+	messages    int
+	ignoredRows int
+}
+
+// publish encodes obs into batch messages, publishes them all without
+// waiting in between, then waits until JetStream acknowledged every one: the
+// push is durable when this returns nil.
+func (s *Service) publish(ctx context.Context, p *registry.Partner, batchID string, obs []observation.Observation, now time.Time) (published, *httpapi.Error) {
+	subject, err := observation.Subject("partner", p.Source())
+	if err != nil {
+		return published{}, httpapi.Errorf(httpapi.CodeInternal, "", "partner subject: %v", err)
+	}
+	msgs, err := observation.Encode(batchID, obs, s.cfg.BatchBytes)
+	if err != nil {
+		return published{}, httpapi.Errorf(httpapi.CodeInternal, "", "encode observations: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		nm := &nats.Msg{Subject: subject, Data: m.Data, Header: nats.Header{}}
+		nm.Header.Set(jetstream.MsgIDHeader, m.MsgID)
+		futures[i], err = s.js.PublishMsgAsync(nm)
+		if err != nil {
+			s.m.publishFail.Inc()
+			return published{}, unavailable(err)
+		}
+	}
+	out := published{messages: len(msgs)}
+	ids := make([]string, len(msgs))
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			if ack.Duplicate {
+				out.ignoredRows += msgs[i].Count
+			}
+			ids[i] = msgs[i].MsgID
+		case err := <-f.Err():
+			s.m.publishFail.Inc()
+			return published{}, unavailable(err)
+		case <-ctx.Done():
+			s.m.publishFail.Inc()
+			return published{}, unavailable(ctx.Err())
+		}
+	}
+	s.m.published.Add(float64(len(msgs)))
+	rec := batchRecord{Partner: p.ID, Subject: subject, PublishedAt: now, Rows: len(obs), MessageIDs: ids}
+	if err := s.putBatch(ctx, batchID, rec); err != nil {
+		// The rows are durable; only the status record is missing.
+		s.log.Warn().Err(err).Str("batch_id", batchID).Msg("store batch status")
+	}
+	return out, nil
+}
+
+func unavailable(err error) *httpapi.Error {
+	return httpapi.Errorf(httpapi.CodeUnavailable, "",
+		"JetStream did not acknowledge every message of the push (%v); nothing is confirmed: send the same push again (with the same Idempotency-Key), which cannot count any row twice", err)
+}
