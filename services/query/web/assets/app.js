@@ -1,0 +1,680 @@
+// Ounce dashboard: the indicator explorer, initiatives and feed health,
+// drawn from the query API. Every response is kept with its ETag and asked
+// for again with If-None-Match; a view redraws only when an answer is new.
+'use strict';
+
+(function () {
+  // Poll interval: 30 s, or ?poll=<seconds> (at least 1) in the page URL.
+  const POLL_MS = (() => {
+    const v = Number(new URLSearchParams(location.search).get('poll'));
+    return (isFinite(v) && v >= 1 ? v : 30) * 1000;
+  })();
+
+  // ---- HTTP ---------------------------------------------------------------
+
+  const cache = new Map(); // url -> {etag, body}
+
+  // getJSON answers {ok, status, body, etag} or {ok: false, status, code, message}.
+  // A 304 answers the body kept from the last 200, with the same etag.
+  async function getJSON(url) {
+    const prev = cache.get(url);
+    const headers = {Accept: 'application/json'};
+    if (prev) headers['If-None-Match'] = prev.etag;
+    let resp;
+    try {
+      resp = await fetch(url, {headers, cache: 'no-store'});
+    } catch (err) {
+      return {ok: false, status: 0, code: 'network', message: 'the server did not answer (' + err.message + ')'};
+    }
+    if (resp.status === 304 && prev) return {ok: true, status: 304, body: prev.body, etag: prev.etag};
+    let body = null;
+    try {
+      body = await resp.json();
+    } catch (err) {
+      body = null;
+    }
+    if (resp.ok && body !== null) {
+      const etag = resp.headers.get('ETag');
+      if (etag) cache.set(url, {etag, body});
+      return {ok: true, status: resp.status, body, etag: etag || 'none:' + Date.now()};
+    }
+    const e = body && body.error ? body.error : {};
+    return {
+      ok: false, status: resp.status, code: e.code || 'http_' + resp.status,
+      message: e.message || (resp.ok ? 'the answer is not JSON' : resp.status + ' ' + resp.statusText),
+    };
+  }
+
+  function failure(what, r) {
+    if (r.status === 404 && r.code === 'not_found') {
+      return what + ' is not available on this server yet (the API answered 404 not_found).';
+    }
+    return what + ' failed: ' + r.message + (r.status ? ' (HTTP ' + r.status + (r.code ? ', ' + r.code : '') + ')' : '');
+  }
+
+  // ---- DOM ----------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) {
+      const v = attrs[k];
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else e.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      e.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    }
+    return e;
+  }
+
+  function replace(id, ...nodes) {
+    const box = $(id);
+    box.replaceChildren(...nodes.filter((n) => n));
+    return box;
+  }
+
+  function message(id, text, kind) {
+    const box = $(id);
+    box.textContent = text || '';
+    box.className = 'message' + (text ? ' ' + (kind || 'error') : '');
+  }
+
+  function link(href, text) {
+    if (!href || !/^https?:\/\//i.test(href)) return document.createTextNode(text || href || '');
+    return el('a', {href, rel: 'noopener noreferrer', target: '_blank'}, text || href);
+  }
+
+  const numFmt = new Intl.NumberFormat(undefined, {maximumSignificantDigits: 12});
+  const ratioFmt = new Intl.NumberFormat(undefined, {maximumFractionDigits: 4});
+
+  function num(v) {
+    return v === null || v === undefined ? '—' : numFmt.format(v);
+  }
+
+  function money(v, currency) {
+    if (v === null || v === undefined) return '—';
+    try {
+      return new Intl.NumberFormat(undefined, {style: 'currency', currency: currency || 'XXX'}).format(v);
+    } catch (err) {
+      return numFmt.format(v) + (currency ? ' ' + currency : '');
+    }
+  }
+
+  function when(iso) {
+    if (!iso) return document.createTextNode('—');
+    const d = new Date(iso);
+    if (isNaN(d)) return document.createTextNode(String(iso));
+    const text = d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+    return el('time', {datetime: iso}, text);
+  }
+
+  // numCell is a table cell holding a number, with the exact value kept in
+  // data-value for copying and checking.
+  function numCell(v, text) {
+    return el('td', {class: 'num', 'data-value': v === null || v === undefined ? '' : String(v)},
+      text !== undefined ? text : num(v));
+  }
+
+  function table(caption, headers, rows, cls) {
+    const thead = el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', {scope: 'col'}, h))));
+    return el('table', {class: cls || ''}, el('caption', {}, caption), thead, el('tbody', {}, ...rows));
+  }
+
+  function setStatus(text) {
+    $('status').textContent = text;
+  }
+
+  function clock() {
+    return new Date().toLocaleTimeString(undefined, {hour: '2-digit', minute: '2-digit', second: '2-digit'});
+  }
+
+  // periodStart turns a period code (2018, 2018-Q1, 2018-03, 2018-03-05,
+  // 2019-08-25T12:30Z) into Unix milliseconds of its start.
+  function periodStart(code) {
+    const s = String(code);
+    let m;
+    if ((m = /^(\d{4})$/.exec(s))) return Date.UTC(+m[1], 0, 1);
+    if ((m = /^(\d{4})-Q([1-4])$/.exec(s))) return Date.UTC(+m[1], (+m[2] - 1) * 3, 1);
+    if ((m = /^(\d{4})-(\d{2})$/.exec(s))) return Date.UTC(+m[1], +m[2] - 1, 1);
+    if ((m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s))) return Date.UTC(+m[1], +m[2] - 1, +m[3]);
+    const t = Date.parse(s);
+    return isNaN(t) ? null : t;
+  }
+
+  function provenanceList(id, items) {
+    if (!Array.isArray(items) || items.length === 0) {
+      replace(id);
+      return;
+    }
+    const rows = items.map((p) => {
+      const known = ['indicator', 'geo', 'source', 'url', 'licence', 'retrieved_at'];
+      const extra = Object.keys(p).filter((k) => !known.includes(k))
+        .map((k) => k + ': ' + (typeof p[k] === 'object' ? JSON.stringify(p[k]) : p[k])).join('; ');
+      return el('tr', {},
+        el('td', {}, p.indicator || '—'), el('td', {}, p.geo || '—'),
+        el('td', {}, p.url ? link(p.url, p.source || p.url) : (p.source || '—')),
+        el('td', {}, p.licence || '—'), el('td', {}, when(p.retrieved_at)), el('td', {}, extra || ''));
+    });
+    replace(id, el('div', {class: 'table-wrap'},
+      table('Where these numbers came from', ['Indicator', 'Place', 'Source', 'Licence', 'Retrieved', 'Notes'], rows, 'provenance')));
+  }
+
+  // ---- Indicator explorer ---------------------------------------------------
+
+  const explorer = {
+    indicators: [],
+    indicatorsTag: '',
+    seriesTag: '',
+    url: '',
+    query: null,
+
+    async refresh(force) {
+      const r = await getJSON('/v1/indicators');
+      if (!r.ok) {
+        message('explorer-message', failure('Listing the indicators', r));
+        return false;
+      }
+      let changed = false;
+      if (force || r.etag !== this.indicatorsTag) {
+        this.indicatorsTag = r.etag;
+        this.indicators = r.body.indicators || [];
+        this.fillIndicators();
+        changed = true;
+      }
+      if (this.query) changed = (await this.loadSeries(force)) || changed;
+      return changed;
+    },
+
+    fillIndicators() {
+      const sel = $('indicator');
+      const keep = sel.value || (this.query && this.query.indicator) || '';
+      const groups = new Map();
+      for (const ind of this.indicators) {
+        if (!groups.has(ind.domain)) groups.set(ind.domain, []);
+        groups.get(ind.domain).push(ind);
+      }
+      const nodes = [];
+      for (const [domain, inds] of [...groups].sort((a, b) => a[0].localeCompare(b[0]))) {
+        nodes.push(el('optgroup', {label: domain || 'other'}, ...inds.map((ind) =>
+          el('option', {value: ind.code}, ind.name + ' — ' + ind.code +
+            (ind.coverage && ind.coverage.rows ? '' : ' (no data)')))));
+      }
+      sel.replaceChildren(...nodes);
+      const withData = this.indicators.find((ind) => ind.coverage && ind.coverage.rows > 0);
+      if (keep && this.indicators.some((ind) => ind.code === keep)) sel.value = keep;
+      else if (withData) sel.value = withData.code;
+      this.showIndicator();
+    },
+
+    showIndicator() {
+      const ind = this.indicators.find((i) => i.code === $('indicator').value);
+      if (!ind) {
+        replace('indicator-info');
+        return;
+      }
+      const c = ind.coverage || {};
+      const dl = el('dl', {class: 'facts'},
+        el('dt', {}, 'Unit'), el('dd', {}, ind.unit),
+        el('dt', {}, 'Better when'), el('dd', {}, ind.polarity === 'lower' ? 'lower' : ind.polarity === 'higher' ? 'higher' : 'neither'),
+        el('dt', {}, 'Producer'), el('dd', {}, link(ind.url, ind.producer || ind.url)),
+        el('dt', {}, 'Licence'), el('dd', {}, ind.licence),
+        el('dt', {}, 'Stored'), el('dd', {}, c.rows ? num(c.rows) + ' values for ' + num(c.places) + ' places, ' + c.first + ' to ' + c.last : 'nothing yet'),
+        el('dt', {}, 'Last loaded'), el('dd', {}, when(c.last_loaded_at)));
+      replace('indicator-info', ind.description ? el('p', {}, ind.description) : null, dl);
+    },
+
+    readForm() {
+      const geos = $('places').value.split(',').map((s) => s.trim()).filter((s) => s);
+      return {indicator: $('indicator').value, geos: [...new Set(geos)], from: $('from').value.trim(), to: $('to').value.trim()};
+    },
+
+    seriesURL(q) {
+      let u = '/v1/series?indicator=' + encodeURIComponent(q.indicator) + '&geo=' + q.geos.map(encodeURIComponent).join(',');
+      if (q.from) u += '&from=' + encodeURIComponent(q.from);
+      if (q.to) u += '&to=' + encodeURIComponent(q.to);
+      return u;
+    },
+
+    async submit() {
+      const q = this.readForm();
+      if (!q.indicator) {
+        message('explorer-message', 'Pick an indicator.');
+        return;
+      }
+      if (q.geos.length === 0) {
+        message('explorer-message', 'Name at least one place, e.g. GBR,FRA.');
+        $('places').focus();
+        return;
+      }
+      this.query = q;
+      const h = new URLSearchParams({indicator: q.indicator, geo: q.geos.join(',')});
+      if (q.from) h.set('from', q.from);
+      if (q.to) h.set('to', q.to);
+      history.replaceState(null, '', '#explorer?' + h.toString());
+      await this.loadSeries(true);
+      setStatus('Updated at ' + clock());
+    },
+
+    async loadSeries(force) {
+      const q = this.query;
+      const url = this.seriesURL(q);
+      const csv = $('csv-link');
+      csv.href = url + '&format=csv';
+      csv.hidden = false;
+      const r = await getJSON(url);
+      if (q !== this.query) return false; // a newer request took over
+      if (!r.ok) {
+        this.seriesTag = '';
+        message('explorer-message', failure('Reading the series', r));
+        replace('explorer-charts');
+        replace('explorer-table');
+        return true;
+      }
+      if (!force && r.etag === this.seriesTag && url === this.url) return false;
+      this.seriesTag = r.etag;
+      this.url = url;
+      this.drawSeries(q, r.body);
+      return true;
+    },
+
+    drawSeries(q, resp) {
+      const ind = resp.indicator;
+      const series = resp.series || [];
+      const found = new Set(series.map((s) => s.geo));
+      const missing = q.geos.filter((g) => !found.has(g));
+      const range = (q.from || q.to) ? ' between ' + (q.from || 'the first period') + ' and ' + (q.to || 'the last') : '';
+      if (series.length === 0) {
+        message('explorer-message', 'Nothing is stored for ' + ind.name + ' in ' + q.geos.join(', ') + range + '.', 'info');
+      } else if (missing.length) {
+        message('explorer-message', 'Nothing is stored for ' + missing.join(', ') + range + '.', 'info');
+      } else {
+        message('explorer-message', '');
+      }
+
+      // One chart per place, on one y scale so they read side by side.
+      const byGeo = new Map();
+      for (const s of series) {
+        if (!byGeo.has(s.geo)) byGeo.set(s.geo, []);
+        byGeo.get(s.geo).push(s);
+      }
+      const toChart = (s) => ({
+        label: dimsLabel(s.dims),
+        key: s.geo + (Object.keys(s.dims || {}).length ? '|' + dimsLabel(s.dims) : ''),
+        points: s.points.map((p) => ({x: Date.parse(p.start), y: p.value, text: num(p.value) + ' ' + p.unit})),
+      });
+      const lists = [...byGeo.values()].map((ss) => ss.map(toChart));
+      const yDomain = OunceChart.yDomainOf(lists);
+      const figs = [];
+      for (const [geo, ss] of byGeo) {
+        const fig = OunceChart.line({
+          title: geo + ': ' + ind.name + ' (' + ind.unit + ')',
+          series: ss.map(toChart),
+          yDomain,
+          xLabel: (t) => {
+            const p = ss[0].points.find((pt) => Date.parse(pt.start) === t);
+            return p ? p.period : new Date(t).toISOString().slice(0, 10);
+          },
+        });
+        fig.setAttribute('data-geo', geo);
+        figs.push(fig);
+      }
+      replace('explorer-charts', ...figs);
+      for (const fig of figs) {
+        for (const path of fig.querySelectorAll('path.series')) path.setAttribute('data-geo', fig.getAttribute('data-geo'));
+      }
+
+      const hasDims = series.some((s) => Object.keys(s.dims || {}).length);
+      const limit = 5000;
+      const rows = [];
+      for (const s of series) {
+        for (const p of s.points) {
+          if (rows.length >= limit) break;
+          const pv = p.provenance || {};
+          rows.push(el('tr', {'data-geo': s.geo, 'data-period': p.period},
+            el('th', {scope: 'row'}, s.geo),
+            hasDims ? el('td', {}, dimsLabel(s.dims)) : null,
+            el('td', {}, p.period),
+            numCell(p.value),
+            el('td', {}, p.unit),
+            el('td', {class: 'source'}, link(pv.url, p.source)),
+            el('td', {class: 'licence'}, pv.licence || '—'),
+            el('td', {class: 'retrieved'}, when(pv.retrieved_at))));
+        }
+      }
+      const headers = ['Place'].concat(hasDims ? ['Breakdown'] : [], ['Period', 'Value', 'Unit', 'Source', 'Licence', 'Retrieved']);
+      const note = resp.count > limit ?
+        el('p', {class: 'note'}, 'The first ' + num(limit) + ' of ' + num(resp.count) + ' values are listed; download the CSV for all.') : null;
+      replace('explorer-table', table(ind.name + ' (' + ind.unit + ') by place and period, with the source, licence and retrieval time of every value',
+        headers, rows, 'values'), note);
+    },
+
+    fromHash(params) {
+      if (!params.get('indicator')) return;
+      this.query = {
+        indicator: params.get('indicator'),
+        geos: (params.get('geo') || '').split(',').filter((s) => s),
+        from: params.get('from') || '', to: params.get('to') || '',
+      };
+      $('places').value = this.query.geos.join(',');
+      $('from').value = this.query.from;
+      $('to').value = this.query.to;
+      if (this.indicators.length) $('indicator').value = this.query.indicator;
+    },
+  };
+
+  function dimsLabel(dims) {
+    const keys = Object.keys(dims || {}).sort();
+    return keys.length ? keys.map((k) => k + '=' + dims[k]).join(', ') : 'total';
+  }
+
+  // ---- Initiatives -----------------------------------------------------------
+
+  const initiatives = {
+    list: [],
+    listTag: '',
+    costTag: '',
+    drawn: {},
+
+    async refresh(force) {
+      const r = await getJSON('/v1/initiatives');
+      if (!r.ok) {
+        this.listTag = '';
+        message('initiatives-message', failure('The initiative list', r), r.status === 404 ? 'info' : 'error');
+        $('initiative-form').hidden = true;
+        $('savings').hidden = true;
+        $('compare').hidden = true;
+        replace('initiative-info');
+        return true;
+      }
+      let changed = false;
+      if (force || r.etag !== this.listTag) {
+        this.listTag = r.etag;
+        this.list = r.body.initiatives || [];
+        this.fillList();
+        changed = true;
+      }
+      if (this.list.length === 0) return changed;
+      const ri = await getJSON('/v1/indicators');
+      if (ri.ok && (force || ri.etag !== this.costTag)) {
+        this.costTag = ri.etag;
+        this.fillCosts(ri.body.indicators || []);
+        changed = true;
+      }
+      return (await this.load(force || changed)) || changed;
+    },
+
+    fillList() {
+      if (this.list.length === 0) {
+        message('initiatives-message', 'No initiative is registered yet. Register one with POST /v1/initiatives (see /openapi.yaml).', 'info');
+        $('initiative-form').hidden = true;
+        $('savings').hidden = true;
+        $('compare').hidden = true;
+        return;
+      }
+      message('initiatives-message', '');
+      const sel = $('initiative');
+      const keep = sel.value;
+      sel.replaceChildren(...this.list.map((it) => el('option', {value: it.id}, (it.name || it.id) + ' — ' + it.id)));
+      if (keep && this.list.some((it) => it.id === keep)) {
+        sel.value = keep;
+      } else {
+        const it = this.list[0];
+        if (it.method) $('method').value = it.method;
+      }
+      $('initiative-form').hidden = false;
+    },
+
+    fillCosts(inds) {
+      const sel = $('cost-indicator');
+      const keep = sel.value;
+      const costs = inds.filter((i) => i.domain === 'cost');
+      const pool = costs.length ? costs : inds;
+      sel.replaceChildren(...pool.map((i) => el('option', {value: i.code}, i.name + ' — ' + i.code +
+        (i.coverage && i.coverage.rows ? '' : ' (no data)'))));
+      const withData = pool.find((i) => i.coverage && i.coverage.rows > 0);
+      if (keep && pool.some((i) => i.code === keep)) sel.value = keep;
+      else if (withData) sel.value = withData.code;
+    },
+
+    current() {
+      return this.list.find((it) => it.id === $('initiative').value);
+    },
+
+    async load(force) {
+      const it = this.current();
+      if (!it) return false;
+      this.showInitiative(it);
+      const method = $('method').value;
+      const savingsURL = '/v1/initiatives/' + encodeURIComponent(it.id) + '/savings?method=' + encodeURIComponent(method);
+      const cost = $('cost-indicator').value;
+      const compareURL = cost ? '/v1/compare?initiatives=' + encodeURIComponent(it.id) +
+        '&cost_indicator=' + encodeURIComponent(cost) + '&geo=' + encodeURIComponent(it.geo || '') : '';
+      const [rs, rc] = await Promise.all([getJSON(savingsURL), compareURL ? getJSON(compareURL) : null]);
+      if (this.current() !== it || $('method').value !== method) return false; // a newer choice took over
+      let changed = false;
+      $('savings').hidden = false;
+      const ks = savingsURL + ' ' + (rs.ok ? rs.etag : 'error ' + rs.status + rs.message);
+      if (force || this.drawn.savings !== ks) {
+        this.drawn.savings = ks;
+        changed = true;
+        if (rs.ok) {
+          message('savings-message', '');
+          this.drawSavings(it, rs.body);
+        } else {
+          message('savings-message', failure('The savings of ' + it.id + ' by ' + method, rs));
+          replace('savings-chart'); replace('savings-totals'); replace('savings-table'); replace('savings-provenance');
+        }
+      }
+      $('compare').hidden = !rc;
+      if (rc) {
+        const kc = compareURL + ' ' + (rc.ok ? rc.etag : 'error ' + rc.status + rc.message);
+        if (force || this.drawn.compare !== kc) {
+          this.drawn.compare = kc;
+          changed = true;
+          if (rc.ok) {
+            message('compare-message', '');
+            this.drawCompare(it, rc.body);
+          } else {
+            message('compare-message', failure('The comparison with ' + cost, rc));
+            replace('compare-chart'); replace('compare-table'); replace('compare-provenance');
+          }
+        }
+      }
+      return changed;
+    },
+
+    showInitiative(it) {
+      const dl = el('dl', {class: 'facts'},
+        el('dt', {}, 'Target indicator'), el('dd', {}, it.indicator || '—'),
+        el('dt', {}, 'Place'), el('dd', {}, it.geo || '—'),
+        el('dt', {}, 'Years'), el('dd', {}, (it.start_year || '?') + ' to ' + (it.end_year || 'now')),
+        el('dt', {}, 'Domain'), el('dd', {}, it.domain || '—'),
+        el('dt', {}, 'Comparison places'), el('dd', {}, (it.comparison_geos || []).join(', ') || '—'));
+      replace('initiative-info', el('h3', {}, it.name || it.id), dl);
+    },
+
+    drawSavings(it, rep) {
+      const years = rep.years || [];
+      const cur = rep.currency;
+      const hasSeries = years.some((y) => y.observed !== null && y.observed !== undefined) ||
+        years.some((y) => y.counterfactual !== null && y.counterfactual !== undefined);
+      if (hasSeries) {
+        const x = (y) => Date.UTC(y.calendar_year, 0, 1);
+        replace('savings-chart', OunceChart.line({
+          title: 'Observed and counterfactual ' + (it.indicator || '') + ' in ' + (it.geo || '') + ' (' + rep.method + ')',
+          series: [
+            {label: 'observed', points: years.map((y) => ({x: x(y), y: y.observed}))},
+            {label: 'counterfactual', points: years.map((y) => ({x: x(y), y: y.counterfactual}))},
+          ],
+          dashed: new Set([1]),
+          band: years.map((y) => ({x: x(y), lo: y.counterfactual_low, hi: y.counterfactual_high})),
+          bandLabel: 'counterfactual interval',
+          xLabel: (t) => String(new Date(t).getUTCFullYear()),
+        }));
+      } else {
+        replace('savings-chart', el('p', {class: 'note'}, 'The ' + rep.method +
+          ' method estimates avoided outcomes from the cohort, not from an observed series: there is no observed line to draw.'));
+      }
+
+      const t = rep.totals || {};
+      const byAgency = t.pv_benefits_by_agency || {};
+      const dl = el('dl', {class: 'totals'},
+        el('dt', {}, 'PV benefits'), el('dd', {'data-value': t.pv_benefits}, money(t.pv_benefits, cur)),
+        ...Object.keys(byAgency).sort().flatMap((a) => [
+          el('dt', {class: 'sub'}, 'of which ' + a), el('dd', {'data-value': byAgency[a], 'data-agency': a}, money(byAgency[a], cur))]),
+        el('dt', {}, 'PV costs'), el('dd', {'data-value': t.pv_costs}, money(t.pv_costs, cur)),
+        el('dt', {}, 'Net present value'), el('dd', {'data-value': t.npv}, money(t.npv, cur)),
+        el('dt', {}, 'Benefit-cost ratio (ROI)'), el('dd', {'data-value': t.roi}, t.roi === null || t.roi === undefined ? '—' : ratioFmt.format(t.roi)),
+        el('dt', {}, 'Payback'), el('dd', {'data-value': t.payback_years === null || t.payback_years === undefined ? '' : t.payback_years},
+          t.payback_years === null || t.payback_years === undefined ? 'not within the horizon' : ratioFmt.format(t.payback_years) + ' years'));
+      replace('savings-totals', el('h4', {}, 'Totals'), dl);
+
+      const rows = years.map((y) => el('tr', {'data-year': y.calendar_year},
+        el('th', {scope: 'row'}, String(y.year)), el('td', {}, String(y.calendar_year)),
+        numCell(y.observed), numCell(y.counterfactual),
+        el('td', {class: 'num'}, y.counterfactual_low === null || y.counterfactual_low === undefined ? '—' :
+          num(y.counterfactual_low) + ' – ' + num(y.counterfactual_high)),
+        numCell(y.avoided),
+        numCell(y.benefit, money(y.benefit, cur)), numCell(y.cost, money(y.cost, cur)),
+        numCell(y.discount_factor, y.discount_factor === null || y.discount_factor === undefined ? '—' : ratioFmt.format(y.discount_factor)),
+        numCell(y.pv_benefit, money(y.pv_benefit, cur)), numCell(y.pv_cost, money(y.pv_cost, cur)),
+        numCell(y.cumulative_net_pv, money(y.cumulative_net_pv, cur))));
+      replace('savings-table', table('Savings of ' + (it.name || it.id) + ' by year (' + rep.method + ', ' + (cur || 'no currency') + ')',
+        ['Year', 'Calendar year', 'Observed', 'Counterfactual', 'Interval', 'Avoided', 'Benefit', 'Cost',
+          'Discount factor', 'PV benefit', 'PV cost', 'Cumulative net PV'], rows, 'savings'));
+      provenanceList('savings-provenance', rep.provenance);
+    },
+
+    drawCompare(it, c) {
+      const series = c.series || [];
+      const proj = c.projection || [];
+      replace('compare-chart', OunceChart.line({
+        title: (c.cost_indicator || 'cost') + ' in ' + (c.geo || it.geo) + ': recorded and projected',
+        series: [
+          {label: 'recorded', points: series.map((p) => ({x: periodStart(p.period), y: p.value})).filter((p) => p.x !== null)},
+          {label: 'projected', points: proj.map((p) => ({x: Date.UTC(p.year, 0, 1), y: p.value}))},
+        ],
+        dashed: new Set([1]),
+      }));
+      const rows = [];
+      for (const ini of c.initiatives || []) {
+        for (const y of ini.years || []) {
+          rows.push(el('tr', {}, el('th', {scope: 'row'}, ini.id), el('td', {}, String(y.calendar_year)),
+            numCell(y.savings), numCell(y.projected_rise),
+            numCell(y.share_offset, y.share_offset === null || y.share_offset === undefined ? '—' : ratioFmt.format(y.share_offset))));
+        }
+      }
+      replace('compare-table', table('Yearly savings beside the projected rise in ' + (c.cost_indicator || 'the cost'),
+        ['Initiative', 'Calendar year', 'Savings', 'Projected rise', 'Share offset'], rows, 'compare'));
+      provenanceList('compare-provenance', c.provenance);
+    },
+  };
+
+  // ---- Feed health -----------------------------------------------------------
+
+  const feeds = {
+    tag: '',
+
+    async refresh(force) {
+      const r = await getJSON('/v1/feeds');
+      const key = r.ok ? r.etag : 'error ' + r.status + r.message;
+      if (!force && key === this.tag) return false;
+      this.tag = key;
+      if (!r.ok) {
+        message('feeds-message', failure('Feed health', r), r.status === 404 ? 'info' : 'error');
+        replace('feeds-table');
+        return true;
+      }
+      const list = r.body.feeds || [];
+      message('feeds-message', list.length ? '' : 'No feed is declared.', 'info');
+      const rows = list.map((f) => {
+        const err = errorText(f.last_error);
+        const state = err ? 'failing' : f.last_success ? 'ok' : 'not run yet';
+        return el('tr', {class: 'feed-' + state.replace(/ /g, '-')},
+          el('th', {scope: 'row'}, f.id), el('td', {}, state), el('td', {}, f.format || '—'), el('td', {}, f.domain || '—'),
+          el('td', {}, when(f.last_success)), el('td', {class: 'error-text'}, err || '—'),
+          numCell(f.rows), numCell(f.duration_seconds),
+          el('td', {}, link(f.url, f.url ? 'source' : '—')), el('td', {}, f.licence || '—'));
+      });
+      replace('feeds-table', table('Feeds: last successful run, last error, rows read and time taken',
+        ['Feed', 'State', 'Format', 'Domain', 'Last success', 'Last error', 'Rows', 'Seconds', 'URL', 'Licence'], rows, 'feeds'));
+      return true;
+    },
+  };
+
+  function errorText(e) {
+    if (!e) return '';
+    if (typeof e === 'string') return e;
+    if (typeof e === 'object') {
+      const msg = e.message || e.error || JSON.stringify(e);
+      return (e.at || e.time ? (e.at || e.time) + ': ' : '') + msg;
+    }
+    return String(e);
+  }
+
+  // ---- Views and polling -------------------------------------------------------
+
+  const views = {explorer, initiatives, feeds};
+  let current = '';
+  let busy = false;
+
+  async function show(name, force) {
+    if (!views[name]) name = 'explorer';
+    current = name;
+    for (const v in views) $('view-' + v).hidden = v !== name;
+    for (const a of document.querySelectorAll('nav a[data-view]')) {
+      if (a.dataset.view === name) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    await poll(force);
+  }
+
+  async function poll(force) {
+    if (busy) return;
+    busy = true;
+    try {
+      const changed = await views[current].refresh(force);
+      setStatus((changed ? 'Updated' : 'Checked, no change,') + ' at ' + clock());
+    } catch (err) {
+      setStatus('Refresh failed at ' + clock() + ': ' + err.message);
+    } finally {
+      busy = false;
+    }
+  }
+
+  function route() {
+    const hash = location.hash.replace(/^#/, '');
+    const [name, qs] = hash.split('?');
+    if (name === 'explorer' && qs) explorer.fromHash(new URLSearchParams(qs));
+    show(name || 'explorer', true);
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('explorer-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      explorer.submit();
+    });
+    $('indicator').addEventListener('change', () => explorer.showIndicator());
+    $('initiative-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      initiatives.load(true);
+    });
+    $('initiative').addEventListener('change', () => {
+      const it = initiatives.current();
+      if (it && it.method) $('method').value = it.method;
+      initiatives.load(true);
+    });
+    $('method').addEventListener('change', () => initiatives.load(true));
+    $('cost-indicator').addEventListener('change', () => initiatives.load(true));
+    window.addEventListener('hashchange', route);
+    setInterval(() => {
+      if (!document.hidden) poll(false);
+    }, POLL_MS);
+    route();
+  });
+})();

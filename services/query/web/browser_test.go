@@ -1,0 +1,492 @@
+package web_test
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/owid"
+	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/testenv"
+	"github.com/ounce-data/ounce/services/query"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// chromium finds the browser the test drives: $OUNCE_TEST_CHROMIUM, else
+// Debian's chromium. Without one the test is skipped, unless
+// OUNCE_INTEGRATION=1 asks for every integration test to run: then a missing
+// browser fails it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("OUNCE_TEST_CHROMIUM"), "/usr/bin/chromium"}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			candidates = append(candidates, p)
+		}
+	}
+	for _, p := range candidates {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	msg := "no Chromium found at $OUNCE_TEST_CHROMIUM, /usr/bin/chromium or on PATH; install Debian's chromium package (apt-get install chromium)"
+	if os.Getenv("OUNCE_INTEGRATION") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// loaded is what the test put in ClickHouse from the OWID recording.
+type loaded struct {
+	feed feedcat.Feed
+	meta feeds.Meta
+	rows int
+}
+
+// loadOWID reads the OWID CO2 recording with the feed's own adapter and
+// mapping, as ingest does, and writes it with the loader's column INSERT in
+// batches.
+func loadOWID(t *testing.T, ch *testenv.ClickHouse, cat *catalogue.Catalogue) loaded {
+	t.Helper()
+	all, err := feedcat.Load()
+	require.NoError(t, err)
+	feed, ok := feedcat.ByID(all, "owid-co2")
+	require.True(t, ok, "feed owid-co2 is declared in schemas/feeds")
+	cols, err := feeds.Columns(cat.Files[feed.Catalogue])
+	require.NoError(t, err)
+	now := time.Now().UTC().Truncate(time.Second)
+	meta := feeds.Meta{Source: feed.ID, URL: feed.URL, Licence: feed.Licence, RetrievedAt: now, Version: uint64(now.UnixMilli())}
+
+	f, err := os.Open(filepath.Join(testenv.SharedDataDir(t), feed.Mirror))
+	require.NoError(t, err)
+	defer f.Close()
+	rd, err := owid.NewReader(f, owid.Mapping{Meta: meta, Columns: cols})
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var batch extch.Columns
+	n := 0
+	flush := func() {
+		require.NoError(t, batch.Insert(ctx, ch.Conn))
+		n += batch.Len()
+		batch.Reset()
+	}
+	for o, err := range rd.All() {
+		require.NoError(t, err)
+		require.NoError(t, o.Validate())
+		batch.Add(&o, "browser-test")
+		if batch.Len() >= 100_000 {
+			flush()
+		}
+	}
+	flush()
+	return loaded{feed: feed, meta: meta, rows: n}
+}
+
+// rawPoint is one non-empty cell of the raw CSV.
+type rawPoint struct {
+	year  string
+	value float64
+}
+
+// readRaw reads, independently of the adapter, the non-empty cells of one
+// column for the given iso codes, in file order.
+func readRaw(t *testing.T, path, column string, isos ...string) map[string][]rawPoint {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	r := csv.NewReader(f)
+	header, err := r.Read()
+	require.NoError(t, err)
+	idx := map[string]int{}
+	for i, h := range header {
+		idx[h] = i
+	}
+	for _, c := range []string{"iso_code", "year", column} {
+		require.Contains(t, idx, c, "raw file header")
+	}
+	want := map[string]bool{}
+	for _, iso := range isos {
+		want[iso] = true
+	}
+	out := map[string][]rawPoint{}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		iso, cell := rec[idx["iso_code"]], rec[idx[column]]
+		if !want[iso] || cell == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(cell, 64)
+		require.NoError(t, err)
+		out[iso] = append(out[iso], rawPoint{year: rec[idx["year"]], value: v})
+	}
+	return out
+}
+
+// serve runs the query service on a free port until the test ends.
+func serve(t *testing.T, svc *query.Service) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// requests is the count of answers of one route with one status.
+func requests(t *testing.T, reg *prometheus.Registry, route string, code int) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "ounce_query_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["route"] == route && labels["code"] == strconv.Itoa(code) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// console collects what the page reports as wrong: uncaught exceptions,
+// console.error and console.warn calls, and the browser's own error entries
+// (failed loads among them).
+type console struct {
+	mu       sync.Mutex
+	problems []string
+}
+
+func (c *console) listen(ev any) {
+	var p string
+	switch e := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		d := e.ExceptionDetails
+		p = fmt.Sprintf("exception: %s at %s:%d:%d", d.Text, d.URL, d.LineNumber+1, d.ColumnNumber+1)
+		if d.Exception != nil {
+			p += ": " + d.Exception.Description
+		}
+	case *runtime.EventConsoleAPICalled:
+		if e.Type != runtime.ConsoleAPICalledTypeError && e.Type != runtime.ConsoleAPICalledTypeWarning {
+			return
+		}
+		var args []string
+		for _, a := range e.Args {
+			args = append(args, string(a.Value)+a.Description)
+		}
+		p = fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " "))
+	case *cdplog.EventEntryAdded:
+		if e.Entry.Level != cdplog.EntryLevelError && e.Entry.Level != cdplog.EntryLevelWarning {
+			return
+		}
+		p = fmt.Sprintf("%s %s: %s %s", e.Entry.Source, e.Entry.Level, e.Entry.Text, e.Entry.URL)
+	default:
+		return
+	}
+	c.mu.Lock()
+	c.problems = append(c.problems, p)
+	c.mu.Unlock()
+}
+
+func (c *console) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.problems
+	c.problems = nil
+	return p
+}
+
+// tableRow is one row of the explorer's value table as the page shows it.
+type tableRow struct {
+	Geo       string   `json:"geo"`
+	Period    string   `json:"period"`
+	Cells     []string `json:"cells"`
+	Value     string   `json:"value"`
+	Retrieved string   `json:"retrieved"`
+	SourceURL string   `json:"source_url"`
+}
+
+const readTableJS = `Array.from(document.querySelectorAll('#explorer-table tbody tr')).map((tr) => ({
+  geo: tr.dataset.geo, period: tr.dataset.period,
+  cells: Array.from(tr.children).map((c) => c.textContent),
+  value: tr.querySelector('td.num').dataset.value,
+  retrieved: (tr.querySelector('time') || {getAttribute: () => ''}).getAttribute('datetime'),
+  source_url: (tr.querySelector('td.source a') || {href: ''}).href,
+}))`
+
+// readPathsJS gives, per place, the number of points each series path draws:
+// one M or L command per point.
+const readPathsJS = `Array.from(document.querySelectorAll('#explorer-charts path.series')).map((p) => ({
+  geo: p.dataset.geo, points: (p.getAttribute('d').match(/[ML]/g) || []).length,
+}))`
+
+type pathPoints struct {
+	Geo    string `json:"geo"`
+	Points int    `json:"points"`
+}
+
+// parseShown reads a number as the page's locale formats it.
+func parseShown(t *testing.T, s, group, decimal string) float64 {
+	t.Helper()
+	s = strings.ReplaceAll(s, group, "")
+	s = strings.ReplaceAll(s, "\u00a0", "")
+	s = strings.ReplaceAll(s, decimal, ".")
+	s = strings.ReplaceAll(s, "\u2212", "-")
+	v, err := strconv.ParseFloat(s, 64)
+	require.NoError(t, err, "shown value %q", s)
+	return v
+}
+
+func TestIntegrationBrowserExplorer(t *testing.T) {
+	browser := chromium(t)
+	ch := testenv.StartClickHouse(t)
+	cat, err := catalogue.Load()
+	require.NoError(t, err)
+	start := time.Now()
+	data := loadOWID(t, ch, cat)
+	t.Logf("loaded %d observations of %s in %s", data.rows, data.feed.Mirror, time.Since(start).Round(time.Millisecond))
+
+	// The indicator is the one the catalogue maps to the raw column.
+	const column = "co2_per_capita"
+	var indicator string
+	for _, ind := range cat.Files[data.feed.Catalogue].Indicators {
+		if ind.Column == column {
+			indicator = ind.Code
+		}
+	}
+	require.NotEmpty(t, indicator)
+	geos := []string{"GBR", "FRA"}
+	raw := readRaw(t, filepath.Join(testenv.SharedDataDir(t), data.feed.Mirror), column, geos...)
+	for _, g := range geos {
+		require.NotEmpty(t, raw[g], "raw file has %s values for %s", column, g)
+	}
+
+	reg := prometheus.NewRegistry()
+	svc, err := query.New(query.Config{}, ch.Conn, cat, zerolog.Nop(), reg)
+	require.NoError(t, err)
+	base := serve(t, svc)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.WindowSize(1280, 800),
+		chromedp.UserDataDir(t.TempDir()))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	var cons console
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithListener(cons.listen))
+	defer cancelBrowser()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancelTimeout()
+
+	// Open the page, polling every second so that revalidation is seen.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(base+"/?poll=1"),
+		chromedp.WaitReady(chromedp.CSS(`#indicator option[value="`+indicator+`"]`)),
+		chromedp.SetValue(chromedp.ID("indicator"), indicator),
+		chromedp.SendKeys(chromedp.ID("places"), strings.Join(geos, ",")),
+		chromedp.Click(chromedp.CSS(`#explorer-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`figure[data-geo="`+geos[0]+`"] path.series`)),
+		chromedp.WaitVisible(chromedp.CSS(`figure[data-geo="`+geos[1]+`"] path.series`)),
+	))
+
+	// One chart per place, its path drawing every value the raw file has.
+	paths, err := chromedp.Run(ctx, chromedp.Evaluate[[]pathPoints](readPathsJS))
+	require.NoError(t, err)
+	got := map[string]int{}
+	for _, p := range paths {
+		got[p.Geo] += p.Points
+	}
+	require.Equal(t, map[string]int{geos[0]: len(raw[geos[0]]), geos[1]: len(raw[geos[1]])}, got)
+
+	// The table: every value, equal to the raw file's, with its provenance.
+	parts, err := chromedp.Run(ctx, chromedp.Evaluate[struct{ Group, Decimal string }](`(() => {
+	  const p = new Intl.NumberFormat().formatToParts(12345.5);
+	  return {Group: (p.find((x) => x.type === 'group') || {value: ','}).value, Decimal: p.find((x) => x.type === 'decimal').value};
+	})()`))
+	require.NoError(t, err)
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]tableRow](readTableJS))
+	require.NoError(t, err)
+	byKey := map[string]tableRow{}
+	perGeo := map[string]int{}
+	for _, r := range rows {
+		byKey[r.Geo+" "+r.Period] = r
+		perGeo[r.Geo]++
+	}
+	require.Equal(t, map[string]int{geos[0]: len(raw[geos[0]]), geos[1]: len(raw[geos[1]])}, perGeo)
+	for _, g := range geos {
+		pts := raw[g]
+		for _, want := range []rawPoint{pts[0], pts[len(pts)/2], pts[len(pts)-1]} {
+			r, ok := byKey[g+" "+want.year]
+			require.True(t, ok, "table row for %s %s", g, want.year)
+			// Place, period, value, unit, source, licence, retrieved.
+			require.Len(t, r.Cells, 7)
+			require.Equal(t, g, r.Cells[0])
+			require.Equal(t, want.year, r.Cells[1])
+			require.InDelta(t, want.value, parseShown(t, r.Cells[2], parts.Group, parts.Decimal), 1e-9*max(1, abs(want.value)), "%s %s", g, want.year)
+			v, err := strconv.ParseFloat(r.Value, 64)
+			require.NoError(t, err)
+			require.Equal(t, want.value, v, "exact value of %s %s", g, want.year)
+			require.Equal(t, data.feed.ID, r.Cells[4])
+			require.Equal(t, data.feed.URL, r.SourceURL)
+			require.Equal(t, data.feed.Licence, r.Cells[5])
+			require.Equal(t, data.meta.RetrievedAt.Format(time.RFC3339), r.Retrieved)
+		}
+	}
+	require.Empty(t, cons.take(), "console errors after drawing the explorer")
+
+	// Polling revalidates with If-None-Match: 304s, and no redraw.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#explorer-charts figure').dataset.mark = 'kept'`))
+	require.NoError(t, err)
+	seen304 := requests(t, reg, "GET /v1/series", http.StatusNotModified)
+	require.Eventually(t, func() bool {
+		return requests(t, reg, "GET /v1/series", http.StatusNotModified) >= seen304+2 &&
+			requests(t, reg, "GET /v1/indicators", http.StatusNotModified) >= 2
+	}, 30*time.Second, 100*time.Millisecond, "the page revalidates the series and indicators with If-None-Match")
+	mark, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('#explorer-charts figure').dataset.mark || '')`))
+	require.NoError(t, err)
+	require.Equal(t, "kept", mark, "a 304 leaves the chart as drawn")
+
+	// A newer version of one value reaches the page at the next poll.
+	last := raw[geos[0]][len(raw[geos[0]])-1]
+	year, err := strconv.Atoi(last.year)
+	require.NoError(t, err)
+	revised := last.value * 2
+	ind, _ := cat.Indicator(indicator)
+	o := observation.Observation{
+		Indicator: indicator, Geo: geos[0], Period: observation.Year(year), Value: observation.Float(revised),
+		Unit: ind.Unit, Source: data.feed.ID, Version: data.meta.Version + 1,
+		Provenance: observation.Provenance{URL: data.feed.URL, Licence: data.feed.Licence, RetrievedAt: data.meta.RetrievedAt.Add(time.Hour)},
+	}
+	require.NoError(t, o.Validate())
+	var cols extch.Columns
+	cols.Add(&o, "browser-test-revision")
+	require.NoError(t, cols.Insert(ctx, ch.Conn))
+	var shown string
+	require.Eventually(t, func() bool {
+		var err error
+		shown, err = chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
+			`(document.querySelector('#explorer-table tr[data-geo="%s"][data-period="%s"] td.num') || {dataset: {}}).dataset.value || ''`,
+			geos[0], last.year)))
+		return err == nil && shown == strconv.FormatFloat(revised, 'g', -1, 64)
+	}, 30*time.Second, 200*time.Millisecond, "the revised value is drawn after a poll; shown %q", shown)
+
+	// Readable at 1280x800 and on a narrow screen: nothing wider than the
+	// window, the charts inside it.
+	for _, size := range [][2]int64{{1280, 800}, {390, 844}} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(size[0], size[1])))
+		fit, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
+			Scroll, Inner int
+			Charts        []float64
+		}](`({Scroll: document.documentElement.scrollWidth, Inner: window.innerWidth,
+			  Charts: Array.from(document.querySelectorAll('#explorer-charts svg')).map((s) => s.getBoundingClientRect().right)})`))
+		require.NoError(t, err)
+		screenshot(t, ctx, fmt.Sprintf("explorer-%dx%d.png", size[0], size[1]))
+		require.LessOrEqual(t, fit.Scroll, fit.Inner, "page wider than a %dx%d window", size[0], size[1])
+		require.Len(t, fit.Charts, len(geos))
+		for _, right := range fit.Charts {
+			require.Greater(t, right, 0.0)
+			require.LessOrEqual(t, right, float64(fit.Inner))
+		}
+	}
+	require.Empty(t, cons.take(), "console errors while polling and resizing")
+
+	// The other views answer honestly when their API is not there yet.
+	for _, v := range []struct{ hash, path, message string }{
+		{"#feeds", "/v1/feeds", "#feeds-message"},
+		{"#initiatives", "/v1/initiatives", "#initiatives-message"},
+	} {
+		resp, err := http.Get(base + v.path)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		if resp.StatusCode != http.StatusNotFound {
+			continue // served: the view's own test covers it
+		}
+		var text string
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.EmulateViewport(1280, 800),
+			chromedp.Navigate(base+"/"+v.hash),
+			chromedp.WaitVisible(chromedp.CSS(`#view-`+strings.TrimPrefix(v.hash, "#"))),
+		))
+		require.Eventually(t, func() bool {
+			var err error
+			text, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+v.message+`').textContent`))
+			return err == nil && text != ""
+		}, 20*time.Second, 100*time.Millisecond)
+		t.Logf("%s: %s", v.hash, text)
+		require.Contains(t, text, "not available on this server yet", v.hash)
+		for _, p := range cons.take() {
+			// The browser logs the 404 itself; nothing else may appear.
+			require.Regexp(t, `^network error: .*404.* `+regexp.QuoteMeta(base+v.path)+`$`, p)
+		}
+	}
+	require.Empty(t, cons.take())
+}
+
+// screenshot saves the page under $OUNCE_TEST_SCREENSHOTS, when set, for a
+// person to look at.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("OUNCE_TEST_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
