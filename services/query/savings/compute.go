@@ -1,0 +1,534 @@
+package savings
+
+import (
+	"errors"
+	"math"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+)
+
+// Series is one indicator's yearly values in one place, as the handlers read
+// them from ClickHouse, with where the values came from.
+type Series struct {
+	Indicator string
+	Geo       string
+	Unit      string
+	Values    map[int]float64 // calendar year → value; non-finite values are left out
+	Sources   []Source
+}
+
+// Source is the provenance of a series: the feed (or partner) that
+// delivered it, under which licence, fetched when.
+type Source struct {
+	Source      string    `json:"source"`
+	URL         string    `json:"url,omitempty"`
+	Licence     string    `json:"licence"`
+	RetrievedAt time.Time `json:"retrieved_at"`
+}
+
+// Data is what Compute needs beyond the initiative, read by the handlers.
+// The modelled method needs none of it.
+//
+// Target holds the target indicator in the initiative's place: its values
+// before start_year are the pre-period the counterfactual learns from (all
+// of them are used: read the pre-period you want), its later values are the
+// observed outcomes. Comparison holds the same indicator in each comparison
+// place (did). Population holds the population indicator in the
+// initiative's place when the document names one.
+type Data struct {
+	Target     Series
+	Polarity   catalogue.Polarity // of the target indicator
+	Comparison []Series
+	Population Series
+}
+
+// Report is the answer of GET /v1/initiatives/{id}/savings (SAVINGS.md).
+type Report struct {
+	Initiative string            `json:"initiative"`
+	Method     string            `json:"method"`
+	Currency   string            `json:"currency"`
+	Years      []Year            `json:"years"`
+	Totals     Totals            `json:"totals"`
+	Inputs     Inputs            `json:"inputs"`
+	Provenance []ProvenanceEntry `json:"provenance"`
+}
+
+// Year is one year of a report. Pointers are null where a value does not
+// apply: observed and counterfactual values for the modelled method, the
+// intervals where there is none, avoided cases in years without any.
+// Observed and counterfactual values are in the indicator's unit; avoided
+// values are cases credited to the initiative, after attribution,
+// displacement, optimism bias and (modelled) deadweight, so that
+// benefit = avoided × Σ unit costs.
+type Year struct {
+	Year               int      `json:"year"`
+	CalendarYear       int      `json:"calendar_year"`
+	Observed           *float64 `json:"observed"`
+	Counterfactual     *float64 `json:"counterfactual"`
+	CounterfactualLow  *float64 `json:"counterfactual_low"`
+	CounterfactualHigh *float64 `json:"counterfactual_high"`
+	Avoided            *float64 `json:"avoided"`
+	AvoidedLow         *float64 `json:"avoided_low"`
+	AvoidedHigh        *float64 `json:"avoided_high"`
+	Benefit            Money    `json:"benefit"`
+	Cost               Money    `json:"cost"` // with optimism bias
+	DiscountFactor     float64  `json:"discount_factor"`
+	PVBenefit          Money    `json:"pv_benefit"`
+	PVCost             Money    `json:"pv_cost"`
+	CumulativeNetPV    Money    `json:"cumulative_net_pv"`
+}
+
+// Totals sums a report. ROI is the benefit-cost ratio PV benefits / PV
+// costs and NetROI is ROI − 1, both null when PV costs are 0. SROIRatio is
+// PV benefits / PV inputs, the inputs valued at their cost without optimism
+// bias, null when that is 0. PaybackYears is null when the benefits never
+// reach the costs within the horizon (see Payback). The benefit interval
+// (its and did) carries the avoided cases' intervals through.
+type Totals struct {
+	PVBenefits         Money            `json:"pv_benefits"`
+	PVBenefitsLow      *Money           `json:"pv_benefits_low"`
+	PVBenefitsHigh     *Money           `json:"pv_benefits_high"`
+	PVBenefitsByAgency map[string]Money `json:"pv_benefits_by_agency"`
+	PVCosts            Money            `json:"pv_costs"`
+	NPV                Money            `json:"npv"`
+	ROI                *float64         `json:"roi"`
+	NetROI             *float64         `json:"net_roi"`
+	PaybackYears       *float64         `json:"payback_years"`
+	SROIRatio          *float64         `json:"sroi_ratio"`
+}
+
+// Inputs are the initiative as used: after defaults, with the method asked
+// for (and deadweight 0 for its and did), and what the method took from the
+// data.
+type Inputs struct {
+	Initiative
+	Unit     string             `json:"unit,omitempty"`
+	Polarity catalogue.Polarity `json:"polarity,omitempty"`
+	Sign     int                `json:"sign,omitempty"`
+	// ScaleFrom says where scale came from: "initiative", or "unit" when it
+	// was left out and taken from the indicator's unit (ScaleForUnit).
+	ScaleFrom string `json:"scale_from,omitempty"`
+	// ITSFit is the pre-period line of method its.
+	ITSFit *Line `json:"its_fit,omitempty"`
+	// DiDPlaces are the comparison places of method did as used, and
+	// ComparisonGeosWithoutData those that had no usable pre-period.
+	DiDPlaces                 []DiDPlace `json:"did_places,omitempty"`
+	ComparisonGeosWithoutData []string   `json:"comparison_geos_without_data,omitempty"`
+	// PopulationFilled lists the years whose population was missing and
+	// taken from the nearest year (the latest earlier one if any).
+	PopulationFilled []FilledYear `json:"population_filled,omitempty"`
+	// Uprating says how unit costs of different price years are treated.
+	Uprating string `json:"uprating"`
+}
+
+// FilledYear is a year whose value was taken from another year.
+type FilledYear struct {
+	Year     int `json:"year"`
+	FromYear int `json:"from_year"`
+}
+
+// ProvenanceEntry says where one series of a report came from.
+type ProvenanceEntry struct {
+	Role      string `json:"role"` // target, comparison, population or cost
+	Indicator string `json:"indicator"`
+	Geo       string `json:"geo"`
+	Source
+}
+
+// noUprating is Inputs.Uprating: Ounce holds no deflator series, so unit
+// costs are used at the prices of their price year as given.
+const noUprating = "none: unit costs are used at their own price_year's prices"
+
+// Compute values an initiative by a method (modelled, its or did; "" is the
+// document's own method) with the data the handlers read. Client mistakes
+// are *InputError: invalid_initiative for the document (and an indicator
+// without a polarity), unknown_method, and insufficient_data when the data
+// cannot support the method. It never panics.
+func Compute(in Initiative, method string, data Data) (Report, error) {
+	if method == "" {
+		method = in.Method
+	}
+	if method == "" {
+		method = DefaultMethod
+	}
+	if err := in.ValidateFor(method); err != nil {
+		return Report{}, err
+	}
+	d := in.WithDefaults()
+	d.Method = method
+	c := d.CBA
+	horizon := *c.Horizon
+	currency := d.UnitCosts[0].Currency
+	exp, _ := MinorUnits(currency)
+	money := func(r *big.Rat) Money { return NewMoney(r, exp) }
+
+	rep := Report{
+		Initiative: d.ID, Method: method, Currency: currency,
+		Years:      make([]Year, horizon+1),
+		Inputs:     Inputs{Initiative: d, Uprating: noUprating},
+		Provenance: []ProvenanceEntry{},
+	}
+	dfs := DiscountFactors(*c.Discount, horizon)
+	for t := range rep.Years {
+		rep.Years[t].Year = t
+		rep.Years[t].CalendarYear = d.StartYear + t
+		rep.Years[t].DiscountFactor, _ = dfs[t].Float64()
+	}
+
+	var cases, low, high []*big.Rat // avoided cases per year; nil where none
+	switch method {
+	case MethodModelled:
+		outcomes := ModelledOutcomes(d.Cohort.Size.rat(), d.Cohort.Engagement.rat(), d.Cohort.Success.rat(),
+			c.Deadweight.rat(), c.OBBenefits.rat(), c.Displacement.rat(), c.Attribution.rat())
+		cases = BenefitProfile(outcomes, *c.Lag, *c.Persistence, c.DropOff.rat(), horizon)
+		for t, v := range cases {
+			if v != nil {
+				rep.Years[t].Avoided = ratFloat(v)
+			}
+		}
+	default:
+		var err error
+		cases, low, high, err = counterfactualCases(&rep, d, data)
+		if err != nil {
+			return Report{}, err
+		}
+	}
+
+	totalsOf(&rep, d, dfs, cases, low, high, money)
+	return rep, nil
+}
+
+// counterfactualCases fills the observed and counterfactual values of its
+// and did and returns the avoided cases per year with their interval.
+func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high []*big.Rat, err error) {
+	in := &rep.Inputs
+	zero := mustNum("0")
+	in.CBA.Deadweight = &zero // SAVINGS.md: the counterfactual already is the deadweight
+	in.Unit, in.Polarity = data.Target.Unit, data.Polarity
+	sign, ok := Sign(data.Polarity)
+	if !ok {
+		return nil, nil, nil, inputError(CodeInvalidInitiative, "indicator",
+			"indicator %s has polarity %q: savings need an indicator for which lower or higher values are better", d.Indicator, data.Polarity)
+	}
+	in.Sign = sign
+	scale := d.Scale
+	in.ScaleFrom = "initiative"
+	if scale == nil {
+		s := ScaleForUnit(data.Target.Unit)
+		scale, in.ScaleFrom = &s, "unit"
+		in.Scale = scale
+	}
+	pop, err := populationOf(d, data, &in.PopulationFilled)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	addProvenance(rep, "target", data.Target)
+
+	var counterfactual func(year int) (Estimate, bool)
+	switch d.Method {
+	case MethodITS:
+		line, err := InterruptedTimeSeries(data.Target.Values, d.StartYear)
+		if err != nil {
+			return nil, nil, nil, notEnough(err, "indicator", "method its", data.Target)
+		}
+		if !finite(line.XMean, line.YMean, line.Slope, line.ResidualSD, line.T) {
+			return nil, nil, nil, tooLarge(data.Target)
+		}
+		in.ITSFit = &line
+		counterfactual = func(y int) (Estimate, bool) { return ITSEstimate(line, y), true }
+	case MethodDiD:
+		byGeo := map[string]map[int]float64{}
+		for _, s := range data.Comparison {
+			byGeo[s.Geo] = s.Values
+		}
+		did, err := DifferenceInDifferences(data.Target.Values, d.ComparisonGeos, byGeo, d.StartYear)
+		if err != nil {
+			return nil, nil, nil, notEnough(err, "comparison_geos", "method did", data.Target)
+		}
+		for _, p := range did.Places {
+			if !finite(p.TargetMean, p.PlaceMean) {
+				return nil, nil, nil, tooLarge(data.Target)
+			}
+		}
+		in.DiDPlaces = did.Places
+		used := map[string]bool{}
+		for _, p := range did.Places {
+			used[p.Geo] = true
+		}
+		for _, g := range d.ComparisonGeos {
+			if !used[g] {
+				in.ComparisonGeosWithoutData = append(in.ComparisonGeosWithoutData, g)
+			}
+		}
+		for _, s := range data.Comparison {
+			if used[s.Geo] {
+				addProvenance(rep, "comparison", s)
+			}
+		}
+		counterfactual = did.At
+	}
+	if d.Population.Indicator != "" {
+		addProvenance(rep, "population", data.Population)
+	}
+
+	one := big.NewRat(1, 1)
+	adj := new(big.Rat).Set(scale.rat())
+	adj.Mul(adj, new(big.Rat).Sub(one, d.CBA.OBBenefits.rat()))
+	adj.Mul(adj, new(big.Rat).Sub(one, d.CBA.Displacement.rat()))
+	adj.Mul(adj, d.CBA.Attribution.rat())
+	n := len(rep.Years)
+	cases, low, high = make([]*big.Rat, n), make([]*big.Rat, n), make([]*big.Rat, n)
+	found := 0
+	for t := range rep.Years {
+		y := &rep.Years[t]
+		e, ok := counterfactual(y.CalendarYear)
+		if !ok || !finite(e.Value, e.Low, e.High) {
+			continue
+		}
+		y.Counterfactual = &e.Value
+		if e.HasInterval {
+			y.CounterfactualLow, y.CounterfactualHigh = &e.Low, &e.High
+		}
+		obs, has := data.Target.Values[y.CalendarYear]
+		if !has || !finite(obs) {
+			continue
+		}
+		y.Observed = &obs
+		av, lo, hi := Avoided(e, obs, sign)
+		if !finite(av, lo, hi) {
+			continue
+		}
+		factor := new(big.Rat).Mul(adj, pop(y.CalendarYear))
+		cases[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(av), factor)
+		low[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(lo), factor)
+		high[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(hi), factor)
+		y.Avoided = ratFloat(cases[t])
+		if e.HasInterval {
+			y.AvoidedLow, y.AvoidedHigh = ratFloat(low[t]), ratFloat(high[t])
+		}
+		found++
+	}
+	if found == 0 {
+		return nil, nil, nil, inputError(CodeInsufficientData, "indicator",
+			"no observed value of %s for %s in %d-%d to compare with the counterfactual: method %s needs outcomes from start_year on",
+			d.Indicator, d.Geo, d.StartYear, d.StartYear+len(rep.Years)-1, d.Method)
+	}
+	return cases, low, high, nil
+}
+
+// notEnough turns a NotEnoughDataError into an insufficient_data InputError
+// naming the series.
+func notEnough(err error, field, method string, s Series) error {
+	var ne *NotEnoughDataError
+	if errors.As(err, &ne) {
+		return inputError(CodeInsufficientData, field, "%s on %s for %s %s", method, s.Indicator, s.Geo, ne.Error())
+	}
+	return err
+}
+
+func tooLarge(s Series) error {
+	return inputError(CodeInsufficientData, "indicator", "the values of %s for %s are too large to fit a counterfactual", s.Indicator, s.Geo)
+}
+
+// populationOf returns the population of each calendar year: the
+// document's value, or the population series' value of that year, else of
+// the nearest year (the latest earlier one if any), recorded in filled.
+func populationOf(d Initiative, data Data, filled *[]FilledYear) (func(year int) *big.Rat, error) {
+	if d.Population.Value != nil {
+		v := d.Population.Value.rat()
+		return func(int) *big.Rat { return v }, nil
+	}
+	years, values := points(data.Population.Values)
+	if len(years) == 0 {
+		return nil, inputError(CodeInsufficientData, "population.indicator",
+			"no value of %s for %s: give another population indicator, or a population value", d.Population.Indicator, d.Geo)
+	}
+	rats := make(map[int]*big.Rat, len(years))
+	for i, y := range years {
+		if values[i] > 0 && values[i] < math.MaxFloat64 {
+			rats[y] = new(big.Rat).SetFloat64(values[i])
+		} else {
+			rats[y] = new(big.Rat)
+		}
+	}
+	return func(year int) *big.Rat {
+		if r, ok := rats[year]; ok {
+			return r
+		}
+		from := years[0]
+		for _, y := range years {
+			if y < year {
+				from = y
+			}
+		}
+		*filled = append(*filled, FilledYear{Year: year, FromYear: from})
+		return rats[from]
+	}, nil
+}
+
+func addProvenance(rep *Report, role string, s Series) {
+	for _, src := range s.Sources {
+		rep.Provenance = append(rep.Provenance, ProvenanceEntry{Role: role, Indicator: s.Indicator, Geo: s.Geo, Source: src})
+	}
+}
+
+// totalsOf values the avoided cases, costs them, discounts both and sums.
+func totalsOf(rep *Report, d Initiative, dfs, cases, low, high []*big.Rat, money func(*big.Rat) Money) {
+	one := big.NewRat(1, 1)
+	costFactor := new(big.Rat).Add(one, d.CBA.OBCosts.rat())
+	unitSum := new(big.Rat)
+	var agencies []string
+	perAgency := map[string]*big.Rat{}
+	for _, u := range d.UnitCosts {
+		unitSum.Add(unitSum, u.Amount.rat())
+		if perAgency[u.Agency] == nil {
+			agencies = append(agencies, u.Agency)
+			perAgency[u.Agency] = new(big.Rat)
+		}
+		perAgency[u.Agency].Add(perAgency[u.Agency], u.Amount.rat())
+	}
+	rawCost := make([]*big.Rat, len(dfs))
+	for t := range rawCost {
+		rawCost[t] = new(big.Rat)
+	}
+	for _, c := range d.Costs {
+		if t := c.Year - d.StartYear; t >= 0 && t < len(rawCost) {
+			rawCost[t].Add(rawCost[t], c.Amount.rat())
+		}
+	}
+
+	pvb, pvc, pvInputs, cum := new(big.Rat), new(big.Rat), new(big.Rat), new(big.Rat)
+	pvLow, pvHigh := new(big.Rat), new(big.Rat)
+	byAgency := map[string]*big.Rat{}
+	for _, a := range agencies {
+		byAgency[a] = new(big.Rat)
+	}
+	yearPVB := make([]*big.Rat, len(dfs))
+	yearPVC := make([]*big.Rat, len(dfs))
+	for t, df := range dfs {
+		y := &rep.Years[t]
+		benefit := new(big.Rat)
+		if cases[t] != nil {
+			benefit.Mul(cases[t], unitSum)
+			for _, a := range agencies {
+				byAgency[a].Add(byAgency[a], new(big.Rat).Mul(new(big.Rat).Mul(cases[t], perAgency[a]), df))
+			}
+		}
+		if low != nil && low[t] != nil {
+			pvLow.Add(pvLow, new(big.Rat).Mul(new(big.Rat).Mul(low[t], unitSum), df))
+			pvHigh.Add(pvHigh, new(big.Rat).Mul(new(big.Rat).Mul(high[t], unitSum), df))
+		}
+		cost := new(big.Rat).Mul(rawCost[t], costFactor)
+		yearPVB[t] = new(big.Rat).Mul(benefit, df)
+		yearPVC[t] = new(big.Rat).Mul(cost, df)
+		pvb.Add(pvb, yearPVB[t])
+		pvc.Add(pvc, yearPVC[t])
+		pvInputs.Add(pvInputs, new(big.Rat).Mul(rawCost[t], df))
+		cum.Add(cum, yearPVB[t])
+		cum.Sub(cum, yearPVC[t])
+		y.Benefit, y.Cost = money(benefit), money(cost)
+		y.PVBenefit, y.PVCost = money(yearPVB[t]), money(yearPVC[t])
+		y.CumulativeNetPV = money(new(big.Rat).Set(cum))
+	}
+
+	tot := &rep.Totals
+	tot.PVBenefits, tot.PVCosts = money(pvb), money(pvc)
+	tot.NPV = money(new(big.Rat).Sub(pvb, pvc))
+	tot.PVBenefitsByAgency = make(map[string]Money, len(agencies))
+	for _, a := range agencies {
+		tot.PVBenefitsByAgency[a] = money(byAgency[a])
+	}
+	if low != nil {
+		l, h := money(pvLow), money(pvHigh)
+		tot.PVBenefitsLow, tot.PVBenefitsHigh = &l, &h
+	}
+	if pvc.Sign() > 0 {
+		roi := new(big.Rat).Quo(pvb, pvc)
+		tot.ROI = ratFloat(roi)
+		tot.NetROI = ratFloat(roi.Sub(roi, one))
+	}
+	if pvInputs.Sign() > 0 {
+		tot.SROIRatio = ratFloat(new(big.Rat).Quo(pvb, pvInputs))
+	}
+	if p := Payback(yearPVB, yearPVC); p != nil {
+		tot.PaybackYears = ratFloat(p)
+	}
+}
+
+// Payback is the discounted payback period in years (SAVINGS.md): the first
+// year t in which cumulative PV benefits reach cumulative PV costs,
+// interpolated within that year as (t − 1) + shortfall at the end of year
+// t − 1 / PV benefit of year t. Years before the first cost are not
+// counted: there is nothing to pay back yet. When the costs are covered in
+// the year they first arise (t = 0, or benefits already ahead when costs
+// start) the shortfall is 0 and the payback is t. It is nil when the
+// cumulative benefits never reach the costs, or there are no costs.
+func Payback(pvBenefit, pvCost []*big.Rat) *big.Rat {
+	cumB, cumC := new(big.Rat), new(big.Rat)
+	for t := range pvBenefit {
+		prevNet := new(big.Rat).Sub(cumB, cumC)
+		cumB.Add(cumB, pvBenefit[t])
+		cumC.Add(cumC, pvCost[t])
+		if cumC.Sign() <= 0 || cumB.Cmp(cumC) < 0 {
+			continue
+		}
+		if t == 0 || prevNet.Sign() >= 0 || cumC.Cmp(pvCost[t]) == 0 {
+			return big.NewRat(int64(t), 1)
+		}
+		shortfall := prevNet.Neg(prevNet)
+		p := new(big.Rat).Quo(shortfall, pvBenefit[t])
+		return p.Add(p, big.NewRat(int64(t-1), 1))
+	}
+	return nil
+}
+
+var perRE = regexp.MustCompile(`(?i)\bper\s+([0-9][0-9,  ]*[0-9]|[0-9]|million)\b`)
+
+// ScaleForUnit is the scale SAVINGS.md applies to an indicator when the
+// document gives none: a percentage × 0.01, a rate "per N" × 1/N (per
+// 100,000 × 1e-5, per million × 1e-6), anything else × 1 (a value per
+// person, or a count with population 1).
+func ScaleForUnit(unit string) Num {
+	u := strings.TrimSpace(unit)
+	if strings.HasPrefix(u, "%") {
+		return mustNum("0.01")
+	}
+	if m := perRE.FindStringSubmatch(u); m != nil {
+		if strings.EqualFold(m[1], "million") {
+			return mustNum("0.000001")
+		}
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, m[1])
+		if n, err := strconv.ParseInt(digits, 10, 64); err == nil && n > 0 {
+			return NumOfRat(big.NewRat(1, n))
+		}
+	}
+	return mustNum("1")
+}
+
+func finite(xs ...float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// ratFloat is r as a float64, nil when it is outside float64's range.
+func ratFloat(r *big.Rat) *float64 {
+	f, _ := r.Float64()
+	if !finite(f) {
+		return nil
+	}
+	return &f
+}

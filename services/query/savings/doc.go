@@ -1,0 +1,29 @@
+// Package savings computes what a prevention initiative saves, by the method
+// of SAVINGS.md (HM Treasury's Green Book and the GMCA cost-benefit model,
+// with SROI-style adjustments): it reads and checks the initiative document,
+// estimates the avoided outcomes (modelled from a cohort, or against a
+// counterfactual from an interrupted time series or a
+// difference-in-differences), values them with unit costs, discounts
+// benefits and costs, and reports PV benefits and costs, NPV, the
+// benefit-cost ratio and the discounted payback period, year by year.
+//
+// The package does no I/O: the query handlers read the initiative and the
+// series from ClickHouse, call Decode, Compute and Compare, and marshal the
+// results. Every client mistake is an *InputError with a stable Code (listed
+// in schemas/errors.yaml), the JSON path of the field to change and a message
+// that says what to change.
+//
+// Conventions (SAVINGS.md):
+//   - Year 0 is the initiative's start year; the report runs from year 0 to
+//     year cba.horizon. Costs in year 0 are not discounted.
+//   - Discount factors: DF(0) = 1, DF(t) = DF(t−1) / (1 + r(t)), with r(t)
+//     the Green Book schedule (GreenBookRate) or a flat rate.
+//   - Optimism bias reduces benefits by × (1 − ob_benefits) and raises costs
+//     by × (1 + ob_costs).
+//   - Modelled benefits start in year 1 + lag and last persistence years,
+//     falling by drop_off each year after the first (BenefitProfile).
+//   - Money is carried exactly (math/big.Rat: decimal inputs such as 0.1 are
+//     exact tenths) and rounded half-even to the currency's ISO 4217 minor
+//     unit only when shown (Money). Ratios and factors are shown in full
+//     float64 precision.
+package savings
