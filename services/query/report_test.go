@@ -1,0 +1,282 @@
+package query_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/testenv"
+	"github.com/ounce-data/ounce/services/query"
+)
+
+// rawWorldBank reads a World Bank API v2 recording independently of the
+// adapter: code → year → value for the places asked.
+func rawWorldBank(t testing.TB, file string, geos ...string) map[string]map[int]float64 {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var page []json.RawMessage
+	require.NoError(t, json.Unmarshal(data, &page))
+	require.Len(t, page, 2)
+	var records []struct {
+		ISO3  string   `json:"countryiso3code"`
+		Date  string   `json:"date"`
+		Value *float64 `json:"value"`
+	}
+	require.NoError(t, json.Unmarshal(page[1], &records))
+	want := map[string]bool{}
+	for _, g := range geos {
+		want[g] = true
+	}
+	out := map[string]map[int]float64{}
+	for _, r := range records {
+		if !want[r.ISO3] || r.Value == nil {
+			continue
+		}
+		y, err := strconv.Atoi(r.Date)
+		require.NoError(t, err)
+		if out[r.ISO3] == nil {
+			out[r.ISO3] = map[int]float64{}
+		}
+		out[r.ISO3][y] = *r.Value
+	}
+	return out
+}
+
+// loadWorldBank stores the raw values as the World Bank feed would.
+func loadWorldBank(t testing.TB, ch *testenv.ClickHouse, indicator, unit string, values map[string]map[int]float64) {
+	t.Helper()
+	var os []observation.Observation
+	for geo, years := range values {
+		for y, v := range years {
+			o := obs(indicator, geo, observation.Year(y), v, 1, nil)
+			o.Unit, o.Source = unit, "worldbank-test"
+			o.Provenance.URL = "https://api.worldbank.org/v2/country/all/indicator/" + indicator
+			os = append(os, o)
+		}
+	}
+	insert(t, ch, os...)
+}
+
+// ols is the least-squares line through the points, computed in closed
+// form here independently of the savings package.
+func ols(points map[int]float64) (a, b float64) {
+	var n, sx, sy, sxx, sxy float64
+	for x, y := range points {
+		fx := float64(x)
+		n++
+		sx += fx
+		sy += y
+		sxx += fx * fx
+		sxy += fx * y
+	}
+	b = (n*sxy - sx*sy) / (n*sxx - sx*sx)
+	a = (sy - b*sx) / n
+	return a, b
+}
+
+func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
+	dir := filepath.Join(testenv.SharedDataDir(t), "worldbank", "api_v2_full")
+	overweight := rawWorldBank(t, filepath.Join(dir, "SH.STA.OWAD.ZS_all_perpage10000_page1.json"), "FRA", "DEU", "ITA")
+	health := rawWorldBank(t, filepath.Join(dir, "SH.XPD.CHEX.GD.ZS_all_perpage10000_page1.json"), "FRA")
+	require.Len(t, overweight, 3)
+	require.NotEmpty(t, health["FRA"])
+
+	f := newFixture(t, query.Config{AnalystToken: testAnalystToken})
+	loadWorldBank(t, f.ch, "SH.STA.OWAD.ZS", "% of adults", overweight)
+	loadWorldBank(t, f.ch, "SH.XPD.CHEX.GD.ZS", "% of GDP", health)
+
+	const start = 2012
+	doc := fmt.Sprintf(`{"id": "fra-obesity", "name": "Obesity prevention", "indicator": "SH.STA.OWAD.ZS", "geo": "FRA",
+	  "start_year": %d, "method": "its", "comparison_geos": ["DEU", "ITA"],
+	  "population": {"value": 1000000}, "scale": 0.01,
+	  "unit_costs": [{"agency": "CNAM", "amount": 1000, "currency": "EUR", "price_year": 2015}],
+	  "costs": [{"year": %d, "amount": 5000000}],
+	  "cba": {"lag": 0, "persistence": 1, "horizon": 5, "discount": 0.035}}`, start, start)
+	rec := f.send(t, http.MethodPost, "/v1/initiatives", doc, "Authorization", "Bearer "+testAnalystToken)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+
+	pre := map[int]float64{}
+	for y, v := range overweight["FRA"] {
+		if y < start {
+			pre[y] = v
+		}
+	}
+	require.GreaterOrEqual(t, len(pre), 3)
+	a, b := ols(pre)
+
+	t.Run("its", func(t *testing.T) {
+		rec := f.get(t, "/v1/initiatives/fra-obesity/savings?method=its")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var rep struct {
+			Method string `json:"method"`
+			Years  []struct {
+				Year           int      `json:"year"`
+				CalendarYear   int      `json:"calendar_year"`
+				Observed       *float64 `json:"observed"`
+				Counterfactual *float64 `json:"counterfactual"`
+				Low            *float64 `json:"counterfactual_low"`
+				High           *float64 `json:"counterfactual_high"`
+				Avoided        *float64 `json:"avoided"`
+				DiscountFactor float64  `json:"discount_factor"`
+			} `json:"years"`
+			Totals     map[string]any `json:"totals"`
+			Provenance []struct {
+				Role, Indicator, Geo, Licence string
+			} `json:"provenance"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
+		require.Equal(t, "its", rep.Method)
+		require.NotEmpty(t, rep.Years)
+		checked := 0
+		for _, y := range rep.Years {
+			require.Equal(t, start+y.Year, y.CalendarYear)
+			require.InDelta(t, 1/math.Pow(1.035, float64(y.Year)), y.DiscountFactor, 1e-12)
+			obs, has := overweight["FRA"][y.CalendarYear]
+			if y.Year == 0 || !has {
+				continue
+			}
+			require.NotNil(t, y.Observed, "year %d", y.CalendarYear)
+			require.Equal(t, obs, *y.Observed, "observed %d is the raw value", y.CalendarYear)
+			want := a + b*float64(y.CalendarYear)
+			require.NotNil(t, y.Counterfactual)
+			require.InDelta(t, want, *y.Counterfactual, 1e-9, "counterfactual %d extrapolates the pre-period line", y.CalendarYear)
+			require.Less(t, *y.Low, *y.Counterfactual)
+			require.Greater(t, *y.High, *y.Counterfactual)
+			require.NotNil(t, y.Avoided)
+			// Lower is better: avoided = (counterfactual − observed) × scale × population.
+			require.InDelta(t, (want-obs)*0.01*1e6, *y.Avoided, 1e-6)
+			checked++
+		}
+		require.Positive(t, checked, "some post-period years have observations")
+		require.NotEmpty(t, rep.Provenance)
+		require.Equal(t, "target", rep.Provenance[0].Role)
+		require.Equal(t, "CC BY 4.0", rep.Provenance[0].Licence)
+		require.Contains(t, rep.Totals, "npv")
+	})
+
+	t.Run("did", func(t *testing.T) {
+		rec := f.get(t, "/v1/initiatives/fra-obesity/savings?method=did")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var rep struct {
+			Years []struct {
+				Year           int      `json:"year"`
+				CalendarYear   int      `json:"calendar_year"`
+				Counterfactual *float64 `json:"counterfactual"`
+			} `json:"years"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
+		preMean := func(geo string) float64 {
+			var sum float64
+			var n int
+			for y, v := range overweight[geo] {
+				if y < start {
+					sum += v
+					n++
+				}
+			}
+			return sum / float64(n)
+		}
+		for _, y := range rep.Years {
+			if y.Year == 0 || y.Counterfactual == nil {
+				continue
+			}
+			cy := y.CalendarYear
+			dDEU := overweight["DEU"][cy] - preMean("DEU")
+			dITA := overweight["ITA"][cy] - preMean("ITA")
+			require.InDelta(t, preMean("FRA")+(dDEU+dITA)/2, *y.Counterfactual, 1e-9, "year %d", cy)
+		}
+	})
+
+	t.Run("modelled needs no data", func(t *testing.T) {
+		rec := f.get(t, "/v1/initiatives/fra-obesity/savings?method=modelled")
+		require.Equal(t, http.StatusUnprocessableEntity, rec.Code, "the document has no cohort: %s", rec.Body.String())
+		env := decode[httpapi.Envelope](t, rec)
+		require.Equal(t, httpapi.CodeInvalidInitiative, env.Error.Code)
+		require.Contains(t, env.Error.Field, "cohort")
+	})
+
+	t.Run("compare with health spending", func(t *testing.T) {
+		rec := f.get(t, "/v1/compare?initiatives=fra-obesity&cost_indicator=SH.XPD.CHEX.GD.ZS")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var got struct {
+			Count       int `json:"count"`
+			Comparisons []struct {
+				CostIndicator struct{ Geo string } `json:"cost_indicator"`
+				Series        []struct {
+					Year  int     `json:"year"`
+					Value float64 `json:"value"`
+				} `json:"series"`
+				Years []struct {
+					CalendarYear  int     `json:"calendar_year"`
+					ProjectedRise float64 `json:"projected_rise"`
+				} `json:"years"`
+			} `json:"comparisons"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+		require.Equal(t, 1, got.Count)
+		c := got.Comparisons[0]
+		require.Equal(t, "FRA", c.CostIndicator.Geo)
+		years := make([]int, 0, len(health["FRA"]))
+		for y := range health["FRA"] {
+			years = append(years, y)
+		}
+		sort.Ints(years)
+		require.Len(t, c.Series, len(years))
+		for i, p := range c.Series {
+			require.Equal(t, years[i], p.Year)
+			require.Equal(t, health["FRA"][p.Year], p.Value)
+		}
+		require.Len(t, c.Years, 6, "year 0 to the horizon")
+		require.Equal(t, start, c.Years[0].CalendarYear)
+		require.Zero(t, c.Years[0].ProjectedRise, "the rise is counted from the start year")
+		_, slope := ols(health["FRA"])
+		require.InDelta(t, 5*slope, c.Years[5].ProjectedRise, 1e-9, "five years of the cost trend's slope")
+	})
+
+	for name, tc := range map[string]struct {
+		target string
+		status int
+		code   httpapi.Code
+		field  string
+	}{
+		"unknown method":      {"/v1/initiatives/fra-obesity/savings?method=guess", 400, httpapi.CodeBadRequest, "method"},
+		"unknown initiative":  {"/v1/initiatives/nope/savings", 404, httpapi.CodeNotFound, "id"},
+		"unknown parameter":   {"/v1/initiatives/fra-obesity/savings?horizon=3", 400, httpapi.CodeBadRequest, "horizon"},
+		"compare no ids":      {"/v1/compare?cost_indicator=SH.XPD.CHEX.GD.ZS", 400, httpapi.CodeBadRequest, "initiatives"},
+		"compare unknown id":  {"/v1/compare?initiatives=nope&cost_indicator=SH.XPD.CHEX.GD.ZS", 404, httpapi.CodeNotFound, "initiatives"},
+		"compare unknown ind": {"/v1/compare?initiatives=fra-obesity&cost_indicator=NOPE", 404, httpapi.CodeUnknownIndicator, "cost_indicator"},
+		"compare no cost":     {"/v1/compare?initiatives=fra-obesity&cost_indicator=SH.XPD.CHEX.GD.ZS&geo=ATA", 422, httpapi.CodeInsufficientData, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := f.get(t, tc.target)
+			require.Equal(t, tc.status, rec.Code, rec.Body.String())
+			env := decode[httpapi.Envelope](t, rec)
+			require.Equal(t, tc.code, env.Error.Code, rec.Body.String())
+			if tc.field != "" {
+				require.Equal(t, tc.field, env.Error.Field)
+			}
+		})
+	}
+
+	// Too few pre-period points for a trend: a 422 that says how many.
+	early := `{"id": "early", "indicator": "SH.STA.OWAD.ZS", "geo": "FRA", "start_year": 1976, "method": "its",
+	  "population": {"value": 1000}, "unit_costs": [{"agency": "CNAM", "amount": 1, "currency": "EUR", "price_year": 2015}]}`
+	rec = f.send(t, http.MethodPost, "/v1/initiatives", early, "Authorization", "Bearer "+testAnalystToken)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rec = f.get(t, "/v1/initiatives/early/savings")
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+	env := decode[httpapi.Envelope](t, rec)
+	require.Equal(t, httpapi.CodeInsufficientData, env.Error.Code)
+	require.Contains(t, env.Error.Message, "3")
+}
