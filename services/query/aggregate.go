@@ -219,11 +219,7 @@ func aggregateGroups(p aggregateParams, tree *placeTree) ([]aggGroup, *httpapi.E
 			}
 		}
 		if len(out) == 0 {
-			levels := tree.levels()
-			if len(levels) == 0 {
-				return nil, httpapi.BadRequest("level", "the place catalogue is empty, so there is no level %q; aggregate named places with geo=", p.Level)
-			}
-			return nil, httpapi.BadRequest("level", "level %q has no places; the levels are %s", p.Level, strings.Join(levels, ", "))
+			return nil, tree.unknownLevel(p.Level)
 		}
 		return out, nil
 	}
@@ -242,6 +238,11 @@ type aggRow struct {
 }
 
 func readAggregateRows(ctx context.Context, conn chdriver.Conn, codes, geos []string, p seriesParams, limit int) ([]aggRow, error) {
+	if len(geos) == 0 {
+		// A place whose children are all publisher aggregates has no
+		// members; ClickHouse would refuse the empty IN ().
+		return nil, nil
+	}
 	var (
 		b    strings.Builder
 		args []any

@@ -10,16 +10,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/query"
 )
 
-// seedPlaces stores a small hierarchy: a world, one region with three
-// countries, and a publisher aggregate under the world that a roll-up must
-// never count.
+// seedPlaces stores, in place of the place catalogue testenv syncs, a small
+// hierarchy: a world, one region with three countries, and a publisher
+// aggregate under the world that a roll-up must never count.
 func seedPlaces(t testing.TB, ch *testenv.ClickHouse) {
 	t.Helper()
+	clearPlaces(t, ch)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := ch.Conn.PrepareBatch(ctx, "INSERT INTO places (code, name, level, parent, version)")
@@ -35,6 +37,14 @@ func seedPlaces(t testing.TB, ch *testenv.ClickHouse) {
 		require.NoError(t, b.Append(p[0], p[1], p[2], p[3], uint64(1)))
 	}
 	require.NoError(t, b.Send())
+}
+
+// clearPlaces empties the place catalogue of the test database.
+func clearPlaces(t testing.TB, ch *testenv.ClickHouse) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, ch.Conn.Exec(ctx, "TRUNCATE TABLE places"))
 }
 
 // seedAggregate stores CO2 (Mt), population and CO2 per capita for the
@@ -210,4 +220,62 @@ func TestIntegrationPlacesAndIndicator(t *testing.T) {
 	rec = f.get(t, "/v1/indicators/nope")
 	require.Equal(t, http.StatusNotFound, rec.Code)
 	require.Contains(t, rec.Body.String(), `"code":"unknown_indicator"`)
+}
+
+// TestIntegrationAggregateNoMembers covers places with nothing to roll up:
+// a group whose only child is a publisher aggregate has no members, which
+// is an empty answer, not a query ClickHouse refuses.
+func TestIntegrationAggregateNoMembers(t *testing.T) {
+	f := newFixture(t, query.Config{})
+	seedAggregate(t, f.ch)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := f.ch.Conn.PrepareBatch(ctx, "INSERT INTO places (code, name, level, parent, version)")
+	require.NoError(t, err)
+	require.NoError(t, b.Append("GRP", "Group of aggregates", "group", "", uint64(1)))
+	require.NoError(t, b.Append("EUX", "An aggregate", "aggregate", "GRP", uint64(1)))
+	require.NoError(t, b.Send())
+	insert(t, f.ch, obs("owid.co2", "EUX", observation.Year(2017), 2500, 1, nil))
+
+	for _, target := range []string{
+		"/v1/aggregate?indicator=owid.co2&geo=GRP&agg=sum",
+		"/v1/aggregate?indicator=owid.co2&level=group&by=geo",
+		"/v1/aggregate?indicator=owid.co2_per_capita&geo=GRP",
+	} {
+		rec := f.get(t, target)
+		require.Equal(t, http.StatusOK, rec.Code, "%s: %s", target, rec.Body.String())
+		got := decode[query.AggregateResponse](t, rec)
+		require.Empty(t, got.Groups, target)
+		require.Equal(t, 0, got.Count, target)
+		require.NotNil(t, got.Provenance, target)
+	}
+	// The aggregate itself, asked for by name, has its own value.
+	got := decode[query.AggregateResponse](t, f.get(t, "/v1/aggregate?indicator=owid.co2&geo=EUX&agg=sum"))
+	require.Len(t, got.Groups, 1)
+	require.NotNil(t, got.Groups[0].Value)
+	require.Equal(t, 2500.0, *got.Groups[0].Value)
+}
+
+func TestIntegrationPlacesEmptyCatalogue(t *testing.T) {
+	f := newFixture(t, query.Config{})
+	clearPlaces(t, f.ch)
+	got := decode[query.PlacesResponse](t, f.get(t, "/v1/places"))
+	require.Equal(t, 0, got.Count)
+	require.NotNil(t, got.Places)
+	for _, target := range []string{"/v1/places?level=country", "/v1/aggregate?indicator=owid.co2&level=country"} {
+		rec := f.get(t, target)
+		require.Equal(t, http.StatusBadRequest, rec.Code, target)
+		env := decode[httpapi.Envelope](t, rec)
+		require.Equal(t, "level", env.Error.Field, target)
+		require.Contains(t, env.Error.Message, `the place catalogue is empty, so no place has level "country"`, target)
+	}
+}
+
+func TestIndicatorRefusesParameters(t *testing.T) {
+	_, h := newOfflineService(t)
+	rec := do(h, http.MethodGet, "/v1/indicators/owid.co2?geo=GBR")
+	require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+	env := decode[httpapi.Envelope](t, rec)
+	require.Equal(t, "geo", env.Error.Field)
+	require.Equal(t, `unknown parameter "geo"; GET /v1/indicators/{code} takes no parameters`, env.Error.Message)
 }

@@ -57,13 +57,14 @@ func TestOpenAPIRoutes(t *testing.T) {
 
 	for _, op := range doc.operations(t) {
 		t.Run(op.pattern(), func(t *testing.T) {
-			rec := do(h, op.method, op.path)
+			path := doc.examplePath(t, op)
+			rec := do(h, op.method, path)
 			require.NotContains(t, []httpapi.Code{httpapi.CodeNotFound, httpapi.CodeMethodNotAllowed}, envelopeCode(rec),
 				"the mux does not answer %s: %s", op.pattern(), rec.Body.String())
 			doc.checkResponse(t, op, rec)
 
 			// Every method a path answers is documented.
-			rec = do(h, http.MethodPost, op.path)
+			rec = do(h, http.MethodPost, path)
 			require.Equal(t, httpapi.CodeMethodNotAllowed, envelopeCode(rec), rec.Body.String())
 		})
 	}
@@ -100,19 +101,43 @@ func TestOpenAPIParameters(t *testing.T) {
 			if !strings.HasPrefix(op.path, "/v1/") {
 				return
 			}
+			// x-exactly-one-of lists parameters of which a request gives
+			// exactly one (geo or level); the base request gives the first.
+			oneOf := listOf(op.node["x-exactly-one-of"])
 			base := url.Values{}
 			for _, p := range params {
-				if p["in"] == "query" && p["required"] == true {
+				if p["in"] == "query" && (p["required"] == true || len(oneOf) > 0 && p["name"] == oneOf[0]) {
 					ex := examples(p)
 					require.NotEmptyf(t, ex, "required parameter %s needs an example", p["name"])
 					addParam(doc, t, base, p, ex[slices.Sorted(maps.Keys(ex))[0]])
 				}
 			}
+			path := doc.examplePath(t, op)
 			target := func(q url.Values) string {
 				if len(q) == 0 {
-					return op.path
+					return path
 				}
-				return op.path + "?" + q.Encode()
+				return path + "?" + q.Encode()
+			}
+			if len(oneOf) > 0 {
+				// Giving none of them, or two, is refused naming one of them.
+				q := cloneValues(base)
+				for _, name := range oneOf {
+					q.Del(name)
+				}
+				rec := do(h, op.method, target(q))
+				require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+				require.Contains(t, oneOf, decode[httpapi.Envelope](t, rec).Error.Field)
+				for _, p := range params {
+					if name, _ := p["name"].(string); p["in"] == "query" && slices.Contains(oneOf[1:], name) {
+						q := cloneValues(base)
+						ex := examples(p)
+						addParam(doc, t, q, p, ex[slices.Sorted(maps.Keys(ex))[0]])
+						rec := do(h, op.method, target(q))
+						require.Equal(t, http.StatusBadRequest, rec.Code, "%s with %s: %s", oneOf[0], name, rec.Body.String())
+						require.Contains(t, oneOf, decode[httpapi.Envelope](t, rec).Error.Field)
+					}
+				}
 			}
 
 			// An undocumented parameter is refused, naming it.
@@ -126,6 +151,17 @@ func TestOpenAPIParameters(t *testing.T) {
 			doc.checkResponse(t, op, rec)
 
 			for _, p := range params {
+				if p["in"] == "path" {
+					// examplePath put the example in; the requests above
+					// reached the handler with it.
+					require.Equal(t, true, p["required"], "path parameter %s is required", p["name"])
+					ex := examples(p)
+					require.NotEmptyf(t, ex, "path parameter %s needs an example", p["name"])
+					for exName, v := range ex {
+						require.Emptyf(t, doc.validate(t, p["schema"], v, p["name"].(string)), "example %s of %s", exName, p["name"])
+					}
+					continue
+				}
 				if p["in"] != "query" {
 					continue
 				}
@@ -147,6 +183,11 @@ func TestOpenAPIParameters(t *testing.T) {
 					// answer is 503, never a 4xx about the parameter.
 					q := cloneValues(base)
 					q.Del(name)
+					if slices.Contains(oneOf, name) {
+						for _, other := range oneOf {
+							q.Del(other)
+						}
+					}
 					addParam(doc, t, q, p, ex)
 					rec := do(h, op.method, target(q))
 					require.NotEqualf(t, http.StatusBadRequest, rec.Code, "%s example %s (%s): %s", name, exName, target(q), rec.Body.String())
@@ -215,10 +256,13 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 func TestOpenAPIResponseSchemas(t *testing.T) {
 	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
 	goTypes := map[string]reflect.Type{
-		"GET /v1/indicators 200": reflect.TypeFor[query.IndicatorsResponse](),
-		"GET /v1/series 200":     reflect.TypeFor[query.SeriesResponse](),
-		"GET /readyz 200":        reflect.TypeFor[httpapi.Readiness](),
-		"GET /readyz 503":        reflect.TypeFor[httpapi.Readiness](),
+		"GET /v1/indicators 200":        reflect.TypeFor[query.IndicatorsResponse](),
+		"GET /v1/series 200":            reflect.TypeFor[query.SeriesResponse](),
+		"GET /v1/indicators/{code} 200": reflect.TypeFor[query.IndicatorEntry](),
+		"GET /v1/places 200":            reflect.TypeFor[query.PlacesResponse](),
+		"GET /v1/aggregate 200":         reflect.TypeFor[query.AggregateResponse](),
+		"GET /readyz 200":               reflect.TypeFor[httpapi.Readiness](),
+		"GET /readyz 503":               reflect.TypeFor[httpapi.Readiness](),
 	}
 	// Bodies written from a map rather than a type; the live responses
 	// checked by TestOpenAPIRoutes cover them.
@@ -284,6 +328,11 @@ func TestIntegrationOpenAPIResponses(t *testing.T) {
 	seedSeries(t, f.ch)
 	insert(t, f.ch, obs("owid.co2", "GBR", observation.Period{Grain: observation.GrainHalfHour,
 		Start: time.Date(2019, 8, 25, 12, 30, 0, 0, time.UTC)}, 7, 1, observation.Dims{"fuel": "coal"}))
+	seedPlaces(t, f.ch)
+	insert(t, f.ch,
+		obs("owid.co2", "FRA", observation.Year(2017), 350, 1, nil),
+		obs("owid.population", "FRA", observation.Year(2017), 65e6, 1, nil),
+		obs("owid.population", "GBR", observation.Year(2017), 0, 1, nil))
 	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
 
 	tests := []struct {
@@ -297,6 +346,21 @@ func TestIntegrationOpenAPIResponses(t *testing.T) {
 		{target: "/v1/series?indicator=owid.co2_per_capita", wantStatus: http.StatusUnprocessableEntity},
 		{target: "/v1/series?indicator=who.nothing", wantStatus: http.StatusNotFound},
 		{target: "/v1/series?indicator=owid.co2&from=2018-Q5", wantStatus: http.StatusBadRequest},
+		{target: "/v1/indicators/owid.co2_per_capita", wantStatus: http.StatusOK},
+		{target: "/v1/indicators/owid.population", wantStatus: http.StatusOK},
+		{target: "/v1/indicators/who.nothing", wantStatus: http.StatusNotFound},
+		{target: "/v1/indicators/owid.co2?geo=GBR", wantStatus: http.StatusBadRequest},
+		{target: "/v1/places", wantStatus: http.StatusOK},
+		{target: "/v1/places?level=country&parent=ECS&format=csv", wantStatus: http.StatusOK},
+		{target: "/v1/places?parent=ATLANTIS", wantStatus: http.StatusNotFound},
+		{target: "/v1/places?level=planet", wantStatus: http.StatusBadRequest},
+		{target: "/v1/aggregate?indicator=owid.co2_per_capita&geo=ECS&by=geo,period", wantStatus: http.StatusOK},
+		{target: "/v1/aggregate?indicator=owid.co2_per_capita&geo=GBR&from=2017&to=2017", wantStatus: http.StatusOK},
+		{target: "/v1/aggregate?indicator=owid.co2_per_capita&level=country&by=geo&agg=median&from=2017&to=2017", wantStatus: http.StatusOK},
+		{target: "/v1/aggregate?indicator=owid.co2&geo=WLD&agg=count&format=csv", wantStatus: http.StatusOK},
+		{target: "/v1/aggregate?indicator=owid.co2_per_capita&level=country&agg=max", wantStatus: http.StatusUnprocessableEntity},
+		{target: "/v1/aggregate?indicator=owid.co2_per_capita&geo=ECS&agg=sum", wantStatus: http.StatusBadRequest},
+		{target: "/v1/aggregate?indicator=who.nothing&geo=ECS", wantStatus: http.StatusNotFound},
 		{target: "/openapi.yaml", wantStatus: http.StatusOK},
 		{target: "/metrics", wantStatus: http.StatusOK},
 		{target: "/healthz", wantStatus: http.StatusOK},
@@ -465,15 +529,60 @@ func (d *openAPI) operations(t *testing.T) []operation {
 	return ops
 }
 
+// operation is the operation that answers method and path: the one with
+// that very path, else the one whose template ({code}) matches it.
 func (d *openAPI) operation(t *testing.T, method, path string) operation {
 	t.Helper()
+	var templated []operation
 	for _, op := range d.operations(t) {
-		if op.method == method && op.path == path {
+		switch {
+		case op.method != method:
+		case op.path == path:
 			return op
+		case templateMatches(op.path, path):
+			templated = append(templated, op)
 		}
 	}
-	t.Fatalf("the document has no %s %s", method, path)
+	if len(templated) == 1 {
+		return templated[0]
+	}
+	t.Fatalf("the document has no single %s %s (templates matching: %d)", method, path, len(templated))
 	return operation{}
+}
+
+// templateMatches reports whether path fills in the {name} segments of an
+// OpenAPI path template.
+func templateMatches(template, path string) bool {
+	ts, ps := strings.Split(template, "/"), strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i, seg := range ts {
+		isParam := strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}")
+		if isParam && ps[i] == "" || !isParam && seg != ps[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// examplePath is op's path with each path parameter replaced by the first
+// of its examples, so that a request reaches the handler with a value the
+// document promises it takes.
+func (d *openAPI) examplePath(t *testing.T, op operation) string {
+	t.Helper()
+	path := op.path
+	for _, p := range d.parameters(t, op) {
+		if p["in"] != "path" {
+			continue
+		}
+		ex := examples(p)
+		require.NotEmptyf(t, ex, "%s: path parameter %s needs an example", op.pattern(), p["name"])
+		v := fmt.Sprint(ex[slices.Sorted(maps.Keys(ex))[0]])
+		path = strings.ReplaceAll(path, "{"+p["name"].(string)+"}", url.PathEscape(v))
+	}
+	require.NotContainsf(t, path, "{", "%s: every path parameter is documented", op.pattern())
+	return path
 }
 
 // parameters are an operation's parameters, path-level ones included.

@@ -117,6 +117,16 @@ func (t *placeTree) levels() []string {
 	return out
 }
 
+// unknownLevel is the error for a level no place has, listing those there
+// are, or saying that the catalogue is empty.
+func (t *placeTree) unknownLevel(level string) *httpapi.Error {
+	levels := t.levels()
+	if len(levels) == 0 {
+		return httpapi.BadRequest("level", "the place catalogue is empty, so no place has level %q; load places first, or aggregate named places with geo=", level)
+	}
+	return httpapi.BadRequest("level", "level %q has no places; the levels are %s", level, strings.Join(levels, ", "))
+}
+
 func (s *Service) places(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
 	if perr == nil {
@@ -137,7 +147,7 @@ func (s *Service) places(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if level != "" && !slices.Contains(tree.levels(), level) {
-		httpapi.WriteError(w, httpapi.BadRequest("level", "level %q has no places; the levels are %s", level, strings.Join(tree.levels(), ", ")))
+		httpapi.WriteError(w, tree.unknownLevel(level))
 		return
 	}
 	if parent != "" {
