@@ -78,6 +78,10 @@ type Loader struct {
 	free chan *batch // loaded batches, reused to keep their memory
 
 	lastCommit time.Time // owned by the inserter goroutine
+
+	// batches, when the topology has it, receives a load report per
+	// message of a batch with an id (see reportLoaded).
+	batches jetstream.KeyValue
 }
 
 // batch is a set of messages loaded by one INSERT: their rows, already in
@@ -155,6 +159,11 @@ func (l *Loader) Run(ctx context.Context) error {
 	}
 	if err := l.refreshKnown(ctx); err != nil {
 		l.log.Warn().Err(err).Msg("read indicator catalogue")
+	}
+	if kv, err := l.js.KeyValue(ctx, extnats.BucketBatches); err == nil {
+		l.batches = kv
+	} else {
+		l.log.Warn().Err(err).Msg("no batch status bucket; batches will not be reported loaded")
 	}
 	iter, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(1000, 16<<20))
 	if err != nil {
@@ -462,9 +471,39 @@ func (l *Loader) commit(ctx context.Context, p *pending) {
 		return
 	}
 	l.m.messagesAcked.Inc()
+	l.reportLoaded(ctx, p)
 	if p.meta.Timestamp.After(l.lastCommit) {
 		l.lastCommit = p.meta.Timestamp
 		l.m.lastCommitted.Set(float64(p.meta.Timestamp.UnixNano()) / 1e9)
+	}
+}
+
+// LoadReport is what the loader writes to the batch status bucket under
+// <batch id>.<Nats-Msg-Id> once a message of that batch is in ClickHouse;
+// the gateway's GET /v1/batches/{id} sums them.
+type LoadReport struct {
+	Rows     int       `json:"rows"`
+	Rejected int       `json:"rejected"`
+	LoadedAt time.Time `json:"loaded_at"`
+}
+
+// reportLoaded records that p's rows are committed. Keyed by message id,
+// a redelivered message rewrites its own report rather than adding one.
+// A failure only delays what a batch's status says, so it is logged.
+func (l *Loader) reportLoaded(ctx context.Context, p *pending) {
+	msgID := p.msg.Headers().Get(jetstream.MsgIDHeader)
+	if l.batches == nil || p.batchID == "" || msgID == "" {
+		return
+	}
+	key := p.batchID + "." + msgID
+	body, err := json.Marshal(LoadReport{Rows: p.to - p.from, Rejected: len(p.rejects), LoadedAt: time.Now().UTC()})
+	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = l.batches.Put(pctx, key, body)
+		cancel()
+	}
+	if err != nil {
+		l.log.Warn().Err(err).Str("batch_id", p.batchID).Msg("report batch message loaded")
 	}
 }
 
