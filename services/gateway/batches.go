@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/services/loader"
 )
 
 // batchRecord is what the gateway stores under <batch id> in the batch
@@ -23,14 +24,6 @@ type batchRecord struct {
 	PublishedAt time.Time `json:"published_at"`
 	Rows        int       `json:"rows"`
 	MessageIDs  []string  `json:"message_ids"`
-}
-
-// LoadReport is what the loader stores under <batch id>.<Nats-Msg-Id> in
-// the batch bucket after ClickHouse confirmed the message's insert.
-type LoadReport struct {
-	Rows     int       `json:"rows"`
-	Rejected int       `json:"rejected"`
-	LoadedAt time.Time `json:"loaded_at"`
 }
 
 // Batch states.
@@ -140,7 +133,7 @@ func (s *Service) batchStatus(ctx context.Context, id string) (BatchStatus, stri
 			}
 			return BatchStatus{}, "", fmt.Errorf("read load report %s: %w", k, err)
 		}
-		var rep LoadReport
+		var rep loader.LoadReport // written by the loader after a confirmed insert
 		if err := json.Unmarshal(re.Value(), &rep); err != nil {
 			continue
 		}

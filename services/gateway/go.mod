@@ -12,6 +12,7 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/ounce-data/ounce/pkg v0.0.0
 	github.com/ounce-data/ounce/schemas v0.0.0
+	github.com/ounce-data/ounce/services/loader v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/rs/zerolog v1.35.1
 	github.com/stretchr/testify v1.12.1

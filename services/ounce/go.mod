@@ -5,6 +5,7 @@ go 1.26.8
 replace (
 	github.com/ounce-data/ounce/pkg => ../../pkg
 	github.com/ounce-data/ounce/schemas => ../../schemas
+	github.com/ounce-data/ounce/services/gateway => ../gateway
 	github.com/ounce-data/ounce/services/ingest => ../ingest
 	github.com/ounce-data/ounce/services/loader => ../loader
 	github.com/ounce-data/ounce/services/query => ../query
@@ -13,6 +14,7 @@ replace (
 require (
 	github.com/ClickHouse/clickhouse-go/v2 v2.51.0
 	github.com/ounce-data/ounce/pkg v0.0.0
+	github.com/ounce-data/ounce/services/gateway v0.0.0
 	github.com/ounce-data/ounce/services/ingest v0.0.0
 	github.com/ounce-data/ounce/services/loader v0.0.0
 	github.com/ounce-data/ounce/services/query v0.0.0

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/ounce-data/ounce/services/ounce/internal/dev"
+	"github.com/ounce-data/ounce/services/ounce/internal/partners"
 )
 
 const usage = `usage: ounce <command> [flags]
@@ -18,6 +19,7 @@ const usage = `usage: ounce <command> [flags]
 commands:
   dev       run every service in one process (embedded NATS, managed ClickHouse)
   migrate   apply ClickHouse migrations and the indicator catalogue, then exit
+  partners  register gateway partners and manage their keys (add, list, rotate, revoke)
 
 Run "ounce <command> --help" for the flags of a command; every flag also
 reads an OUNCE_* environment variable, shown in the help.
@@ -36,6 +38,8 @@ func main() {
 		err = dev.Run(ctx, os.Args[2:], os.Stderr)
 	case "migrate":
 		err = dev.Migrate(ctx, os.Args[2:], os.Stderr)
+	case "partners":
+		err = partners.Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return

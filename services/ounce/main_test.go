@@ -50,7 +50,7 @@ func TestIntegrationDevStartsAndStopsItsOwnClickHouse(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	addr := testenv.FreeAddr(t)
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--nats-port", "-1",
-		"--clickhouse-tcp-port", "-1", "--clickhouse-http-port", "-1", "--query-addr", addr, "--no-ingest", "--log-level", "warn")
+		"--clickhouse-tcp-port", "-1", "--clickhouse-http-port", "-1", "--query-addr", addr, "--gateway-addr", testenv.FreeAddr(t), "--no-ingest", "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)

@@ -31,6 +31,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/lifecycle"
 	"github.com/ounce-data/ounce/pkg/logging"
 	"github.com/ounce-data/ounce/pkg/places"
+	"github.com/ounce-data/ounce/services/gateway"
 	"github.com/ounce-data/ounce/services/ingest"
 	"github.com/ounce-data/ounce/services/loader"
 	"github.com/ounce-data/ounce/services/query"
@@ -46,6 +47,7 @@ type Config struct {
 	ClickHouseHTTPPort int
 	Database           string
 	QueryAddr          string
+	GatewayAddr        string
 	AnalystToken       string
 	Mirror             string
 	NoIngest           bool
@@ -65,6 +67,7 @@ func (c *Config) flags(name string) *flag.FlagSet {
 	fs.StringVar(&c.Database, "database", "ounce", "ClickHouse database of the ClickHouse ounce dev starts")
 	fs.StringVar(&c.QueryAddr, "query-addr", query.DefaultAddr, "listen address of the query API and dashboard")
 	fs.StringVar(&c.AnalystToken, "analyst-token", "", "bearer token for writes to the query API (initiatives); empty generates one and prints it")
+	fs.StringVar(&c.GatewayAddr, "gateway-addr", gateway.DefaultAddr, "listen address of the partner gateway")
 	fs.StringVar(&c.Mirror, "mirror", "", "read feeds from this directory of recorded files instead of their URLs")
 	fs.BoolVar(&c.NoIngest, "no-ingest", false, "do not run the feeds")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -214,9 +217,14 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return err
 	}
 	q.Health().Register("loader", ld.Ready)
+	gw, err := gateway.New(ctx, gateway.Config{Addr: c.GatewayAddr}, js, cat, log.With().Str("svc", "gateway").Logger(), reg)
+	if err != nil {
+		return err
+	}
 	components := []lifecycle.Component{
 		{Name: "loader", Run: ld.Run},
 		{Name: "query", Run: q.Run},
+		{Name: "gateway", Run: gw.Run},
 	}
 	if !c.NoIngest {
 		feeds, err := feedcat.Load()
@@ -234,7 +242,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		// and log collectors should not keep it.
 		fmt.Fprintf(stderr, "\nanalyst token (writes to the query API; set OUNCE_ANALYST_TOKEN to choose your own):\n  export OUNCE_ANALYST_TOKEN=%s\n\n", token)
 	}
-	log.Info().Str("query", "http://"+c.QueryAddr).Str("nats", natsURL).Str("clickhouse", redact(dsn)).
+	log.Info().Str("query", "http://"+c.QueryAddr).Str("gateway", "http://"+c.GatewayAddr).Str("nats", natsURL).Str("clickhouse", redact(dsn)).
 		Str("mirror", c.Mirror).Msg("ounce dev is up; Ctrl-C stops everything")
 	return lifecycle.Run(ctx, components...)
 }

@@ -129,7 +129,7 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 	go func() {
 		done <- Run(ctx, []string{
 			"--data-dir", t.TempDir(), "--nats-port", "-1", "--clickhouse-dsn", ch.DSN,
-			"--query-addr", addr, "--mirror", data, "--log-format", "json", "--log-level", "warn",
+			"--query-addr", addr, "--gateway-addr", testenv.FreeAddr(t), "--mirror", data, "--log-format", "json", "--log-level", "warn",
 		}, &logs)
 	}()
 	t.Cleanup(func() {
