@@ -51,6 +51,8 @@ func describeSyntax(err error, dec *json.Decoder) string {
 		return "the body is empty: send the initiative as a JSON object"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON document ends early: it is cut off or a bracket is not closed"
+	case errors.Is(err, errTooDeep):
+		return err.Error()
 	case errors.As(err, &se):
 		return fmt.Sprintf("the body is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
 	}
@@ -82,7 +84,15 @@ type node struct {
 	vals  []*node
 }
 
-var errTooDeep = errors.New("the document nests too deep")
+var errTooDeep = fmt.Errorf("the document nests deeper than %d levels; an initiative nests 3", maxDepth)
+
+// cutOff reports the end of the input inside a document as unexpected.
+func cutOff(err error, inside bool) error {
+	if inside && errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
 
 func readNode(dec *json.Decoder, depth int) (*node, error) {
 	if depth > maxDepth {
@@ -90,7 +100,7 @@ func readNode(dec *json.Decoder, depth int) (*node, error) {
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, err
+		return nil, cutOff(err, depth > 0)
 	}
 	switch t := tok.(type) {
 	case json.Delim:
@@ -102,7 +112,7 @@ func readNode(dec *json.Decoder, depth int) (*node, error) {
 			if n.kind == kindObject {
 				k, err := dec.Token()
 				if err != nil {
-					return nil, err
+					return nil, cutOff(err, true)
 				}
 				n.keys = append(n.keys, k.(string))
 			}
@@ -117,7 +127,7 @@ func readNode(dec *json.Decoder, depth int) (*node, error) {
 			}
 		}
 		if _, err := dec.Token(); err != nil { // the closing delimiter
-			return nil, err
+			return nil, cutOff(err, true)
 		}
 		return n, nil
 	case string:
