@@ -1,0 +1,193 @@
+package partners_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/testenv"
+	"github.com/ounce-data/ounce/services/gateway"
+	"github.com/ounce-data/ounce/services/loader"
+	"github.com/ounce-data/ounce/services/ounce/internal/partners"
+)
+
+// run runs `ounce partners args…` and returns its output.
+func run(t *testing.T, natsURL string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := partners.Run(context.Background(), append(args, "--nats-url", natsURL), &out, &errOut)
+	return out.String(), err
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestAddListRotateRevoke(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	out, err := run(t, ns.URL, "add", "--name", "Clinic Network A", "--indicators", "who.NCD_PAA", "--places", "GBR,GB-MAN")
+	require.NoError(t, err)
+	key := lastLine(out)
+	require.True(t, strings.HasPrefix(key, "ounce_clinic-network-a_"), out)
+	require.NotContains(t, strings.TrimSuffix(out, key+"\n"), key, "the key is printed once")
+
+	_, err = run(t, ns.URL, "add", "--name", "Clinic Network A", "--indicators", "who.NCD_PAA", "--places", "GBR")
+	require.ErrorContains(t, err, "already exists")
+	_, err = run(t, ns.URL, "add", "--name", "X", "--indicators", "who.NOPE", "--places", "GBR")
+	require.ErrorContains(t, err, `indicator "who.NOPE" is not in the catalogue`)
+
+	out, err = run(t, ns.URL, "list")
+	require.NoError(t, err)
+	require.Contains(t, out, "clinic-network-a")
+	require.Contains(t, out, "GB-MAN,GBR")
+	require.NotContains(t, out, key)
+
+	out, err = run(t, ns.URL, "rotate", "clinic-network-a", "--grace", "1h")
+	require.NoError(t, err)
+	require.NotEqual(t, key, lastLine(out))
+	out, err = run(t, ns.URL, "list")
+	require.NoError(t, err)
+	require.Contains(t, out, "1 (+1 in grace)")
+
+	_, err = run(t, ns.URL, "revoke", "clinic-network-a")
+	require.NoError(t, err)
+	out, err = run(t, ns.URL, "list")
+	require.NoError(t, err)
+	require.Contains(t, out, "revoked")
+	_, err = run(t, ns.URL, "revoke", "nobody")
+	require.ErrorContains(t, err, "no such partner")
+}
+
+// TestIntegrationPartnerPushReachesClickHouse is the gateway end to end: a
+// partner registered with `ounce partners add` pushes JSON, NDJSON and CSV
+// through the gateway; the real loader puts the rows into a real
+// ClickHouse; the batch says loaded; the values come back from ClickHouse.
+// An atomic push with a bad row leaves nothing in either.
+func TestIntegrationPartnerPushReachesClickHouse(t *testing.T) {
+	ch := testenv.StartClickHouse(t)
+	ns := testenv.StartNATS(t)
+	out, err := run(t, ns.URL, "add", "--id", "clinic-a", "--name", "Clinic A", "--indicators", "who.NCD_PAA,SP.POP.TOTL", "--places", "GBR,GB-MAN")
+	require.NoError(t, err)
+	key := lastLine(out)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cat, err := catalogue.Load()
+	require.NoError(t, err)
+	ld, err := loader.New(loader.Config{FlushInterval: 100 * time.Millisecond}, ns.JS, ch.Conn, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	gw, err := gateway.New(ctx, gateway.Config{}, ns.JS, cat, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	loaderDone, regDone := make(chan error, 1), make(chan error, 1)
+	go func() { loaderDone <- ld.Run(ctx) }()
+	go func() { regDone <- gw.RunRegistry(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-loaderDone)
+		require.NoError(t, <-regDone)
+	})
+	require.NoError(t, gw.WaitReady(ctx))
+	srv := httptest.NewServer(gw.Handler())
+	t.Cleanup(srv.Close)
+
+	push := func(contentType, query, body string) (int, gateway.ImportSummary) {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/observations?"+query, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", contentType)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var s gateway.ImportSummary
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&s))
+		return resp.StatusCode, s
+	}
+
+	// An atomic push with one bad row: nothing anywhere.
+	status, s := push("application/json", "atomic=true",
+		`{"observations":[{"indicator":"who.NCD_PAA","geo":"GBR","period":"2019","value":40},{"indicator":"who.NCD_PAA","geo":"GBR","period":"2019-Q1","value":140}]}`)
+	require.Equal(t, http.StatusUnprocessableEntity, status)
+	require.Equal(t, gateway.StatusError, s.Status)
+
+	want := map[string]float64{}
+	pushes := []struct{ ct, body string }{
+		{"application/json", `{"observations":[
+			{"indicator":"who.NCD_PAA","geo":"GBR","period":"2020","value":31.5,"dims":{"sex":"female"}},
+			{"indicator":"who.NCD_PAA","geo":"GB-MAN","period":"2020","value":35.25,"dims":{"sex":"female"}}]}`},
+		{"application/x-ndjson", `{"indicator":"SP.POP.TOTL","geo":"GB-MAN","period":"2021","value":2867800}
+{"indicator":"who.NCD_PAA","geo":"GBR","period":"2021-Q2","value":"30.75"}
+{"indicator":"who.NCD_PAA","geo":"FRA","period":"2021","value":1}`},
+		{"text/csv", "indicator,geo,period,value,dim.sex\nwho.NCD_PAA,GBR,2022-03,29.5,male\nSP.POP.TOTL,GBR,2022,67026000,\n"},
+	}
+	want["who.NCD_PAA|GBR|2020"] = 31.5
+	want["who.NCD_PAA|GB-MAN|2020"] = 35.25
+	want["SP.POP.TOTL|GB-MAN|2021"] = 2867800
+	want["who.NCD_PAA|GBR|2021-Q2"] = 30.75
+	want["who.NCD_PAA|GBR|2022-03"] = 29.5
+	want["SP.POP.TOTL|GBR|2022"] = 67026000
+
+	var batches []string
+	for _, p := range pushes {
+		status, s := push(p.ct, "", p.body)
+		require.Equal(t, http.StatusOK, status, "%+v", s)
+		require.NotEmpty(t, s.BatchID)
+		batches = append(batches, s.BatchID)
+	}
+	require.Equal(t, gateway.StatusWarning, func() string { _, s := push("application/x-ndjson", "dry_run=true", pushes[1].body); return s.Status }())
+
+	for i, id := range batches {
+		require.Eventually(t, func() bool {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/batches/"+id, nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			var st gateway.BatchStatus
+			if json.NewDecoder(resp.Body).Decode(&st) != nil {
+				return false
+			}
+			return st.State == gateway.BatchLoaded && st.RowsLoaded == st.RowsPublished && st.RowsPublished == []int{2, 2, 2}[i]
+		}, 20*time.Second, 50*time.Millisecond, "batch %s loaded", id)
+	}
+
+	rows, err := ch.Conn.Query(context.Background(), fmt.Sprintf(
+		"SELECT indicator, geo, grain, period_start, value, source FROM %s.observations FINAL WHERE source = 'partner:clinic-a'", ch.Database))
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for rows.Next() {
+		var ind, geo, grain, source string
+		var start int64
+		var v float64
+		require.NoError(t, rows.Scan(&ind, &geo, &grain, &start, &v, &source))
+		code := periodCode(grain, start)
+		got[ind+"|"+geo+"|"+code] = v
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, want, got, "the atomic push's 2019 rows are absent; FRA was rejected")
+}
+
+func periodCode(grain string, start int64) string {
+	t := time.Unix(start, 0).UTC()
+	switch grain {
+	case "year":
+		return t.Format("2006")
+	case "quarter":
+		return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())-1)/3+1)
+	case "month":
+		return t.Format("2006-01")
+	}
+	return t.Format("2006-01-02")
+}
