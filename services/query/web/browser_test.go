@@ -245,6 +245,25 @@ func (c *console) take() []string {
 	return p
 }
 
+// startBrowser starts headless Chromium for the test, with a tab whose
+// console problems are collected.
+func startBrowser(t *testing.T, path string) (context.Context, *console) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1280, 800),
+		chromedp.UserDataDir(t.TempDir()))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	cons := &console{}
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithListener(cons.listen))
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelBrowser()
+		cancelAlloc()
+	})
+	return ctx, cons
+}
+
 // tableRow is one row of the explorer's value table as the page shows it.
 type tableRow struct {
 	Geo       string   `json:"geo"`
@@ -315,16 +334,7 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 	require.NoError(t, err)
 	base := serve(t, svc)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.WindowSize(1280, 800),
-		chromedp.UserDataDir(t.TempDir()))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	var cons console
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithListener(cons.listen))
-	defer cancelBrowser()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancelTimeout()
+	ctx, cons := startBrowser(t, browser)
 
 	// Open the page, polling every second so that revalidation is seen.
 	require.NoError(t, chromedp.Do(ctx,
@@ -489,4 +499,42 @@ func abs(v float64) float64 {
 		return -v
 	}
 	return v
+}
+
+// TestIntegrationBrowserReadToken: a server that wants a read token gets
+// one typed into the page, which then sends it with every request.
+func TestIntegrationBrowserReadToken(t *testing.T) {
+	browser := chromium(t)
+	ch := testenv.StartClickHouse(t)
+	cat, err := catalogue.Load()
+	require.NoError(t, err)
+	const readToken = "dashboard-test-read-token-0123456789abcdef"
+	svc, err := query.New(query.Config{ReadToken: readToken}, ch.Conn, cat, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	base := serve(t, svc)
+	ctx, cons := startBrowser(t, browser)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.ID("token-form")),
+	))
+	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('explorer-message').textContent`))
+	require.NoError(t, err)
+	require.Contains(t, msg, "401")
+	for _, p := range cons.take() {
+		require.Regexp(t, `^network error: .*401`, p, "only the refused requests are reported")
+	}
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("token"), readToken),
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
+		chromedp.WaitReady(chromedp.CSS(`#indicator option`)),
+	))
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#indicator option').length`))
+	require.NoError(t, err)
+	require.Equal(t, len(cat.Indicators()), n, "every catalogue indicator is offered once the token is given")
+	hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('token-form').hidden`))
+	require.NoError(t, err)
+	require.True(t, hidden)
+	require.Empty(t, cons.take())
 }

@@ -14,11 +14,26 @@
 
   const cache = new Map(); // url -> {etag, body}
 
+  // The read token, when the server asks for one: kept for this tab only.
+  const TOKEN_KEY = 'ounce.token';
+  function token() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || '';
+    } catch (err) {
+      return '';
+    }
+  }
+  function authHeaders(headers) {
+    const tok = token();
+    if (tok) headers.Authorization = 'Bearer ' + tok;
+    return headers;
+  }
+
   // getJSON answers {ok, status, body, etag} or {ok: false, status, code, message}.
   // A 304 answers the body kept from the last 200, with the same etag.
   async function getJSON(url) {
     const prev = cache.get(url);
-    const headers = {Accept: 'application/json'};
+    const headers = authHeaders({Accept: 'application/json'});
     if (prev) headers['If-None-Match'] = prev.etag;
     let resp;
     try {
@@ -39,10 +54,20 @@
       return {ok: true, status: resp.status, body, etag: etag || 'none:' + Date.now()};
     }
     const e = body && body.error ? body.error : {};
+    if (resp.status === 401) askToken(e.message);
     return {
       ok: false, status: resp.status, code: e.code || 'http_' + resp.status,
       message: e.message || (resp.ok ? 'the answer is not JSON' : resp.status + ' ' + resp.statusText),
     };
+  }
+
+  function askToken(why) {
+    const form = $('token-form');
+    if (!form.hidden) return;
+    form.hidden = false;
+    $('token-help').textContent = 'This server asks for a token to read data' + (why ? ' (' + why + ')' : '') +
+      '. It is kept in this tab only.';
+    $('token').focus();
   }
 
   function failure(what, r) {
@@ -173,11 +198,19 @@
     url: '',
     query: null,
 
+    places: new Map(), // code -> name
+    placesTag: '',
+
     async refresh(force) {
       const r = await getJSON('/v1/indicators');
       if (!r.ok) {
         message('explorer-message', failure('Listing the indicators', r));
         return false;
+      }
+      const rp = await getJSON('/v1/places');
+      if (rp.ok && rp.etag !== this.placesTag) {
+        this.placesTag = rp.etag;
+        this.fillPlaces(rp.body.places || []);
       }
       let changed = false;
       if (force || r.etag !== this.indicatorsTag) {
@@ -209,6 +242,33 @@
       if (keep && this.indicators.some((ind) => ind.code === keep)) sel.value = keep;
       else if (withData) sel.value = withData.code;
       this.showIndicator();
+    },
+
+    fillPlaces(list) {
+      this.places = new Map(list.map((p) => [p.code, p.name]));
+      $('place-list').replaceChildren(...list.map((p) => el('option', {value: p.code, label: p.name + ' (' + p.level + ')'})));
+    },
+
+    addPlace() {
+      const box = $('add-place');
+      const v = box.value.trim();
+      if (!v) return;
+      let code = this.places.has(v) ? v : '';
+      if (!code) {
+        for (const [c, name] of this.places) {
+          if (name.toLowerCase() === v.toLowerCase()) code = c;
+        }
+      }
+      if (!code) return; // still typing
+      const geos = $('places').value.split(',').map((g) => g.trim()).filter((g) => g);
+      if (!geos.includes(code)) geos.push(code);
+      $('places').value = geos.join(',');
+      box.value = '';
+    },
+
+    placeName(geo) {
+      const name = this.places.get(geo);
+      return name ? geo + ' (' + name + ')' : geo;
     },
 
     showIndicator() {
@@ -312,7 +372,7 @@
       const figs = [];
       for (const [geo, ss] of byGeo) {
         const fig = OunceChart.line({
-          title: geo + ': ' + ind.name + ' (' + ind.unit + ')',
+          title: this.placeName(geo) + ': ' + ind.name + ' (' + ind.unit + ')',
           series: ss.map(toChart),
           yDomain,
           xLabel: (t) => {
@@ -336,7 +396,7 @@
           if (rows.length >= limit) break;
           const pv = p.provenance || {};
           rows.push(el('tr', {'data-geo': s.geo, 'data-period': p.period},
-            el('th', {scope: 'row'}, s.geo),
+            el('th', {scope: 'row', title: this.places.get(s.geo) || null}, s.geo),
             hasDims ? el('td', {}, dimsLabel(s.dims)) : null,
             el('td', {}, p.period),
             numCell(p.value),
@@ -617,6 +677,33 @@
     return String(e);
   }
 
+  // downloadWithToken saves the server's file at url, fetched with the
+  // token (a plain link cannot send one).
+  async function downloadWithToken(url) {
+    try {
+      const resp = await fetch(url, {headers: authHeaders({}), cache: 'no-store'});
+      if (!resp.ok) {
+        let msg = resp.status + ' ' + resp.statusText;
+        try {
+          const env = await resp.json();
+          if (env.error) msg = env.error.message;
+        } catch (err) { /* not the envelope */ }
+        message('explorer-message', 'The CSV download failed: ' + msg);
+        return;
+      }
+      const blob = await resp.blob();
+      const cd = resp.headers.get('Content-Disposition') || '';
+      const m = /filename="?([^";]+)"?/.exec(cd);
+      const a = el('a', {href: URL.createObjectURL(blob), download: m ? m[1] : 'ounce.csv'});
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    } catch (err) {
+      message('explorer-message', 'The CSV download failed: ' + err.message);
+    }
+  }
+
   // ---- Views and polling -------------------------------------------------------
 
   const views = {explorer, initiatives, feeds};
@@ -660,6 +747,30 @@
       explorer.submit();
     });
     $('indicator').addEventListener('change', () => explorer.showIndicator());
+    $('add-place').addEventListener('change', () => explorer.addPlace());
+    $('add-place').addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') {
+        ev.preventDefault();
+        explorer.addPlace();
+      }
+    });
+    $('csv-link').addEventListener('click', (ev) => {
+      if (!token()) return; // a plain link does
+      ev.preventDefault();
+      downloadWithToken(ev.currentTarget.href);
+    });
+    $('token-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      try {
+        sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
+      } catch (err) {
+        setStatus('This browser keeps no token: ' + err.message);
+      }
+      $('token').value = '';
+      $('token-form').hidden = true;
+      cache.clear();
+      poll(true);
+    });
     $('initiative-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       initiatives.load(true);
