@@ -63,6 +63,19 @@ type File struct {
 	Domain     string      `yaml:"domain"`
 	Cadence    string      `yaml:"cadence"`
 	Indicators []Indicator `yaml:"indicators"`
+	// CSV is the file layout of a CSV feed, for formats that read one
+	// (pkg/feeds/mappedcsv checks it); nil when the file has no csv block.
+	CSV *Block `yaml:"csv"`
+}
+
+// Block is a YAML block kept as it was written, for the package that
+// understands it to decode strictly.
+type Block struct{ Node *yaml.Node }
+
+// UnmarshalYAML keeps the block's node.
+func (b *Block) UnmarshalYAML(n *yaml.Node) error {
+	b.Node = n
+	return nil
 }
 
 // Catalogue is every indicator, by file and by code.

@@ -1,0 +1,729 @@
+// Package mappedcsv reads any publisher's CSV whose layout is declared: which
+// column holds the place and in which code scheme, where the period is, which
+// columns hold which indicators, which columns are breakdowns. The layouts
+// of the World Bank bulk CSV, the OWID grapher download, the WHO data-portal
+// export and the World Bank's What a Waste file are presets (presets.go);
+// any other CSV is declared in its catalogue file's csv block (format
+// mapped-csv).
+//
+// Each non-empty cell of a mapped value column is one observation; an empty
+// cell (or one of Layout.Missing) is a missing value and yields nothing,
+// never zero. Place codes are resolved through the place catalogue
+// (pkg/places): a publisher's aggregate is kept under its catalogue code and
+// counted in Stats.Aggregates, never turned into a country.
+//
+// Errors name the feed, the line and data row, the column and the value:
+// a body that is empty, HTML or JSON, cut short, a header without a
+// declared column, a row with the wrong number of fields, a value that is
+// not a number, a year that is not a year, a place code the catalogue does
+// not know (unless the layout counts them), and a row repeating an earlier
+// one's indicator, place, period and breakdown.
+package mappedcsv
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/csvrows"
+	"github.com/ounce-data/ounce/pkg/feeds/owid"
+	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/places"
+)
+
+// Mapping says which indicators the file holds and what to stamp on every
+// observation.
+type Mapping struct {
+	feeds.Meta
+	// Columns maps a catalogue entry's column field to the entry: a header
+	// column (wide by indicator) or a code of the Indicator column (long,
+	// wide by year), as feeds.Columns builds it.
+	Columns map[string]feeds.Column
+	// Places resolves place codes.
+	Places *places.Catalogue
+}
+
+// Entity is a place without a code and the code given to it.
+type Entity struct {
+	Name string
+	Geo  string
+}
+
+// Stats describes what a Reader read.
+type Stats struct {
+	Rows         int // data rows
+	Observations int // observations yielded
+	Missing      int // empty or missing-value cells of mapped values
+	Aggregates   int // observations of places the catalogue marks as aggregates
+	Intervals    int // observations with an uncertainty interval (checked, not stored)
+	// Unmapped lists header columns no catalogue entry maps (wide by
+	// indicator), in header order.
+	Unmapped []string
+	// UnmappedCodes counts the rows of each indicator code no catalogue
+	// entry maps (long and wide-by-year shapes); those rows are skipped.
+	UnmappedCodes map[string]int
+	// UnknownPlaces counts the rows of each place code the catalogue does
+	// not know, when the layout counts them; those rows are skipped.
+	UnknownPlaces map[string]int
+	UnknownRows   int
+	// Uncoded lists the entities without a code and the place each got.
+	Uncoded []Entity
+	// Preamble holds the lines skipped before the header, as text.
+	Preamble []string
+}
+
+// RowError is a problem with one row or cell of the body.
+type RowError struct {
+	Feed   string // feed id, when known
+	Format string // the layout's name
+	Line   int    // line in the file, 1 = first line
+	Row    int    // data row, 1 = first after the header
+	Column string // header name, empty when the whole row is at fault
+	Value  string // the offending cell, when there is one
+	Reason string
+}
+
+func (e *RowError) Error() string {
+	var b strings.Builder
+	if e.Feed != "" {
+		fmt.Fprintf(&b, "feed %s: ", e.Feed)
+	}
+	fmt.Fprintf(&b, "%s line %d (data row %d)", e.Format, e.Line, e.Row)
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %q", e.Column)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ", value %q", truncate(e.Value, 80))
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// valueColumn is a header column holding values: of one indicator (wide by
+// indicator) or of one year (wide by year).
+type valueColumn struct {
+	index int
+	col   feeds.Column // wide by indicator
+	scale float64
+	year  int // wide by year
+}
+
+type place struct {
+	geo       string
+	aggregate bool
+	unknown   bool
+}
+
+type dimsEntry struct {
+	dims  observation.Dims
+	canon string
+}
+
+type rowKey struct {
+	indicator, geo, dims string
+	year                 int
+}
+
+// Reader reads observations from one CSV body. It is not safe for
+// concurrent use and yields its observations once.
+type Reader struct {
+	l      Layout
+	m      Mapping
+	tail   *tailReader
+	recs   *csvrows.Reader
+	header []string
+	skip   int // lines before the header
+
+	place, name, period, indicator, value, lower, upper int
+	dimKeys                                             []string
+	dimCols                                             []int
+	require                                             []requirement
+	values                                              []valueColumn
+	missing                                             map[string]bool
+
+	places map[string]place
+	dims   map[string]dimsEntry
+	seen   map[rowKey]int
+	stats  Stats
+	line   int
+	used   bool
+	// buf is the dims values of the current row joined, reused.
+	buf []byte
+}
+
+type requirement struct {
+	index int
+	want  string
+}
+
+// NewReader reads the preamble and header of r and checks them against the
+// layout and the mapping.
+func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
+	if l.Name == "" {
+		l.Name = "csv"
+	}
+	if err := l.Check(); err != nil {
+		return nil, fmt.Errorf("%s layout: %w", l.Name, err)
+	}
+	if m.Places == nil {
+		return nil, fmt.Errorf("%s: no place catalogue", l.Name)
+	}
+	if err := feeds.Check(m.Meta, m.Columns); err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Name, err)
+	}
+	prefix := l.Name
+	if m.Source != "" {
+		prefix = "feed " + m.Source + ": " + l.Name
+	}
+	tail := &tailReader{r: r}
+	br := bufio.NewReaderSize(tail, 64<<10)
+	head, _ := br.Peek(512)
+	if bytes.HasPrefix(head, []byte("\uFEFF")) {
+		_, _ = br.Discard(3)
+		head = head[3:]
+	}
+	head = bytes.TrimLeft(head, " \t\r\n")
+	switch {
+	case len(head) == 0:
+		if tail.err != nil && !errors.Is(tail.err, io.EOF) {
+			return nil, fmt.Errorf("%s: read header: %w", prefix, tail.err)
+		}
+		return nil, fmt.Errorf("%s: body is empty", prefix)
+	case head[0] == '<':
+		return nil, fmt.Errorf("%s: body is HTML or XML, not CSV: starts %q", prefix, truncate(string(head), 60))
+	case head[0] == '{' || head[0] == '[':
+		return nil, fmt.Errorf("%s: body is JSON, not CSV: starts %q", prefix, truncate(string(head), 60))
+	}
+	rd := &Reader{
+		l: l, m: m, tail: tail, skip: l.SkipLines,
+		place: -1, name: -1, period: -1, indicator: -1, value: -1, lower: -1, upper: -1,
+		places: map[string]place{}, dims: map[string]dimsEntry{}, seen: map[rowKey]int{},
+		stats: Stats{UnmappedCodes: map[string]int{}, UnknownPlaces: map[string]int{}},
+	}
+	for i := range l.SkipLines {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("%s: the body ends in its %d-line preamble, at line %d: not this format", prefix, l.SkipLines, i+1)
+		}
+		rd.stats.Preamble = append(rd.stats.Preamble, strings.TrimRight(line, "\r\n"))
+	}
+	rd.recs = csvrows.New(br)
+	header, err := rd.recs.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: read header: %w", prefix, err)
+	}
+	rd.header = slices.Clone(header)
+	rd.header[0] = strings.TrimPrefix(rd.header[0], "\uFEFF")
+	rd.line = rd.skip + rd.recs.StartLine()
+	if err := rd.bind(); err != nil {
+		return nil, fmt.Errorf("%s header (line %d): %w", prefix, rd.line, err)
+	}
+	rd.missing = map[string]bool{"": true}
+	for _, s := range l.Missing {
+		rd.missing[s] = true
+	}
+	rd.recs.SetFieldCount(len(rd.header))
+	return rd, nil
+}
+
+// bind finds the layout's and the mapping's columns in the header.
+func (r *Reader) bind() error {
+	l := r.l
+	index := make(map[string]int, len(r.header))
+	var errs []error
+	for i, h := range r.header {
+		if h == "" {
+			continue // a trailing comma's empty column
+		}
+		if prev, dup := index[h]; dup {
+			errs = append(errs, fmt.Errorf("column %q appears twice (positions %d and %d)", h, prev+1, i+1))
+			continue
+		}
+		index[h] = i
+	}
+	used := map[int]bool{}
+	need := func(dst *int, what, name string) {
+		if name == "" {
+			return
+		}
+		i, ok := index[name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s column %q is missing from the header", what, name))
+			return
+		}
+		*dst = i
+		used[i] = true
+	}
+	need(&r.place, "place", l.Place.Column)
+	need(&r.name, "place name", l.Place.NameColumn)
+	need(&r.period, "period", l.Period.Column)
+	need(&r.indicator, "indicator", l.Indicator)
+	need(&r.value, "value", l.Value)
+	need(&r.lower, "lower bound", l.Lower)
+	need(&r.upper, "upper bound", l.Upper)
+	for _, k := range slices.Sorted(maps.Keys(l.Dims)) {
+		i := -1
+		need(&i, "dims."+k, l.Dims[k])
+		r.dimKeys = append(r.dimKeys, k)
+		r.dimCols = append(r.dimCols, i)
+	}
+	for _, c := range slices.Sorted(maps.Keys(l.Require)) {
+		i := -1
+		need(&i, "required-value", c)
+		r.require = append(r.require, requirement{index: i, want: l.Require[c]})
+	}
+	switch {
+	case l.Period.WideYears:
+		for i, h := range r.header {
+			if y, ok := parseYear(h); ok && !used[i] {
+				r.values = append(r.values, valueColumn{index: i, year: y})
+				used[i] = true
+			}
+		}
+		if len(r.values) == 0 {
+			errs = append(errs, errors.New("no column is a year (1960, 1961, …); the values are to be in year columns"))
+		}
+	case l.Indicator == "":
+		for _, c := range slices.Sorted(maps.Keys(r.m.Columns)) {
+			i, ok := index[c]
+			if !ok {
+				errs = append(errs, fmt.Errorf("column %q (indicator %s) is missing from the header", c, r.m.Columns[c].Indicator))
+				continue
+			}
+			col := r.m.Columns[c]
+			r.values = append(r.values, valueColumn{index: i, col: col, scale: r.scale(col.Indicator)})
+			used[i] = true
+		}
+		slices.SortFunc(r.values, func(a, b valueColumn) int { return a.index - b.index })
+	}
+	for i, h := range r.header {
+		if !used[i] && h != "" {
+			r.stats.Unmapped = append(r.stats.Unmapped, h)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reader) scale(indicator string) float64 {
+	if s, ok := r.l.Scale[indicator]; ok {
+		return s
+	}
+	return 1
+}
+
+// Header returns the header's column names.
+func (r *Reader) Header() []string { return slices.Clone(r.header) }
+
+// Stats returns what was read so far; complete once All has finished.
+func (r *Reader) Stats() Stats {
+	s := r.stats
+	s.Unmapped = slices.Clone(s.Unmapped)
+	s.Uncoded = slices.Clone(s.Uncoded)
+	s.UnmappedCodes = maps.Clone(s.UnmappedCodes)
+	s.UnknownPlaces = maps.Clone(s.UnknownPlaces)
+	s.Preamble = slices.Clone(s.Preamble)
+	return s
+}
+
+// ReadAll reads every observation of r into memory.
+func ReadAll(r io.Reader, l Layout, m Mapping) ([]observation.Observation, Stats, error) {
+	rd, err := NewReader(r, l, m)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	var out []observation.Observation
+	for o, err := range rd.All() {
+		if err != nil {
+			return nil, rd.Stats(), err
+		}
+		out = append(out, o)
+	}
+	return out, rd.Stats(), nil
+}
+
+// All yields every observation of the body in file order; the first error
+// ends the sequence, and observations already yielded from a body that ends
+// in an error are not to be trusted. All yields once.
+func (r *Reader) All() iter.Seq2[observation.Observation, error] {
+	return func(yield func(observation.Observation, error) bool) {
+		if r.used {
+			yield(observation.Observation{}, fmt.Errorf("%s: observations were already read", r.l.Name))
+			return
+		}
+		r.used = true
+		var o observation.Observation
+		r.m.Stamp(&o)
+		for {
+			rec, err := r.next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				yield(observation.Observation{}, err)
+				return
+			}
+			if !r.row(rec, &o, yield) {
+				return
+			}
+		}
+	}
+}
+
+// next reads the next data row; io.EOF at the end of a whole body.
+func (r *Reader) next() ([]string, error) {
+	rec, err := r.recs.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			if r.l.FinalNewline && r.tail.last != '\n' {
+				return nil, r.fail(-1, "", "the body ends without a line break after this line; it was probably cut short")
+			}
+			return nil, io.EOF
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			r.line = r.skip + pe.StartLine
+			r.stats.Rows++
+			if errors.Is(pe.Err, csv.ErrFieldCount) {
+				return nil, r.fail(-1, "", "has %d fields, the header has %d; the body was probably cut short or is not this format", len(rec), len(r.header))
+			}
+			return nil, r.fail(-1, "", "is not valid CSV: %s", pe.Err)
+		}
+		return nil, fmt.Errorf("%s: read data row %d: %w", r.l.Name, r.stats.Rows+1, err)
+	}
+	r.stats.Rows++
+	r.line = r.skip + r.recs.StartLine()
+	return rec, nil
+}
+
+// row yields the observations of one row; false when the sequence ends.
+func (r *Reader) row(rec []string, o *observation.Observation, yield func(observation.Observation, error) bool) bool {
+	fail := func(err error) bool {
+		yield(observation.Observation{}, err)
+		return false
+	}
+	for _, q := range r.require {
+		if rec[q.index] != q.want {
+			return fail(r.fail(q.index, rec[q.index], "must be %q in every row of this format", q.want))
+		}
+	}
+	// Indicator first: rows of unmapped indicators are skipped unchecked.
+	var col feeds.Column
+	code := ""
+	if r.indicator >= 0 {
+		code = rec[r.indicator]
+		c, ok := r.m.Columns[code]
+		if !ok {
+			if code == "" {
+				return fail(r.fail(r.indicator, "", "is empty; every row names its indicator"))
+			}
+			r.stats.UnmappedCodes[strings.Clone(code)]++
+			return true
+		}
+		col = c
+	}
+	pl, err := r.placeOf(rec)
+	if err != nil {
+		return fail(err)
+	}
+	if pl.unknown {
+		return true
+	}
+	year := r.l.Period.Year
+	if r.period >= 0 {
+		y, ok := parseYear(rec[r.period])
+		if !ok {
+			return fail(r.fail(r.period, rec[r.period], "is not a year between 1000 and 2999"))
+		}
+		year = y
+	}
+	dims, canon, err := r.dimsOf(rec)
+	if err != nil {
+		return fail(err)
+	}
+	key := rowKey{indicator: code, geo: pl.geo, dims: canon, year: year}
+	if prev, dup := r.seen[key]; dup {
+		return fail(r.fail(-1, "", "repeats the indicator, place %s, period and breakdown of line %d", pl.geo, prev))
+	}
+	r.seen[key] = r.line
+	o.Geo, o.Dims = pl.geo, dims
+	if year != 0 && (o.Period.Start.Year() != year || o.Period.Grain != observation.GrainYear) {
+		o.Period = observation.Year(year)
+	}
+	emit := func(c feeds.Column, scale float64, v float64) bool {
+		v *= scale
+		if math.IsInf(v, 0) {
+			return fail(r.fail(-1, "", "a value times its scale %v is out of the range of a 64-bit float", scale))
+		}
+		o.Indicator, o.Unit, o.Value = c.Indicator, c.Unit, &v
+		r.stats.Observations++
+		if pl.aggregate {
+			r.stats.Aggregates++
+		}
+		return yield(*o, nil)
+	}
+	switch {
+	case r.l.Period.WideYears:
+		scale := r.scale(col.Indicator)
+		for _, vc := range r.values {
+			cell := rec[vc.index]
+			if r.missing[cell] {
+				r.stats.Missing++
+				continue
+			}
+			v, err := parseNumber(cell)
+			if err != nil {
+				return fail(r.fail(vc.index, cell, "%s", err))
+			}
+			if o.Period.Start.Year() != vc.year || o.Period.Grain != observation.GrainYear {
+				o.Period = observation.Year(vc.year)
+			}
+			if !emit(col, scale, v) {
+				return false
+			}
+		}
+	case r.value >= 0:
+		cell := rec[r.value]
+		if r.missing[cell] {
+			r.stats.Missing++
+			return true
+		}
+		v, err := parseNumber(cell)
+		if err != nil {
+			return fail(r.fail(r.value, cell, "%s", err))
+		}
+		if err := r.checkInterval(rec, v); err != nil {
+			return fail(err)
+		}
+		return emit(col, r.scale(col.Indicator), v)
+	default:
+		for _, vc := range r.values {
+			cell := rec[vc.index]
+			if r.missing[cell] {
+				r.stats.Missing++
+				continue
+			}
+			v, err := parseNumber(cell)
+			if err != nil {
+				return fail(r.fail(vc.index, cell, "%s", err))
+			}
+			if !emit(vc.col, vc.scale, v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkInterval checks the lower and upper bounds of value v, when the
+// layout has them and the row fills them.
+func (r *Reader) checkInterval(rec []string, v float64) error {
+	if r.lower < 0 && r.upper < 0 {
+		return nil
+	}
+	found := false
+	for _, b := range []struct {
+		index int
+		below bool
+	}{{r.lower, true}, {r.upper, false}} {
+		if b.index < 0 || r.missing[rec[b.index]] {
+			continue
+		}
+		x, err := parseNumber(rec[b.index])
+		if err != nil {
+			return r.fail(b.index, rec[b.index], "%s", err)
+		}
+		if b.below && x > v || !b.below && x < v {
+			side := "lower bound is above"
+			if !b.below {
+				side = "upper bound is below"
+			}
+			return r.fail(b.index, rec[b.index], "the %s the value %s", side, rec[r.value])
+		}
+		found = true
+	}
+	if found {
+		r.stats.Intervals++
+	}
+	return nil
+}
+
+// placeOf resolves the row's place, checking a new code once.
+func (r *Reader) placeOf(rec []string) (place, error) {
+	code := rec[r.place]
+	if code == "" {
+		if r.name < 0 {
+			return place{}, r.fail(r.place, "", "is empty; every row needs a place code")
+		}
+		return r.uncoded(rec[r.name])
+	}
+	if p, ok := r.places[code]; ok {
+		if p.unknown {
+			r.stats.UnknownPlaces[code]++
+			r.stats.UnknownRows++
+		}
+		return p, nil
+	}
+	geo, ok := r.m.Places.Resolve(r.l.Place.Scheme, code)
+	if !ok {
+		if r.l.Place.Unknown != UnknownCount {
+			return place{}, r.fail(r.place, code, "is not a %s place code in the place catalogue (schemas/places); add the place there or fix the code", r.l.Place.Scheme)
+		}
+		p := place{unknown: true}
+		code = strings.Clone(code)
+		r.places[code] = p
+		r.stats.UnknownPlaces[code]++
+		r.stats.UnknownRows++
+		return p, nil
+	}
+	pp, _ := r.m.Places.Place(geo)
+	p := place{geo: geo, aggregate: pp.Level == places.Aggregate}
+	r.places[strings.Clone(code)] = p
+	return p, nil
+}
+
+// uncoded gives a place without a code BlankPrefix + the slug of its name.
+func (r *Reader) uncoded(name string) (place, error) {
+	key := "\x00" + name // never a code
+	if p, ok := r.places[key]; ok {
+		return p, nil
+	}
+	if strings.TrimSpace(name) == "" {
+		return place{}, r.fail(r.name, "", "is empty, and so is the place code")
+	}
+	geo := r.l.Place.BlankPrefix + owid.Slug(name)
+	if geo == r.l.Place.BlankPrefix || !observation.ValidGeo(geo) {
+		return place{}, r.fail(r.name, name, "makes no place code (%q)", geo)
+	}
+	pp, ok := r.m.Places.Place(geo)
+	if !ok {
+		if r.l.Place.Unknown != UnknownCount {
+			return place{}, r.fail(r.name, name, "has no place code, and %s is not in the place catalogue (schemas/places); add it there", geo)
+		}
+		p := place{unknown: true}
+		r.places[strings.Clone(key)] = p
+		r.stats.UnknownPlaces[geo]++
+		r.stats.UnknownRows++
+		return p, nil
+	}
+	p := place{geo: geo, aggregate: pp.Level == places.Aggregate}
+	r.places[strings.Clone(key)] = p
+	r.stats.Uncoded = append(r.stats.Uncoded, Entity{Name: strings.Clone(name), Geo: geo})
+	return p, nil
+}
+
+// dimsOf returns the row's breakdown, shared between rows with the same one.
+func (r *Reader) dimsOf(rec []string) (observation.Dims, string, error) {
+	if len(r.dimCols) == 0 {
+		return nil, "", nil
+	}
+	r.buf = r.buf[:0]
+	for _, i := range r.dimCols {
+		r.buf = append(r.buf, rec[i]...)
+		r.buf = append(r.buf, 0)
+	}
+	if d, ok := r.dims[string(r.buf)]; ok {
+		return d.dims, d.canon, nil
+	}
+	d := observation.Dims{}
+	for k, key := range r.dimKeys {
+		v := rec[r.dimCols[k]]
+		if v == "" {
+			continue
+		}
+		if len(v) > observation.MaxDimValueLen {
+			return nil, "", r.fail(r.dimCols[k], v, "is longer than %d characters", observation.MaxDimValueLen)
+		}
+		d[key] = strings.Clone(v)
+	}
+	if len(d) == 0 {
+		d = nil
+	}
+	e := dimsEntry{dims: d, canon: d.Canonical()}
+	r.dims[string(r.buf)] = e
+	return e.dims, e.canon, nil
+}
+
+// fail is a RowError at the current row; col < 0 blames the whole row.
+func (r *Reader) fail(col int, value, format string, args ...any) error {
+	e := &RowError{Feed: r.m.Source, Format: r.l.Name, Line: r.line, Row: r.stats.Rows, Value: value,
+		Reason: fmt.Sprintf(format, args...)}
+	if col >= 0 {
+		e.Column = r.header[col]
+	}
+	return e
+}
+
+// parseYear reads a year 1000..2999 written as four digits.
+func parseYear(s string) (int, bool) {
+	if len(s) != 4 {
+		return 0, false
+	}
+	y := 0
+	for i := range 4 {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		y = y*10 + int(c-'0')
+	}
+	return y, y >= 1000 && y <= 2999
+}
+
+// parseNumber reads a decimal number, with an optional exponent
+// (1.03042E+11). Hex, NaN, Inf, thousands separators and anything else are
+// errors.
+func parseNumber(s string) (float64, error) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
+		default:
+			return 0, errors.New("is not a number")
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			return 0, errors.New("is out of the range of a 64-bit float")
+		}
+		return 0, errors.New("is not a number")
+	}
+	return v, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// tailReader remembers the last byte read, so a body cut short of its final
+// line break can be told from a whole one.
+type tailReader struct {
+	r    io.Reader
+	last byte
+	err  error
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.last = p[n-1]
+	}
+	if err != nil {
+		t.err = err
+	}
+	return n, err
+}
