@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -290,10 +291,16 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 	}
 	open := l.open
 	p := &pending{msg: msg, meta: meta, batchID: b.ID, rejects: rejects, from: open.cols.Len()}
+	partnerSource := partnerSourceOf(msg.Subject())
 	for i := range b.Observations {
 		o := &b.Observations[i]
 		if err := o.Validate(); err != nil {
 			p.rejects = append(p.rejects, reject(o, -1, "invalid", err))
+			continue
+		}
+		if partnerSource != "" && o.Source != partnerSource {
+			p.rejects = append(p.rejects, reject(o, -1, "source_mismatch",
+				fmt.Errorf("source: %q on subject %s; a partner's subject carries only source %s", o.Source, msg.Subject(), partnerSource)))
 			continue
 		}
 		if !l.isKnown(ctx, o.Indicator) {
@@ -310,6 +317,20 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 	open.pend = append(open.pend, p)
 	open.bytes += len(msg.Data())
 	l.m.openBatchRows.Set(float64(open.cols.Len()))
+}
+
+// partnerSourceOf is the only source a message on a partner's subject,
+// obs.v1.partner.<id>[.…], may carry: partner:<id>. It is "" on other
+// subjects. Partners publishing over NATS are limited to their subjects by
+// their credentials; this keeps them from writing as a feed or another
+// partner in the body.
+func partnerSourceOf(subject string) string {
+	rest, ok := strings.CutPrefix(subject, observation.SubjectPrefix+".partner.")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, ".")
+	return "partner:" + id
 }
 
 // decode reads a batch. When the batch as a whole does not decode it retries
