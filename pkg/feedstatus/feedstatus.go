@@ -32,7 +32,6 @@ const (
 	KindParse      Kind = "parse"       // the body does not fit the feed's format or mapping
 	KindPublish    Kind = "publish"     // JetStream did not acknowledge a message
 	KindCheckpoint Kind = "checkpoint"  // the checkpoint could not be read or saved
-	KindLease      Kind = "lease"       // the worker lost the feed's lease during the run
 )
 
 // Error is a failed run's error.

@@ -12,7 +12,9 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/ounce-data/ounce/pkg/observation"
@@ -31,6 +33,7 @@ const (
 	DefaultAckTimeout     = 30 * time.Second
 	DefaultMaxInFlight    = 64
 	DefaultEncodeChunk    = 20_000
+	DefaultLeaseRetry     = 15 * time.Second
 )
 
 // Config tunes the ingester. Zero values take the defaults.
@@ -62,6 +65,12 @@ type Config struct {
 	// EncodeChunk is how many observations are held before encoding them
 	// into messages; it bounds memory, not the messages' content.
 	EncodeChunk int
+	// Worker names this ingester in feed leases and feed status; empty
+	// takes DefaultWorker().
+	Worker string
+	// LeaseRetry is how long Run waits before trying again a feed whose
+	// lease another worker holds.
+	LeaseRetry time.Duration
 	// HTTPClient fetches feeds; nil uses a client of its own.
 	HTTPClient *http.Client
 	// Clock gives the time; nil uses time.Now.
@@ -102,6 +111,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.EncodeChunk == 0 {
 		c.EncodeChunk = DefaultEncodeChunk
+	}
+	if c.Worker == "" {
+		c.Worker = DefaultWorker()
+	}
+	if c.LeaseRetry == 0 {
+		c.LeaseRetry = DefaultLeaseRetry
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
@@ -145,5 +160,21 @@ func (c Config) Validate() error {
 	if c.EncodeChunk < 1 {
 		errs = append(errs, fmt.Errorf("encode chunk %d: must be at least 1", c.EncodeChunk))
 	}
+	if c.Worker == "" || len(c.Worker) > 200 {
+		errs = append(errs, fmt.Errorf("worker %q: must be 1 to 200 bytes", c.Worker))
+	}
+	if c.LeaseRetry < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("lease retry %s: must be at least 10ms", c.LeaseRetry))
+	}
 	return errors.Join(errs...)
+}
+
+// DefaultWorker is <hostname>-<pid>-<4 random hex digits>: unique among
+// the workers sharing one NATS, and readable in the lease and status.
+func DefaultWorker() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "ingest"
+	}
+	return fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.N(1<<16))
 }

@@ -29,14 +29,15 @@ type fetched struct {
 
 // fetch reads feed f from the mirror when one is set, otherwise over HTTP
 // with a conditional GET against the checkpoint cp.
-func (in *Ingester) fetch(ctx context.Context, f feedcat.Feed, cp Checkpoint) (fetched, error) {
+// Bytes read are reported to pr.
+func (in *Ingester) fetch(ctx context.Context, f feedcat.Feed, cp Checkpoint, pr *progress) (fetched, error) {
 	if in.cfg.MirrorDir != "" {
-		return in.fetchFile(f)
+		return in.fetchFile(f, pr)
 	}
-	return in.fetchHTTP(ctx, f, cp)
+	return in.fetchHTTP(ctx, f, cp, pr)
 }
 
-func (in *Ingester) fetchFile(f feedcat.Feed) (fetched, error) {
+func (in *Ingester) fetchFile(f feedcat.Feed, pr *progress) (fetched, error) {
 	if f.Mirror == "" {
 		return fetched{}, fmt.Errorf("read mirror: feed %s declares no mirror path (field mirror of %s)", f.ID, f.File)
 	}
@@ -54,7 +55,8 @@ func (in *Ingester) fetchFile(f feedcat.Feed) (fetched, error) {
 		return fetched{}, fmt.Errorf("read mirror: %s is not a regular file", p)
 	}
 	retrieved := in.cfg.Clock().UTC()
-	body, err := readLimited(file, in.cfg.MaxBodyBytes)
+	pr.start(PhaseFetch, st.Size())
+	body, err := readLimited(pr.reader(file), in.cfg.MaxBodyBytes)
 	if err != nil {
 		return fetched{}, fmt.Errorf("read mirror %s: %w", p, err)
 	}
@@ -80,10 +82,10 @@ func (e *statusError) temporary() bool {
 	return e.code >= 500 || e.code == http.StatusTooManyRequests || e.code == http.StatusRequestTimeout
 }
 
-func (in *Ingester) fetchHTTP(ctx context.Context, f feedcat.Feed, cp Checkpoint) (fetched, error) {
+func (in *Ingester) fetchHTTP(ctx context.Context, f feedcat.Feed, cp Checkpoint, pr *progress) (fetched, error) {
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		got, err := in.getOnce(ctx, f, cp)
+		got, err := in.getOnce(ctx, f, cp, pr)
 		if err == nil {
 			return got, nil
 		}
@@ -120,7 +122,7 @@ func (in *Ingester) backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func (in *Ingester) getOnce(ctx context.Context, f feedcat.Feed, cp Checkpoint) (fetched, error) {
+func (in *Ingester) getOnce(ctx context.Context, f feedcat.Feed, cp Checkpoint, pr *progress) (fetched, error) {
 	ctx, cancel := context.WithTimeout(ctx, in.cfg.HTTPTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL, nil)
@@ -171,7 +173,8 @@ func (in *Ingester) getOnce(ctx context.Context, f feedcat.Feed, cp Checkpoint) 
 		}
 		return fetched{}, se
 	}
-	body, err := readLimited(resp.Body, in.cfg.MaxBodyBytes)
+	pr.start(PhaseFetch, resp.ContentLength)
+	body, err := readLimited(pr.reader(resp.Body), in.cfg.MaxBodyBytes)
 	if err != nil {
 		return fetched{}, fmt.Errorf("read body: %w", err)
 	}

@@ -18,6 +18,15 @@ type metrics struct {
 	runs        *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	lastSuccess *prometheus.GaugeVec
+
+	lastAttempt         *prometheus.GaugeVec
+	lastRunRows         *prometheus.GaugeVec
+	lastRunObservations *prometheus.GaugeVec
+	lastRunDuration     *prometheus.GaugeVec
+	consecutiveFailures *prometheus.GaugeVec
+	nextRun             *prometheus.GaugeVec
+	leaseHeld           *prometheus.GaugeVec
+	leaseConflicts      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
@@ -44,6 +53,38 @@ func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
 			Name: "ounce_ingest_feed_last_success_timestamp_seconds",
 			Help: "Unix time of the feed's last successful run (fresh data or not modified).",
 		}, []string{"feed"}),
+		lastAttempt: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_last_run_timestamp_seconds",
+			Help: "Unix time at which this worker last started a run of the feed, whatever its result.",
+		}, []string{"feed"}),
+		lastRunRows: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_last_run_rows",
+			Help: "Source rows read by this worker's last run of the feed.",
+		}, []string{"feed"}),
+		lastRunObservations: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_last_run_observations",
+			Help: "Observations published by this worker's last run of the feed.",
+		}, []string{"feed"}),
+		lastRunDuration: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_last_run_duration_seconds",
+			Help: "Duration of this worker's last run of the feed.",
+		}, []string{"feed"}),
+		consecutiveFailures: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_consecutive_failures",
+			Help: "Failed runs of the feed since its last success, as of this worker's last run of it.",
+		}, []string{"feed"}),
+		nextRun: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_next_check_timestamp_seconds",
+			Help: "Unix time at which this worker next looks at the feed: runs it when due and its lease is free.",
+		}, []string{"feed"}),
+		leaseHeld: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_lease_held",
+			Help: "1 while this worker holds the feed's lease, else 0.",
+		}, []string{"feed"}),
+		leaseConflicts: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "ounce_ingest_feed_lease_conflicts_total",
+			Help: "Times this worker found the feed's lease held by another worker.",
+		}, []string{"feed"}),
 	}
 	// Every series exists from the start, so rates and absence alerts work.
 	for _, id := range feedIDs {
@@ -53,6 +94,9 @@ func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
 			m.runs.WithLabelValues(id, r)
 		}
 		m.duration.WithLabelValues(id)
+		m.leaseHeld.WithLabelValues(id)
+		m.nextRun.WithLabelValues(id)
+		m.leaseConflicts.WithLabelValues(id)
 	}
 	return m
 }
