@@ -147,7 +147,7 @@ const noUprating = "none: unit costs are used at their own price_year's prices"
 // Compute values an initiative by a method (modelled, its or did; "" is the
 // document's own method) with the data the handlers read. Client mistakes
 // are *InputError: invalid_initiative for the document (and an indicator
-// without a polarity), unknown_method, and insufficient_data when the data
+// without a polarity), bad_request for an unknown method, and insufficient_data when the data
 // cannot support the method. It never panics.
 func Compute(in Initiative, method string, data Data) (Report, error) {
 	if method == "" {
@@ -402,12 +402,10 @@ func totalsOf(rep *Report, d Initiative, dfs, cases, low, high []*big.Rat, money
 		}
 	}
 
-	pvb, pvc, pvInputs, cum := new(big.Rat), new(big.Rat), new(big.Rat), new(big.Rat)
+	// The interval's discounted cases are valued once at the end:
+	// Σ cases·DF × unit cost is Σ (cases × unit cost)·DF, exactly.
 	pvLow, pvHigh := new(big.Rat), new(big.Rat)
-	byAgency := map[string]*big.Rat{}
-	for _, a := range agencies {
-		byAgency[a] = new(big.Rat)
-	}
+	pvb, pvc, pvInputs, cum := new(big.Rat), new(big.Rat), new(big.Rat), new(big.Rat)
 	yearPVB := make([]*big.Rat, len(dfs))
 	yearPVC := make([]*big.Rat, len(dfs))
 	for t, df := range dfs {
@@ -415,26 +413,35 @@ func totalsOf(rep *Report, d Initiative, dfs, cases, low, high []*big.Rat, money
 		benefit := new(big.Rat)
 		if cases[t] != nil {
 			benefit.Mul(cases[t], unitSum)
-			for _, a := range agencies {
-				byAgency[a].Add(byAgency[a], new(big.Rat).Mul(new(big.Rat).Mul(cases[t], perAgency[a]), df))
-			}
 		}
 		if low != nil && low[t] != nil {
-			pvLow.Add(pvLow, new(big.Rat).Mul(new(big.Rat).Mul(low[t], unitSum), df))
-			pvHigh.Add(pvHigh, new(big.Rat).Mul(new(big.Rat).Mul(high[t], unitSum), df))
+			pvLow.Add(pvLow, new(big.Rat).Mul(low[t], df))
+			pvHigh.Add(pvHigh, new(big.Rat).Mul(high[t], df))
 		}
 		cost := new(big.Rat).Mul(rawCost[t], costFactor)
 		yearPVB[t] = new(big.Rat).Mul(benefit, df)
 		yearPVC[t] = new(big.Rat).Mul(cost, df)
 		pvb.Add(pvb, yearPVB[t])
 		pvc.Add(pvc, yearPVC[t])
-		pvInputs.Add(pvInputs, new(big.Rat).Mul(rawCost[t], df))
+		if rawCost[t].Sign() != 0 {
+			pvInputs.Add(pvInputs, new(big.Rat).Mul(rawCost[t], df))
+		}
 		cum.Add(cum, yearPVB[t])
 		cum.Sub(cum, yearPVC[t])
 		y.Benefit, y.Cost = money(benefit), money(cost)
 		y.PVBenefit, y.PVCost = money(yearPVB[t]), money(yearPVC[t])
 		y.CumulativeNetPV = money(new(big.Rat).Set(cum))
 	}
+	// Each agency's share of PV benefits is its share of the unit costs.
+	byAgency := map[string]*big.Rat{}
+	for _, a := range agencies {
+		byAgency[a] = new(big.Rat)
+		if unitSum.Sign() != 0 {
+			byAgency[a].Mul(pvb, new(big.Rat).Quo(perAgency[a], unitSum))
+		}
+	}
+	pvLow.Mul(pvLow, unitSum)
+	pvHigh.Mul(pvHigh, unitSum)
 
 	tot := &rep.Totals
 	tot.PVBenefits, tot.PVCosts = money(pvb), money(pvc)

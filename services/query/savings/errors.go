@@ -9,17 +9,23 @@ import (
 // schemas/errors.yaml with the HTTP status a handler answers with.
 type Code string
 
-// Input error codes, as in schemas/errors.yaml.
+// Input error codes, as in schemas/errors.yaml (TestCodesAreInTheSchema
+// holds them to it).
 const (
-	// CodeInvalidInitiative: the initiative document is malformed or one of
-	// its fields is out of range (400). Field is its JSON path.
+	// CodeInvalidInitiative: the initiative document breaks a rule of
+	// SAVINGS.md: a field has the wrong type, is unknown, or is out of range
+	// (422). Field is its JSON path.
 	CodeInvalidInitiative Code = "invalid_initiative"
-	// CodeUnknownMethod: the method asked for is not modelled, its or did (400).
-	CodeUnknownMethod Code = "unknown_method"
+	// CodeBadRequest: the body is not a JSON object at all, or the method
+	// asked for is not modelled, its or did (400).
+	CodeBadRequest Code = "bad_request"
 	// CodeInsufficientData: the data held for the initiative's indicator and
 	// places cannot support the method, e.g. fewer than 3 pre-period years (422).
 	CodeInsufficientData Code = "insufficient_data"
 )
+
+// Codes lists every code an InputError may carry.
+func Codes() []Code { return []Code{CodeInvalidInitiative, CodeBadRequest, CodeInsufficientData} }
 
 // Problem is one thing wrong with one field.
 type Problem struct {

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/ounce-data/ounce/schemas"
 	"github.com/ounce-data/ounce/services/query/savings"
 )
 
@@ -88,43 +90,45 @@ func TestDecodeExample(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
+	bad, invalid := savings.CodeBadRequest, savings.CodeInvalidInitiative
 	tests := []struct {
 		name        string
+		code        savings.Code
 		body        []byte
 		field       string
 		errContains string
 	}{
-		{"empty", []byte(""), "", "body is empty"},
-		{"not JSON", []byte("id=1"), "", "not valid JSON"},
-		{"cut off", example(t)[:40], "", "ends early"},
-		{"array", []byte(`[1]`), "", "must be a JSON object, got an array"},
-		{"trailing object", append(example(t), []byte(` {}`)...), "", "trailing data"},
-		{"trailing garbage", append(example(t), []byte(`x`)...), "", "trailing data"},
-		{"too deep", []byte(`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`), "", "nests deeper"},
-		{"unknown field", edit(t, func(m map[string]any) { m["budget"] = 1 }), "budget", "unknown field; the fields of an initiative are id, name"},
-		{"unknown cba field", edit(t, func(m map[string]any) { m["cba"].(map[string]any)["dropoff"] = 0.1 }), "cba.dropoff", "unknown field; the fields of cba are deadweight"},
-		{"unknown cost field", edit(t, func(m map[string]any) {
+		{"empty", bad, []byte(""), "", "body is empty"},
+		{"not JSON", bad, []byte("id=1"), "", "not valid JSON"},
+		{"cut off", bad, example(t)[:40], "", "ends early"},
+		{"array", invalid, []byte(`[1]`), "", "must be a JSON object, got an array"},
+		{"trailing object", bad, append(example(t), []byte(` {}`)...), "", "trailing data"},
+		{"trailing garbage", bad, append(example(t), []byte(`x`)...), "", "trailing data"},
+		{"too deep", bad, []byte(`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`), "", "nests deeper"},
+		{"unknown field", invalid, edit(t, func(m map[string]any) { m["budget"] = 1 }), "budget", "unknown field; the fields of an initiative are id, name"},
+		{"unknown cba field", invalid, edit(t, func(m map[string]any) { m["cba"].(map[string]any)["dropoff"] = 0.1 }), "cba.dropoff", "unknown field; the fields of cba are deadweight"},
+		{"unknown cost field", invalid, edit(t, func(m map[string]any) {
 			m["costs"] = []any{map[string]any{"year": 2016, "amount": 1}, map[string]any{"year": 2017, "amount": 1, "note": "x"}}
 		}), "costs[1].note", "unknown field"},
-		{"string year", edit(t, func(m map[string]any) { m["start_year"] = "2016" }), "start_year", "must be a number, got a string"},
-		{"fractional year", edit(t, func(m map[string]any) { m["start_year"] = 2016.5 }), "start_year", "must be a whole number, got 2016.5"},
-		{"fractional lag", edit(t, func(m map[string]any) { m["cba"].(map[string]any)["lag"] = 1.5 }), "cba.lag", "whole number"},
-		{"string drop-off", edit(t, func(m map[string]any) { m["cba"].(map[string]any)["drop_off"] = "25%" }), "cba.drop_off", "must be a number, got a string"},
-		{"number geo", edit(t, func(m map[string]any) { m["comparison_geos"] = []any{"FRA", 3} }), "comparison_geos[1]", "must be a string, got a number"},
-		{"object geos", edit(t, func(m map[string]any) { m["comparison_geos"] = map[string]any{} }), "comparison_geos", "must be an array, got an object"},
-		{"array population", edit(t, func(m map[string]any) { m["population"] = []any{} }), "population", "must be an object, got an array"},
-		{"bool amount", edit(t, func(m map[string]any) { m["unit_costs"].([]any)[0].(map[string]any)["amount"] = true }), "unit_costs[0].amount", "got true or false"},
-		{"missing amount", edit(t, func(m map[string]any) { delete(m["unit_costs"].([]any)[0].(map[string]any), "amount") }), "unit_costs[0].amount", "is required"},
-		{"missing cohort success", edit(t, func(m map[string]any) { delete(m["cohort"].(map[string]any), "success") }), "cohort.success", "is required"},
-		{"discount word", edit(t, func(m map[string]any) { m["cba"].(map[string]any)["discount"] = "treasury" }), "cba.discount", `"green_book" or a flat rate`},
-		{"discount bool", edit(t, func(m map[string]any) { m["cba"].(map[string]any)["discount"] = true }), "cba.discount", "got true or false"},
-		{"huge exponent", []byte(`{"id":"x","scale":1e999}`), "scale", "exponent"},
-		{"duplicate key", []byte(`{"id":"a","id":"b"}`), "id", "given twice"},
+		{"string year", invalid, edit(t, func(m map[string]any) { m["start_year"] = "2016" }), "start_year", "must be a number, got a string"},
+		{"fractional year", invalid, edit(t, func(m map[string]any) { m["start_year"] = 2016.5 }), "start_year", "must be a whole number, got 2016.5"},
+		{"fractional lag", invalid, edit(t, func(m map[string]any) { m["cba"].(map[string]any)["lag"] = 1.5 }), "cba.lag", "whole number"},
+		{"string drop-off", invalid, edit(t, func(m map[string]any) { m["cba"].(map[string]any)["drop_off"] = "25%" }), "cba.drop_off", "must be a number, got a string"},
+		{"number geo", invalid, edit(t, func(m map[string]any) { m["comparison_geos"] = []any{"FRA", 3} }), "comparison_geos[1]", "must be a string, got a number"},
+		{"object geos", invalid, edit(t, func(m map[string]any) { m["comparison_geos"] = map[string]any{} }), "comparison_geos", "must be an array, got an object"},
+		{"array population", invalid, edit(t, func(m map[string]any) { m["population"] = []any{} }), "population", "must be an object, got an array"},
+		{"bool amount", invalid, edit(t, func(m map[string]any) { m["unit_costs"].([]any)[0].(map[string]any)["amount"] = true }), "unit_costs[0].amount", "got true or false"},
+		{"missing amount", invalid, edit(t, func(m map[string]any) { delete(m["unit_costs"].([]any)[0].(map[string]any), "amount") }), "unit_costs[0].amount", "is required"},
+		{"missing cohort success", invalid, edit(t, func(m map[string]any) { delete(m["cohort"].(map[string]any), "success") }), "cohort.success", "is required"},
+		{"discount word", invalid, edit(t, func(m map[string]any) { m["cba"].(map[string]any)["discount"] = "treasury" }), "cba.discount", `"green_book" or a flat rate`},
+		{"discount bool", invalid, edit(t, func(m map[string]any) { m["cba"].(map[string]any)["discount"] = true }), "cba.discount", "got true or false"},
+		{"huge exponent", invalid, []byte(`{"id":"x","scale":1e999}`), "scale", "exponent"},
+		{"duplicate key", invalid, []byte(`{"id":"a","id":"b"}`), "id", "given twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := savings.Decode(bytes.NewReader(tt.body))
-			requireInputError(t, err, savings.CodeInvalidInitiative, tt.field, tt.errContains)
+			requireInputError(t, err, tt.code, tt.field, tt.errContains)
 		})
 	}
 }
@@ -282,7 +286,7 @@ func TestValidateForMethod(t *testing.T) {
 	in.Cohort = nil
 	require.NoError(t, in.ValidateFor("its"))
 	requireInputError(t, in.ValidateFor("modelled"), savings.CodeInvalidInitiative, "cohort", "required for method modelled")
-	requireInputError(t, in.ValidateFor("rct"), savings.CodeUnknownMethod, "method", `unknown method "rct"; use modelled, its, did`)
+	requireInputError(t, in.ValidateFor("rct"), savings.CodeBadRequest, "method", `unknown method "rct"; use modelled, its, did`)
 }
 
 func num(t testing.TB, s string) *savings.Num {
@@ -290,4 +294,21 @@ func num(t testing.TB, s string) *savings.Num {
 	n, err := savings.ParseNum(s)
 	require.NoError(t, err)
 	return &n
+}
+
+// TestCodesAreInTheSchema: every code an InputError carries is in
+// schemas/errors.yaml with a 4xx status, so the handlers can answer with it.
+func TestCodesAreInTheSchema(t *testing.T) {
+	var doc struct {
+		Codes map[string]struct {
+			Status int `yaml:"status"`
+		} `yaml:"codes"`
+	}
+	require.NoError(t, yaml.Unmarshal(schemas.ErrorCodes, &doc))
+	for _, c := range savings.Codes() {
+		spec, ok := doc.Codes[string(c)]
+		require.Truef(t, ok, "code %s is not in schemas/errors.yaml", c)
+		require.GreaterOrEqualf(t, spec.Status, 400, "status of %s", c)
+		require.Lessf(t, spec.Status, 500, "status of %s", c)
+	}
 }
