@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"io"
 	"iter"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/owid"
 	"github.com/ounce-data/ounce/pkg/observation"
@@ -32,6 +34,32 @@ type adapter func(body io.Reader, cf *catalogue.File, meta feeds.Meta) (parsed, 
 // adapters by feed format.
 var adapters = map[string]adapter{
 	"owid-co2-csv": openOWID,
+}
+
+// mappedAdapter builds the adapter of a format whose feeds each declare
+// their own field mapping (the feed file's mapping: block), checking it
+// against the feed's catalogue file once, when the ingester is built.
+type mappedAdapter func(mapping []byte, cf *catalogue.File) (adapter, error)
+
+// mappedAdapters by feed format; each also has an entry in adapters, used
+// only by feeds that declare no mapping.
+var mappedAdapters = map[string]mappedAdapter{}
+
+// bindMapping returns the adapter of feed f: open itself, or for a format
+// mapped per feed, open bound to the feed's mapping: block.
+func bindMapping(f feedcat.Feed, cf *catalogue.File, open adapter) (adapter, error) {
+	build, ok := mappedAdapters[f.Format]
+	if !ok {
+		if f.Mapping != nil {
+			return nil, fmt.Errorf("field mapping: format %q takes no mapping: block; its catalogue maps it", f.Format)
+		}
+		return open, nil
+	}
+	bound, err := build(f.Mapping, cf)
+	if err != nil {
+		return nil, fmt.Errorf("field mapping: %w", err)
+	}
+	return bound, nil
 }
 
 // Formats lists the feed formats this ingester can read.

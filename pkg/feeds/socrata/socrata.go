@@ -1,0 +1,910 @@
+// Package socrata reads the two JSON shapes Socrata open-data portals
+// (data.cdc.gov and many city and state portals) publish a dataset in:
+//
+//   - SODA resource JSON, https://<host>/resource/<id>.json: an array of
+//     flat objects, one per row, every value a string (numbers too), a
+//     field that is null in a row left out of that row. Paged with
+//     $limit/$offset (PageURL); a body may hold several pages one after
+//     the other, each its own array.
+//   - the views export, /api/views/<id>/rows.json?accessType=DOWNLOAD:
+//     {"meta":{"view":{…,"columns":[…]}},"data":[[…],…]}, each row an array
+//     keyed by position by meta.view.columns[].fieldName, eight system
+//     columns (":sid", ":id", …) first.
+//
+// Both carry the same rows and are mapped by the same Fields, declared per
+// feed (the mapping: block of the feed file): the value fields are the
+// catalogue entries' column, Fields says where the place, the period and
+// the breakdown are. A row yields one observation per value field it has;
+// an absent or empty value is no observation (never zero). Confidence
+// limits are checked (numbers, low ≤ high) and counted in Stats.Intervals;
+// the observation model does not store them yet. A row with a footnote and
+// no value is suppressed, counted in Stats.Suppressed by footnote.
+//
+// A place the code scheme does not know (a new territory, a misspelt
+// state) is no error: the row is skipped and counted in Stats.UnknownPlaces
+// by its text, and the adapter logs them. Everything else wrong in a row —
+// a missing place, period or dims field, a value that is not a number, a
+// confidence limit that is not one, two rows with the same key — is a
+// *RecordError naming the row and the field; a body that is not whole JSON
+// of the right shape (cut short, an HTML page, a Socrata error object) is
+// an error before any observation.
+package socrata
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"maps"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/observation"
+)
+
+// Shapes of a body, for errors and Stats.
+const (
+	ShapeSODA = "soda json"
+	ShapeRows = "rows.json"
+)
+
+// Mapping says how to read one body.
+type Mapping struct {
+	feeds.Meta
+	// Indicators maps a value field to its catalogue indicator and unit,
+	// as feeds.Columns builds it from the catalogue entries' column field.
+	Indicators map[string]feeds.Column
+	// Fields is the feed's mapping: block.
+	Fields Fields
+}
+
+// Stats describes what a Reader read.
+type Stats struct {
+	Shape        string
+	Pages        int // SODA arrays read (one per page fetched)
+	Records      int // rows read
+	Observations int // observations yielded
+	// Missing counts value fields of the catalogue absent from a row or
+	// empty, in rows without a footnote.
+	Missing int
+	// Suppressed counts rows without a value that carry a footnote, by
+	// footnote (text, else symbol).
+	Suppressed map[string]int
+	// Footnoted counts observations whose row carries a footnote that the
+	// mapping keeps in no dims entry.
+	Footnoted int
+	// Intervals counts observations with a confidence interval (checked,
+	// not stored).
+	Intervals int
+	// UnknownPlaces counts rows skipped because the code scheme does not
+	// know their place, by the place as written.
+	UnknownPlaces map[string]int
+	// Unmapped lists the fields of the body that the mapping does not use.
+	Unmapped []string
+	// RowsUpdatedAt is meta.view.rowsUpdatedAt of a rows.json export (Unix
+	// seconds), 0 when absent.
+	RowsUpdatedAt int64
+}
+
+// RecordError is a problem with one row of the body.
+type RecordError struct {
+	Shape string
+	// Index is the row's index in the body (0 = first); for SODA bodies of
+	// several pages it counts across pages.
+	Index int
+	// Field is the field at fault; empty when the whole row is.
+	Field string
+	// Value is the offending value as written, when there is one.
+	Value  string
+	Reason string
+}
+
+func (e *RecordError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "socrata %s row %d", e.Shape, e.Index)
+	if e.Field != "" {
+		fmt.Fprintf(&b, ", field %s", e.Field)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ", value %q", e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// roleKind is what a field of the body is to the mapping.
+type roleKind uint8
+
+const (
+	roleNone roleKind = iota // not used: skipped
+	rolePlace
+	rolePeriod
+	roleDim
+	roleValue
+	roleLow
+	roleHigh
+	rolePair
+	roleSymbol
+	roleText
+)
+
+// role is one field's part in the mapping; slot is where its text goes.
+type role struct {
+	kind roleKind
+	slot int
+	col  *valueCol // roleValue, and the interval roles: the value field
+	dim  int       // roleDim: index in Fields.Dims
+}
+
+// valueCol is one value field and how to read it.
+type valueCol struct {
+	field     string
+	slot      int
+	indicator string
+	unit      string
+	ind       uint32 // indicator number, for keys
+	catalogue bool   // named by a catalogue column (not a columns rule)
+	geo       string // from a columns rule; "" = the row's place
+	dims      [][2]string
+	low, high int // slots; -1 = none
+	pair      int
+	seen      bool
+	lowField  string
+	highField string
+	pairField string
+}
+
+// Reader reads observations from one Socrata body. It is not safe for
+// concurrent use and yields its observations once.
+type Reader struct {
+	m     Mapping
+	shape string
+	stats Stats
+
+	roles   map[string]*role
+	cols    []*valueCol // in order of discovery
+	nslots  int
+	texts   []string // the row's text per slot
+	present []bool
+
+	rows    func(yield func(index int, row rowSource) bool) error
+	periods map[string]observation.Period
+	places  map[string]placeResult
+	inds    map[string]uint32
+	geoIDs  map[string]uint32
+	dimIDs  map[string]uint32
+	dimSets map[string]*dimSet
+	dimMaps map[uint32]observation.Dims
+	dimBuf  []byte
+	seen    map[obsKey]int32
+	used    bool
+
+	fixedPlace  string
+	fixedPeriod observation.Period
+}
+
+type placeResult struct {
+	geo string
+	ok  bool
+}
+
+type dimSet struct {
+	pairs [][2]string
+	id    uint32
+}
+
+type obsKey struct {
+	ind, geo, dims uint32
+	grain          observation.Grain
+	start          int64
+}
+
+// rowSource visits the fields of one row.
+type rowSource interface {
+	visit(r *Reader, index int) error
+}
+
+func newReader(m Mapping, shape string) (*Reader, error) {
+	if err := m.Fields.Check(); err != nil {
+		return nil, err
+	}
+	if err := feeds.Check(m.Meta, m.Indicators); err != nil {
+		return nil, fmt.Errorf("socrata %s: %w", shape, err)
+	}
+	r := &Reader{
+		m: m, shape: shape,
+		stats:   Stats{Shape: shape, Suppressed: map[string]int{}, UnknownPlaces: map[string]int{}},
+		roles:   map[string]*role{},
+		periods: map[string]observation.Period{},
+		places:  map[string]placeResult{},
+		inds:    map[string]uint32{},
+		geoIDs:  map[string]uint32{},
+		dimIDs:  map[string]uint32{},
+		dimSets: map[string]*dimSet{},
+		dimMaps: map[uint32]observation.Dims{},
+		seen:    map[obsKey]int32{},
+	}
+	f := m.Fields
+	if f.Place.Value != "" {
+		r.fixedPlace = f.Place.Value
+	} else {
+		r.fixed(f.Place.Field, rolePlace, 0)
+	}
+	if f.Period.Value != "" {
+		p, err := observation.ParsePeriod(f.Period.Value)
+		if err != nil {
+			return nil, fmt.Errorf("socrata mapping: period.value: %w", err)
+		}
+		r.fixedPeriod = p
+	} else {
+		r.fixed(f.Period.Field, rolePeriod, 0)
+	}
+	for i, d := range f.Dims {
+		if _, dup := r.roles[d.Field]; dup {
+			return nil, fmt.Errorf("socrata mapping: dims[%d].field: %s is already mapped", i, d.Field)
+		}
+		r.fixed(d.Field, roleDim, i)
+	}
+	if f.Footnote.Symbol != "" {
+		r.fixed(f.Footnote.Symbol, roleSymbol, 0)
+	}
+	if f.Footnote.Text != "" {
+		r.fixed(f.Footnote.Text, roleText, 0)
+	}
+	for _, field := range slices.Sorted(maps.Keys(m.Indicators)) {
+		if ro, dup := r.roles[field]; dup && ro.kind != roleValue {
+			return nil, fmt.Errorf("socrata mapping: catalogue column %s is also a place, period, dims or footnote field", field)
+		}
+		r.classify(field)
+	}
+	for i, c := range f.Columns {
+		if _, ok := m.Indicators[c.Like]; !ok {
+			return nil, fmt.Errorf("socrata mapping: columns[%d].like: %q is not the column of a catalogue entry", i, c.Like)
+		}
+	}
+	return r, nil
+}
+
+// fixed gives a field of the mapping its role and slot.
+func (r *Reader) fixed(field string, kind roleKind, dim int) {
+	r.roles[field] = &role{kind: kind, slot: r.newSlot(), dim: dim}
+}
+
+func (r *Reader) newSlot() int {
+	r.nslots++
+	r.texts = append(r.texts, "")
+	r.present = append(r.present, false)
+	return r.nslots - 1
+}
+
+// classify returns the role of a field name, deciding it the first time
+// the name is met: a catalogue column, a confidence limit of a value
+// field, a field of a columns rule, or nothing.
+func (r *Reader) classify(name string) *role {
+	if ro, ok := r.roles[name]; ok {
+		return ro
+	}
+	ro := &role{}
+	r.roles[name] = ro // before recursing: a name is classified once
+	if c, ok := r.m.Indicators[name]; ok {
+		r.addValue(ro, name, c, "", nil, true)
+		return ro
+	}
+	for _, iv := range r.m.Fields.Intervals {
+		for _, p := range []struct {
+			pattern string
+			kind    roleKind
+		}{{iv.Low, roleLow}, {iv.High, roleHigh}, {iv.Pair, rolePair}} {
+			if p.pattern == "" {
+				continue
+			}
+			star, ok := match(p.pattern, name)
+			if !ok {
+				continue
+			}
+			vf := iv.Value
+			if strings.Contains(iv.Value, "*") {
+				if !strings.Contains(p.pattern, "*") {
+					continue
+				}
+				vf = fill(iv.Value, star)
+			}
+			vr := r.classify(vf)
+			if vr.kind != roleValue {
+				continue
+			}
+			ro.kind, ro.col, ro.slot = p.kind, vr.col, r.newSlot()
+			switch p.kind {
+			case roleLow:
+				vr.col.low, vr.col.lowField = ro.slot, name
+			case roleHigh:
+				vr.col.high, vr.col.highField = ro.slot, name
+			case rolePair:
+				vr.col.pair, vr.col.pairField = ro.slot, name
+			}
+			return ro
+		}
+	}
+	for _, c := range r.m.Fields.Columns {
+		star, ok := match(c.Match, name)
+		if !ok {
+			continue
+		}
+		like := r.m.Indicators[c.Like]
+		geo := ""
+		if c.Place != "" {
+			g, known := placeCode(c.Place, star)
+			if !known || !observation.ValidGeo(g) {
+				r.stats.UnknownPlaces[name]++
+				return ro // counted once, then skipped
+			}
+			geo = g
+		}
+		var dims [][2]string
+		for _, k := range slices.Sorted(maps.Keys(c.Dims)) {
+			dims = append(dims, [2]string{k, fill(c.Dims[k], star)})
+		}
+		r.addValue(ro, name, like, geo, dims, false)
+		return ro
+	}
+	return ro
+}
+
+func (r *Reader) addValue(ro *role, name string, c feeds.Column, geo string, dims [][2]string, catalogue bool) {
+	col := &valueCol{
+		field: name, slot: r.newSlot(), indicator: c.Indicator, unit: c.Unit,
+		ind: number(r.inds, c.Indicator), catalogue: catalogue, geo: geo, dims: dims,
+		low: -1, high: -1, pair: -1,
+	}
+	ro.kind, ro.slot, ro.col = roleValue, col.slot, col
+	r.cols = append(r.cols, col)
+	// Name the confidence limits now, so that a limit met before its
+	// value field in a row is known.
+	for _, iv := range r.m.Fields.Intervals {
+		star, ok := match(iv.Value, name)
+		if !ok {
+			continue
+		}
+		for _, p := range []string{iv.Low, iv.High, iv.Pair} {
+			if p != "" {
+				r.classify(fill(p, star))
+			}
+		}
+		break
+	}
+}
+
+// Stats returns what was read so far; complete once All has finished.
+func (r *Reader) Stats() Stats {
+	s := r.stats
+	s.Suppressed = maps.Clone(s.Suppressed)
+	s.UnknownPlaces = maps.Clone(s.UnknownPlaces)
+	for name, ro := range r.roles {
+		if ro.kind == roleNone && !strings.HasPrefix(name, ":") {
+			if _, unknown := r.stats.UnknownPlaces[name]; !unknown {
+				s.Unmapped = append(s.Unmapped, name)
+			}
+		}
+	}
+	slices.Sort(s.Unmapped)
+	return s
+}
+
+// All yields every observation of the body in row order. The first error
+// ends the sequence; observations already yielded from a body that ends in
+// an error are not to be trusted. All yields once; a second call yields
+// only an error.
+func (r *Reader) All() iter.Seq2[observation.Observation, error] {
+	return func(yield func(observation.Observation, error) bool) {
+		if r.used {
+			yield(observation.Observation{}, fmt.Errorf("socrata %s: observations were already read", r.shape))
+			return
+		}
+		r.used = true
+		stopped := false
+		var out []observation.Observation
+		err := r.rows(func(index int, row rowSource) bool {
+			clear(r.present)
+			if err := row.visit(r, index); err != nil {
+				stopped = true
+				yield(observation.Observation{}, err)
+				return false
+			}
+			r.stats.Records++
+			var err error
+			out, err = r.observe(index, out[:0])
+			if err != nil {
+				stopped = true
+				yield(observation.Observation{}, err)
+				return false
+			}
+			for _, o := range out {
+				if !yield(o, nil) {
+					stopped = true
+					return false
+				}
+			}
+			return true
+		})
+		if stopped {
+			return
+		}
+		if err == nil {
+			err = r.checkSeen()
+		}
+		if err != nil {
+			yield(observation.Observation{}, err)
+		}
+	}
+}
+
+// checkSeen reports catalogue columns that no row of a non-empty body
+// had: a renamed field, not a sparse one.
+func (r *Reader) checkSeen() error {
+	if r.stats.Records == 0 {
+		return nil
+	}
+	var missing []string
+	for _, c := range r.cols {
+		if c.catalogue && !c.seen {
+			missing = append(missing, c.field)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	s := r.Stats()
+	return fmt.Errorf("socrata %s: no row has the value field %s of the catalogue; was it renamed? fields the mapping does not use: %s",
+		r.shape, strings.Join(missing, ", "), strings.Join(s.Unmapped, ", "))
+}
+
+// set records the text of a mapped field of the row being read.
+func (r *Reader) set(ro *role, text string) {
+	r.texts[ro.slot] = text
+	r.present[ro.slot] = true
+}
+
+func (r *Reader) fail(index int, field, value, format string, args ...any) error {
+	return &RecordError{Shape: r.shape, Index: index, Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
+}
+
+// text returns the text of slot, "" when absent.
+func (r *Reader) text(slot int) (string, bool) {
+	if !r.present[slot] {
+		return "", false
+	}
+	return r.texts[slot], true
+}
+
+// observe maps the row just visited, appending its observations to out.
+func (r *Reader) observe(index int, out []observation.Observation) ([]observation.Observation, error) {
+	f := r.m.Fields
+	place, placeKnown := r.fixedPlace, true
+	placeText := ""
+	if place == "" {
+		ro := r.roles[f.Place.Field]
+		t, ok := r.text(ro.slot)
+		if !ok || strings.TrimSpace(t) == "" {
+			return out, r.fail(index, f.Place.Field, "", "is missing")
+		}
+		placeText = t
+		pr, seen := r.places[t]
+		if !seen {
+			g, known := placeCode(f.Place.Codes, t)
+			if known && !observation.ValidGeo(g) {
+				return out, r.fail(index, f.Place.Field, t, "is not a place code: 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
+			}
+			pr = placeResult{geo: strings.Clone(g), ok: known}
+			r.places[strings.Clone(t)] = pr
+		}
+		place, placeKnown = pr.geo, pr.ok
+	}
+	period := r.fixedPeriod
+	if f.Period.Value == "" {
+		ro := r.roles[f.Period.Field]
+		t, ok := r.text(ro.slot)
+		if !ok || t == "" {
+			return out, r.fail(index, f.Period.Field, "", "is missing")
+		}
+		p, seen := r.periods[t]
+		if !seen {
+			var err error
+			p, err = parsePeriod(observation.Grain(f.Period.Grain), t)
+			if err != nil {
+				return out, r.fail(index, f.Period.Field, t, "%v", err)
+			}
+			r.periods[strings.Clone(t)] = p
+		}
+		period = p
+	}
+	ds, err := r.dimSet(index)
+	if err != nil {
+		return out, err
+	}
+	symbol, footnote := "", ""
+	if ro, ok := r.roles[f.Footnote.Symbol]; ok && f.Footnote.Symbol != "" {
+		symbol, _ = r.text(ro.slot)
+	}
+	if ro, ok := r.roles[f.Footnote.Text]; ok && f.Footnote.Text != "" {
+		footnote, _ = r.text(ro.slot)
+	}
+	noted := symbol != "" || footnote != ""
+	valued := false
+	for _, c := range r.cols {
+		t, ok := r.text(c.slot)
+		if ok {
+			c.seen = true
+		}
+		if !ok || t == "" {
+			if c.catalogue && !noted {
+				r.stats.Missing++
+			}
+			continue
+		}
+		valued = true
+		geo := c.geo
+		if geo == "" {
+			if !placeKnown {
+				r.stats.UnknownPlaces[r.intern(placeText)]++
+				continue
+			}
+			geo = place
+		}
+		v, err := parseNumber(t)
+		if err != nil {
+			return out, r.fail(index, c.field, t, "%v", err)
+		}
+		hasInterval, err := r.interval(index, c)
+		if err != nil {
+			return out, err
+		}
+		dims := ds.pairs
+		if len(c.dims) > 0 || (noted && f.Footnote.Dim != "" && symbol != "") {
+			dims = append(slices.Clip(dims), c.dims...)
+			if noted && f.Footnote.Dim != "" && symbol != "" {
+				dims = append(dims, [2]string{f.Footnote.Dim, symbol})
+			}
+		}
+		key := obsKey{ind: c.ind, geo: number(r.geoIDs, geo), dims: ds.id, grain: period.Grain, start: period.Start.Unix()}
+		if len(dims) != len(ds.pairs) {
+			key.dims = number(r.dimIDs, canonical(dims))
+		}
+		if prev, dup := r.seen[key]; dup {
+			return out, r.fail(index, c.field, t, "repeats the indicator %s, place %s, period %s and breakdown of row %d", c.indicator, geo, period.Code(), prev)
+		}
+		r.seen[key] = int32(index)
+		o := observation.Observation{Indicator: c.indicator, Geo: geo, Period: period, Value: &v, Unit: c.unit}
+		if len(dims) > 0 {
+			o.Dims = r.dimsOf(key.dims, dims)
+		}
+		r.m.Stamp(&o)
+		out = append(out, o)
+		r.stats.Observations++
+		if hasInterval {
+			r.stats.Intervals++
+		}
+		if noted && f.Footnote.Dim == "" {
+			r.stats.Footnoted++
+		}
+	}
+	if noted && !valued {
+		note := footnote
+		if note == "" {
+			note = symbol
+		}
+		r.stats.Suppressed[r.intern(note)]++
+	}
+	return out, nil
+}
+
+// interval checks the confidence limits of c in the row.
+func (r *Reader) interval(index int, c *valueCol) (bool, error) {
+	var lo, hi string
+	var loField, hiField string
+	switch {
+	case c.pair >= 0:
+		t, ok := r.text(c.pair)
+		if !ok || t == "" {
+			return false, nil
+		}
+		field := c.pairField
+		inner, ok := strings.CutPrefix(strings.TrimSpace(t), "(")
+		inner, ok2 := strings.CutSuffix(inner, ")")
+		a, b, ok3 := strings.Cut(inner, ",")
+		if !ok || !ok2 || !ok3 {
+			return false, r.fail(index, field, t, `is not a confidence interval written "(low, high)"`)
+		}
+		lo, hi, loField, hiField = strings.TrimSpace(a), strings.TrimSpace(b), field, field
+	case c.low >= 0 || c.high >= 0:
+		if c.low >= 0 {
+			lo, _ = r.text(c.low)
+			loField = c.lowField
+		}
+		if c.high >= 0 {
+			hi, _ = r.text(c.high)
+			hiField = c.highField
+		}
+		if lo == "" && hi == "" {
+			return false, nil
+		}
+	default:
+		return false, nil
+	}
+	l, err := parseNumber(lo)
+	if err != nil {
+		return false, r.fail(index, loField, lo, "confidence limit %v", err)
+	}
+	h, err := parseNumber(hi)
+	if err != nil {
+		return false, r.fail(index, hiField, hi, "confidence limit %v", err)
+	}
+	if l > h {
+		return false, r.fail(index, loField, lo, "the low confidence limit is above the high one (%s)", hi)
+	}
+	return true, nil
+}
+
+// dimSet returns the row's breakdown from the dims fields.
+func (r *Reader) dimSet(index int) (*dimSet, error) {
+	dims := r.m.Fields.Dims
+	if len(dims) == 0 {
+		return &dimSet{}, nil
+	}
+	b := r.dimBuf[:0]
+	for _, d := range dims {
+		t, ok := r.text(r.roles[d.Field].slot)
+		if !ok || t == "" {
+			return nil, r.fail(index, d.Field, "", "is missing; it is the dims entry %s", d.Key)
+		}
+		b = append(b, t...)
+		b = append(b, 0)
+	}
+	r.dimBuf = b
+	if ds, ok := r.dimSets[string(b)]; ok {
+		return ds, nil
+	}
+	ds := &dimSet{}
+	for _, d := range dims {
+		t, _ := r.text(r.roles[d.Field].slot)
+		if len(t) > observation.MaxDimValueLen {
+			return nil, r.fail(index, d.Field, t, "is longer than %d bytes, too long for a dims value", observation.MaxDimValueLen)
+		}
+		ds.pairs = append(ds.pairs, [2]string{d.Key, strings.Clone(t)})
+	}
+	ds.id = number(r.dimIDs, canonical(ds.pairs))
+	r.dimSets[string(b)] = ds
+	return ds, nil
+}
+
+// dimsOf returns the Dims of breakdown id, built once: the observations of
+// one breakdown share one map, to be treated as read-only.
+func (r *Reader) dimsOf(id uint32, pairs [][2]string) observation.Dims {
+	if d, ok := r.dimMaps[id]; ok {
+		return d
+	}
+	d := make(observation.Dims, len(pairs))
+	for _, p := range pairs {
+		d[p[0]] = p[1]
+	}
+	r.dimMaps[id] = d
+	return d
+}
+
+func canonical(pairs [][2]string) string {
+	d := make(observation.Dims, len(pairs))
+	for _, p := range pairs {
+		d[p[0]] = p[1]
+	}
+	return d.Canonical()
+}
+
+func (r *Reader) intern(s string) string { return strings.Clone(s) }
+
+// number returns the number of s in ids, giving it the next one when new.
+func number(ids map[string]uint32, s string) uint32 {
+	id, ok := ids[s]
+	if !ok {
+		id = uint32(len(ids))
+		ids[s] = id
+	}
+	return id
+}
+
+// parseNumber reads a finite decimal number: digits, '.', '-', '+', 'e'
+// and 'E' alone (no NaN, Inf, hex or thousands separators).
+func parseNumber(s string) (float64, error) {
+	if s == "" {
+		return 0, errors.New("is empty, not a number")
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
+		default:
+			return 0, errors.New("is not a number")
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(v, 0) {
+		return 0, errors.New("is not a finite number")
+	}
+	return v, nil
+}
+
+// parsePeriod reads a period field of grain g: 2017; 2023 Q1, 2023-Q1 or
+// 2023Q1; 2023-04; 2023-04-05; or a Socrata floating timestamp
+// (2023-04-01T00:00:00.000) at the start of a month or day.
+func parsePeriod(g observation.Grain, t string) (observation.Period, error) {
+	s := strings.TrimSpace(t)
+	var code string
+	switch g {
+	case observation.GrainYear:
+		if len(s) != 4 || strings.Trim(s, "0123456789") != "" {
+			return observation.Period{}, errors.New("is not a year like 2017")
+		}
+		code = s
+	case observation.GrainQuarter:
+		if len(s) < 6 || strings.Trim(s[:4], "0123456789") != "" {
+			return observation.Period{}, errors.New("is not a quarter like 2023 Q1")
+		}
+		q := strings.TrimLeft(s[4:], " -")
+		code = s[:4] + "-" + strings.ToUpper(q)
+	case observation.GrainMonth, observation.GrainDay:
+		day := s
+		if i := strings.IndexByte(s, 'T'); i >= 0 {
+			rest := strings.TrimRight(s[i+1:], "0:.Z")
+			if rest != "" {
+				return observation.Period{}, fmt.Errorf("is not at the start of a %s", g)
+			}
+			day = s[:i]
+		}
+		code = day
+		if g == observation.GrainMonth && len(day) == 10 {
+			if !strings.HasSuffix(day, "-01") {
+				return observation.Period{}, errors.New("is not the first day of a month")
+			}
+			code = day[:7]
+		}
+	}
+	p, err := observation.ParsePeriod(code)
+	if err != nil || p.Grain != g {
+		return observation.Period{}, fmt.Errorf("is not a %s", g)
+	}
+	if err := p.Check(); err != nil {
+		return observation.Period{}, err
+	}
+	return p, nil
+}
+
+// PageURL returns the SODA resource URL base asking for the page of limit
+// rows starting at offset: $limit and $offset set, and $order=:id unless
+// the URL orders already (paging needs a stable order).
+func PageURL(base string, offset, limit int) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("socrata page url: %w", err)
+	}
+	q := u.Query()
+	q.Set("$limit", strconv.Itoa(limit))
+	q.Set("$offset", strconv.Itoa(offset))
+	if q.Get("$order") == "" {
+		q.Set("$order", ":id")
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// readBody reads r whole.
+func readBody(r io.Reader) ([]byte, error) {
+	if l, ok := r.(interface{ Len() int }); ok {
+		var b bytes.Buffer
+		b.Grow(l.Len() + 1)
+		_, err := b.ReadFrom(r)
+		return b.Bytes(), err
+	}
+	return io.ReadAll(r)
+}
+
+// sniff refuses bodies that are no JSON of the shape wanted (first byte
+// want) before parsing: empty, HTML, a Socrata error object.
+func sniff(shape string, body []byte, want byte) error {
+	b := bytes.TrimLeft(bytes.TrimPrefix(body, []byte("\uFEFF")), " \t\r\n")
+	switch {
+	case len(b) == 0:
+		return fmt.Errorf("socrata %s: body is empty", shape)
+	case b[0] == '<':
+		return fmt.Errorf("socrata %s: body is HTML or XML, not JSON: starts %q", shape, start(b, 60))
+	case b[0] == '{' && want == '[':
+		var e struct {
+			Error   any    `json:"error"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(b, &e) == nil && (e.Error != nil || e.Message != "") {
+			return fmt.Errorf("socrata %s: the portal answered with an error: %s %s", shape, e.Code, e.Message)
+		}
+		return fmt.Errorf("socrata %s: body is a JSON object, not an array of rows", shape)
+	case b[0] == '[' && want == '{':
+		return fmt.Errorf("socrata %s: body is a JSON array, not a rows.json export (an object with meta and data); is this a /resource/ answer?", shape)
+	case b[0] != want:
+		return fmt.Errorf("socrata %s: body is not JSON: starts %q", shape, start(b, 60))
+	}
+	return nil
+}
+
+// syntax explains a body fastjson refused, with encoding/json's offset.
+func syntax(shape string, body []byte, err error) error {
+	d := json.NewDecoder(bytes.NewReader(body))
+	for {
+		var v json.RawMessage
+		e := d.Decode(&v)
+		if errors.Is(e, io.EOF) {
+			break
+		}
+		if e != nil {
+			if errors.Is(e, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("socrata %s: the body ends in the middle of a JSON value at byte %d; it was probably cut short", shape, len(body))
+			}
+			var se *json.SyntaxError
+			if errors.As(e, &se) {
+				return fmt.Errorf("socrata %s: malformed JSON at byte %d: %v", shape, se.Offset, e)
+			}
+			return fmt.Errorf("socrata %s: malformed JSON: %v", shape, e)
+		}
+	}
+	return fmt.Errorf("socrata %s: malformed JSON: %v", shape, err)
+}
+
+func start(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}
+
+// valueText is the text of a JSON value of a row: strings as they are,
+// numbers as written, null as absent; ok2 is false for other types.
+func valueText(v *fastjson.Value) (text string, present, ok bool) {
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return unsafe.String(unsafe.SliceData(b), len(b)), true, true
+	case fastjson.TypeNumber:
+		return v.String(), true, true
+	case fastjson.TypeNull:
+		return "", false, true
+	case fastjson.TypeTrue:
+		return "true", true, true
+	case fastjson.TypeFalse:
+		return "false", true, true
+	}
+	return "", false, false
+}
+
+// required lists the fields every row needs, sorted: the place, period
+// and dims fields and the catalogue's value fields.
+func (r *Reader) required() []string {
+	f := r.m.Fields
+	var out []string
+	if f.Place.Field != "" {
+		out = append(out, f.Place.Field)
+	}
+	if f.Period.Field != "" {
+		out = append(out, f.Period.Field)
+	}
+	for _, d := range f.Dims {
+		out = append(out, d.Field)
+	}
+	out = append(out, slices.Collect(maps.Keys(r.m.Indicators))...)
+	slices.Sort(out)
+	return out
+}

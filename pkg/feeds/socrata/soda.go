@@ -1,0 +1,89 @@
+package socrata
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/valyala/fastjson"
+)
+
+// NewReader reads r whole as a SODA resource answer — one JSON array of row
+// objects, or several one after the other (the pages of one fetch). An
+// empty body, HTML and a Socrata error object are refused here; JSON that
+// is cut short or malformed ends All with an error when the reader meets
+// it, after the rows of the pages before it.
+func NewReader(r io.Reader, m Mapping) (*Reader, error) {
+	rd, err := newReader(m, ShapeSODA)
+	if err != nil {
+		return nil, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return nil, fmt.Errorf("socrata %s: read body: %w", ShapeSODA, err)
+	}
+	if err := sniff(ShapeSODA, body, '['); err != nil {
+		return nil, err
+	}
+	rd.rows = func(yield func(int, rowSource) bool) error {
+		sc := scanners.Get().(*fastjson.Scanner)
+		defer scanners.Put(sc)
+		sc.InitBytes(body)
+		index := 0
+		for sc.Next() {
+			rd.stats.Pages++
+			page := sc.Value()
+			if t := page.Type(); t != fastjson.TypeArray {
+				return fmt.Errorf("socrata %s: page %d is a JSON %s, not an array of rows", ShapeSODA, rd.stats.Pages, t)
+			}
+			for _, el := range page.GetArray() {
+				if !yield(index, sodaRow{el}) {
+					return nil
+				}
+				index++
+			}
+		}
+		if err := sc.Error(); err != nil {
+			return syntax(ShapeSODA, body, err)
+		}
+		return nil
+	}
+	return rd, nil
+}
+
+// scanners keep fastjson's value caches between bodies: a feed run reads
+// its body twice (check, then publish), and the cache of a 2 MB body is
+// tens of MB. Every string kept from a body is copied first.
+var scanners = sync.Pool{New: func() any { return new(fastjson.Scanner) }}
+
+// sodaRow is one element of a SODA array.
+type sodaRow struct{ v *fastjson.Value }
+
+func (s sodaRow) visit(r *Reader, index int) error {
+	obj, err := s.v.Object()
+	if err != nil {
+		return r.fail(index, "", start([]byte(s.v.String()), 60), "is not a JSON object")
+	}
+	var bad error
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		if bad != nil {
+			return
+		}
+		ro, ok := r.roles[string(key)]
+		if !ok {
+			ro = r.classify(string(key))
+		}
+		if ro.kind == roleNone {
+			return
+		}
+		text, present, ok := valueText(v)
+		if !ok {
+			bad = r.fail(index, string(key), start([]byte(v.String()), 60), "is a JSON %s, not a string or number", v.Type())
+			return
+		}
+		if present {
+			r.set(ro, text)
+		}
+	})
+	return bad
+}
