@@ -22,6 +22,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feedstatus"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -63,8 +64,11 @@ type Ingester struct {
 	log   zerolog.Logger
 	m     *metrics
 
-	kvMu sync.Mutex
-	kv   jetstream.KeyValue
+	kvMu     sync.Mutex
+	kv       jetstream.KeyValue // checkpoints
+	statusKV jetstream.KeyValue
+	leaseKV  jetstream.KeyValue
+	leaseTTL time.Duration
 }
 
 type feedState struct {
@@ -147,6 +151,10 @@ func (in *Ingester) Feeds() []feedcat.Feed { return append([]feedcat.Feed(nil), 
 // Run runs every feed on its schedule, the first time at once, until ctx is
 // cancelled; then it waits for runs in progress to stop and returns nil. A
 // failed run is retried after FailureBackoff, doubling up to the schedule.
+//
+// Several ingesters may Run the same feeds on one NATS: a feed runs only
+// under its lease (see lease.go), and the schedule is the NextRun of the
+// feed's status, which every worker reads, so each due run happens once.
 func (in *Ingester) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, f := range in.feeds {
@@ -157,9 +165,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 }
 
 func (in *Ingester) loop(ctx context.Context, f feedcat.Feed) {
-	wait := time.Duration(0)
-	backoff := in.cfg.FailureBackoff
-	t := time.NewTimer(wait)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
@@ -167,64 +173,120 @@ func (in *Ingester) loop(ctx context.Context, f feedcat.Feed) {
 			return
 		case <-t.C:
 		}
-		_, err := in.RunFeed(ctx, f.ID)
-		switch {
-		case ctx.Err() != nil:
+		wait := in.turn(ctx, f)
+		if ctx.Err() != nil {
 			return
-		case err != nil:
-			wait = min(backoff, f.Schedule)
-			backoff = min(2*backoff, f.Schedule)
-		default:
-			wait = f.Schedule
-			backoff = in.cfg.FailureBackoff
 		}
 		// Up to 5% jitter, so feeds and replicas drift apart.
 		wait += rand.N(wait/20 + 1)
+		in.m.nextRun.WithLabelValues(f.ID).Set(unixSeconds(in.cfg.Clock().Add(wait)))
 		in.log.Debug().Str("feed", f.ID).Dur("next_in", wait).Msg("feed scheduled")
 		t.Reset(wait)
 	}
 }
 
+// turn takes feed f's lease and, when the feed is due, runs it; it returns
+// how long to wait before the next turn: until the feed is due again, or
+// LeaseRetry when another worker holds the lease or NATS is not answering.
+func (in *Ingester) turn(ctx context.Context, f feedcat.Feed) time.Duration {
+	log := in.log.With().Str("feed", f.ID).Logger()
+	l, err := in.acquireLease(ctx, f.ID)
+	if err != nil {
+		if !errors.Is(err, errLeaseHeld) && ctx.Err() == nil {
+			log.Warn().Err(err).Dur("retry_in", in.cfg.LeaseRetry).Msg("take feed lease failed")
+		}
+		return in.cfg.LeaseRetry
+	}
+	defer l.release()
+	st, ok, err := in.Status(l.ctx, f.ID)
+	if err != nil {
+		log.Warn().Err(err).Msg("feed status unreadable; running the feed")
+	}
+	if now := in.cfg.Clock(); ok && st.NextRun.After(now) {
+		return st.NextRun.Sub(now)
+	}
+	_, st, _ = in.run(l.ctx, f.ID, RunOptions{})
+	if st.NextRun.IsZero() { // stopped by ctx or the lease lost
+		return in.cfg.LeaseRetry
+	}
+	return max(st.NextRun.Sub(in.cfg.Clock()), 0)
+}
+
 // RunFeed fetches, parses and publishes feed feedID once, waiting for every
-// PubAck, then records the checkpoint.
+// PubAck, then records the checkpoint and the feed's status. It does not
+// take the feed's lease: see RunFeedWith.
 func (in *Ingester) RunFeed(ctx context.Context, feedID string) (Result, error) {
-	st, ok := in.byID[feedID]
-	if !ok {
+	return in.RunFeedWith(ctx, feedID, RunOptions{})
+}
+
+// RunFeedWith is RunFeed with options: progress reports, an unconditional
+// fetch, the feed's lease.
+func (in *Ingester) RunFeedWith(ctx context.Context, feedID string, o RunOptions) (Result, error) {
+	if !o.Lease {
+		res, _, err := in.run(ctx, feedID, o)
+		return res, err
+	}
+	if _, ok := in.byID[feedID]; !ok {
 		return Result{Feed: feedID}, fmt.Errorf("run feed %s: no such feed", feedID)
 	}
+	l, err := in.waitLease(ctx, feedID)
+	if err != nil {
+		return Result{Feed: feedID}, fmt.Errorf("run feed %s: %w", feedID, err)
+	}
+	defer l.release()
+	res, _, err := in.run(l.ctx, feedID, o)
+	if cause := context.Cause(l.ctx); err != nil && errors.Is(cause, errLeaseLost) {
+		err = fmt.Errorf("%w (%w)", err, cause)
+	}
+	return res, err
+}
+
+// run is one run of feedID and the status it recorded (zero when none was).
+func (in *Ingester) run(ctx context.Context, feedID string, o RunOptions) (Result, feedstatus.Status, error) {
+	st, ok := in.byID[feedID]
+	if !ok {
+		return Result{Feed: feedID}, feedstatus.Status{}, fmt.Errorf("run feed %s: no such feed", feedID)
+	}
 	start := time.Now()
-	res, err := in.runFeed(ctx, st)
+	startAt := in.cfg.Clock().UTC()
+	pr := &progress{fn: o.Progress}
+	res, err := in.runFeed(ctx, st, pr, o)
 	res.Feed = feedID
 	res.Duration = time.Since(start)
+	status, _ := in.recordRun(ctx, st.feed, startAt, res, err)
 	in.m.duration.WithLabelValues(feedID).Observe(res.Duration.Seconds())
 	log := in.log.With().Str("feed", feedID).Logger()
 	if err != nil {
 		in.m.runs.WithLabelValues(feedID, ResultError).Inc()
 		log.Error().Err(err).Dur("duration", res.Duration).Int("messages", res.Messages).Msg("feed run failed")
-		return res, fmt.Errorf("run feed %s: %w", feedID, err)
+		return res, status, fmt.Errorf("run feed %s: %w", feedID, err)
 	}
 	result := ResultSuccess
 	if res.NotModified {
 		result = ResultNotModified
 	}
 	in.m.runs.WithLabelValues(feedID, result).Inc()
-	in.m.lastSuccess.WithLabelValues(feedID).Set(float64(in.cfg.Clock().UnixMilli()) / 1000)
+	in.m.lastSuccess.WithLabelValues(feedID).Set(unixSeconds(in.cfg.Clock()))
 	log.Info().Str("result", result).Str("source", res.Source).Uint64("version", res.Version).
 		Int("rows", res.Rows).Int("observations", res.Observations).Int("messages", res.Messages).
 		Int("duplicates", res.Duplicates).Dur("duration", res.Duration).Msg("feed run finished")
-	return res, nil
+	return res, status, nil
 }
 
-func (in *Ingester) runFeed(ctx context.Context, st *feedState) (Result, error) {
+func (in *Ingester) runFeed(ctx context.Context, st *feedState, pr *progress, o RunOptions) (Result, error) {
 	f := st.feed
 	var res Result
 	cp, _, err := in.Checkpoint(ctx, f.ID)
 	if err != nil {
-		return res, err
+		return res, failed(feedstatus.KindCheckpoint, err)
 	}
-	got, err := in.fetch(ctx, f, cp)
+	fcp := cp
+	if o.Unconditional {
+		fcp.ETag, fcp.LastModified = "", ""
+	}
+	got, err := in.fetch(ctx, f, fcp, pr)
 	if err != nil {
-		return res, err
+		return res, failed(feedstatus.KindFetch, err)
 	}
 	res.Source = got.source
 	if got.notModified {
@@ -232,7 +294,8 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState) (Result, error) 
 		res.Version = cp.Version
 		cp.LastSuccess = in.cfg.Clock().UTC()
 		cp.ETag, cp.LastModified = got.etag, got.lastModified
-		return res, in.saveCheckpoint(ctx, cp)
+		pr.start(PhaseDone, 0)
+		return res, failed(feedstatus.KindCheckpoint, in.saveCheckpoint(ctx, cp))
 	}
 	sum := sha256.Sum256(got.body)
 	digest := hex.EncodeToString(sum[:])
@@ -246,32 +309,40 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState) (Result, error) 
 	res.Version = meta.Version
 
 	// Parse the whole body first: a body that fails anywhere publishes nothing.
-	p, err := st.open(bytes.NewReader(got.body), st.cat, meta)
+	size := int64(len(got.body))
+	pr.start(PhaseParse, size)
+	p, err := st.open(pr.reader(bytes.NewReader(got.body)), st.cat, meta)
 	if err != nil {
-		return res, fmt.Errorf("parse %s: %w", got.source, err)
+		return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: %w", got.source, err))
 	}
 	n := 0
 	for _, err := range p.All() {
 		if err != nil {
-			return res, fmt.Errorf("parse %s: %w", got.source, err)
+			return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: %w", got.source, err))
 		}
 		n++
+		if n%parseReportEvery == 0 && pr.fn != nil {
+			pr.p.Rows, pr.p.Observations = p.Rows(), n
+			pr.report()
+		}
 	}
 	// Rows without a single observation mean a mapping that no longer fits
 	// the source; no rows at all is an empty answer (WHO GHO answers an
 	// unmatched filter with "value": []), a run that publishes nothing.
 	if n == 0 && p.Rows() > 0 {
-		return res, fmt.Errorf("parse %s: the body holds no observations (%d rows)", got.source, p.Rows())
+		return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: the body holds no observations (%d rows)", got.source, p.Rows()))
 	}
 	ev := in.log.Info().Str("feed", f.ID).Int("rows", p.Rows()).Int("observations", n)
 	p.Describe(ev)
 	ev.Msg("feed parsed")
 
-	p, err = st.open(bytes.NewReader(got.body), st.cat, meta)
+	pr.start(PhasePublish, size)
+	pr.p.ObservationsTotal = n
+	p, err = st.open(pr.reader(bytes.NewReader(got.body)), st.cat, meta)
 	if err != nil {
-		return res, fmt.Errorf("parse %s: %w", got.source, err)
+		return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: %w", got.source, err))
 	}
-	pub := &publisher{in: in, subject: st.subject, feed: f.ID}
+	pub := &publisher{in: in, subject: st.subject, feed: f.ID, pr: pr}
 	batchID := f.ID + "-" + strconv.FormatUint(meta.Version, 10)
 	err = pub.publishAll(ctx, batchID, p)
 	res.Rows = p.Rows()
@@ -279,7 +350,9 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState) (Result, error) 
 	if err != nil {
 		return res, err
 	}
-	return res, in.saveCheckpoint(ctx, Checkpoint{
+	pr.p.Phase, pr.p.Rows = PhaseDone, res.Rows
+	pr.report()
+	return res, failed(feedstatus.KindCheckpoint, in.saveCheckpoint(ctx, Checkpoint{
 		Feed:         f.ID,
 		LastSuccess:  in.cfg.Clock().UTC(),
 		Source:       got.source,
@@ -290,7 +363,7 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState) (Result, error) 
 		ETag:         got.etag,
 		LastModified: got.lastModified,
 		SHA256:       digest,
-	})
+	}))
 }
 
 // version is the source's modification time in Unix milliseconds; without
@@ -322,6 +395,7 @@ type publisher struct {
 	in       *Ingester
 	subject  string
 	feed     string
+	pr       *progress
 	inflight []inflight
 
 	observations, messages, duplicates int
@@ -342,20 +416,21 @@ func (p *publisher) publishAll(ctx context.Context, batchID string, src parsed) 
 	carried := 0
 	for o, err := range src.All() {
 		if err != nil {
-			return fmt.Errorf("parse: %w", err)
+			return failed(feedstatus.KindParse, fmt.Errorf("parse: %w", err))
 		}
+		p.pr.p.Rows = src.Rows()
 		pending = append(pending, o)
 		if len(pending) < carried+chunk {
 			continue
 		}
 		msgs, err := observation.Encode(batchID, pending, p.in.cfg.BatchBytes)
 		if err != nil {
-			return fmt.Errorf("encode observations: %w", err)
+			return failed(feedstatus.KindParse, fmt.Errorf("encode observations: %w", err))
 		}
 		last := msgs[len(msgs)-1]
 		for _, m := range msgs[:len(msgs)-1] {
 			if err := p.publish(ctx, m); err != nil {
-				return err
+				return failed(feedstatus.KindPublish, err)
 			}
 		}
 		carried = copy(pending, pending[len(pending)-last.Count:])
@@ -365,17 +440,17 @@ func (p *publisher) publishAll(ctx context.Context, batchID string, src parsed) 
 	if len(pending) > 0 {
 		msgs, err := observation.Encode(batchID, pending, p.in.cfg.BatchBytes)
 		if err != nil {
-			return fmt.Errorf("encode observations: %w", err)
+			return failed(feedstatus.KindParse, fmt.Errorf("encode observations: %w", err))
 		}
 		for _, m := range msgs {
 			if err := p.publish(ctx, m); err != nil {
-				return err
+				return failed(feedstatus.KindPublish, err)
 			}
 		}
 	}
 	for len(p.inflight) > 0 {
 		if err := p.awaitOldest(ctx); err != nil {
-			return err
+			return failed(feedstatus.KindPublish, err)
 		}
 	}
 	return nil
@@ -409,6 +484,8 @@ func (p *publisher) awaitOldest(ctx context.Context) error {
 	case ack := <-f.fut.Ok():
 		p.messages++
 		p.observations += f.count
+		p.pr.p.Messages, p.pr.p.Observations = p.messages, p.observations
+		p.pr.report()
 		if ack.Duplicate {
 			p.duplicates++
 			p.in.m.duplicates.WithLabelValues(p.feed).Inc()
@@ -463,15 +540,20 @@ func (in *Ingester) saveCheckpoint(ctx context.Context, cp Checkpoint) error {
 }
 
 func (in *Ingester) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+	return in.openBucket(ctx, extnats.BucketCheckpoints, &in.kv)
+}
+
+// openBucket opens key-value bucket name once, keeping it in *kv.
+func (in *Ingester) openBucket(ctx context.Context, name string, kv *jetstream.KeyValue) (jetstream.KeyValue, error) {
 	in.kvMu.Lock()
 	defer in.kvMu.Unlock()
-	if in.kv != nil {
-		return in.kv, nil
+	if *kv != nil {
+		return *kv, nil
 	}
-	kv, err := in.js.KeyValue(ctx, extnats.BucketCheckpoints)
+	b, err := in.js.KeyValue(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("open key-value bucket %s: %w", extnats.BucketCheckpoints, err)
+		return nil, fmt.Errorf("open key-value bucket %s: %w", name, err)
 	}
-	in.kv = kv
-	return kv, nil
+	*kv = b
+	return b, nil
 }
