@@ -147,7 +147,7 @@ const noUprating = "none: unit costs are used at their own price_year's prices"
 // Compute values an initiative by a method (modelled, its or did; "" is the
 // document's own method) with the data the handlers read. Client mistakes
 // are *InputError: invalid_initiative for the document (and an indicator
-// without a polarity), bad_request for an unknown method, and insufficient_data when the data
+// without a polarity), unknown_method, and insufficient_data when the data
 // cannot support the method. It never panics.
 func Compute(in Initiative, method string, data Data) (Report, error) {
 	if method == "" {

@@ -310,7 +310,7 @@ func TestComputePopulationSeries(t *testing.T) {
 func TestComputeErrors(t *testing.T) {
 	in, data := itsCase(t)
 	_, err := savings.Compute(in, "rct", data)
-	requireInputError(t, err, savings.CodeBadRequest, "method", `unknown method "rct"`)
+	requireInputError(t, err, savings.CodeUnknownMethod, "method", `unknown method "rct"`)
 
 	neutral := data
 	neutral.Polarity = catalogue.Neutral

@@ -18,24 +18,23 @@ const maxInt = 1_000_000_000
 
 // Decode reads one initiative document strictly: every field must be one of
 // SAVINGS.md's with the right JSON type, no field may be given twice, and
-// nothing may follow the document. A body that is not one JSON document is
-// an *InputError with code bad_request; otherwise every problem is reported
-// at once in an *InputError with code invalid_initiative naming each field
-// by its path, such as "cba.drop_off" or "costs[2].amount". Decode checks
-// form only; Validate checks values.
+// nothing may follow the document. Every problem is reported at once in an
+// *InputError with code invalid_initiative naming each field by its path,
+// such as "cba.drop_off" or "costs[2].amount" ("" when the body is not one
+// JSON object). Decode checks form only; Validate checks values.
 func Decode(r io.Reader) (Initiative, error) {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	root, err := readNode(dec, 0)
 	if err != nil {
-		return Initiative{}, inputError(CodeBadRequest, "", "%s", describeSyntax(err, dec))
+		return Initiative{}, inputError(CodeInvalidInitiative, "", "%s", describeSyntax(err, dec))
 	}
 	if tok, err := dec.Token(); !errors.Is(err, io.EOF) {
 		what := "more data"
 		if err == nil {
 			what = fmt.Sprintf("%v", tok)
 		}
-		return Initiative{}, inputError(CodeBadRequest, "", "trailing data after the initiative document (%s near byte %d): send exactly one JSON object", what, dec.InputOffset())
+		return Initiative{}, inputError(CodeInvalidInitiative, "", "trailing data after the initiative document (%s near byte %d): send exactly one JSON object", what, dec.InputOffset())
 	}
 	var rd reader
 	in := rd.initiative(root)

@@ -9,23 +9,31 @@ import (
 // schemas/errors.yaml with the HTTP status a handler answers with.
 type Code string
 
-// Input error codes, as in schemas/errors.yaml (TestCodesAreInTheSchema
-// holds them to it).
+// Input error codes. Each maps to a code of schemas/errors.yaml (APICode;
+// TestCodesAreInTheSchema holds them to it).
 const (
 	// CodeInvalidInitiative: the initiative document breaks a rule of
-	// SAVINGS.md: a field has the wrong type, is unknown, or is out of range
-	// (422). Field is its JSON path.
+	// SAVINGS.md: it is not one JSON object, a field has the wrong type, is
+	// unknown, or is out of range (422). Field is its JSON path.
 	CodeInvalidInitiative Code = "invalid_initiative"
-	// CodeBadRequest: the body is not a JSON object at all, or the method
-	// asked for is not modelled, its or did (400).
-	CodeBadRequest Code = "bad_request"
+	// CodeUnknownMethod: the method asked for is not modelled, its or did;
+	// answered as bad_request (400) naming the parameter "method".
+	CodeUnknownMethod Code = "unknown_method"
 	// CodeInsufficientData: the data held for the initiative's indicator and
 	// places cannot support the method, e.g. fewer than 3 pre-period years (422).
 	CodeInsufficientData Code = "insufficient_data"
 )
 
 // Codes lists every code an InputError may carry.
-func Codes() []Code { return []Code{CodeInvalidInitiative, CodeBadRequest, CodeInsufficientData} }
+func Codes() []Code { return []Code{CodeInvalidInitiative, CodeUnknownMethod, CodeInsufficientData} }
+
+// APICode is the code of schemas/errors.yaml an HTTP handler answers with.
+func (c Code) APICode() string {
+	if c == CodeUnknownMethod {
+		return "bad_request"
+	}
+	return string(c)
+}
 
 // Problem is one thing wrong with one field.
 type Problem struct {

@@ -193,7 +193,7 @@ func (in Initiative) ValidateFor(method string) error {
 }
 
 func unknownMethod(method string) *InputError {
-	return inputError(CodeBadRequest, "method", "unknown method %q; use %s", method, strings.Join(Methods, ", "))
+	return inputError(CodeUnknownMethod, "method", "unknown method %q; use %s", method, strings.Join(Methods, ", "))
 }
 
 func (in Initiative) validateFor(method string) error {

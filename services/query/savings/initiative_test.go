@@ -90,7 +90,7 @@ func TestDecodeExample(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
-	bad, invalid := savings.CodeBadRequest, savings.CodeInvalidInitiative
+	invalid := savings.CodeInvalidInitiative
 	tests := []struct {
 		name        string
 		code        savings.Code
@@ -98,13 +98,13 @@ func TestDecodeErrors(t *testing.T) {
 		field       string
 		errContains string
 	}{
-		{"empty", bad, []byte(""), "", "body is empty"},
-		{"not JSON", bad, []byte("id=1"), "", "not valid JSON"},
-		{"cut off", bad, example(t)[:40], "", "ends early"},
+		{"empty", invalid, []byte(""), "", "body is empty"},
+		{"not JSON", invalid, []byte("id=1"), "", "not valid JSON"},
+		{"cut off", invalid, example(t)[:40], "", "ends early"},
 		{"array", invalid, []byte(`[1]`), "", "must be a JSON object, got an array"},
-		{"trailing object", bad, append(example(t), []byte(` {}`)...), "", "trailing data"},
-		{"trailing garbage", bad, append(example(t), []byte(`x`)...), "", "trailing data"},
-		{"too deep", bad, []byte(`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`), "", "nests deeper"},
+		{"trailing object", invalid, append(example(t), []byte(` {}`)...), "", "trailing data"},
+		{"trailing garbage", invalid, append(example(t), []byte(`x`)...), "", "trailing data"},
+		{"too deep", invalid, []byte(`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`), "", "nests deeper"},
 		{"unknown field", invalid, edit(t, func(m map[string]any) { m["budget"] = 1 }), "budget", "unknown field; the fields of an initiative are id, name"},
 		{"unknown cba field", invalid, edit(t, func(m map[string]any) { m["cba"].(map[string]any)["dropoff"] = 0.1 }), "cba.dropoff", "unknown field; the fields of cba are deadweight"},
 		{"unknown cost field", invalid, edit(t, func(m map[string]any) {
@@ -286,7 +286,7 @@ func TestValidateForMethod(t *testing.T) {
 	in.Cohort = nil
 	require.NoError(t, in.ValidateFor("its"))
 	requireInputError(t, in.ValidateFor("modelled"), savings.CodeInvalidInitiative, "cohort", "required for method modelled")
-	requireInputError(t, in.ValidateFor("rct"), savings.CodeBadRequest, "method", `unknown method "rct"; use modelled, its, did`)
+	requireInputError(t, in.ValidateFor("rct"), savings.CodeUnknownMethod, "method", `unknown method "rct"; use modelled, its, did`)
 }
 
 func num(t testing.TB, s string) *savings.Num {
@@ -306,7 +306,7 @@ func TestCodesAreInTheSchema(t *testing.T) {
 	}
 	require.NoError(t, yaml.Unmarshal(schemas.ErrorCodes, &doc))
 	for _, c := range savings.Codes() {
-		spec, ok := doc.Codes[string(c)]
+		spec, ok := doc.Codes[c.APICode()]
 		require.Truef(t, ok, "code %s is not in schemas/errors.yaml", c)
 		require.GreaterOrEqualf(t, spec.Status, 400, "status of %s", c)
 		require.Lessf(t, spec.Status, 500, "status of %s", c)
