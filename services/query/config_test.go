@@ -33,5 +33,5 @@ func TestConfig(t *testing.T) {
 	}
 	d := Config{}.WithDefaults()
 	require.Equal(t, Config{Addr: DefaultAddr, MaxRows: DefaultMaxRows, MaxGeos: DefaultMaxGeos,
-		QueryTimeout: DefaultQueryTimeout, ShutdownTimeout: DefaultShutdownTimeout}, d)
+		QueryTimeout: DefaultQueryTimeout, ShutdownTimeout: DefaultShutdownTimeout, FreshnessInterval: DefaultFreshnessInterval}, d)
 }
