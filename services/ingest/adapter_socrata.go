@@ -26,6 +26,8 @@ func init() {
 		}
 		mappedAdapters[format] = bindSocrata(open)
 	}
+	// SODA answers are paged with $limit/$offset: a feed's page_size is $limit.
+	pagers["socrata-json"] = pager{pageURL: socrata.PageURL, count: socrata.CountRows}
 }
 
 func bindSocrata(open func(io.Reader, socrata.Mapping) (*socrata.Reader, error)) mappedAdapter {

@@ -244,3 +244,46 @@ func TestSocrataErrorBodiesPublishNothing(t *testing.T) {
 		})
 	}
 }
+
+// A SODA feed with a page_size is fetched page after page ($limit,
+// $offset, $order=:id) until a short page; the pages publish as one body.
+// A server that ignores $offset is an error, not an endless loop.
+func TestSocrataPagingOverHTTP(t *testing.T) {
+	dir := testenv.SharedDataDir(t)
+	f := whoCatalogueFeed(t, "cdc-death-rates-1900-2018")
+	data, err := os.ReadFile(dataPath(t, dir, f))
+	require.NoError(t, err)
+	var rows []json.RawMessage
+	require.NoError(t, json.Unmarshal(data, &rows))
+	for _, ignoresOffset := range []bool{false, true} {
+		var requests []string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			requests = append(requests, r.URL.RawQuery)
+			limit, err1 := strconv.Atoi(q.Get("$limit"))
+			offset, err2 := strconv.Atoi(q.Get("$offset"))
+			if err1 != nil || err2 != nil || q.Get("$order") != ":id" {
+				http.Error(w, "bad paging", http.StatusBadRequest)
+				return
+			}
+			if ignoresOffset {
+				offset = 0
+			}
+			page := rows[min(offset, len(rows)):min(offset+limit, len(rows))]
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(page)
+		}))
+		t.Cleanup(srv.Close)
+		e := newEnv(t, ingest.Config{}, func(feed *feedcat.Feed) { *feed = f; feed.PageSize = 200 }, atURL(srv.URL+"/resource/6rkc-nb2q.json"))
+		res, err := e.in.RunFeed(ctxT(t), f.ID)
+		if ignoresOffset {
+			require.ErrorContains(t, err, "the server ignores the paging parameters")
+			require.Zero(t, e.streamCount(t))
+			continue
+		}
+		require.NoError(t, err)
+		require.Len(t, requests, 3, "595 rows in pages of 200")
+		require.Equal(t, len(rows), res.Rows)
+		require.Equal(t, len(rows), res.Observations)
+	}
+}

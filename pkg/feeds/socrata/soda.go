@@ -87,3 +87,22 @@ func (s sodaRow) visit(r *Reader, index int) error {
 	})
 	return bad
 }
+
+// CountRows returns how many rows one SODA page body holds, for the
+// fetcher to tell the last page (shorter than $limit) from the others.
+func CountRows(body []byte) (int, error) {
+	if err := sniff(ShapeSODA, body, '['); err != nil {
+		return 0, err
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return 0, syntax(ShapeSODA, body, err)
+	}
+	rows, err := v.Array()
+	if err != nil {
+		return 0, fmt.Errorf("socrata %s: a page is a JSON %s, not an array of rows", ShapeSODA, v.Type())
+	}
+	return len(rows), nil
+}
