@@ -326,7 +326,9 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 func notEnough(err error, field, method string, s Series) error {
 	var ne *NotEnoughDataError
 	if errors.As(err, &ne) {
-		return inputError(CodeInsufficientData, field, "%s on %s for %s %s", method, s.Indicator, s.Geo, ne.Error())
+		ie := inputError(CodeInsufficientData, field, "%s on %s for %s %s", method, s.Indicator, s.Geo, ne.Error())
+		ie.cause = ne
+		return ie
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package savings_test
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"math"
 	"math/big"
@@ -322,6 +323,10 @@ func TestComputeErrors(t *testing.T) {
 	_, err = savings.Compute(in, "its", short)
 	ie := requireInputError(t, err, savings.CodeInsufficientData, "indicator", "needs at least 3 pre-period years")
 	require.Contains(t, ie.Message, "there are 2 (2014, 2015)")
+	var ne *savings.NotEnoughDataError
+	require.True(t, errors.As(err, &ne), "the typed error is kept")
+	require.Equal(t, 3, ne.Need)
+	require.Equal(t, 2, ne.Have)
 	require.Contains(t, ie.Message, "ind for GBR")
 
 	noPost := data

@@ -104,10 +104,10 @@ type DiDPlace struct {
 // (*NotEnoughDataError otherwise). geos gives the order of the places.
 func DifferenceInDifferences(target map[int]float64, geos []string, comparisons map[string]map[int]float64, startYear int) (DiD, error) {
 	var d DiD
+	years, _ := points(target)
 	for _, geo := range geos {
 		series := comparisons[geo]
 		p := DiDPlace{Geo: geo, series: series}
-		years, _ := points(target)
 		for _, y := range years {
 			v, ok := series[y]
 			if y >= startYear || !ok || math.IsNaN(v) || math.IsInf(v, 0) {

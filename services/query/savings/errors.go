@@ -57,7 +57,11 @@ type InputError struct {
 	Field    string
 	Message  string
 	Problems []Problem
+	cause    error // e.g. a *NotEnoughDataError, for errors.As
 }
+
+// Unwrap returns the error the InputError was made from, if any.
+func (e *InputError) Unwrap() error { return e.cause }
 
 func (e *InputError) Error() string {
 	if e.Field == "" || len(e.Problems) > 1 {
