@@ -9,9 +9,9 @@
 //
 // The package does no I/O: the query handlers read the initiative and the
 // series from ClickHouse, call Decode, Compute and Compare, and marshal the
-// results. Every client mistake is an *InputError with a stable Code (listed
-// in schemas/errors.yaml), the JSON path of the field to change and a message
-// that says what to change.
+// results. Every client mistake is an *InputError with a stable Code (whose
+// schemas/errors.yaml code is Code.APICode), the JSON path of the field to
+// change and a message that says what to change.
 //
 // Conventions (SAVINGS.md):
 //   - Year 0 is the initiative's start year; the report runs from year 0 to
@@ -26,4 +26,21 @@
 //     exact tenths) and rounded half-even to the currency's ISO 4217 minor
 //     unit only when shown (Money). Ratios and factors are shown in full
 //     float64 precision.
+//
+// Where SAVINGS.md is silent, this package decides:
+//   - its and did credit the avoided cases of every year from year 0 on in
+//     which the target has an observation (the data show when effects start:
+//     lag, persistence and drop_off shape modelled benefits only). The
+//     pre-period is every year of Data.Target before start_year.
+//   - "avoided" in a report is cases credited to the initiative after
+//     attribution, displacement and optimism bias (and deadweight, modelled),
+//     so that benefit = avoided × Σ unit costs for every method.
+//   - scale, when left out, comes from the indicator's unit (ScaleForUnit).
+//   - A year without a population value takes the nearest year's (the
+//     latest earlier one first), listed in inputs.population_filled.
+//   - Amounts are never converted: every unit cost and cost must be in one
+//     currency, and unit costs are used at their own price year's prices
+//     (Ounce holds no deflator), as inputs.uprating says.
+//   - The SROI ratio values the inputs at their cost without optimism bias.
+//   - Payback counts from the first year with a cost (see Payback).
 package savings
