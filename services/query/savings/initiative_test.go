@@ -312,3 +312,17 @@ func TestCodesAreInTheSchema(t *testing.T) {
 		require.Lessf(t, spec.Status, 500, "status of %s", c)
 	}
 }
+
+func TestDiscountJSON(t *testing.T) {
+	var d savings.Discount
+	require.NoError(t, json.Unmarshal([]byte(`0.035`), &d))
+	require.False(t, d.GreenBook)
+	require.Equal(t, "0.035", d.Rate.String())
+	b, err := json.Marshal(d)
+	require.NoError(t, err)
+	require.Equal(t, "0.035", string(b))
+	require.NoError(t, json.Unmarshal([]byte(`"green_book"`), &d))
+	require.True(t, d.GreenBook)
+	require.ErrorContains(t, json.Unmarshal([]byte(`"treasury"`), &d), `give "green_book" or a flat rate`)
+	require.ErrorContains(t, json.Unmarshal([]byte(`true`), &d), `give "green_book" or a flat rate`)
+}
