@@ -82,6 +82,11 @@ var recordSeeds = []string{
 	"",
 	"\n",
 	",\n,\n",
+	"\"a\",\"b\",\n\"1\",\"2\",\n\"3\",\"4\"\n",
+	"\"a\",\"b\"\r\n\"1,5\",\"\"\r\n\"x\"\"y\",2\r\n",
+	"\"a\",b\n\"1\"x,2\n",
+	"\"a\",b\n1,\"2\n3\"\n",
+	"a,b\n\"\",\"\"\n\",\n",
 }
 
 func TestRecordsMatchEncodingCSV(t *testing.T) {

@@ -53,7 +53,7 @@ func setup(t testing.TB, f format) (mappedcsv.Layout, mappedcsv.Mapping, []byte)
 	pl, err := places.Load()
 	require.NoError(t, err)
 	m := mappedcsv.Mapping{
-		Meta: feeds.Meta{Source: feed.ID, URL: feed.URL, Licence: feed.Licence, RetrievedAt: retrieved, Version: 1},
+		Meta:    feeds.Meta{Source: feed.ID, URL: feed.URL, Licence: feed.Licence, RetrievedAt: retrieved, Version: 1},
 		Columns: cols, Places: pl,
 	}
 	data, err := os.ReadFile(filepath.Join(testenv.SharedDataDir(t), filepath.FromSlash(feed.Mirror)))

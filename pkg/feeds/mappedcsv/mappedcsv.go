@@ -121,18 +121,21 @@ type valueColumn struct {
 
 type place struct {
 	geo       string
+	id        uint32 // small number of the geo, for row keys
 	aggregate bool
 	unknown   bool
 }
 
 type dimsEntry struct {
-	dims  observation.Dims
-	canon string
+	dims observation.Dims
+	id   uint32
 }
 
+// rowKey identifies a row's indicator, place, period and breakdown by the
+// small numbers given to each.
 type rowKey struct {
-	indicator, geo, dims string
-	year                 int
+	indicator, geo, dims uint32
+	year                 int32
 }
 
 // Reader reads observations from one CSV body. It is not safe for
@@ -153,7 +156,10 @@ type Reader struct {
 	missing                                             map[string]bool
 
 	places map[string]place
+	geoIDs map[string]uint32 // geo -> id
+	indIDs map[string]uint32 // indicator code -> id
 	dims   map[string]dimsEntry
+	dimIDs map[string]uint32 // canonical dims -> id
 	seen   map[rowKey]int
 	stats  Stats
 	line   int
@@ -187,7 +193,7 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 		prefix = "feed " + m.Source + ": " + l.Name
 	}
 	tail := &tailReader{r: r}
-	br := bufio.NewReaderSize(tail, 64<<10)
+	br := bufio.NewReaderSize(tail, 32<<10)
 	head, _ := br.Peek(512)
 	if bytes.HasPrefix(head, []byte("\uFEFF")) {
 		_, _ = br.Discard(3)
@@ -208,7 +214,7 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 	rd := &Reader{
 		l: l, m: m, tail: tail, skip: l.SkipLines,
 		place: -1, name: -1, period: -1, indicator: -1, value: -1, lower: -1, upper: -1,
-		places: map[string]place{}, dims: map[string]dimsEntry{}, seen: map[rowKey]int{},
+		places: map[string]place{}, geoIDs: map[string]uint32{}, indIDs: map[string]uint32{}, dims: map[string]dimsEntry{}, dimIDs: map[string]uint32{}, seen: make(map[rowKey]int, 512),
 		stats: Stats{UnmappedCodes: map[string]int{}, UnknownPlaces: map[string]int{}},
 	}
 	for i := range l.SkipLines {
@@ -419,9 +425,9 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 	}
 	// Indicator first: rows of unmapped indicators are skipped unchecked.
 	var col feeds.Column
-	code := ""
+	var indID uint32
 	if r.indicator >= 0 {
-		code = rec[r.indicator]
+		code := rec[r.indicator]
 		c, ok := r.m.Columns[code]
 		if !ok {
 			if code == "" {
@@ -431,6 +437,7 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 			return true
 		}
 		col = c
+		indID = intern(r.indIDs, c.Indicator)
 	}
 	pl, err := r.placeOf(rec)
 	if err != nil {
@@ -447,11 +454,11 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 		}
 		year = y
 	}
-	dims, canon, err := r.dimsOf(rec)
+	dims, dimsID, err := r.dimsOf(rec)
 	if err != nil {
 		return fail(err)
 	}
-	key := rowKey{indicator: code, geo: pl.geo, dims: canon, year: year}
+	key := rowKey{indicator: indID, geo: pl.id, dims: dimsID, year: int32(year)}
 	if prev, dup := r.seen[key]; dup {
 		return fail(r.fail(-1, "", "repeats the indicator, place %s, period and breakdown of line %d", pl.geo, prev))
 	}
@@ -575,6 +582,9 @@ func (r *Reader) placeOf(rec []string) (place, error) {
 		return p, nil
 	}
 	geo, ok := r.m.Places.Resolve(r.l.Place.Scheme, code)
+	if !ok && (r.l.Place.Scheme == places.SchemeM49 || r.l.Place.Scheme == places.SchemeWHOM49) && !isNumber(code) {
+		return place{}, r.fail(r.place, code, "is not an M49 number (1 to 3 digits)")
+	}
 	if !ok {
 		if r.l.Place.Unknown != UnknownCount {
 			return place{}, r.fail(r.place, code, "is not a %s place code in the place catalogue (schemas/places); add the place there or fix the code", r.l.Place.Scheme)
@@ -587,7 +597,7 @@ func (r *Reader) placeOf(rec []string) (place, error) {
 		return p, nil
 	}
 	pp, _ := r.m.Places.Place(geo)
-	p := place{geo: geo, aggregate: pp.Level == places.Aggregate}
+	p := place{geo: geo, id: intern(r.geoIDs, geo), aggregate: pp.Level == places.Aggregate}
 	r.places[strings.Clone(code)] = p
 	return p, nil
 }
@@ -616,16 +626,16 @@ func (r *Reader) uncoded(name string) (place, error) {
 		r.stats.UnknownRows++
 		return p, nil
 	}
-	p := place{geo: geo, aggregate: pp.Level == places.Aggregate}
+	p := place{geo: geo, id: intern(r.geoIDs, geo), aggregate: pp.Level == places.Aggregate}
 	r.places[strings.Clone(key)] = p
 	r.stats.Uncoded = append(r.stats.Uncoded, Entity{Name: strings.Clone(name), Geo: geo})
 	return p, nil
 }
 
 // dimsOf returns the row's breakdown, shared between rows with the same one.
-func (r *Reader) dimsOf(rec []string) (observation.Dims, string, error) {
+func (r *Reader) dimsOf(rec []string) (observation.Dims, uint32, error) {
 	if len(r.dimCols) == 0 {
-		return nil, "", nil
+		return nil, 0, nil
 	}
 	r.buf = r.buf[:0]
 	for _, i := range r.dimCols {
@@ -633,7 +643,7 @@ func (r *Reader) dimsOf(rec []string) (observation.Dims, string, error) {
 		r.buf = append(r.buf, 0)
 	}
 	if d, ok := r.dims[string(r.buf)]; ok {
-		return d.dims, d.canon, nil
+		return d.dims, d.id, nil
 	}
 	d := observation.Dims{}
 	for k, key := range r.dimKeys {
@@ -642,16 +652,18 @@ func (r *Reader) dimsOf(rec []string) (observation.Dims, string, error) {
 			continue
 		}
 		if len(v) > observation.MaxDimValueLen {
-			return nil, "", r.fail(r.dimCols[k], v, "is longer than %d characters", observation.MaxDimValueLen)
+			return nil, 0, r.fail(r.dimCols[k], v, "is longer than %d characters", observation.MaxDimValueLen)
 		}
 		d[key] = strings.Clone(v)
 	}
 	if len(d) == 0 {
 		d = nil
 	}
-	e := dimsEntry{dims: d, canon: d.Canonical()}
+	// Rows whose cells differ but whose dims are equal (an empty cell, a
+	// key left out) share one id through the canonical form.
+	e := dimsEntry{dims: d, id: intern(r.dimIDs, d.Canonical())}
 	r.dims[string(r.buf)] = e
-	return e.dims, e.canon, nil
+	return e.dims, e.id, nil
 }
 
 // fail is a RowError at the current row; col < 0 blames the whole row.
@@ -662,6 +674,29 @@ func (r *Reader) fail(col int, value, format string, args ...any) error {
 		e.Column = r.header[col]
 	}
 	return e
+}
+
+// intern returns the id of s in ids, giving it the next one when new.
+func intern(ids map[string]uint32, s string) uint32 {
+	id, ok := ids[s]
+	if !ok {
+		id = uint32(len(ids))
+		ids[s] = id
+	}
+	return id
+}
+
+// isNumber reports whether s is 1 to 3 digits.
+func isNumber(s string) bool {
+	if len(s) == 0 || len(s) > 3 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseYear reads a year 1000..2999 written as four digits.
