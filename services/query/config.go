@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ounce-data/ounce/pkg/feedcat"
 )
 
 // FlagAddr is the command-line flag that sets Config.Addr; errors about the
@@ -42,6 +46,12 @@ type Config struct {
 	// ReadToken, when set, is required (or the analyst token) to read data;
 	// empty leaves reads open. Health, metrics and /openapi.yaml stay open.
 	ReadToken string
+	// JetStream reads the feed status the ingest workers record, for
+	// GET /v1/feeds; nil answers that route 503 unavailable.
+	JetStream jetstream.JetStream
+	// Feeds is the feed catalogue GET /v1/feeds lists; nil loads the one
+	// under schemas/feeds.
+	Feeds []feedcat.Feed
 }
 
 // WithDefaults fills zero fields.

@@ -261,6 +261,7 @@ func TestOpenAPIResponseSchemas(t *testing.T) {
 		"GET /v1/indicators/{code} 200": reflect.TypeFor[query.IndicatorEntry](),
 		"GET /v1/places 200":            reflect.TypeFor[query.PlacesResponse](),
 		"GET /v1/aggregate 200":         reflect.TypeFor[query.AggregateResponse](),
+		"GET /v1/feeds 200":             reflect.TypeFor[query.FeedsResponse](),
 		"GET /readyz 200":               reflect.TypeFor[httpapi.Readiness](),
 		"GET /readyz 503":               reflect.TypeFor[httpapi.Readiness](),
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/schemas"
@@ -62,6 +63,11 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 	if err != nil {
 		return nil, fmt.Errorf("query service: %w", err)
 	}
+	if cfg.Feeds == nil {
+		if cfg.Feeds, err = feedcat.Load(); err != nil {
+			return nil, fmt.Errorf("query service: load feed catalogue: %w", err)
+		}
+	}
 	f := promauto.With(reg)
 	s := &Service{
 		cfg:    cfg,
@@ -103,6 +109,7 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 		{pattern: "PUT /v1/initiatives/{id}", handler: http.HandlerFunc(s.putInitiative), write: true},
 		{pattern: "DELETE /v1/initiatives/{id}", handler: http.HandlerFunc(s.deleteInitiative), write: true},
 		{pattern: "GET /v1/aggregate", handler: http.HandlerFunc(s.aggregate), params: aggregateParamNames, watermarked: true},
+		{pattern: "GET /v1/feeds", handler: http.HandlerFunc(s.feeds)}, // takes no parameters; reads NATS, not ClickHouse
 		{pattern: "GET /openapi.yaml", handler: openAPIHandler(schemas.QueryOpenAPI)},
 		{pattern: "GET /metrics", handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 			ErrorHandling: promhttp.ContinueOnError,

@@ -23,6 +23,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/logging"
 	"github.com/ounce-data/ounce/pkg/places"
@@ -59,9 +60,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	shutdownTimeout := fs.Duration("shutdown-timeout", query.DefaultShutdownTimeout, "how long in-flight requests get to finish on SIGTERM")
 	analystToken := fs.String("analyst-token", "", "bearer token that authorises writes (initiatives); empty disables writes. Prefer the environment (OUNCE_ANALYST_TOKEN) to a flag, which other users can see")
 	readToken := fs.String("read-token", "", "when set, reading /v1/ needs this token (or the analyst token); empty leaves reads open")
+	natsURL := fs.String("nats-url", "", "NATS holding the ingest workers' feed status, for GET /v1/feeds; empty answers that route 503")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", logging.FormatJSON, "json or console")
-	if err := envflag.Parse(fs, envPrefix, args, "clickhouse-dsn", "log-level", "log-format", "analyst-token", "read-token"); err != nil {
+	if err := envflag.Parse(fs, envPrefix, args, "clickhouse-dsn", "log-level", "log-format", "analyst-token", "read-token", "nats-url"); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -135,6 +137,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
 	); err != nil {
 		return fmt.Errorf("register runtime metrics: %w", err)
+	}
+	if *natsURL != "" {
+		nc, js, err := extnats.Connect(*natsURL, "ounce-query", log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if derr := extnats.Drain(nc, 10*time.Second); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}()
+		cfg.JetStream = js
 	}
 	svc, err := query.New(cfg, conn, cat, log, reg)
 	if err != nil {
