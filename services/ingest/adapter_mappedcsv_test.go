@@ -123,9 +123,9 @@ func expectWHOPortal(t *testing.T, data []byte) (map[string]float64, int) {
 
 var wasteColumns = map[string]string{
 	"total_msw_total_msw_generated_tons_year": "waw.msw_generated",
-	"gdp":                                     "waw.gdp",
-	"special_waste_e_waste_tons_year":         "waw.e_waste",
-	"waste_treatment_recycling_percent":       "waw.recycling_percent",
+	"gdp":                               "waw.gdp",
+	"special_waste_e_waste_tons_year":   "waw.e_waste",
+	"waste_treatment_recycling_percent": "waw.recycling_percent",
 }
 
 // Four columns (two with E-notation numbers) of every row.
