@@ -284,6 +284,7 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 	n := len(rep.Years)
 	cases, low, high = make([]*big.Rat, n), make([]*big.Rat, n), make([]*big.Rat, n)
 	found := 0
+	firstBenefit := 1 + *d.CBA.Lag
 	for t := range rep.Years {
 		y := &rep.Years[t]
 		e, ok := counterfactual(y.CalendarYear)
@@ -299,6 +300,9 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 			continue
 		}
 		y.Observed = &obs
+		if t < firstBenefit {
+			continue // SAVINGS.md: benefits start in year 1 + lag
+		}
 		av, lo, hi := Avoided(e, obs, sign)
 		if !finite(av, lo, hi) {
 			continue
@@ -315,8 +319,8 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 	}
 	if found == 0 {
 		return nil, nil, nil, inputError(CodeInsufficientData, "indicator",
-			"no observed value of %s for %s in %d-%d to compare with the counterfactual: method %s needs outcomes from start_year on",
-			d.Indicator, d.Geo, d.StartYear, d.StartYear+len(rep.Years)-1, d.Method)
+			"no observed value of %s for %s in %d-%d to compare with the counterfactual: method %s needs outcomes from year 1 + lag (%d) to the horizon",
+			d.Indicator, d.Geo, d.StartYear+firstBenefit, d.StartYear+len(rep.Years)-1, d.Method, d.StartYear+firstBenefit)
 	}
 	return cases, low, high, nil
 }

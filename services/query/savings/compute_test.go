@@ -202,19 +202,25 @@ func TestComputeITS(t *testing.T) {
 			continue
 		}
 		require.Equal(t, line-2, *y.Observed)
+		if y.Year == 0 {
+			require.Nil(t, y.Avoided, "benefits start in year 1 + lag")
+			require.Equal(t, "0", y.Benefit.String())
+			continue
+		}
 		require.InDelta(t, 20, *y.Avoided, 1e-12)
 		require.InDelta(t, 20, *y.AvoidedLow, 1e-12)
 		require.InDelta(t, 20, *y.AvoidedHigh, 1e-12)
 		require.Equal(t, "200", y.Benefit.String())
 	}
-	// Years 0-4 benefit 200 each, undiscounted (flat rate 0): 1000 against 300.
-	require.Equal(t, "1000", r.Totals.PVBenefits.String())
-	require.Equal(t, "1000", r.Totals.PVBenefitsLow.String())
-	require.Equal(t, "600", r.Totals.PVBenefitsByAgency["NHS"].String())
-	require.Equal(t, "400", r.Totals.PVBenefitsByAgency["DWP"].String())
-	require.Equal(t, "700", r.Totals.NPV.String())
-	// Cumulative: −100 after year 0, +100 after year 1: 0 + 100 / 200.
-	require.Equal(t, 0.5, *r.Totals.PaybackYears)
+	// Years 1-4 benefit 200 each, undiscounted (flat rate 0): 800 against 300.
+	require.Equal(t, "800", r.Totals.PVBenefits.String())
+	require.Equal(t, "800", r.Totals.PVBenefitsLow.String())
+	require.Equal(t, "480", r.Totals.PVBenefitsByAgency["NHS"].String())
+	require.Equal(t, "320", r.Totals.PVBenefitsByAgency["DWP"].String())
+	require.Equal(t, "500", r.Totals.NPV.String())
+	// Cumulative: −300 after year 0, −100 after year 1, +100 after year 2:
+	// (2 − 1) + 100 / 200.
+	require.Equal(t, 1.5, *r.Totals.PaybackYears)
 	require.Equal(t, "initiative", r.Inputs.ScaleFrom)
 	require.Equal(t, "0", r.Inputs.CBA.Deadweight.String(), "deadweight is 0 for its")
 	require.Equal(t, 1, r.Inputs.Sign)
@@ -235,8 +241,8 @@ func TestComputeITSHigherIsBetterAndAdjustments(t *testing.T) {
 	require.NoError(t, err)
 	// Higher is better and the target fell 2 below its trend: −20 cases,
 	// × 0.5 × 0.8 × 0.9 = −7.2.
-	require.InDelta(t, -7.2, *r.Years[0].Avoided, 1e-12)
-	require.Equal(t, "-72", r.Years[0].Benefit.String())
+	require.InDelta(t, -7.2, *r.Years[1].Avoided, 1e-12)
+	require.Equal(t, "-72", r.Years[1].Benefit.String())
 	require.Equal(t, "unit", r.Inputs.ScaleFrom)
 	require.Equal(t, "0.01", r.Inputs.Scale.String())
 	require.Equal(t, -1, r.Inputs.Sign)
@@ -267,6 +273,9 @@ func TestComputeITSInterval(t *testing.T) {
 func TestComputeDiD(t *testing.T) {
 	in, data := itsCase(t)
 	in.ComparisonGeos = []string{"AAA", "BBB", "ZZZ"}
+	in.StartYear, in.Costs = 2015, nil
+	// Pre-period 2014: target 10, AAA 20, BBB 5. In 2016 (year 1) AAA has
+	// risen 4 and BBB 3: the counterfactual is 10 + 3.5.
 	data.Target.Values = map[int]float64{2014: 10, 2015: 12, 2016: 12.5}
 	data.Comparison = []savings.Series{
 		{Indicator: "ind", Geo: "AAA", Values: map[int]float64{2014: 20, 2015: 22, 2016: 24}, Sources: []savings.Source{{Source: "feed-b", Licence: "L"}}},
@@ -274,12 +283,13 @@ func TestComputeDiD(t *testing.T) {
 	}
 	r, err := savings.Compute(in, "did", data)
 	require.NoError(t, err)
-	y := r.Years[0] // counterfactual 13.5 (TestDiD), observed 12.5: 1 × 0.01 × 1000 = 10 cases
+	require.Nil(t, r.Years[0].Avoided, "benefits start in year 1")
+	y := r.Years[1] // counterfactual 13.5, observed 12.5: 1 × 0.01 × 1000 = 10 cases
 	require.InDelta(t, 13.5, *y.Counterfactual, 1e-12)
 	require.InDelta(t, 10, *y.Avoided, 1e-9)
 	half := math.Tan(math.Pi*0.475) * 0.5
 	require.InDelta(t, (13.5-half-12.5)*10, *y.AvoidedLow, 1e-9)
-	require.Nil(t, r.Years[1].Counterfactual, "no comparison value in 2017")
+	require.Nil(t, r.Years[2].Counterfactual, "no comparison value in 2017")
 	require.Equal(t, "100", r.Totals.PVBenefits.String())
 	require.Equal(t, []string{"ZZZ"}, r.Inputs.ComparisonGeosWithoutData)
 	require.Len(t, r.Inputs.DiDPlaces, 2)
@@ -297,7 +307,7 @@ func TestComputePopulationSeries(t *testing.T) {
 		Sources: []savings.Source{{Source: "wb", Licence: "CC BY 4.0", RetrievedAt: retrieved}}}
 	r, err := savings.Compute(in, "its", data)
 	require.NoError(t, err)
-	require.InDelta(t, 20, *r.Years[0].Avoided, 1e-12)
+	require.Nil(t, r.Years[0].Avoided)
 	require.InDelta(t, 40, *r.Years[1].Avoided, 1e-12)
 	require.InDelta(t, 40, *r.Years[2].Avoided, 1e-12, "2018 takes 2017's population")
 	require.Equal(t, []savings.FilledYear{{Year: 2018, FromYear: 2017}, {Year: 2019, FromYear: 2017}, {Year: 2020, FromYear: 2017}}, r.Inputs.PopulationFilled)
@@ -332,7 +342,7 @@ func TestComputeErrors(t *testing.T) {
 	noPost := data
 	noPost.Target.Values = map[int]float64{2012: 1, 2013: 2, 2014: 3}
 	_, err = savings.Compute(in, "its", noPost)
-	requireInputError(t, err, savings.CodeInsufficientData, "indicator", "no observed value of ind for GBR in 2016-2021")
+	requireInputError(t, err, savings.CodeInsufficientData, "indicator", "no observed value of ind for GBR in 2017-2021")
 
 	_, err = savings.Compute(in, "did", data)
 	requireInputError(t, err, savings.CodeInvalidInitiative, "comparison_geos", "required for method did")

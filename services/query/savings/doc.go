@@ -28,10 +28,12 @@
 //     float64 precision.
 //
 // Where SAVINGS.md is silent, this package decides:
-//   - its and did credit the avoided cases of every year from year 0 on in
-//     which the target has an observation (the data show when effects start:
-//     lag, persistence and drop_off shape modelled benefits only). The
-//     pre-period is every year of Data.Target before start_year.
+//   - its and did credit the avoided cases of every year from year 1 + lag
+//     on in which the target has an observation, as benefits start then for
+//     every method; years 0 to lag still show the observed and
+//     counterfactual values. The data show how long effects last, so
+//     persistence and drop_off shape modelled benefits only. The pre-period
+//     is every year of Data.Target before start_year.
 //   - "avoided" in a report is cases credited to the initiative after
 //     attribution, displacement and optimism bias (and deadweight, modelled),
 //     so that benefit = avoided × Σ unit costs for every method.
