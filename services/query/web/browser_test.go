@@ -3,9 +3,11 @@ package web_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +32,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/gho"
 	"github.com/ounce-data/ounce/pkg/feeds/owid"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
@@ -68,22 +71,40 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// loaded is what the test put in ClickHouse from the OWID recording.
+// loaded is what the test put in ClickHouse from one recording.
 type loaded struct {
 	feed feedcat.Feed
 	meta feeds.Meta
 	rows int
 }
 
-// loadOWID reads the OWID CO2 recording with the feed's own adapter and
-// mapping, as ingest does, and writes it with the loader's column INSERT in
-// batches.
-func loadOWID(t *testing.T, ch *testenv.ClickHouse, cat *catalogue.Catalogue) loaded {
+// reader opens a recording with its format's adapter.
+type reader func(body io.Reader, meta feeds.Meta, cols map[string]feeds.Column) (iter.Seq2[observation.Observation, error], error)
+
+func owidReader(body io.Reader, meta feeds.Meta, cols map[string]feeds.Column) (iter.Seq2[observation.Observation, error], error) {
+	rd, err := owid.NewReader(body, owid.Mapping{Meta: meta, Columns: cols})
+	if err != nil {
+		return nil, err
+	}
+	return rd.All(), nil
+}
+
+func ghoCSVReader(body io.Reader, meta feeds.Meta, cols map[string]feeds.Column) (iter.Seq2[observation.Observation, error], error) {
+	rd, err := gho.NewCSVReader(body, gho.Mapping{Meta: meta, Indicators: cols})
+	if err != nil {
+		return nil, err
+	}
+	return rd.All(), nil
+}
+
+// load reads a feed's recording with the feed's own adapter and mapping, as
+// ingest does, and writes it with the loader's column INSERT in batches.
+func load(t *testing.T, ch *testenv.ClickHouse, cat *catalogue.Catalogue, feedID string, open reader) loaded {
 	t.Helper()
 	all, err := feedcat.Load()
 	require.NoError(t, err)
-	feed, ok := feedcat.ByID(all, "owid-co2")
-	require.True(t, ok, "feed owid-co2 is declared in schemas/feeds")
+	feed, ok := feedcat.ByID(all, feedID)
+	require.True(t, ok, "feed %s is declared in schemas/feeds", feedID)
 	cols, err := feeds.Columns(cat.Files[feed.Catalogue])
 	require.NoError(t, err)
 	now := time.Now().UTC().Truncate(time.Second)
@@ -92,7 +113,7 @@ func loadOWID(t *testing.T, ch *testenv.ClickHouse, cat *catalogue.Catalogue) lo
 	f, err := os.Open(filepath.Join(testenv.SharedDataDir(t), feed.Mirror))
 	require.NoError(t, err)
 	defer f.Close()
-	rd, err := owid.NewReader(f, owid.Mapping{Meta: meta, Columns: cols})
+	obs, err := open(f, meta, cols)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -104,7 +125,7 @@ func loadOWID(t *testing.T, ch *testenv.ClickHouse, cat *catalogue.Catalogue) lo
 		n += batch.Len()
 		batch.Reset()
 	}
-	for o, err := range rd.All() {
+	for o, err := range obs {
 		require.NoError(t, err)
 		require.NoError(t, o.Validate())
 		batch.Add(&o, "browser-test")
@@ -311,7 +332,7 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 	cat, err := catalogue.Load()
 	require.NoError(t, err)
 	start := time.Now()
-	data := loadOWID(t, ch, cat)
+	data := load(t, ch, cat, "owid-co2", owidReader)
 	t.Logf("loaded %d observations of %s in %s", data.rows, data.feed.Mirror, time.Since(start).Round(time.Millisecond))
 
 	// The indicator is the one the catalogue maps to the raw column.
@@ -439,7 +460,7 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 		}](`({Scroll: document.documentElement.scrollWidth, Inner: window.innerWidth,
 			  Charts: Array.from(document.querySelectorAll('#explorer-charts svg')).map((s) => s.getBoundingClientRect().right)})`))
 		require.NoError(t, err)
-		screenshot(t, ctx, fmt.Sprintf("explorer-%dx%d.png", size[0], size[1]))
+		screenshot(t, ctx, fmt.Sprintf("explorer-%dx%d.png", size[0], size[1]), false)
 		require.LessOrEqual(t, fit.Scroll, fit.Inner, "page wider than a %dx%d window", size[0], size[1])
 		require.Len(t, fit.Charts, len(geos))
 		for _, right := range fit.Charts {
@@ -483,13 +504,18 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 
 // screenshot saves the page under $OUNCE_TEST_SCREENSHOTS, when set, for a
 // person to look at.
-func screenshot(t *testing.T, ctx context.Context, name string) {
+// The whole page when full, else the window.
+func screenshot(t *testing.T, ctx context.Context, name string, full bool) {
 	t.Helper()
 	dir := os.Getenv("OUNCE_TEST_SCREENSHOTS")
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	shot := chromedp.CaptureScreenshot()
+	if full {
+		shot = chromedp.FullScreenshot(100)
+	}
+	png, err := chromedp.Run(ctx, shot)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
 }
@@ -537,4 +563,214 @@ func TestIntegrationBrowserReadToken(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, hidden)
 	require.Empty(t, cons.take())
+}
+
+// browserInitiative is an initiative on the OWID data: CO2 per capita in
+// GBR from 2010, valued per tonne avoided over the population.
+const browserInitiative = `{
+  "id": "browser-test-co2", "name": "Browser test: CO2 per capita in GBR",
+  "domain": "carbon", "indicator": "owid.co2_per_capita", "geo": "GBR",
+  "start_year": 2010, "end_year": null, "method": "its", "comparison_geos": ["FRA", "DEU"],
+  "population": {"indicator": "owid.population"}, "scale": 1,
+  "unit_costs": [{"agency": "Treasury", "amount": 50, "currency": "GBP", "price_year": 2015},
+                 {"agency": "NHS", "amount": 20, "currency": "GBP", "price_year": 2015}],
+  "costs": [{"year": 2010, "amount": 150000000}, {"year": 2011, "amount": 50000000}],
+  "cohort": {"size": 1000, "engagement": 0.8, "success": 0.25},
+  "cba": {"deadweight": 0.2, "attribution": 1, "displacement": 0, "ob_benefits": 0.1, "ob_costs": 0.05,
+          "lag": 0, "persistence": 8, "drop_off": 0, "horizon": 8, "discount": "green_book"}
+}`
+
+// apiReport is the part of a savings report the page must show.
+type apiReport struct {
+	Years []struct {
+		CalendarYear       int      `json:"calendar_year"`
+		Observed           *float64 `json:"observed"`
+		Counterfactual     *float64 `json:"counterfactual"`
+		CounterfactualLow  *float64 `json:"counterfactual_low"`
+		CounterfactualHigh *float64 `json:"counterfactual_high"`
+	} `json:"years"`
+	Totals struct {
+		PVBenefits         float64            `json:"pv_benefits"`
+		PVBenefitsByAgency map[string]float64 `json:"pv_benefits_by_agency"`
+		PVCosts            float64            `json:"pv_costs"`
+		NPV                float64            `json:"npv"`
+		ROI                *float64           `json:"roi"`
+		PaybackYears       *float64           `json:"payback_years"`
+	} `json:"totals"`
+}
+
+func getJSON(t *testing.T, url string, v any) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if resp.StatusCode == http.StatusOK && v != nil {
+		require.NoError(t, json.Unmarshal(body, v), string(body))
+	}
+	return resp.StatusCode, string(body)
+}
+
+func TestIntegrationBrowserInitiative(t *testing.T) {
+	browser := chromium(t)
+	ch := testenv.StartClickHouse(t)
+	cat, err := catalogue.Load()
+	require.NoError(t, err)
+	owidData := load(t, ch, cat, "owid-co2", owidReader)
+	load(t, ch, cat, "who-health-expenditure-gdp", ghoCSVReader)
+	const costIndicator = "who.GHED_CHEGDP_SHA2011"
+
+	const analyst = "dashboard-test-analyst-token-0123456789"
+	svc, err := query.New(query.Config{AnalystToken: analyst}, ch.Conn, cat, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	base := serve(t, svc)
+
+	// The analyst registers the initiative through the API.
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/initiatives", strings.NewReader(browserInitiative))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+analyst)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusCreated, resp.StatusCode, string(body))
+
+	// What the API answers is what the page must show.
+	var rep apiReport
+	status, text := getJSON(t, base+"/v1/initiatives/browser-test-co2/savings?method=its", &rep)
+	require.Equal(t, http.StatusOK, status, text)
+	require.NotEmpty(t, rep.Years)
+	var cmp struct {
+		Comparisons []struct {
+			Series []struct{} `json:"series"`
+			Years  []struct{} `json:"years"`
+		} `json:"comparisons"`
+	}
+	cmpStatus, cmpText := getJSON(t, base+"/v1/compare?initiatives=browser-test-co2&cost_indicator="+costIndicator+"&geo=GBR&method=its", &cmp)
+	// And the observed values are the raw file's.
+	raw := readRaw(t, filepath.Join(testenv.SharedDataDir(t), owidData.feed.Mirror), "co2_per_capita", "GBR")["GBR"]
+	rawByYear := map[int]float64{}
+	for _, p := range raw {
+		y, err := strconv.Atoi(p.year)
+		require.NoError(t, err)
+		rawByYear[y] = p.value
+	}
+
+	ctx, cons := startBrowser(t, browser)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/#initiatives"),
+		chromedp.WaitReady(chromedp.CSS(`#initiative option[value="browser-test-co2"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#cost-indicator option[value="`+costIndicator+`"]`)),
+		chromedp.SetValue(chromedp.ID("method"), "its"),
+		chromedp.SetValue(chromedp.ID("cost-indicator"), costIndicator),
+		chromedp.Click(chromedp.CSS(`#initiative-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#savings-totals dd[data-total="npv"]`)),
+	))
+
+	// Totals.
+	type total struct {
+		Key, Agency, Value, Text string
+	}
+	var totals []total
+	require.Eventually(t, func() bool {
+		totals, err = chromedp.Run(ctx, chromedp.Evaluate[[]total](`Array.from(document.querySelectorAll('#savings-totals dd')).map((d) => ({
+		  Key: d.dataset.total, Agency: d.dataset.agency || '', Value: d.dataset.value, Text: d.textContent}))`))
+		return err == nil && len(totals) > 0
+	}, 20*time.Second, 100*time.Millisecond)
+	shown := map[string]total{}
+	for _, tt := range totals {
+		require.NotEmpty(t, tt.Text, tt.Key)
+		shown[tt.Key+"/"+tt.Agency] = tt
+	}
+	num := func(key string) float64 {
+		t.Helper()
+		v, err := strconv.ParseFloat(shown[key].Value, 64)
+		require.NoError(t, err, "total %s: %+v", key, shown[key])
+		return v
+	}
+	require.Equal(t, rep.Totals.PVBenefits, num("pv_benefits/"))
+	require.Equal(t, rep.Totals.PVCosts, num("pv_costs/"))
+	require.Equal(t, rep.Totals.NPV, num("npv/"))
+	if rep.Totals.ROI != nil {
+		require.Equal(t, *rep.Totals.ROI, num("roi/"))
+	}
+	if rep.Totals.PaybackYears != nil {
+		require.Equal(t, *rep.Totals.PaybackYears, num("payback_years/"))
+	} else {
+		require.Equal(t, "not within the horizon", shown["payback_years/"].Text)
+	}
+	require.NotEmpty(t, rep.Totals.PVBenefitsByAgency)
+	for agency, v := range rep.Totals.PVBenefitsByAgency {
+		require.Equal(t, v, num("pv_benefits_by_agency/"+agency), agency)
+	}
+
+	// The yearly table: one row a year; observed values are the raw file's.
+	type yearRow struct {
+		Year   int
+		Values []string
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]yearRow](`Array.from(document.querySelectorAll('#savings-table tbody tr')).map((tr) => ({
+	  Year: Number(tr.dataset.year), Values: Array.from(tr.querySelectorAll('td.num')).map((td) => td.dataset.value)}))`))
+	require.NoError(t, err)
+	require.Len(t, rows, len(rep.Years))
+	observed, counterfactual, band := 0, 0, false
+	for i, y := range rep.Years {
+		require.Equal(t, y.CalendarYear, rows[i].Year)
+		if y.Observed == nil {
+			require.Empty(t, rows[i].Values[0])
+			continue
+		}
+		observed++
+		v, err := strconv.ParseFloat(rows[i].Values[0], 64)
+		require.NoError(t, err)
+		require.Equal(t, *y.Observed, v, "observed %d", y.CalendarYear)
+		want, ok := rawByYear[y.CalendarYear]
+		require.True(t, ok, "raw file has GBR %d", y.CalendarYear)
+		require.InDelta(t, want, v, 1e-9, "observed %d as in the raw file", y.CalendarYear)
+		if y.Counterfactual != nil {
+			counterfactual++
+		}
+		band = band || y.CounterfactualLow != nil
+	}
+	require.Positive(t, observed)
+	require.Positive(t, counterfactual)
+
+	// The chart: observed and counterfactual lines, and the interval band.
+	paths, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`Array.from(document.querySelectorAll('#savings-chart path.series')).map((p) => (p.getAttribute('d').match(/[ML]/g) || []).length)`))
+	require.NoError(t, err)
+	require.Equal(t, []int{observed, counterfactual}, paths)
+	bands, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#savings-chart path.band').length`))
+	require.NoError(t, err)
+	require.Equal(t, band, bands > 0)
+
+	// The cost trend: the comparison's rows, or the API's own error.
+	if cmpStatus == http.StatusOK {
+		require.Len(t, cmp.Comparisons, 1)
+		require.Eventually(t, func() bool {
+			n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#compare-table tbody tr').length`))
+			return err == nil && n == len(cmp.Comparisons[0].Years)
+		}, 20*time.Second, 100*time.Millisecond, "a compare row per year")
+		recorded, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(document.querySelector('#compare-chart path.series').getAttribute('d').match(/[ML]/g) || []).length`))
+		require.NoError(t, err)
+		require.Equal(t, len(cmp.Comparisons[0].Series), recorded)
+	} else {
+		var env struct{ Error struct{ Message string } }
+		require.NoError(t, json.Unmarshal([]byte(cmpText), &env), cmpText)
+		require.Eventually(t, func() bool {
+			msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('compare-message').textContent`))
+			return err == nil && strings.Contains(msg, env.Error.Message)
+		}, 20*time.Second, 100*time.Millisecond, "the compare error is shown: %s", cmpText)
+		t.Logf("compare answered %d: %s", cmpStatus, cmpText)
+	}
+	screenshot(t, ctx, "initiative-1280x800.png", true)
+	for _, p := range cons.take() {
+		if cmpStatus != http.StatusOK {
+			require.Regexp(t, fmt.Sprintf(`^network error: .*%d.*/v1/compare`, cmpStatus), p)
+			continue
+		}
+		require.Fail(t, "console problem", p)
+	}
 }

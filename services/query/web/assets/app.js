@@ -116,6 +116,13 @@
 
   const numFmt = new Intl.NumberFormat(undefined, {maximumSignificantDigits: 12});
   const ratioFmt = new Intl.NumberFormat(undefined, {maximumFractionDigits: 4});
+  // Estimates (counterfactuals, projections) are shown to 5 significant
+  // digits; the exact value stays in the cell's data-value.
+  const estFmt = new Intl.NumberFormat(undefined, {maximumSignificantDigits: 5});
+
+  function est(v) {
+    return v === null || v === undefined ? '—' : estFmt.format(v);
+  }
 
   function num(v) {
     return v === null || v === undefined ? '—' : numFmt.format(v);
@@ -177,16 +184,16 @@
       return;
     }
     const rows = items.map((p) => {
-      const known = ['indicator', 'geo', 'source', 'url', 'licence', 'retrieved_at'];
+      const known = ['role', 'indicator', 'geo', 'source', 'url', 'licence', 'retrieved_at'];
       const extra = Object.keys(p).filter((k) => !known.includes(k))
         .map((k) => k + ': ' + (typeof p[k] === 'object' ? JSON.stringify(p[k]) : p[k])).join('; ');
       return el('tr', {},
-        el('td', {}, p.indicator || '—'), el('td', {}, p.geo || '—'),
+        el('td', {}, p.role || '—'), el('td', {}, p.indicator || '—'), el('td', {}, p.geo || '—'),
         el('td', {}, p.url ? link(p.url, p.source || p.url) : (p.source || '—')),
         el('td', {}, p.licence || '—'), el('td', {}, when(p.retrieved_at)), el('td', {}, extra || ''));
     });
     replace(id, el('div', {class: 'table-wrap'},
-      table('Where these numbers came from', ['Indicator', 'Place', 'Source', 'Licence', 'Retrieved', 'Notes'], rows, 'provenance')));
+      table('Where these numbers came from', ['Role', 'Indicator', 'Place', 'Source', 'Licence', 'Retrieved', 'Notes'], rows, 'provenance')));
   }
 
   // ---- Indicator explorer ---------------------------------------------------
@@ -513,7 +520,8 @@
       const savingsURL = '/v1/initiatives/' + encodeURIComponent(it.id) + '/savings?method=' + encodeURIComponent(method);
       const cost = $('cost-indicator').value;
       const compareURL = cost ? '/v1/compare?initiatives=' + encodeURIComponent(it.id) +
-        '&cost_indicator=' + encodeURIComponent(cost) + '&geo=' + encodeURIComponent(it.geo || '') : '';
+        '&cost_indicator=' + encodeURIComponent(cost) + '&geo=' + encodeURIComponent(it.geo || '') +
+        '&method=' + encodeURIComponent(method) : '';
       const [rs, rc] = await Promise.all([getJSON(savingsURL), compareURL ? getJSON(compareURL) : null]);
       if (this.current() !== it || $('method').value !== method) return false; // a newer choice took over
       let changed = false;
@@ -583,57 +591,106 @@
 
       const t = rep.totals || {};
       const byAgency = t.pv_benefits_by_agency || {};
+      const has = (v) => v !== null && v !== undefined;
+      const ratio = (v) => has(v) ? ratioFmt.format(v) : '—';
       const dl = el('dl', {class: 'totals'},
-        el('dt', {}, 'PV benefits'), el('dd', {'data-value': t.pv_benefits}, money(t.pv_benefits, cur)),
+        el('dt', {}, 'PV benefits'), el('dd', {'data-total': 'pv_benefits', 'data-value': t.pv_benefits}, money(t.pv_benefits, cur) +
+          (has(t.pv_benefits_low) ? ' (' + money(t.pv_benefits_low, cur) + ' – ' + money(t.pv_benefits_high, cur) + ')' : '')),
         ...Object.keys(byAgency).sort().flatMap((a) => [
-          el('dt', {class: 'sub'}, 'of which ' + a), el('dd', {'data-value': byAgency[a], 'data-agency': a}, money(byAgency[a], cur))]),
-        el('dt', {}, 'PV costs'), el('dd', {'data-value': t.pv_costs}, money(t.pv_costs, cur)),
-        el('dt', {}, 'Net present value'), el('dd', {'data-value': t.npv}, money(t.npv, cur)),
-        el('dt', {}, 'Benefit-cost ratio (ROI)'), el('dd', {'data-value': t.roi}, t.roi === null || t.roi === undefined ? '—' : ratioFmt.format(t.roi)),
-        el('dt', {}, 'Payback'), el('dd', {'data-value': t.payback_years === null || t.payback_years === undefined ? '' : t.payback_years},
-          t.payback_years === null || t.payback_years === undefined ? 'not within the horizon' : ratioFmt.format(t.payback_years) + ' years'));
+          el('dt', {class: 'sub'}, 'of which ' + a),
+          el('dd', {'data-total': 'pv_benefits_by_agency', 'data-agency': a, 'data-value': byAgency[a]}, money(byAgency[a], cur))]),
+        el('dt', {}, 'PV costs'), el('dd', {'data-total': 'pv_costs', 'data-value': t.pv_costs}, money(t.pv_costs, cur)),
+        el('dt', {}, 'Net present value'), el('dd', {'data-total': 'npv', 'data-value': t.npv}, money(t.npv, cur)),
+        el('dt', {}, 'Benefit-cost ratio (ROI)'), el('dd', {'data-total': 'roi', 'data-value': has(t.roi) ? t.roi : ''}, ratio(t.roi)),
+        has(t.net_roi) ? el('dt', {}, 'Net ROI') : null,
+        has(t.net_roi) ? el('dd', {'data-total': 'net_roi', 'data-value': t.net_roi}, ratio(t.net_roi)) : null,
+        has(t.sroi_ratio) ? el('dt', {}, 'SROI ratio') : null,
+        has(t.sroi_ratio) ? el('dd', {'data-total': 'sroi_ratio', 'data-value': t.sroi_ratio}, ratio(t.sroi_ratio)) : null,
+        el('dt', {}, 'Payback'), el('dd', {'data-total': 'payback_years', 'data-value': has(t.payback_years) ? t.payback_years : ''},
+          has(t.payback_years) ? ratioFmt.format(t.payback_years) + ' years' : 'not within the horizon'));
       replace('savings-totals', el('h4', {}, 'Totals'), dl);
 
       const rows = years.map((y) => el('tr', {'data-year': y.calendar_year},
         el('th', {scope: 'row'}, String(y.year)), el('td', {}, String(y.calendar_year)),
-        numCell(y.observed), numCell(y.counterfactual),
+        numCell(y.observed), numCell(y.counterfactual, est(y.counterfactual)),
         el('td', {class: 'num'}, y.counterfactual_low === null || y.counterfactual_low === undefined ? '—' :
-          num(y.counterfactual_low) + ' – ' + num(y.counterfactual_high)),
-        numCell(y.avoided),
+          est(y.counterfactual_low) + ' – ' + est(y.counterfactual_high)),
+        numCell(y.avoided, y.avoided === null || y.avoided === undefined ? '—' : est(y.avoided) +
+          (y.avoided_low === null || y.avoided_low === undefined ? '' : ' (' + est(y.avoided_low) + ' – ' + est(y.avoided_high) + ')')),
         numCell(y.benefit, money(y.benefit, cur)), numCell(y.cost, money(y.cost, cur)),
         numCell(y.discount_factor, y.discount_factor === null || y.discount_factor === undefined ? '—' : ratioFmt.format(y.discount_factor)),
         numCell(y.pv_benefit, money(y.pv_benefit, cur)), numCell(y.pv_cost, money(y.pv_cost, cur)),
         numCell(y.cumulative_net_pv, money(y.cumulative_net_pv, cur))));
       replace('savings-table', table('Savings of ' + (it.name || it.id) + ' by year (' + rep.method + ', ' + (cur || 'no currency') + ')',
-        ['Year', 'Calendar year', 'Observed', 'Counterfactual', 'Interval', 'Avoided', 'Benefit', 'Cost',
+        ['Year', 'Calendar year', 'Observed', 'Counterfactual', 'Counterfactual interval', 'Avoided (interval)', 'Benefit', 'Cost',
           'Discount factor', 'PV benefit', 'PV cost', 'Cumulative net PV'], rows, 'savings'));
       provenanceList('savings-provenance', rep.provenance);
     },
 
-    drawCompare(it, c) {
-      const series = c.series || [];
-      const proj = c.projection || [];
-      replace('compare-chart', OunceChart.line({
-        title: (c.cost_indicator || 'cost') + ' in ' + (c.geo || it.geo) + ': recorded and projected',
-        series: [
-          {label: 'recorded', points: series.map((p) => ({x: periodStart(p.period), y: p.value})).filter((p) => p.x !== null)},
-          {label: 'projected', points: proj.map((p) => ({x: Date.UTC(p.year, 0, 1), y: p.value}))},
-        ],
-        dashed: new Set([1]),
-      }));
+    drawCompare(it, body) {
+      const list = compareList(body);
+      const figs = [];
       const rows = [];
-      for (const ini of c.initiatives || []) {
-        for (const y of ini.years || []) {
-          rows.push(el('tr', {}, el('th', {scope: 'row'}, ini.id), el('td', {}, String(y.calendar_year)),
-            numCell(y.savings), numCell(y.projected_rise),
+      const prov = [];
+      for (const c of list) {
+        figs.push(OunceChart.line({
+          title: (c.indicator || 'cost') + (c.unit ? ' (' + c.unit + ')' : '') + ' in ' + (c.geo || it.geo) + ': recorded and projected' +
+            (list.length > 1 ? ', beside ' + c.id : ''),
+          series: [{label: 'recorded', points: c.series}].concat(c.projection.length ?
+            [{label: 'projected trend', points: c.projection.map((p) => ({x: p.x, y: p.y}))}] : []),
+          dashed: new Set([1]),
+          band: c.projection.some((p) => p.lo !== undefined) ? c.projection : undefined,
+          bandLabel: '95 % interval of the projection',
+          xLabel: (t) => String(new Date(t).getUTCFullYear()),
+        }));
+        for (const y of c.years) {
+          const proj = y.cost_projected;
+          const range = y.cost_projected_low !== undefined && y.cost_projected_low !== null ?
+            ' (' + est(y.cost_projected_low) + ' – ' + est(y.cost_projected_high) + ')' : '';
+          rows.push(el('tr', {'data-year': y.calendar_year},
+            el('th', {scope: 'row'}, c.id), el('td', {}, String(y.calendar_year)),
+            numCell(y.savings, money(y.savings, c.currency)),
+            y.pv_savings !== undefined ? numCell(y.pv_savings, money(y.pv_savings, c.currency)) : el('td', {}, '—'),
+            numCell(y.cost_observed),
+            numCell(proj, proj === undefined || proj === null ? '—' : est(proj) + range),
+            numCell(y.projected_rise, est(y.projected_rise)),
             numCell(y.share_offset, y.share_offset === null || y.share_offset === undefined ? '—' : ratioFmt.format(y.share_offset))));
         }
+        prov.push(...(c.provenance || []));
       }
-      replace('compare-table', table('Yearly savings beside the projected rise in ' + (c.cost_indicator || 'the cost'),
-        ['Initiative', 'Calendar year', 'Savings', 'Projected rise', 'Share offset'], rows, 'compare'));
-      provenanceList('compare-provenance', c.provenance);
+      replace('compare-chart', ...figs);
+      const unit = list.length && list[0].unit ? ' (' + list[0].unit + ')' : '';
+      replace('compare-table', table('Yearly savings beside the recorded and projected ' + (list.length ? list[0].indicator : 'cost') + unit,
+        ['Initiative', 'Calendar year', 'Savings', 'PV savings', 'Cost recorded', 'Cost projected (95 % interval)', 'Projected rise since start', 'Share offset'],
+        rows, 'compare'));
+      provenanceList('compare-provenance', prov);
     },
   };
+
+  // compareList reads GET /v1/compare: {"comparisons": [...]} with a
+  // projection object per initiative, or the flatter shape of one cost
+  // series with a list of initiatives.
+  function compareList(body) {
+    const year = (y) => Date.UTC(y, 0, 1);
+    if (Array.isArray(body.comparisons)) {
+      return body.comparisons.map((c) => ({
+        id: c.initiative, currency: c.currency,
+        indicator: (c.cost_indicator || {}).indicator, geo: (c.cost_indicator || {}).geo, unit: (c.cost_indicator || {}).unit,
+        series: (c.series || []).map((p) => ({x: year(p.year), y: p.value})),
+        projection: ((c.projection || {}).points || []).map((p) => ({x: year(p.year), y: p.value, lo: p.low, hi: p.high})),
+        years: c.years || [], provenance: c.provenance || [],
+      }));
+    }
+    const series = (body.series || []).map((p) => ({x: p.year !== undefined ? year(p.year) : periodStart(p.period), y: p.value}))
+      .filter((p) => p.x !== null);
+    const projection = (Array.isArray(body.projection) ? body.projection : []).map((p) => ({x: year(p.year), y: p.value}));
+    const ci = body.cost_indicator;
+    return (body.initiatives || []).map((ini, i) => ({
+      id: ini.id, currency: ini.currency, indicator: typeof ci === 'object' && ci ? ci.code || ci.indicator : ci,
+      geo: body.geo, unit: typeof ci === 'object' && ci ? ci.unit : '',
+      series, projection, years: ini.years || [], provenance: i === 0 ? body.provenance || [] : [],
+    }));
+  }
 
   // ---- Feed health -----------------------------------------------------------
 
