@@ -212,7 +212,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	q, err := query.New(query.Config{Addr: c.QueryAddr, AnalystToken: token}, conn, cat, log.With().Str("svc", "query").Logger(), reg)
+	q, err := query.New(query.Config{Addr: c.QueryAddr, AnalystToken: token, JetStream: js}, conn, cat, log.With().Str("svc", "query").Logger(), reg)
 	if err != nil {
 		return err
 	}

@@ -224,4 +224,35 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 			require.NotEmpty(t, p.Provenance.RetrievedAt)
 		}
 	}
+	// GET /v1/feeds reads the status ingest recorded in the embedded NATS:
+	// the OWID feed ran, and read every row of the file.
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	records, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, f.Close())
+	require.NoError(t, err)
+	type feedEntry struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		Rows   int    `json:"rows"`
+	}
+	var owid feedEntry
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/v1/feeds")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct{ Feeds []feedEntry }
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		for _, e := range body.Feeds {
+			if e.ID == "owid-co2" {
+				owid = e
+			}
+		}
+		return owid.Status == "ok"
+	}, 60*time.Second, 50*time.Millisecond, "owid-co2 never ok in /v1/feeds: %+v", owid)
+	require.Equal(t, len(records)-1, owid.Rows)
 }
