@@ -414,6 +414,20 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 	}
 	require.Empty(t, cons.take(), "console errors after drawing the explorer")
 
+	// Accessible markup: every control labelled, every table captioned,
+	// every chart named.
+	unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('input, select, textarea'))
+	  .filter((e) => (!e.labels || e.labels.length === 0) && !e.getAttribute('aria-label')).map((e) => e.id || e.outerHTML)`))
+	require.NoError(t, err)
+	require.Empty(t, unlabelled, "controls without a label")
+	uncaptioned, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Array.from(document.querySelectorAll('table')).filter((t) => !t.caption || !t.caption.textContent.trim()).length`))
+	require.NoError(t, err)
+	require.Zero(t, uncaptioned, "tables without a caption")
+	unnamed, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Array.from(document.querySelectorAll('svg')).filter((s) => s.getAttribute('role') !== 'img' ||
+	  !(document.getElementById(s.getAttribute('aria-labelledby')) || {}).textContent).length`))
+	require.NoError(t, err)
+	require.Zero(t, unnamed, "charts without an accessible name")
+
 	// Polling revalidates with If-None-Match: 304s, and no redraw.
 	_, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#explorer-charts figure').dataset.mark = 'kept'`))
 	require.NoError(t, err)
@@ -565,6 +579,49 @@ func TestIntegrationBrowserReadToken(t *testing.T) {
 	require.Empty(t, cons.take())
 }
 
+// checkTotals compares the totals the page shows with the report's.
+func checkTotals(t *testing.T, ctx context.Context, rep apiReport) {
+	t.Helper()
+	type total struct {
+		Key, Agency, Value, Text string
+	}
+	var (
+		totals []total
+		err    error
+	)
+	require.Eventually(t, func() bool {
+		totals, err = chromedp.Run(ctx, chromedp.Evaluate[[]total](`Array.from(document.querySelectorAll('#savings-totals dd')).map((d) => ({
+		  Key: d.dataset.total, Agency: d.dataset.agency || '', Value: d.dataset.value, Text: d.textContent}))`))
+		return err == nil && len(totals) > 0
+	}, 20*time.Second, 100*time.Millisecond)
+	shown := map[string]total{}
+	for _, tt := range totals {
+		require.NotEmpty(t, tt.Text, tt.Key)
+		shown[tt.Key+"/"+tt.Agency] = tt
+	}
+	num := func(key string) float64 {
+		t.Helper()
+		v, err := strconv.ParseFloat(shown[key].Value, 64)
+		require.NoError(t, err, "total %s: %+v", key, shown[key])
+		return v
+	}
+	require.Equal(t, rep.Totals.PVBenefits, num("pv_benefits/"))
+	require.Equal(t, rep.Totals.PVCosts, num("pv_costs/"))
+	require.Equal(t, rep.Totals.NPV, num("npv/"))
+	if rep.Totals.ROI != nil {
+		require.Equal(t, *rep.Totals.ROI, num("roi/"))
+	}
+	if rep.Totals.PaybackYears != nil {
+		require.Equal(t, *rep.Totals.PaybackYears, num("payback_years/"))
+	} else {
+		require.Equal(t, "not within the horizon", shown["payback_years/"].Text)
+	}
+	require.NotEmpty(t, rep.Totals.PVBenefitsByAgency)
+	for agency, v := range rep.Totals.PVBenefitsByAgency {
+		require.Equal(t, v, num("pv_benefits_by_agency/"+agency), agency)
+	}
+}
+
 // browserInitiative is an initiative on the OWID data: CO2 per capita in
 // GBR from 2010, valued per tonne avoided over the population.
 const browserInitiative = `{
@@ -670,42 +727,7 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#savings-totals dd[data-total="npv"]`)),
 	))
 
-	// Totals.
-	type total struct {
-		Key, Agency, Value, Text string
-	}
-	var totals []total
-	require.Eventually(t, func() bool {
-		totals, err = chromedp.Run(ctx, chromedp.Evaluate[[]total](`Array.from(document.querySelectorAll('#savings-totals dd')).map((d) => ({
-		  Key: d.dataset.total, Agency: d.dataset.agency || '', Value: d.dataset.value, Text: d.textContent}))`))
-		return err == nil && len(totals) > 0
-	}, 20*time.Second, 100*time.Millisecond)
-	shown := map[string]total{}
-	for _, tt := range totals {
-		require.NotEmpty(t, tt.Text, tt.Key)
-		shown[tt.Key+"/"+tt.Agency] = tt
-	}
-	num := func(key string) float64 {
-		t.Helper()
-		v, err := strconv.ParseFloat(shown[key].Value, 64)
-		require.NoError(t, err, "total %s: %+v", key, shown[key])
-		return v
-	}
-	require.Equal(t, rep.Totals.PVBenefits, num("pv_benefits/"))
-	require.Equal(t, rep.Totals.PVCosts, num("pv_costs/"))
-	require.Equal(t, rep.Totals.NPV, num("npv/"))
-	if rep.Totals.ROI != nil {
-		require.Equal(t, *rep.Totals.ROI, num("roi/"))
-	}
-	if rep.Totals.PaybackYears != nil {
-		require.Equal(t, *rep.Totals.PaybackYears, num("payback_years/"))
-	} else {
-		require.Equal(t, "not within the horizon", shown["payback_years/"].Text)
-	}
-	require.NotEmpty(t, rep.Totals.PVBenefitsByAgency)
-	for agency, v := range rep.Totals.PVBenefitsByAgency {
-		require.Equal(t, v, num("pv_benefits_by_agency/"+agency), agency)
-	}
+	checkTotals(t, ctx, rep)
 
 	// The yearly table: one row a year; observed values are the raw file's.
 	type yearRow struct {
@@ -766,6 +788,41 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 		t.Logf("compare answered %d: %s", cmpStatus, cmpText)
 	}
 	screenshot(t, ctx, "initiative-1280x800.png", true)
+
+	// The other methods: the page follows the method picked.
+	for _, method := range []string{"did", "modelled"} {
+		var rep apiReport
+		status, text := getJSON(t, base+"/v1/initiatives/browser-test-co2/savings?method="+method, &rep)
+		require.Equal(t, http.StatusOK, status, text)
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.ID("method"), method),
+			chromedp.Click(chromedp.CSS(`#initiative-form button[type=submit]`)),
+		))
+		require.Eventually(t, func() bool {
+			caption, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('#savings-table caption') || {}).textContent || ''`))
+			return err == nil && strings.Contains(caption, "("+method+",")
+		}, 20*time.Second, 100*time.Millisecond, "the %s table is drawn", method)
+		checkTotals(t, ctx, rep)
+		hasObserved := false
+		for _, y := range rep.Years {
+			hasObserved = hasObserved || y.Observed != nil || y.Counterfactual != nil
+		}
+		lines, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#savings-chart path.series').length`))
+		require.NoError(t, err)
+		if hasObserved {
+			require.Equal(t, 2, lines, method)
+		} else {
+			note, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('savings-chart').textContent`))
+			require.NoError(t, err)
+			require.Contains(t, note, "no observed line", method)
+		}
+	}
+
+	// A narrow screen: nothing wider than the window but the tables, which scroll in their box.
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
+	fit, err := chromedp.Run(ctx, chromedp.Evaluate[struct{ Scroll, Inner int }](`({Scroll: document.documentElement.scrollWidth, Inner: window.innerWidth})`))
+	require.NoError(t, err)
+	require.LessOrEqual(t, fit.Scroll, fit.Inner)
 	for _, p := range cons.take() {
 		if cmpStatus != http.StatusOK {
 			require.Regexp(t, fmt.Sprintf(`^network error: .*%d.*/v1/compare`, cmpStatus), p)
