@@ -152,7 +152,21 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	groups, perr := aggregateGroups(p, tree)
+	codes := []string{p.Indicator.Code}
+	if p.Indicator.Ratio != nil && p.Agg == AggAvg {
+		codes = []string{p.Indicator.Ratio.Numerator, p.Indicator.Ratio.Denominator}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	start := time.Now()
+	has, err := readGeosWithData(ctx, s.conn, codes)
+	s.chDuration.WithLabelValues("aggregate").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.chErrors.WithLabelValues("aggregate").Inc()
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	groups, perr := aggregateGroups(p, tree, has)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
 		return
@@ -169,13 +183,7 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(members)
 
-	codes := []string{p.Indicator.Code}
-	if p.Indicator.Ratio != nil && p.Agg == AggAvg {
-		codes = []string{p.Indicator.Ratio.Numerator, p.Indicator.Ratio.Denominator}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
-	defer cancel()
-	start := time.Now()
+	start = time.Now()
 	rows, err := readAggregateRows(ctx, s.conn, codes, members, p.seriesParams, s.cfg.MaxRows+1)
 	s.chDuration.WithLabelValues("aggregate").Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -210,12 +218,12 @@ type aggGroup struct {
 // aggregateGroups resolves geo= or level= against the place catalogue.
 // A geo the catalogue does not know stands for itself when it has data of
 // its own, so feeds whose places are not catalogued yet still aggregate.
-func aggregateGroups(p aggregateParams, tree *placeTree) ([]aggGroup, *httpapi.Error) {
+func aggregateGroups(p aggregateParams, tree *placeTree, has map[string]bool) ([]aggGroup, *httpapi.Error) {
 	var out []aggGroup
 	if p.Level != "" {
 		for _, pl := range tree.list {
 			if pl.Level == p.Level {
-				out = append(out, aggGroup{geo: pl.Code, members: tree.members(pl.Code)})
+				out = append(out, aggGroup{geo: pl.Code, members: tree.members(pl.Code, has)})
 			}
 		}
 		if len(out) == 0 {
@@ -224,7 +232,27 @@ func aggregateGroups(p aggregateParams, tree *placeTree) ([]aggGroup, *httpapi.E
 		return out, nil
 	}
 	for _, g := range p.Geos {
-		out = append(out, aggGroup{geo: g, members: tree.members(g)})
+		out = append(out, aggGroup{geo: g, members: tree.members(g, has)})
+	}
+	return out, nil
+}
+
+// readGeosWithData lists the places holding any value of the indicators.
+func readGeosWithData(ctx context.Context, conn chdriver.Conn, codes []string) (map[string]bool, error) {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT geo FROM observations WHERE indicator IN ?", groupSet(codes))
+	if err != nil {
+		return nil, fmt.Errorf("query places with data: %w", err)
+	}
+	out := map[string]bool{}
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, errors.Join(fmt.Errorf("scan places with data: %w", err), rows.Close())
+		}
+		out[g] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("read places with data: %w", err)
 	}
 	return out, nil
 }

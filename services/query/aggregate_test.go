@@ -32,6 +32,9 @@ func seedPlaces(t testing.TB, ch *testenv.ClickHouse) {
 		{"FRA", "France", "country", "ECS"},
 		{"DEU", "Germany", "country", "ECS"},
 		{"GBR", "United Kingdom", "country", "ECS"},
+		// A subdivision without data of its own: GBR, which has data,
+		// must count for itself rather than be replaced by it.
+		{"GB-1", "North Scotland", "region", "GBR"},
 		{"EUU", "European Union", "aggregate", "WLD"},
 	} {
 		require.NoError(t, b.Append(p[0], p[1], p[2], p[3], uint64(1)))
@@ -184,7 +187,7 @@ func TestIntegrationPlacesAndIndicator(t *testing.T) {
 	seedAggregate(t, f.ch)
 
 	all := decode[query.PlacesResponse](t, f.get(t, "/v1/places"))
-	require.Equal(t, 6, all.Count)
+	require.Equal(t, 7, all.Count)
 	require.Equal(t, query.Place{Code: "DEU", Name: "Germany", Level: "country", Parent: "ECS"}, all.Places[0])
 
 	countries := decode[query.PlacesResponse](t, f.get(t, "/v1/places?level=country"))

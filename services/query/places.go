@@ -73,13 +73,13 @@ func readPlaces(ctx context.Context, conn chdriver.Conn) (*placeTree, error) {
 	return t, nil
 }
 
-// members are the places whose values make up code's roll-up: code itself
-// when it has no children, else its descendants without children, leaving
-// out publisher aggregates. Sorted, distinct.
-func (t *placeTree) members(code string) []string {
-	if len(t.children[code]) == 0 {
-		return []string{code}
-	}
+// members are the places whose values make up code's roll-up, sorted and
+// distinct. Walking down from code, the first descendant on each path
+// that has data of its own (has) counts and stops the walk — so a country
+// counts once even when the catalogue also holds its subdivisions (GBR
+// and the Carbon Intensity regions). Publisher aggregates never count.
+// When nothing below code holds data, code stands for itself.
+func (t *placeTree) members(code string, has map[string]bool) []string {
 	var out []string
 	seen := map[string]bool{code: true}
 	stack := slices.Clone(t.children[code])
@@ -93,11 +93,16 @@ func (t *placeTree) members(code string) []string {
 		if t.byCode[c].Level == LevelAggregate {
 			continue
 		}
-		if kids := t.children[c]; len(kids) > 0 {
-			stack = append(stack, kids...)
-			continue
+		switch {
+		case has[c]:
+			out = append(out, c)
+		case len(t.children[c]) > 0:
+			stack = append(stack, t.children[c]...)
 		}
-		out = append(out, c)
+	}
+	if len(out) == 0 {
+		// Nothing below holds data: the place's own values, if any.
+		return []string{code}
 	}
 	sort.Strings(out)
 	return out
