@@ -1,4 +1,4 @@
-package owid
+package feeds
 
 import (
 	"math"
@@ -21,7 +21,7 @@ func TestParseNumberMatchesParseFloat(t *testing.T) {
 	}
 }
 
-// FuzzParseNumber checks that parseNumber accepts only finite plain
+// FuzzParseNumber checks that ParseNumber accepts only finite plain
 // decimals and reads them exactly as strconv.ParseFloat does.
 func FuzzParseNumber(f *testing.F) {
 	for _, s := range numberSeeds {
@@ -31,7 +31,7 @@ func FuzzParseNumber(f *testing.F) {
 }
 
 func checkNumber(t *testing.T, s string) {
-	got, err := parseNumber(s)
+	got, err := ParseNumber(s)
 	want, werr := strconv.ParseFloat(s, 64)
 	plain := werr == nil && !math.IsInf(want, 0) && !math.IsNaN(want)
 	for i := 0; i < len(s) && plain; i++ {

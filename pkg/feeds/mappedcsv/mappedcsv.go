@@ -31,7 +31,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/ounce-data/ounce/pkg/feeds"
@@ -143,7 +142,7 @@ type rowKey struct {
 type Reader struct {
 	l      Layout
 	m      Mapping
-	tail   *tailReader
+	tail   *feeds.TailReader
 	recs   *csvrows.Reader
 	header []string
 	skip   int // lines before the header
@@ -192,7 +191,7 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 	if m.Source != "" {
 		prefix = "feed " + m.Source + ": " + l.Name
 	}
-	tail := &tailReader{r: r}
+	tail := &feeds.TailReader{R: r}
 	br := bufio.NewReaderSize(tail, 32<<10)
 	head, _ := br.Peek(512)
 	if bytes.HasPrefix(head, []byte("\uFEFF")) {
@@ -202,8 +201,8 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 	head = bytes.TrimLeft(head, " \t\r\n")
 	switch {
 	case len(head) == 0:
-		if tail.err != nil && !errors.Is(tail.err, io.EOF) {
-			return nil, fmt.Errorf("%s: read header: %w", prefix, tail.err)
+		if tail.Err != nil && !errors.Is(tail.Err, io.EOF) {
+			return nil, fmt.Errorf("%s: read header: %w", prefix, tail.Err)
 		}
 		return nil, fmt.Errorf("%s: body is empty", prefix)
 	case head[0] == '<':
@@ -391,7 +390,7 @@ func (r *Reader) next() ([]string, error) {
 	rec, err := r.recs.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			if r.l.FinalNewline && r.tail.last != '\n' {
+			if r.l.FinalNewline && r.tail.Last != '\n' {
 				return nil, r.fail(-1, "", "the body ends without a line break after this line; it was probably cut short")
 			}
 			return nil, io.EOF
@@ -479,33 +478,13 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 		}
 		return yield(*o, nil)
 	}
-	switch {
-	case r.l.Period.WideYears:
-		scale := r.scale(col.Indicator)
-		for _, vc := range r.values {
-			cell := rec[vc.index]
-			if r.missing[cell] {
-				r.stats.Missing++
-				continue
-			}
-			v, err := parseNumber(cell)
-			if err != nil {
-				return fail(r.fail(vc.index, cell, "%s", err))
-			}
-			if o.Period.Start.Year() != vc.year || o.Period.Grain != observation.GrainYear {
-				o.Period = observation.Year(vc.year)
-			}
-			if !emit(col, scale, v) {
-				return false
-			}
-		}
-	case r.value >= 0:
+	if r.value >= 0 {
 		cell := rec[r.value]
 		if r.missing[cell] {
 			r.stats.Missing++
 			return true
 		}
-		v, err := parseNumber(cell)
+		v, err := feeds.ParseNumber(cell)
 		if err != nil {
 			return fail(r.fail(r.value, cell, "%s", err))
 		}
@@ -513,20 +492,29 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 			return fail(err)
 		}
 		return emit(col, r.scale(col.Indicator), v)
-	default:
-		for _, vc := range r.values {
-			cell := rec[vc.index]
-			if r.missing[cell] {
-				r.stats.Missing++
-				continue
+	}
+	// Wide by indicator: each value column is its own indicator. Wide by
+	// year: the row's indicator, each column its own year.
+	rowScale := r.scale(col.Indicator)
+	for _, vc := range r.values {
+		cell := rec[vc.index]
+		if r.missing[cell] {
+			r.stats.Missing++
+			continue
+		}
+		v, err := feeds.ParseNumber(cell)
+		if err != nil {
+			return fail(r.fail(vc.index, cell, "%s", err))
+		}
+		c, scale := vc.col, vc.scale
+		if r.l.Period.WideYears {
+			c, scale = col, rowScale
+			if o.Period.Start.Year() != vc.year || o.Period.Grain != observation.GrainYear {
+				o.Period = observation.Year(vc.year)
 			}
-			v, err := parseNumber(cell)
-			if err != nil {
-				return fail(r.fail(vc.index, cell, "%s", err))
-			}
-			if !emit(vc.col, vc.scale, v) {
-				return false
-			}
+		}
+		if !emit(c, scale, v) {
+			return false
 		}
 	}
 	return true
@@ -546,7 +534,7 @@ func (r *Reader) checkInterval(rec []string, v float64) error {
 		if b.index < 0 || r.missing[rec[b.index]] {
 			continue
 		}
-		x, err := parseNumber(rec[b.index])
+		x, err := feeds.ParseNumber(rec[b.index])
 		if err != nil {
 			return r.fail(b.index, rec[b.index], "%s", err)
 		}
@@ -715,50 +703,9 @@ func parseYear(s string) (int, bool) {
 	return y, y >= 1000 && y <= 2999
 }
 
-// parseNumber reads a decimal number, with an optional exponent
-// (1.03042E+11). Hex, NaN, Inf, thousands separators and anything else are
-// errors.
-func parseNumber(s string) (float64, error) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
-		default:
-			return 0, errors.New("is not a number")
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		var ne *strconv.NumError
-		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return 0, errors.New("is out of the range of a 64-bit float")
-		}
-		return 0, errors.New("is not a number")
-	}
-	return v, nil
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// tailReader remembers the last byte read, so a body cut short of its final
-// line break can be told from a whole one.
-type tailReader struct {
-	r    io.Reader
-	last byte
-	err  error
-}
-
-func (t *tailReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if n > 0 {
-		t.last = p[n-1]
-	}
-	if err != nil {
-		t.err = err
-	}
-	return n, err
 }

@@ -23,7 +23,6 @@ import (
 	"io"
 	"iter"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,7 +105,7 @@ type geoYear struct {
 // concurrent use and yields its observations once.
 type Reader struct {
 	m      Mapping
-	tail   *tailReader
+	tail   *feeds.TailReader
 	recs   *csvrows.Reader
 	header []string
 	iso    int
@@ -128,14 +127,14 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 	if err := feeds.Check(m.Meta, m.Columns); err != nil {
 		return nil, fmt.Errorf("owid csv: %w", err)
 	}
-	tail := &tailReader{r: r}
+	tail := &feeds.TailReader{R: r}
 	br := bufio.NewReaderSize(tail, 64<<10)
 	head, _ := br.Peek(512)
 	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\uFEFF")), " \t\r\n")
 	switch {
 	case len(head) == 0:
-		if tail.err != nil && !errors.Is(tail.err, io.EOF) {
-			return nil, fmt.Errorf("owid csv: read header: %w", tail.err)
+		if tail.Err != nil && !errors.Is(tail.Err, io.EOF) {
+			return nil, fmt.Errorf("owid csv: read header: %w", tail.Err)
 		}
 		return nil, errors.New("owid csv: body is empty")
 	case head[0] == '<':
@@ -242,7 +241,7 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 					r.stats.Missing++
 					continue
 				}
-				v, err := parseNumber(cell)
+				v, err := feeds.ParseNumber(cell)
 				if err != nil {
 					yield(observation.Observation{}, r.rowErr(c.index, cell, "%s", err))
 					return
@@ -283,7 +282,7 @@ func (r *Reader) readRow(o *observation.Observation) ([]string, error) {
 	rec, err := r.recs.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			if r.tail.last != '\n' {
+			if r.tail.Last != '\n' {
 				return nil, fmt.Errorf("owid csv: body ends without a line break after line %d; it was probably cut short", r.line)
 			}
 			return nil, io.EOF
@@ -394,99 +393,9 @@ func Slug(s string) string {
 	return b.String()
 }
 
-// pow10 are the powers of ten a float64 holds exactly.
-var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// parseNumber reads a plain decimal number as pandas writes it ("0.015",
-// "7663783.0", "1e-05", "-3.2"). Hex, NaN, Inf, thousands separators and
-// anything else are errors. It equals strconv.ParseFloat on what it accepts.
-func parseNumber(s string) (float64, error) {
-	// Fast path: [-]digits[.digits] with at most 15 significant digits is
-	// an exact integer divided by an exact power of ten, which IEEE
-	// division rounds correctly (Clinger's fast path, as in strconv).
-	i, neg := 0, false
-	if len(s) > 0 && s[0] == '-' {
-		neg, i = true, 1
-	}
-	var (
-		mant             uint64
-		digits, frac     int
-		sawDot, sawDigit bool
-		simple           = len(s) > i
-	)
-	for ; i < len(s) && simple; i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			sawDigit = true
-			if mant == 0 && c == '0' {
-				if sawDot {
-					frac++
-				}
-				continue
-			}
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			if sawDot {
-				frac++
-			}
-		case c == '.' && !sawDot:
-			sawDot = true
-		default:
-			simple = false
-		}
-	}
-	if simple && sawDigit && digits <= 15 && frac < len(pow10) {
-		v := float64(mant) / pow10[frac]
-		if neg {
-			v = -v
-		}
-		return v, nil
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
-		default:
-			return 0, errors.New("is not a number")
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		var ne *strconv.NumError
-		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return 0, errors.New("is out of the range of a 64-bit float")
-		}
-		return 0, errors.New("is not a number")
-	}
-	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, errors.New("is not a finite number")
-	}
-	return v, nil
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// tailReader remembers the last byte read, so a body cut short of its final
-// line break can be told from a whole one.
-type tailReader struct {
-	r    io.Reader
-	last byte
-	err  error
-}
-
-func (t *tailReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if n > 0 {
-		t.last = p[n-1]
-	}
-	if err != nil {
-		t.err = err
-	}
-	return n, err
 }
