@@ -19,6 +19,9 @@ func Connect(url, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStr
 		nats.ReconnectWait(time.Second),
 		nats.Timeout(5*time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil { // closed on purpose, by Drain or Close
+				return
+			}
 			log.Warn().Err(err).Str("nats_url", url).Msg("nats disconnected")
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
