@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -30,10 +31,12 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/gho"
 	"github.com/ounce-data/ounce/pkg/feeds/owid"
+	"github.com/ounce-data/ounce/pkg/feedstatus"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/query"
@@ -69,6 +72,17 @@ func chromium(t *testing.T) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// setup finds the browser (first, so that a missing one fails before
+// anything starts) and gives a fresh ClickHouse and the catalogue.
+func setup(t *testing.T) (string, *testenv.ClickHouse, *catalogue.Catalogue) {
+	t.Helper()
+	browser := chromium(t)
+	ch := testenv.StartClickHouse(t)
+	cat, err := catalogue.Load()
+	require.NoError(t, err)
+	return browser, ch, cat
 }
 
 // loaded is what the test put in ClickHouse from one recording.
@@ -327,10 +341,7 @@ func parseShown(t *testing.T, s, group, decimal string) float64 {
 }
 
 func TestIntegrationBrowserExplorer(t *testing.T) {
-	browser := chromium(t)
-	ch := testenv.StartClickHouse(t)
-	cat, err := catalogue.Load()
-	require.NoError(t, err)
+	browser, ch, cat := setup(t)
 	start := time.Now()
 	data := load(t, ch, cat, "owid-co2", owidReader)
 	t.Logf("loaded %d observations of %s in %s", data.rows, data.feed.Mirror, time.Since(start).Round(time.Millisecond))
@@ -402,7 +413,7 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 			require.Len(t, r.Cells, 7)
 			require.Equal(t, g, r.Cells[0])
 			require.Equal(t, want.year, r.Cells[1])
-			require.InDelta(t, want.value, parseShown(t, r.Cells[2], parts.Group, parts.Decimal), 1e-9*max(1, abs(want.value)), "%s %s", g, want.year)
+			require.InDelta(t, want.value, parseShown(t, r.Cells[2], parts.Group, parts.Decimal), 1e-9*max(1, math.Abs(want.value)), "%s %s", g, want.year)
 			v, err := strconv.ParseFloat(r.Value, 64)
 			require.NoError(t, err)
 			require.Equal(t, want.value, v, "exact value of %s %s", g, want.year)
@@ -484,34 +495,25 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 	}
 	require.Empty(t, cons.take(), "console errors while polling and resizing")
 
-	// The other views answer honestly when their API is not there yet.
-	for _, v := range []struct{ hash, path, message string }{
-		{"#feeds", "/v1/feeds", "#feeds-message"},
-		{"#initiatives", "/v1/initiatives", "#initiatives-message"},
-	} {
-		resp, err := http.Get(base + v.path)
-		require.NoError(t, err)
-		require.NoError(t, resp.Body.Close())
-		if resp.StatusCode != http.StatusNotFound {
-			continue // served: the view's own test covers it
-		}
-		var text string
-		require.NoError(t, chromedp.Do(ctx,
-			chromedp.EmulateViewport(1280, 800),
-			chromedp.Navigate(base+"/"+v.hash),
-			chromedp.WaitVisible(chromedp.CSS(`#view-`+strings.TrimPrefix(v.hash, "#"))),
-		))
-		require.Eventually(t, func() bool {
-			var err error
-			text, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+v.message+`').textContent`))
-			return err == nil && text != ""
-		}, 20*time.Second, 100*time.Millisecond)
-		t.Logf("%s: %s", v.hash, text)
-		require.Contains(t, text, "not available on this server yet", v.hash)
-		for _, p := range cons.take() {
-			// The browser logs the 404 itself; nothing else may appear.
-			require.Regexp(t, `^network error: .*404.* `+regexp.QuoteMeta(base+v.path)+`$`, p)
-		}
+	// Feed health on a server without NATS: the API's own explanation.
+	status, text := getJSON(t, base+"/v1/feeds", nil)
+	require.NotEqual(t, http.StatusOK, status, "this server has no NATS")
+	var env struct{ Error struct{ Message string } }
+	require.NoError(t, json.Unmarshal([]byte(text), &env), text)
+	require.NotEmpty(t, env.Error.Message)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(base+"/#feeds"),
+		chromedp.WaitVisible(chromedp.ID("view-feeds")),
+	))
+	var shownMsg string
+	require.Eventually(t, func() bool {
+		shownMsg, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('feeds-message').textContent`))
+		return err == nil && strings.Contains(shownMsg, env.Error.Message)
+	}, 20*time.Second, 100*time.Millisecond, "the page shows %q", env.Error.Message)
+	for _, p := range cons.take() {
+		// The browser logs the refused request itself; nothing else may appear.
+		require.Regexp(t, fmt.Sprintf(`^network error: .*%d.* %s$`, status, regexp.QuoteMeta(base+"/v1/feeds")), p)
 	}
 	require.Empty(t, cons.take())
 }
@@ -534,20 +536,10 @@ func screenshot(t *testing.T, ctx context.Context, name string, full bool) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
 }
 
-func abs(v float64) float64 {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
-
 // TestIntegrationBrowserReadToken: a server that wants a read token gets
 // one typed into the page, which then sends it with every request.
 func TestIntegrationBrowserReadToken(t *testing.T) {
-	browser := chromium(t)
-	ch := testenv.StartClickHouse(t)
-	cat, err := catalogue.Load()
-	require.NoError(t, err)
+	browser, ch, cat := setup(t)
 	const readToken = "dashboard-test-read-token-0123456789abcdef"
 	svc, err := query.New(query.Config{ReadToken: readToken}, ch.Conn, cat, zerolog.Nop(), prometheus.NewRegistry())
 	require.NoError(t, err)
@@ -670,10 +662,7 @@ func getJSON(t *testing.T, url string, v any) (int, string) {
 }
 
 func TestIntegrationBrowserInitiative(t *testing.T) {
-	browser := chromium(t)
-	ch := testenv.StartClickHouse(t)
-	cat, err := catalogue.Load()
-	require.NoError(t, err)
+	browser, ch, cat := setup(t)
 	owidData := load(t, ch, cat, "owid-co2", owidReader)
 	load(t, ch, cat, "who-health-expenditure-gdp", ghoCSVReader)
 	const costIndicator = "who.GHED_CHEGDP_SHA2011"
@@ -830,4 +819,78 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 		}
 		require.Fail(t, "console problem", p)
 	}
+}
+
+// TestIntegrationBrowserFeeds: the feed health view shows what ingest
+// records in NATS, and follows it as it changes.
+func TestIntegrationBrowserFeeds(t *testing.T) {
+	browser, ch, cat := setup(t)
+	ns := testenv.StartNATS(t)
+	svc, err := query.New(query.Config{JetStream: ns.JS}, ch.Conn, cat, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	base := serve(t, svc)
+	all, err := feedcat.Load()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(all), 3)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kv, err := ns.JS.KeyValue(ctx, extnats.BucketFeedStatus)
+	require.NoError(t, err)
+	at := time.Now().UTC().Truncate(time.Second)
+	okFeed, failFeed := all[0], all[1]
+	require.NoError(t, feedstatus.Put(ctx, kv, feedstatus.Status{
+		Feed: okFeed.ID, Worker: "w1", Result: feedstatus.ResultSuccess, LastAttempt: at, LastSuccess: &at,
+		Rows: 120, Observations: 480, DurationSeconds: 2.5, NextRun: at.Add(okFeed.Schedule),
+	}))
+	failure := &feedstatus.Error{Message: "get " + failFeed.URL + ": http status 503 Service Unavailable", Time: at,
+		Kind: feedstatus.KindHTTPStatus, HTTPStatus: 503}
+	require.NoError(t, feedstatus.Put(ctx, kv, feedstatus.Status{
+		Feed: failFeed.ID, Worker: "w2", Result: feedstatus.ResultError, LastAttempt: at,
+		LastError: failure, ConsecutiveFailures: 3, NextRun: at.Add(20 * time.Minute),
+	}))
+
+	bctx, cons := startBrowser(t, browser)
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Navigate(base+"/?poll=1#feeds"),
+		chromedp.WaitVisible(chromedp.CSS(`#feeds-table tr[data-feed="`+okFeed.ID+`"]`)),
+	))
+	type feedRow struct {
+		Feed, Status, Error, Rows string
+	}
+	const readFeeds = `Array.from(document.querySelectorAll('#feeds-table tbody tr')).map((tr) => ({
+	  Feed: tr.dataset.feed, Status: tr.dataset.status, Error: tr.querySelector('td.error-text').textContent,
+	  Rows: tr.querySelector('td.num').dataset.value}))`
+	rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]feedRow](readFeeds))
+	require.NoError(t, err)
+	require.Len(t, rows, len(all), "a row per declared feed")
+	byID := map[string]feedRow{}
+	for _, r := range rows {
+		byID[r.Feed] = r
+	}
+	require.Equal(t, feedRow{Feed: okFeed.ID, Status: "ok", Error: "—", Rows: "120"}, byID[okFeed.ID])
+	require.Equal(t, "failing", byID[failFeed.ID].Status)
+	require.Contains(t, byID[failFeed.ID].Error, failure.Message)
+	require.Equal(t, "never_run", byID[all[2].ID].Status)
+
+	// The next run of the first feed fails: the page shows it at its next poll.
+	later := at.Add(time.Minute)
+	require.NoError(t, feedstatus.Put(ctx, kv, feedstatus.Status{
+		Feed: okFeed.ID, Worker: "w1", Result: feedstatus.ResultError, LastAttempt: later, LastSuccess: &at,
+		LastError:           &feedstatus.Error{Message: "parse body: unexpected end of JSON input", Time: later, Kind: feedstatus.KindParse},
+		ConsecutiveFailures: 1, NextRun: later.Add(time.Minute),
+	}))
+	require.Eventually(t, func() bool {
+		rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]feedRow](readFeeds))
+		if err != nil {
+			return false
+		}
+		for _, r := range rows {
+			if r.Feed == okFeed.ID {
+				return r.Status == "failing" && strings.Contains(r.Error, "unexpected end of JSON input")
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond, "the failure is drawn after a poll")
+	require.Empty(t, cons.take())
 }

@@ -524,36 +524,32 @@
         '&method=' + encodeURIComponent(method) : '';
       const [rs, rc] = await Promise.all([getJSON(savingsURL), compareURL ? getJSON(compareURL) : null]);
       if (this.current() !== it || $('method').value !== method) return false; // a newer choice took over
-      let changed = false;
       $('savings').hidden = false;
-      const ks = savingsURL + ' ' + (rs.ok ? rs.etag : 'error ' + rs.status + rs.message);
-      if (force || this.drawn.savings !== ks) {
-        this.drawn.savings = ks;
-        changed = true;
-        if (rs.ok) {
-          message('savings-message', '');
-          this.drawSavings(it, rs.body);
-        } else {
-          message('savings-message', failure('The savings of ' + it.id + ' by ' + method, rs));
-          replace('savings-chart'); replace('savings-totals'); replace('savings-table'); replace('savings-provenance');
-        }
-      }
+      let changed = this.drawPart('savings', savingsURL, rs, force, 'The savings of ' + it.id + ' by ' + method,
+        (body) => this.drawSavings(it, body), ['savings-chart', 'savings-totals', 'savings-table', 'savings-provenance']);
       $('compare').hidden = !rc;
       if (rc) {
-        const kc = compareURL + ' ' + (rc.ok ? rc.etag : 'error ' + rc.status + rc.message);
-        if (force || this.drawn.compare !== kc) {
-          this.drawn.compare = kc;
-          changed = true;
-          if (rc.ok) {
-            message('compare-message', '');
-            this.drawCompare(it, rc.body);
-          } else {
-            message('compare-message', failure('The comparison with ' + cost, rc));
-            replace('compare-chart'); replace('compare-table'); replace('compare-provenance');
-          }
-        }
+        changed = this.drawPart('compare', compareURL, rc, force, 'The comparison with ' + cost,
+          (body) => this.drawCompare(it, body), ['compare-chart', 'compare-table', 'compare-provenance']) || changed;
       }
       return changed;
+    },
+
+    // drawPart draws one answer (r, from url) into the section name unless
+    // it is what is drawn already; an error answer empties the boxes and
+    // shows the API's message. It reports whether it drew.
+    drawPart(name, url, r, force, what, draw, boxes) {
+      const key = url + ' ' + (r.ok ? r.etag : 'error ' + r.status + r.message);
+      if (!force && this.drawn[name] === key) return false;
+      this.drawn[name] = key;
+      if (r.ok) {
+        message(name + '-message', '');
+        draw(r.body);
+      } else {
+        message(name + '-message', failure(what, r));
+        for (const id of boxes) replace(id);
+      }
+      return true;
     },
 
     showInitiative(it) {
@@ -709,17 +705,23 @@
       }
       const list = r.body.feeds || [];
       message('feeds-message', list.length ? '' : 'No feed is declared.', 'info');
+      const states = {ok: 'ok', failing: 'failing', never_run: 'not run yet'};
       const rows = list.map((f) => {
         const err = errorText(f.last_error);
-        const state = err ? 'failing' : f.last_success ? 'ok' : 'not run yet';
-        return el('tr', {class: 'feed-' + state.replace(/ /g, '-')},
-          el('th', {scope: 'row'}, f.id), el('td', {}, state), el('td', {}, f.format || '—'), el('td', {}, f.domain || '—'),
-          el('td', {}, when(f.last_success)), el('td', {class: 'error-text'}, err || '—'),
-          numCell(f.rows), numCell(f.duration_seconds),
-          el('td', {}, link(f.url, f.url ? 'source' : '—')), el('td', {}, f.licence || '—'));
+        const status = f.status || (err ? 'failing' : f.last_success ? 'ok' : 'never_run');
+        const state = (states[status] || status) +
+          (f.consecutive_failures > 1 ? ' (' + f.consecutive_failures + ' runs)' : '');
+        return el('tr', {class: 'feed-' + status, 'data-feed': f.id, 'data-status': status},
+          el('th', {scope: 'row'}, f.id), el('td', {class: 'state'}, state),
+          el('td', {}, when(f.last_success)), el('td', {}, when(f.last_attempt)),
+          el('td', {class: 'error-text'}, err || '—'),
+          numCell(f.rows), numCell(f.observations), numCell(f.duration_seconds),
+          el('td', {}, when(f.next_run)), el('td', {}, f.format || '—'), el('td', {}, f.domain || '—'),
+          el('td', {}, link(f.url, 'source')), el('td', {}, f.licence || '—'));
       });
-      replace('feeds-table', table('Feeds: last successful run, last error, rows read and time taken',
-        ['Feed', 'State', 'Format', 'Domain', 'Last success', 'Last error', 'Rows', 'Seconds', 'URL', 'Licence'], rows, 'feeds'));
+      replace('feeds-table', table('Feeds: state, last success, last error, and rows, observations and seconds of the last run',
+        ['Feed', 'State', 'Last success', 'Last attempt', 'Last error', 'Rows', 'Observations', 'Seconds', 'Next run',
+          'Format', 'Domain', 'URL', 'Licence'], rows, 'feeds'));
       return true;
     },
   };
@@ -729,7 +731,9 @@
     if (typeof e === 'string') return e;
     if (typeof e === 'object') {
       const msg = e.message || e.error || JSON.stringify(e);
-      return (e.at || e.time ? (e.at || e.time) + ': ' : '') + msg;
+      const at = e.time || e.at;
+      const d = at ? new Date(at) : null;
+      return (d && !isNaN(d) ? d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC: ' : '') + msg;
     }
     return String(e);
   }
