@@ -1,7 +1,10 @@
 package feeds
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -97,4 +100,40 @@ func (t *TailReader) Read(p []byte) (int, error) {
 		t.Err = err
 	}
 	return n, err
+}
+
+// OpenCSV buffers the CSV body r (size bytes at a time), skips a
+// byte-order mark, and refuses an empty body, an HTML or XML page (a portal's
+// error page answered with 200) and a JSON document, with errors that start
+// with prefix (e.g. "gho csv") and quote how the body starts. The
+// TailReader under the buffer tells a body cut short of its last line break.
+func OpenCSV(r io.Reader, prefix string, size int) (*bufio.Reader, *TailReader, error) {
+	tail := &TailReader{R: r}
+	br := bufio.NewReaderSize(tail, size)
+	head, _ := br.Peek(512)
+	if bytes.HasPrefix(head, []byte("\uFEFF")) {
+		_, _ = br.Discard(3)
+		head = head[3:]
+	}
+	head = bytes.TrimLeft(head, " \t\r\n")
+	switch {
+	case len(head) == 0:
+		if tail.Err != nil && !errors.Is(tail.Err, io.EOF) {
+			return nil, nil, fmt.Errorf("%s: read header: %w", prefix, tail.Err)
+		}
+		return nil, nil, fmt.Errorf("%s: body is empty", prefix)
+	case head[0] == '<':
+		return nil, nil, fmt.Errorf("%s: body is HTML or XML, not CSV: starts %q", prefix, quoteStart(head, 60))
+	case head[0] == '{' || head[0] == '[':
+		return nil, nil, fmt.Errorf("%s: body is JSON, not CSV: starts %q", prefix, quoteStart(head, 60))
+	}
+	return br, tail, nil
+}
+
+// quoteStart is the first n bytes of b, with an ellipsis when cut.
+func quoteStart(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
 }

@@ -7,6 +7,7 @@ package feeds
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -97,4 +98,17 @@ func Check(m Meta, cols map[string]Column) error {
 		probe(col, cols[col])
 	}
 	return errors.Join(errs...)
+}
+
+// Collect reads every observation of seq into memory; the first error ends
+// it and is returned with no observations.
+func Collect(seq iter.Seq2[observation.Observation, error]) ([]observation.Observation, error) {
+	var out []observation.Observation
+	for o, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }

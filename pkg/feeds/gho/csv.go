@@ -1,8 +1,6 @@
 package gho
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -63,24 +61,9 @@ func NewCSVReader(r io.Reader, m Mapping) (*Reader, error) {
 	if err := feeds.Check(m.Meta, m.Indicators); err != nil {
 		return nil, fmt.Errorf("gho csv: %w", err)
 	}
-	tail := &tailReader{r: r}
-	br := bufio.NewReaderSize(tail, 64<<10)
-	head, _ := br.Peek(512)
-	if bytes.HasPrefix(head, []byte("\uFEFF")) {
-		_, _ = br.Discard(3)
-		head = head[3:]
-	}
-	head = bytes.TrimLeft(head, " \t\r\n")
-	switch {
-	case len(head) == 0:
-		if tail.err != nil && !errors.Is(tail.err, io.EOF) {
-			return nil, fmt.Errorf("gho csv: read header: %w", tail.err)
-		}
-		return nil, errors.New("gho csv: body is empty")
-	case head[0] == '<':
-		return nil, fmt.Errorf("gho csv: body is HTML or XML, not CSV: starts %q", start(head, 60))
-	case head[0] == '{' || head[0] == '[':
-		return nil, fmt.Errorf("gho csv: body is JSON, not CSV: starts %q", start(head, 60))
+	br, tail, err := feeds.OpenCSV(r, "gho csv", 64<<10)
+	if err != nil {
+		return nil, err
 	}
 	cr := csvrows.New(br)
 	header, err := cr.Read()
@@ -144,7 +127,7 @@ type csvColumns struct {
 
 type csvSource struct {
 	rd      *Reader
-	tail    *tailReader
+	tail    *feeds.TailReader
 	cr      *csvrows.Reader
 	header  []string
 	nfields int
@@ -159,7 +142,7 @@ func (c *csvSource) next(rec *record) error {
 	row, err := c.cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			if c.tail.last != '\n' {
+			if c.tail.Last != '\n' {
 				return fmt.Errorf("gho csv: body ends without a line break after line %d; it was probably cut short", c.line)
 			}
 			return errEnd
@@ -202,23 +185,4 @@ func cell(row []string, i int) string {
 		return ""
 	}
 	return row[i]
-}
-
-// tailReader remembers the last byte read, so a body cut short of its final
-// line break can be told from a whole one.
-type tailReader struct {
-	r    io.Reader
-	last byte
-	err  error
-}
-
-func (t *tailReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if n > 0 {
-		t.last = p[n-1]
-	}
-	if err != nil {
-		t.err = err
-	}
-	return n, err
 }

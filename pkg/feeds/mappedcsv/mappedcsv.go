@@ -21,8 +21,6 @@
 package mappedcsv
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -191,24 +189,9 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 	if m.Source != "" {
 		prefix = "feed " + m.Source + ": " + l.Name
 	}
-	tail := &feeds.TailReader{R: r}
-	br := bufio.NewReaderSize(tail, 32<<10)
-	head, _ := br.Peek(512)
-	if bytes.HasPrefix(head, []byte("\uFEFF")) {
-		_, _ = br.Discard(3)
-		head = head[3:]
-	}
-	head = bytes.TrimLeft(head, " \t\r\n")
-	switch {
-	case len(head) == 0:
-		if tail.Err != nil && !errors.Is(tail.Err, io.EOF) {
-			return nil, fmt.Errorf("%s: read header: %w", prefix, tail.Err)
-		}
-		return nil, fmt.Errorf("%s: body is empty", prefix)
-	case head[0] == '<':
-		return nil, fmt.Errorf("%s: body is HTML or XML, not CSV: starts %q", prefix, truncate(string(head), 60))
-	case head[0] == '{' || head[0] == '[':
-		return nil, fmt.Errorf("%s: body is JSON, not CSV: starts %q", prefix, truncate(string(head), 60))
+	br, tail, err := feeds.OpenCSV(r, prefix, 32<<10)
+	if err != nil {
+		return nil, err
 	}
 	rd := &Reader{
 		l: l, m: m, tail: tail, skip: l.SkipLines,
@@ -347,14 +330,8 @@ func ReadAll(r io.Reader, l Layout, m Mapping) ([]observation.Observation, Stats
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	var out []observation.Observation
-	for o, err := range rd.All() {
-		if err != nil {
-			return nil, rd.Stats(), err
-		}
-		out = append(out, o)
-	}
-	return out, rd.Stats(), nil
+	obs, err := feeds.Collect(rd.All())
+	return obs, rd.Stats(), err
 }
 
 // All yields every observation of the body in file order; the first error
