@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ounce-data/ounce/services/ounce/internal/backfill"
 	"github.com/ounce-data/ounce/services/ounce/internal/dev"
 	"github.com/ounce-data/ounce/services/ounce/internal/partners"
 )
@@ -20,6 +21,7 @@ commands:
   dev       run every service in one process (embedded NATS, managed ClickHouse)
   migrate   apply ClickHouse migrations and the indicator catalogue, then exit
   partners  register gateway partners and manage their keys (add, list, rotate, revoke)
+  backfill  run one feed once now against a running stack's NATS, with a progress bar
 
 Run "ounce <command> --help" for the flags of a command; every flag also
 reads an OUNCE_* environment variable, shown in the help.
@@ -40,6 +42,8 @@ func main() {
 		err = dev.Migrate(ctx, os.Args[2:], os.Stderr)
 	case "partners":
 		err = partners.Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "backfill":
+		err = backfill.Run(ctx, os.Args[2:], os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return
