@@ -41,7 +41,7 @@ const (
 
 var aggregateParamNames = map[string]bool{
 	"indicator": true, "geo": true, "level": true, "from": true, "to": true, "dims": true,
-	"by": true, "agg": true, "format": true,
+	"by": true, "agg": true, "format": true, "max_rows": true,
 }
 
 // aggregateParams is a parsed GET /v1/aggregate request.
@@ -55,7 +55,7 @@ type aggregateParams struct {
 
 func parseAggregateParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
 	var p aggregateParams
-	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, from, to, dims, by, agg and format"); err != nil {
+	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, from, to, dims, by, agg, format and max_rows"); err != nil {
 		return p, err
 	}
 	sel, err := parseSelection(q, cat, maxGeos)
@@ -143,6 +143,11 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
+	limit, perr := rowLimit(q, s.cfg)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
 	form, perr := negotiateFormat(r, q)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
@@ -184,16 +189,15 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	sort.Strings(members)
 
 	start = time.Now()
-	rows, err := readAggregateRows(ctx, s.conn, codes, members, p.seriesParams, s.cfg.MaxRows+1)
+	rows, err := readAggregateRows(ctx, s.conn, codes, members, p.seriesParams, limit+1)
 	s.chDuration.WithLabelValues("aggregate").Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.chErrors.WithLabelValues("aggregate").Inc()
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
-	if len(rows) > s.cfg.MaxRows {
-		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeRangeTooLarge, "",
-			"the aggregate reads more than %d stored values; narrow it with from and to, fewer places or a dims filter", s.cfg.MaxRows))
+	if len(rows) > limit {
+		httpapi.WriteError(w, tooManyRows("the aggregate reads", limit, s.cfg))
 		return
 	}
 	resp := buildAggregate(p, groups, rows)

@@ -325,7 +325,7 @@ func TestIntegrationIndicators(t *testing.T) {
 // TestIntegrationErrors covers every client mistake: a 4xx naming the field,
 // never a 5xx.
 func TestIntegrationErrors(t *testing.T) {
-	f := newFixture(t, query.Config{MaxRows: 3, MaxGeos: 4})
+	f := newFixture(t, query.Config{MaxRows: 3, RowsCeiling: 5, MaxGeos: 4})
 	seedSeries(t, f.ch)
 	tests := []struct {
 		name        string
@@ -346,7 +346,10 @@ func TestIntegrationErrors(t *testing.T) {
 		{name: "from after to", target: "/v1/series?indicator=owid.co2&from=2018&to=1990", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "from", errContains: "swap"},
 		{name: "malformed dims", target: "/v1/series?indicator=owid.co2&dims=nokey", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "dims"},
 		{name: "unknown parameter", target: "/v1/series?indicator=owid.co2&limit=10", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "limit"},
-		{name: "more rows than the limit", target: "/v1/series?indicator=owid.co2_per_capita", wantStatus: 422, wantCode: httpapi.CodeRangeTooLarge, errContains: "more than 3 rows"},
+		{name: "more rows than the limit", target: "/v1/series?indicator=owid.co2_per_capita", wantStatus: 422, wantCode: httpapi.CodeRangeTooLarge, wantField: "max_rows", errContains: "more than 3 rows"},
+		{name: "more rows than a lowered limit", target: "/v1/series?indicator=owid.co2_per_capita&max_rows=2", wantStatus: 422, wantCode: httpapi.CodeRangeTooLarge, wantField: "max_rows", errContains: "raise the limit with max_rows= (at most 5)"},
+		{name: "max_rows above the ceiling", target: "/v1/series?indicator=owid.co2_per_capita&max_rows=6", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "max_rows", errContains: "ceiling of 5"},
+		{name: "max_rows not a number", target: "/v1/series?indicator=owid.co2_per_capita&max_rows=lots", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "max_rows"},
 		{name: "wrong method", method: http.MethodPost, target: "/v1/series?indicator=owid.co2", wantStatus: 405, wantCode: httpapi.CodeMethodNotAllowed},
 		{name: "no such route", target: "/v1/nothing", wantStatus: 404, wantCode: httpapi.CodeNotFound},
 	}
@@ -371,6 +374,12 @@ func TestIntegrationErrors(t *testing.T) {
 	rec := f.get(t, "/v1/series?indicator=owid.co2_per_capita&geo=GBR&from=2016")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	require.Equal(t, 3, decode[query.SeriesResponse](t, rec).Count)
+
+	// max_rows raises the limit explicitly, up to the ceiling.
+	require.Equal(t, http.StatusUnprocessableEntity, f.get(t, "/v1/series?indicator=owid.co2_per_capita&geo=GBR").Code)
+	rec = f.get(t, "/v1/series?indicator=owid.co2_per_capita&geo=GBR&max_rows=4")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Equal(t, 4, decode[query.SeriesResponse](t, rec).Count)
 }
 
 // TestIntegrationInjection sends SQL in every parameter: each answer is a 4xx

@@ -22,6 +22,7 @@ const FlagAddr = "addr"
 const (
 	DefaultAddr            = "127.0.0.1:8080"
 	DefaultMaxRows         = 100_000
+	DefaultRowsCeiling     = 1_000_000
 	DefaultMaxGeos         = 500
 	DefaultQueryTimeout    = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
@@ -31,8 +32,11 @@ const (
 
 // Config tunes the query service. Zero values take the defaults.
 type Config struct {
-	Addr            string        // host:port to listen on
-	MaxRows         int           // a series request matching more rows is refused with range_too_large
+	Addr    string // host:port to listen on
+	MaxRows int    // a series request matching more rows is refused with range_too_large
+	// RowsCeiling is the most a request may raise its row limit to with
+	// max_rows=: the explicit override of MaxRows, itself bounded.
+	RowsCeiling     int
 	MaxGeos         int           // most places one series request may name
 	QueryTimeout    time.Duration // ClickHouse gets this long to answer one request
 	ShutdownTimeout time.Duration // in-flight requests get this long to finish on shutdown
@@ -62,6 +66,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxRows == 0 {
 		c.MaxRows = DefaultMaxRows
 	}
+	if c.RowsCeiling == 0 {
+		c.RowsCeiling = max(DefaultRowsCeiling, c.MaxRows)
+	}
 	if c.MaxGeos == 0 {
 		c.MaxGeos = DefaultMaxGeos
 	}
@@ -82,6 +89,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: want host:port, e.g. %s (--%s): %w", c.Addr, DefaultAddr, FlagAddr, err))
+	}
+	if c.RowsCeiling < c.MaxRows {
+		errs = append(errs, fmt.Errorf("rows ceiling %d: must be at least max rows %d", c.RowsCeiling, c.MaxRows))
 	}
 	if c.MaxRows < 1 {
 		errs = append(errs, fmt.Errorf("max rows %d: must be at least 1", c.MaxRows))

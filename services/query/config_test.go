@@ -32,6 +32,6 @@ func TestConfig(t *testing.T) {
 		})
 	}
 	d := Config{}.WithDefaults()
-	require.Equal(t, Config{Addr: DefaultAddr, MaxRows: DefaultMaxRows, MaxGeos: DefaultMaxGeos,
+	require.Equal(t, Config{Addr: DefaultAddr, MaxRows: DefaultMaxRows, MaxGeos: DefaultMaxGeos, RowsCeiling: DefaultRowsCeiling,
 		QueryTimeout: DefaultQueryTimeout, ShutdownTimeout: DefaultShutdownTimeout, FreshnessInterval: DefaultFreshnessInterval}, d)
 }

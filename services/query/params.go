@@ -1,9 +1,11 @@
 package query
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
@@ -19,7 +21,7 @@ var (
 )
 
 // seriesParamNames are the parameters GET /v1/series understands.
-var seriesParamNames = map[string]bool{"indicator": true, "geo": true, "from": true, "to": true, "dims": true, "format": true}
+var seriesParamNames = map[string]bool{"indicator": true, "geo": true, "from": true, "to": true, "dims": true, "format": true, "max_rows": true}
 
 // seriesParams is a parsed, valid GET /v1/series request.
 type seriesParams struct {
@@ -61,7 +63,7 @@ func parseQuery(raw string) (url.Values, *httpapi.Error) {
 // parseSeriesParams reads the query string of GET /v1/series. It needs no
 // server: every problem is a client mistake reported as a 4xx Error.
 func parseSeriesParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
-	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims and format"); err != nil {
+	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims, format and max_rows"); err != nil {
 		return seriesParams{}, err
 	}
 	return parseSelection(q, cat, maxGeos)
@@ -173,3 +175,29 @@ func checkParamNames(q url.Values, known map[string]bool, say string) *httpapi.E
 
 // listParams may be repeated: their values add up.
 var listParams = map[string]bool{"geo": true, "dims": true, "by": true, "initiatives": true}
+
+// rowLimit is the most rows a request may read: Config.MaxRows, or what
+// max_rows asks for, up to Config.RowsCeiling.
+func rowLimit(q url.Values, cfg Config) (int, *httpapi.Error) {
+	v, given := q["max_rows"]
+	if !given {
+		return cfg.MaxRows, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v[0]))
+	if err != nil || n < 1 {
+		return 0, httpapi.BadRequest("max_rows", "max_rows %q must be a whole number of rows, 1 to %d", v[0], cfg.RowsCeiling)
+	}
+	if n > cfg.RowsCeiling {
+		return 0, httpapi.BadRequest("max_rows", "max_rows %d is above this server's ceiling of %d rows; narrow the request instead", n, cfg.RowsCeiling)
+	}
+	return n, nil
+}
+
+// tooManyRows is the answer to a request over its row limit.
+func tooManyRows(what string, limit int, cfg Config) *httpapi.Error {
+	msg := fmt.Sprintf("%s more than %d rows; narrow it with from and to, fewer places or a dims filter", what, limit)
+	if limit < cfg.RowsCeiling {
+		msg += fmt.Sprintf(", or raise the limit with max_rows= (at most %d)", cfg.RowsCeiling)
+	}
+	return httpapi.Errorf(httpapi.CodeRangeTooLarge, "max_rows", "%s", msg)
+}

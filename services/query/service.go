@@ -379,6 +379,11 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
+	limit, perr := rowLimit(q, s.cfg)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
 	form, perr := negotiateFormat(r, q)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
@@ -387,16 +392,15 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	start := time.Now()
-	rows, err := readSeries(ctx, s.conn, p, s.cfg.MaxRows+1)
+	rows, err := readSeries(ctx, s.conn, p, limit+1)
 	s.chDuration.WithLabelValues("series").Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.chErrors.WithLabelValues("series").Inc()
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
-	if len(rows) > s.cfg.MaxRows {
-		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeRangeTooLarge, "",
-			"the request matches more than %d rows; narrow it with from and to, fewer geo or a dims filter", s.cfg.MaxRows))
+	if len(rows) > limit {
+		httpapi.WriteError(w, tooManyRows("the request matches", limit, s.cfg))
 		return
 	}
 	resp := buildSeries(p, rows)

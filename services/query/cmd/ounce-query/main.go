@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	addr := fs.String(query.FlagAddr, query.DefaultAddr, "host:port to serve the query API on")
 	dsn := fs.String("clickhouse-dsn", extch.DefaultDSN, "ClickHouse to read, native protocol: clickhouse://host:port/database")
 	maxRows := fs.Int("max-rows", query.DefaultMaxRows, "a series request matching more rows is refused (422 range_too_large)")
+	rowsCeiling := fs.Int("max-rows-ceiling", query.DefaultRowsCeiling, "the most rows a request may ask for with max_rows= (the explicit override of --max-rows)")
 	maxGeos := fs.Int("max-geos", query.DefaultMaxGeos, "most places one series request may name")
 	queryTimeout := fs.Duration("query-timeout", query.DefaultQueryTimeout, "how long ClickHouse gets to answer one request")
 	shutdownTimeout := fs.Duration("shutdown-timeout", query.DefaultShutdownTimeout, "how long in-flight requests get to finish on SIGTERM")
@@ -77,6 +78,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		Addr:            *addr,
 		MaxRows:         *maxRows,
 		MaxGeos:         *maxGeos,
+		RowsCeiling:     *rowsCeiling,
 		QueryTimeout:    *queryTimeout,
 		ShutdownTimeout: *shutdownTimeout,
 		AnalystToken:    *analystToken,
