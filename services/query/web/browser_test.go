@@ -52,26 +52,58 @@ func TestMain(m *testing.M) {
 // browser fails it.
 func chromium(t *testing.T) string {
 	t.Helper()
-	candidates := []string{os.Getenv("OUNCE_TEST_CHROMIUM"), "/usr/bin/chromium"}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			candidates = append(candidates, p)
+	var candidates []string
+	if p := os.Getenv("OUNCE_TEST_CHROMIUM"); p != "" {
+		candidates = []string{p} // asked for this one: no other will do
+	} else {
+		candidates = []string{"/usr/bin/chromium"}
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				candidates = append(candidates, p)
+			}
 		}
 	}
 	for _, p := range candidates {
-		if p == "" {
-			continue
-		}
 		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
 			return p
 		}
 	}
-	msg := "no Chromium found at $OUNCE_TEST_CHROMIUM, /usr/bin/chromium or on PATH; install Debian's chromium package (apt-get install chromium)"
+	msg := fmt.Sprintf("no Chromium found (tried %s); install Debian's chromium package (apt-get install chromium) or set OUNCE_TEST_CHROMIUM",
+		strings.Join(candidates, ", "))
 	if os.Getenv("OUNCE_INTEGRATION") == "1" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// TestMissingChromium runs a browser test in a child process with no
+// browser to be found: under OUNCE_INTEGRATION=1 it must fail, not skip;
+// without it, it skips.
+func TestMissingChromium(t *testing.T) {
+	if os.Getenv("OUNCE_TEST_CHILD") == "1" {
+		t.Skip("the child run itself")
+	}
+	for _, tt := range []struct {
+		integration string
+		wantFail    bool
+		want        string
+	}{
+		{integration: "1", wantFail: true, want: "--- FAIL: TestIntegrationBrowserReadToken"},
+		{integration: "", wantFail: false, want: "--- SKIP: TestIntegrationBrowserReadToken"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestIntegrationBrowserReadToken$", "-test.v")
+		cmd.Env = append(os.Environ(), "OUNCE_TEST_CHILD=1", "OUNCE_TEST_CHROMIUM="+filepath.Join(t.TempDir(), "no-chromium"),
+			"OUNCE_INTEGRATION="+tt.integration)
+		out, err := cmd.CombinedOutput()
+		if tt.wantFail {
+			require.Error(t, err, "%s", out)
+		} else {
+			require.NoError(t, err, "%s", out)
+		}
+		require.Contains(t, string(out), tt.want)
+		require.Contains(t, string(out), "no Chromium found")
+	}
 }
 
 // setup finds the browser (first, so that a missing one fails before
@@ -375,10 +407,14 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#indicator option[value="`+indicator+`"]`)),
 		chromedp.SetValue(chromedp.ID("indicator"), indicator),
 		chromedp.SendKeys(chromedp.ID("places"), strings.Join(geos, ",")),
+	))
+	clicked := time.Now()
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#explorer-form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`figure[data-geo="`+geos[0]+`"] path.series`)),
 		chromedp.WaitVisible(chromedp.CSS(`figure[data-geo="`+geos[1]+`"] path.series`)),
 	))
+	t.Logf("from the click on Show to both charts drawn: %s", time.Since(clicked).Round(time.Millisecond))
 
 	// One chart per place, its path drawing every value the raw file has.
 	paths, err := chromedp.Run(ctx, chromedp.Evaluate[[]pathPoints](readPathsJS))
