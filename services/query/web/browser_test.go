@@ -461,6 +461,21 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 	}
 	require.Empty(t, cons.take(), "console errors after drawing the explorer")
 
+	// The CSV link asks the API for the same series as CSV.
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('csv-link').href`))
+	require.NoError(t, err)
+	require.Contains(t, href, "format=csv")
+	resp, err := http.Get(href)
+	require.NoError(t, err)
+	csvBody, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(csvBody))
+	require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv"), resp.Header.Get("Content-Type"))
+	csvRows, err := csv.NewReader(strings.NewReader(string(csvBody))).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, csvRows, 1+len(raw[geos[0]])+len(raw[geos[1]]), "a header and a row per value")
+
 	// Accessible markup: every control labelled, every table captioned,
 	// every chart named.
 	unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('input, select, textarea'))
