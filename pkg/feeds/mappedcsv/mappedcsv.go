@@ -163,6 +163,8 @@ type Reader struct {
 	used   bool
 	// buf is the dims values of the current row joined, reused.
 	buf []byte
+	// vals holds yielded values; a full chunk is left to its observations.
+	vals []float64
 }
 
 type requirement struct {
@@ -196,7 +198,7 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 	rd := &Reader{
 		l: l, m: m, tail: tail, skip: l.SkipLines,
 		place: -1, name: -1, period: -1, indicator: -1, value: -1, lower: -1, upper: -1,
-		places: map[string]place{}, geoIDs: map[string]uint32{}, indIDs: map[string]uint32{}, dims: map[string]dimsEntry{}, dimIDs: map[string]uint32{}, seen: make(map[rowKey]int, 512),
+		places: make(map[string]place, 256), geoIDs: make(map[string]uint32, 256), indIDs: map[string]uint32{}, dims: map[string]dimsEntry{}, dimIDs: map[string]uint32{}, seen: make(map[rowKey]int, 512),
 		stats: Stats{UnmappedCodes: map[string]int{}, UnknownPlaces: map[string]int{}},
 	}
 	for i := range l.SkipLines {
@@ -448,7 +450,7 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 		if math.IsInf(v, 0) {
 			return fail(r.fail(-1, "", "a value times its scale %v is out of the range of a 64-bit float", scale))
 		}
-		o.Indicator, o.Unit, o.Value = c.Indicator, c.Unit, &v
+		o.Indicator, o.Unit, o.Value = c.Indicator, c.Unit, r.keep(v)
 		r.stats.Observations++
 		if pl.aggregate {
 			r.stats.Aggregates++
@@ -495,6 +497,16 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 		}
 	}
 	return true
+}
+
+// keep stores v where it outlives the row, allocating values in chunks
+// rather than one by one.
+func (r *Reader) keep(v float64) *float64 {
+	if len(r.vals) == cap(r.vals) {
+		r.vals = make([]float64, 0, 256)
+	}
+	r.vals = append(r.vals, v)
+	return &r.vals[len(r.vals)-1]
 }
 
 // checkInterval checks the lower and upper bounds of value v, when the
