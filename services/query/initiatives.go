@@ -1,6 +1,8 @@
 package query
 
 import (
+	"maps"
+	"slices"
 	"context"
 	"encoding/json"
 	"errors"
@@ -118,12 +120,8 @@ func (s *Service) listInitiatives(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := InitiativesResponse{Initiatives: []savings.Initiative{}}
 	for _, id := range order {
-		in, err := savings.Decode(strings.NewReader(stored[id].Doc))
-		if err != nil {
-			// Stored documents were valid when written; say which one is not
-			// rather than hide it.
-			s.log.Error().Err(err).Str("initiative", id).Msg("stored initiative does not decode")
-			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeInternal, "", "initiative %s is stored in a form this server cannot read; the log has details", id))
+		in, ok := s.decodeStored(w, id, stored[id].Doc)
+		if !ok {
 			return
 		}
 		resp.Initiatives = append(resp.Initiatives, in)
@@ -145,8 +143,9 @@ func (s *Service) timedInitiatives(ctx context.Context, id string) (map[string]s
 // noParams refuses any query parameter on a route that takes none.
 func (s *Service) noParams(w http.ResponseWriter, r *http.Request) bool {
 	q, perr := parseQuery(r.URL.RawQuery)
-	if perr == nil {
-		perr = checkParamNames(q, nil, "none: this route takes no query parameters")
+	if perr == nil && len(q) > 0 {
+		name := slices.Sorted(maps.Keys(q))[0]
+		perr = httpapi.BadRequest(name, "unknown parameter %q; %s takes no parameters", name, r.Pattern)
 	}
 	if perr != nil {
 		httpapi.WriteError(w, perr)
@@ -283,15 +282,11 @@ func (s *Service) createInitiative(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
-	defer cancel()
-	stored, _, err := s.timedInitiatives(ctx, in.ID)
-	if err != nil {
-		httpapi.WriteError(w, s.storeError(r, err))
+	prev, live, ok := s.latestInitiative(w, r, in.ID)
+	if !ok {
 		return
 	}
-	prev, exists := stored[in.ID]
-	if exists && !prev.Deleted {
+	if live {
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeConflict, "id",
 			"initiative %q exists; change it with PUT /v1/initiatives/%s or choose another id", in.ID, in.ID))
 		return
@@ -308,15 +303,10 @@ func (s *Service) putInitiative(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
-	defer cancel()
-	stored, _, err := s.timedInitiatives(ctx, in.ID)
-	if err != nil {
-		httpapi.WriteError(w, s.storeError(r, err))
+	prev, live, ok := s.latestInitiative(w, r, in.ID)
+	if !ok {
 		return
 	}
-	prev, exists := stored[in.ID]
-	live := exists && !prev.Deleted
 	if match := r.Header.Get("If-Match"); match != "" {
 		if !live || !httpapi.ETagMatch(match, initiativeTag(prev.Version)) {
 			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePreconditionFail, "If-Match",
@@ -329,6 +319,33 @@ func (s *Service) putInitiative(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	s.storeInitiative(w, r, in.ID, doc, prev.Version, status)
+}
+
+// latestInitiative reads the newest row of id, live or deleted (live
+// false, prev.Version the deletion's), answering the error itself when the
+// store fails.
+func (s *Service) latestInitiative(w http.ResponseWriter, r *http.Request, id string) (prev storedInitiative, live, ok bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	stored, _, err := s.timedInitiatives(ctx, id)
+	if err != nil {
+		httpapi.WriteError(w, s.storeError(r, err))
+		return prev, false, false
+	}
+	prev, exists := stored[id]
+	return prev, exists && !prev.Deleted, true
+}
+
+// decodeStored reads a stored initiative document, answering 500 itself
+// when it no longer decodes (it was valid when written).
+func (s *Service) decodeStored(w http.ResponseWriter, id, doc string) (savings.Initiative, bool) {
+	in, err := savings.Decode(strings.NewReader(doc))
+	if err != nil {
+		s.log.Error().Err(err).Str("initiative", id).Msg("stored initiative does not decode")
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeInternal, "", "initiative %s is stored in a form this server cannot read; the log has details", id))
+		return in, false
+	}
+	return in, true
 }
 
 func (s *Service) storeInitiative(w http.ResponseWriter, r *http.Request, id, doc string, prev uint64, status int) {

@@ -190,10 +190,8 @@ func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, err := savings.Decode(strings.NewReader(cur.Doc))
-	if err != nil {
-		s.log.Error().Err(err).Str("initiative", id).Msg("stored initiative does not decode")
-		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeInternal, "", "initiative %s is stored in a form this server cannot read; the log has details", id))
+	in, ok := s.decodeStored(w, id, cur.Doc)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
@@ -279,10 +277,8 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeNotFound, "initiatives", "no initiative %q; GET /v1/initiatives lists them", id))
 			return
 		}
-		in, err := savings.Decode(strings.NewReader(cur.Doc))
-		if err != nil {
-			s.log.Error().Err(err).Str("initiative", id).Msg("stored initiative does not decode")
-			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeInternal, "", "initiative %s is stored in a form this server cannot read; the log has details", id))
+		in, ok := s.decodeStored(w, id, cur.Doc)
+		if !ok {
 			return
 		}
 		rep, err := s.report(ctx, in, method)

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -248,14 +246,7 @@ type Coverage struct {
 }
 
 func (s *Service) indicators(w http.ResponseWriter, r *http.Request) {
-	q, perr := parseQuery(r.URL.RawQuery)
-	if perr != nil {
-		httpapi.WriteError(w, perr)
-		return
-	}
-	if len(q) > 0 {
-		names := slices.Sorted(maps.Keys(q))
-		httpapi.WriteError(w, httpapi.BadRequest(names[0], "unknown parameter %q; GET /v1/indicators takes no parameters", names[0]))
+	if !s.noParams(w, r) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
@@ -298,14 +289,7 @@ func indicatorEntry(ind catalogue.Indicator, cov map[string]coverageRow) Indicat
 
 // indicator answers GET /v1/indicators/{code}: one entry with its coverage.
 func (s *Service) indicator(w http.ResponseWriter, r *http.Request) {
-	q, perr := parseQuery(r.URL.RawQuery)
-	if perr != nil {
-		httpapi.WriteError(w, perr)
-		return
-	}
-	if len(q) > 0 {
-		names := slices.Sorted(maps.Keys(q))
-		httpapi.WriteError(w, httpapi.BadRequest(names[0], "unknown parameter %q; GET /v1/indicators/{code} takes no parameters", names[0]))
+	if !s.noParams(w, r) {
 		return
 	}
 	code := r.PathValue("code")
