@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,27 +16,9 @@ import (
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
-// syncBuffer is a log sink safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunOneFeedOnce(t *testing.T) {
 	n := testenv.StartNATS(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	code := run(context.Background(), []string{"--nats-url", n.URL, "--mirror", testenv.SharedDataDir(t), "--feed", "owid-co2"}, &logs)
 	require.Equal(t, 0, code, logs.String())
 	require.Contains(t, logs.String(), `"message":"feed run finished"`)
@@ -53,7 +33,7 @@ func TestMirrorFromEnvironment(t *testing.T) {
 	n := testenv.StartNATS(t)
 	t.Setenv("OUNCE_MIRROR", testenv.SharedDataDir(t))
 	t.Setenv("OUNCE_NATS_URL", n.URL)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	code := run(context.Background(), []string{"--feed", "owid-co2"}, &logs)
 	require.Equal(t, 0, code, logs.String())
 }
@@ -73,7 +53,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var logs syncBuffer
+			var logs testenv.SyncBuffer
 			require.Equal(t, tt.code, run(context.Background(), tt.args, &logs))
 			require.Contains(t, logs.String(), tt.errContains)
 		})
@@ -85,7 +65,7 @@ func TestListenAddressTaken(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	code := run(context.Background(), []string{"--nats-url", n.URL, "--listen", ln.Addr().String()}, &logs)
 	require.Equal(t, 1, code)
 	require.Contains(t, logs.String(), "choose another address with --listen")
@@ -96,7 +76,7 @@ func TestListenAddressTaken(t *testing.T) {
 func TestSIGTERM(t *testing.T) {
 	n := testenv.StartNATS(t)
 	addr := testenv.FreeAddr(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(context.Background(), []string{"--nats-url", n.URL, "--mirror", testenv.SharedDataDir(t), "--listen", addr}, &logs)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -208,24 +207,6 @@ func TestIntegrationBackfillBar(t *testing.T) {
 	require.Len(t, got, want)
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestIntegrationBackfillWaitsForTheLease(t *testing.T) {
 	ns := testenv.StartNATS(t)
 	dir := headMirror(t, 100)
@@ -235,7 +216,7 @@ func TestIntegrationBackfillWaitsForTheLease(t *testing.T) {
 	_, err = leases.Create(ctx, feedID, []byte("worker-running-it"))
 	require.NoError(t, err)
 
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, []string{"--feed", feedID, "--mirror", dir, "--nats-url", ns.URL, "--progress", "none", "--log-format", "json"}, out)
