@@ -40,7 +40,7 @@ type env struct {
 	in   *ingest.Ingester
 }
 
-func newEnv(t *testing.T, cfg ingest.Config, change ...func(*feedcat.Feed)) *env {
+func newEnv(t testing.TB, cfg ingest.Config, change ...func(*feedcat.Feed)) *env {
 	t.Helper()
 	all, err := feedcat.Load()
 	require.NoError(t, err)
@@ -104,7 +104,7 @@ func (e *env) streamCount(t *testing.T) uint64 {
 	return info.State.Msgs
 }
 
-func dataPath(t *testing.T, dir string, f feedcat.Feed) string {
+func dataPath(t testing.TB, dir string, f feedcat.Feed) string {
 	return filepath.Join(dir, filepath.FromSlash(f.Mirror))
 }
 

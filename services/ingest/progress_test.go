@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/ingest"
 )
 
@@ -85,4 +86,34 @@ func TestRunFeedUnconditional(t *testing.T) {
 	require.Equal(t, res.Version, res3.Version)
 	require.Equal(t, res.Messages, res3.Duplicates)
 	require.Equal(t, int64(len(o.body)), total, "Content-Length gives the total")
+}
+
+// BenchmarkRunFeedProgress is a whole run of the recorded OWID file (every
+// message a duplicate after the first run), without and with a progress
+// callback, to show what the reports cost.
+func BenchmarkRunFeedProgress(b *testing.B) {
+	dir := testenv.SharedDataDir(b)
+	for _, withProgress := range []bool{false, true} {
+		name := "none"
+		if withProgress {
+			name = "callback"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newEnv(b, ingest.Config{MirrorDir: dir})
+			data, err := os.ReadFile(dataPath(b, dir, e.feed))
+			require.NoError(b, err)
+			o := ingest.RunOptions{}
+			reports := 0
+			if withProgress {
+				o.Progress = func(ingest.Progress) { reports++ }
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, err := e.in.RunFeedWith(b.Context(), feedID, o)
+				require.NoError(b, err)
+			}
+			b.ReportMetric(float64(reports)/float64(b.N), "reports/op")
+		})
+	}
 }
