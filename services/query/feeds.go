@@ -59,12 +59,7 @@ type FeedEntry struct {
 // feeds answers GET /v1/feeds: every feed of the catalogue, merged with
 // the status records the ingest workers keep in NATS.
 func (s *Service) feeds(w http.ResponseWriter, r *http.Request) {
-	q, perr := parseQuery(r.URL.RawQuery)
-	if perr == nil {
-		perr = checkParamNames(q, nil, "none: GET /v1/feeds takes no parameters")
-	}
-	if perr != nil {
-		httpapi.WriteError(w, perr)
+	if !s.noParams(w, r) {
 		return
 	}
 	if s.cfg.JetStream == nil {
