@@ -136,7 +136,7 @@ func serve(ctx context.Context, log zerolog.Logger, o options) (err error) {
 	}
 
 	if o.feedID != "" {
-		_, err := in.RunFeed(ctx, o.feedID)
+		_, err := in.RunFeedWith(ctx, o.feedID, ingest.RunOptions{Lease: true})
 		return err
 	}
 
