@@ -253,7 +253,7 @@ func (in *Ingester) run(ctx context.Context, feedID string, o RunOptions) (Resul
 	res, err := in.runFeed(ctx, st, pr, o)
 	res.Feed = feedID
 	res.Duration = time.Since(start)
-	status, _ := in.recordRun(ctx, st.feed, startAt, res, err)
+	status := in.recordRun(ctx, st.feed, startAt, res, err)
 	in.m.duration.WithLabelValues(feedID).Observe(res.Duration.Seconds())
 	log := in.log.With().Str("feed", feedID).Logger()
 	if err != nil {

@@ -3,13 +3,16 @@ package ingest
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/ounce-data/ounce/pkg/feedstatus"
 )
 
-// Results of a feed run, the values of the result label.
+// Results of a feed run, the values of the result label and of the
+// status record's result.
 const (
-	ResultSuccess     = "success"
-	ResultNotModified = "not_modified"
-	ResultError       = "error"
+	ResultSuccess     = feedstatus.ResultSuccess
+	ResultNotModified = feedstatus.ResultNotModified
+	ResultError       = feedstatus.ResultError
 )
 
 type metrics struct {

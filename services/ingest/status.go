@@ -75,10 +75,11 @@ func (in *Ingester) nextRun(f feedcat.Feed, end time.Time, failures int) time.Ti
 // recordRun writes the status of a run that started at start and sets the
 // feed's gauges; it returns the status, whose NextRun holds even when it
 // could not be stored. A run stopped by ctx (shutdown, or the lease lost to
-// another worker) is not the feed's failure and is not recorded.
-func (in *Ingester) recordRun(ctx context.Context, f feedcat.Feed, start time.Time, res Result, runErr error) (feedstatus.Status, bool) {
+// another worker) is not the feed's failure and is not recorded: the zero
+// status is returned.
+func (in *Ingester) recordRun(ctx context.Context, f feedcat.Feed, start time.Time, res Result, runErr error) feedstatus.Status {
 	if runErr != nil && ctx.Err() != nil {
-		return feedstatus.Status{}, false
+		return feedstatus.Status{}
 	}
 	// A bounded write that a cancel right after the run cannot cut short.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -127,7 +128,7 @@ func (in *Ingester) recordRun(ctx context.Context, f feedcat.Feed, start time.Ti
 	if err != nil {
 		log.Warn().Err(err).Msg("feed status not recorded")
 	}
-	return st, true
+	return st
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
