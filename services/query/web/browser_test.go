@@ -413,6 +413,7 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#explorer-form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`figure[data-geo="`+geos[0]+`"] path.series`)),
 		chromedp.WaitVisible(chromedp.CSS(`figure[data-geo="`+geos[1]+`"] path.series`)),
+		chromedp.WaitReady(chromedp.CSS(`#view-explorer:not([aria-busy])`)),
 	))
 	t.Logf("from the click on Show to both charts drawn: %s", time.Since(clicked).Round(time.Millisecond))
 
@@ -719,7 +720,8 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 	const costIndicator = "who.GHED_CHEGDP_SHA2011"
 
 	const analyst = "dashboard-test-analyst-token-0123456789"
-	svc, err := query.New(query.Config{AnalystToken: analyst}, ch.Conn, cat, zerolog.Nop(), prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	svc, err := query.New(query.Config{AnalystToken: analyst}, ch.Conn, cat, zerolog.Nop(), reg)
 	require.NoError(t, err)
 	base := serve(t, svc)
 
@@ -758,13 +760,14 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 
 	ctx, cons := startBrowser(t, browser)
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(base+"/#initiatives"),
+		chromedp.Navigate(base+"/?poll=1#initiatives"),
 		chromedp.WaitReady(chromedp.CSS(`#initiative option[value="browser-test-co2"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#cost-indicator option[value="`+costIndicator+`"]`)),
 		chromedp.SetValue(chromedp.ID("method"), "its"),
 		chromedp.SetValue(chromedp.ID("cost-indicator"), costIndicator),
 		chromedp.Click(chromedp.CSS(`#initiative-form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#savings-totals dd[data-total="npv"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#view-initiatives:not([aria-busy])`)),
 	))
 
 	checkTotals(t, ctx, rep)
@@ -829,6 +832,20 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 	}
 	screenshot(t, ctx, "initiative-1280x800.png", true)
 
+	// Polling revalidates the report and the comparison; a 304 redraws nothing.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#savings-chart figure').dataset.mark =
+	  document.querySelector('#initiative-info h3').dataset.mark = 'kept'`))
+	require.NoError(t, err)
+	const savingsRoute = "GET /v1/initiatives/{id}/savings"
+	seen := requests(t, reg, savingsRoute, http.StatusNotModified)
+	require.Eventually(t, func() bool {
+		return requests(t, reg, savingsRoute, http.StatusNotModified) >= seen+2
+	}, 30*time.Second, 100*time.Millisecond, "the page revalidates the report with If-None-Match")
+	marks, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('#savings-chart figure').dataset.mark || '') + ',' +
+	  (document.querySelector('#initiative-info h3').dataset.mark || '')`))
+	require.NoError(t, err)
+	require.Equal(t, "kept,kept", marks, "a 304 leaves the page as drawn")
+
 	// The other methods: the page follows the method picked.
 	for _, method := range []string{"did", "modelled"} {
 		var rep apiReport
@@ -837,6 +854,7 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 		require.NoError(t, chromedp.Do(ctx,
 			chromedp.SetValue(chromedp.ID("method"), method),
 			chromedp.Click(chromedp.CSS(`#initiative-form button[type=submit]`)),
+			chromedp.WaitReady(chromedp.CSS(`#view-initiatives:not([aria-busy])`)),
 		))
 		require.Eventually(t, func() bool {
 			caption, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('#savings-table caption') || {}).textContent || ''`))

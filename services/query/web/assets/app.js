@@ -328,6 +328,17 @@
     },
 
     async loadSeries(force) {
+      const view = $('view-explorer');
+      this.inflight = (this.inflight || 0) + 1;
+      view.setAttribute('aria-busy', 'true');
+      try {
+        return await this.loadSeriesOnce(force);
+      } finally {
+        if (--this.inflight === 0) view.removeAttribute('aria-busy');
+      }
+    },
+
+    async loadSeriesOnce(force) {
       const q = this.query;
       const url = this.seriesURL(q);
       const csv = $('csv-link');
@@ -446,6 +457,8 @@
     listTag: '',
     costTag: '',
     drawn: {},
+    seq: 0,
+    inflight: 0,
 
     async refresh(force) {
       const r = await getJSON('/v1/initiatives');
@@ -512,10 +525,25 @@
       return this.list.find((it) => it.id === $('initiative').value);
     },
 
+    // load reads and draws the chosen initiative's report and comparison.
+    // Only the newest of overlapping loads draws; the view is aria-busy
+    // while any is in flight.
     async load(force) {
+      const seq = ++this.seq;
+      const view = $('view-initiatives');
+      this.inflight++;
+      view.setAttribute('aria-busy', 'true');
+      try {
+        return await this.loadLatest(force, seq);
+      } finally {
+        if (--this.inflight === 0) view.removeAttribute('aria-busy');
+      }
+    },
+
+    async loadLatest(force, seq) {
       const it = this.current();
       if (!it) return false;
-      this.showInitiative(it);
+      if (force) this.showInitiative(it);
       const method = $('method').value;
       const savingsURL = '/v1/initiatives/' + encodeURIComponent(it.id) + '/savings?method=' + encodeURIComponent(method);
       const cost = $('cost-indicator').value;
@@ -523,7 +551,7 @@
         '&cost_indicator=' + encodeURIComponent(cost) + '&geo=' + encodeURIComponent(it.geo || '') +
         '&method=' + encodeURIComponent(method) : '';
       const [rs, rc] = await Promise.all([getJSON(savingsURL), compareURL ? getJSON(compareURL) : null]);
-      if (this.current() !== it || $('method').value !== method) return false; // a newer choice took over
+      if (seq !== this.seq) return false; // a newer load took over
       $('savings').hidden = false;
       let changed = this.drawPart('savings', savingsURL, rs, force, 'The savings of ' + it.id + ' by ' + method,
         (body) => this.drawSavings(it, body), ['savings-chart', 'savings-totals', 'savings-table', 'savings-provenance']);
