@@ -18,3 +18,14 @@ func (s *Service) Routes() map[string][]string {
 	}
 	return out
 }
+
+// IsWrite reports, for tests, whether the route of pattern changes data and
+// so needs the analyst token.
+func (s *Service) IsWrite(pattern string) bool {
+	for _, rt := range s.routes {
+		if rt.pattern == pattern {
+			return rt.write
+		}
+	}
+	return false
+}

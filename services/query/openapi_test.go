@@ -1,11 +1,13 @@
 package query_test
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
+	"math/big"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +31,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/schemas"
 	"github.com/ounce-data/ounce/services/query"
+	"github.com/ounce-data/ounce/services/query/savings"
 )
 
 // The tests below keep schemas/openapi/query.yaml and the service in step:
@@ -58,14 +61,35 @@ func TestOpenAPIRoutes(t *testing.T) {
 	for _, op := range doc.operations(t) {
 		t.Run(op.pattern(), func(t *testing.T) {
 			path := doc.examplePath(t, op)
-			rec := do(h, op.method, path)
+			rec := doc.call(t, h, op, path)
 			require.NotContains(t, []httpapi.Code{httpapi.CodeNotFound, httpapi.CodeMethodNotAllowed}, envelopeCode(rec),
 				"the mux does not answer %s: %s", op.pattern(), rec.Body.String())
+			require.NotEqual(t, http.StatusUnauthorized, rec.Code, "the token the document asks for is enough: %s", rec.Body.String())
 			doc.checkResponse(t, op, rec)
 
-			// Every method a path answers is documented.
-			rec = do(h, http.MethodPost, path)
+			if doc.needsAnalyst(t, op) {
+				// Without the analyst token a write is refused, as documented.
+				rec := do(h, op.method, path)
+				require.Equal(t, http.StatusUnauthorized, rec.Code, rec.Body.String())
+				doc.checkResponse(t, op, rec)
+			}
+
+			// Every method a path answers is documented: another one is 405,
+			// with Allow naming exactly the documented ones.
+			var methods []string
+			for _, other := range doc.operations(t) {
+				if other.path == op.path {
+					methods = append(methods, other.method)
+					if other.method == http.MethodGet {
+						methods = append(methods, http.MethodHead)
+					}
+				}
+			}
+			i := slices.IndexFunc([]string{http.MethodPost, http.MethodPatch}, func(m string) bool { return !slices.Contains(methods, m) })
+			rec = do(h, []string{http.MethodPost, http.MethodPatch}[i], path)
 			require.Equal(t, httpapi.CodeMethodNotAllowed, envelopeCode(rec), rec.Body.String())
+			allow := strings.Split(rec.Header().Get("Allow"), ", ")
+			require.ElementsMatch(t, methods, allow, "Allow of %s vs. the document", op.path)
 		})
 	}
 }
@@ -125,7 +149,7 @@ func TestOpenAPIParameters(t *testing.T) {
 				for _, name := range oneOf {
 					q.Del(name)
 				}
-				rec := do(h, op.method, target(q))
+				rec := doc.call(t, h, op, target(q))
 				require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
 				require.Contains(t, oneOf, decode[httpapi.Envelope](t, rec).Error.Field)
 				for _, p := range params {
@@ -133,7 +157,7 @@ func TestOpenAPIParameters(t *testing.T) {
 						q := cloneValues(base)
 						ex := examples(p)
 						addParam(doc, t, q, p, ex[slices.Sorted(maps.Keys(ex))[0]])
-						rec := do(h, op.method, target(q))
+						rec := doc.call(t, h, op, target(q))
 						require.Equal(t, http.StatusBadRequest, rec.Code, "%s with %s: %s", oneOf[0], name, rec.Body.String())
 						require.Contains(t, oneOf, decode[httpapi.Envelope](t, rec).Error.Field)
 					}
@@ -143,7 +167,7 @@ func TestOpenAPIParameters(t *testing.T) {
 			// An undocumented parameter is refused, naming it.
 			q := cloneValues(base)
 			q.Set("undocumented", "1")
-			rec := do(h, op.method, target(q))
+			rec := doc.call(t, h, op, target(q))
 			require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
 			env := decode[httpapi.Envelope](t, rec)
 			require.Equal(t, httpapi.CodeBadRequest, env.Error.Code)
@@ -170,7 +194,7 @@ func TestOpenAPIParameters(t *testing.T) {
 					// Leaving out a required parameter is refused, naming it.
 					q := cloneValues(base)
 					q.Del(name)
-					rec := do(h, op.method, target(q))
+					rec := doc.call(t, h, op, target(q))
 					require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
 					require.Equal(t, name, decode[httpapi.Envelope](t, rec).Error.Field)
 				}
@@ -189,7 +213,7 @@ func TestOpenAPIParameters(t *testing.T) {
 						}
 					}
 					addParam(doc, t, q, p, ex)
-					rec := do(h, op.method, target(q))
+					rec := doc.call(t, h, op, target(q))
 					require.NotEqualf(t, http.StatusBadRequest, rec.Code, "%s example %s (%s): %s", name, exName, target(q), rec.Body.String())
 					doc.checkResponse(t, op, rec)
 				}
@@ -256,14 +280,21 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 func TestOpenAPIResponseSchemas(t *testing.T) {
 	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
 	goTypes := map[string]reflect.Type{
-		"GET /v1/indicators 200":        reflect.TypeFor[query.IndicatorsResponse](),
-		"GET /v1/series 200":            reflect.TypeFor[query.SeriesResponse](),
-		"GET /v1/indicators/{code} 200": reflect.TypeFor[query.IndicatorEntry](),
-		"GET /v1/places 200":            reflect.TypeFor[query.PlacesResponse](),
-		"GET /v1/aggregate 200":         reflect.TypeFor[query.AggregateResponse](),
-		"GET /v1/feeds 200":             reflect.TypeFor[query.FeedsResponse](),
-		"GET /readyz 200":               reflect.TypeFor[httpapi.Readiness](),
-		"GET /readyz 503":               reflect.TypeFor[httpapi.Readiness](),
+		"GET /v1/indicators 200":               reflect.TypeFor[query.IndicatorsResponse](),
+		"GET /v1/series 200":                   reflect.TypeFor[query.SeriesResponse](),
+		"GET /v1/indicators/{code} 200":        reflect.TypeFor[query.IndicatorEntry](),
+		"GET /v1/places 200":                   reflect.TypeFor[query.PlacesResponse](),
+		"GET /v1/aggregate 200":                reflect.TypeFor[query.AggregateResponse](),
+		"GET /v1/feeds 200":                    reflect.TypeFor[query.FeedsResponse](),
+		"GET /v1/initiatives 200":              reflect.TypeFor[query.InitiativesResponse](),
+		"POST /v1/initiatives 201":             reflect.TypeFor[savings.Initiative](),
+		"GET /v1/initiatives/{id} 200":         reflect.TypeFor[savings.Initiative](),
+		"PUT /v1/initiatives/{id} 200":         reflect.TypeFor[savings.Initiative](),
+		"PUT /v1/initiatives/{id} 201":         reflect.TypeFor[savings.Initiative](),
+		"GET /v1/initiatives/{id}/savings 200": reflect.TypeFor[savings.Report](),
+		"GET /v1/compare 200":                  reflect.TypeFor[query.CompareResponse](),
+		"GET /readyz 200":                      reflect.TypeFor[httpapi.Readiness](),
+		"GET /readyz 503":                      reflect.TypeFor[httpapi.Readiness](),
 	}
 	// Bodies written from a map rather than a type; the live responses
 	// checked by TestOpenAPIRoutes cover them.
@@ -290,11 +321,138 @@ func TestOpenAPIResponseSchemas(t *testing.T) {
 				continue
 			}
 			t.Run(key, func(t *testing.T) {
-				doc.compareGo(t, media["schema"], typ, typ.String())
+				doc.compareGo(t, media["schema"], typ, typ.String(), false)
 			})
 		}
 	}
 	require.Equal(t, slices.Sorted(maps.Keys(goTypes)), slices.Sorted(maps.Keys(seen)), "every Go type is documented")
+}
+
+// TestOpenAPIRequestBodies checks every request body against the Go type
+// the handler decodes and against the handler itself: each example is
+// accepted, leaving out any property the schema requires (at any depth)
+// is refused naming its path, and so is a property the schema does not
+// list or another media type.
+func TestOpenAPIRequestBodies(t *testing.T) {
+	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
+	_, h := newOfflineService(t)
+	goTypes := map[string]reflect.Type{
+		"POST /v1/initiatives":     reflect.TypeFor[savings.Initiative](),
+		"PUT /v1/initiatives/{id}": reflect.TypeFor[savings.Initiative](),
+	}
+	var withBody []string
+	for _, op := range doc.operations(t) {
+		rb, ok := op.node["requestBody"]
+		if !ok {
+			continue
+		}
+		withBody = append(withBody, op.pattern())
+		t.Run(op.pattern(), func(t *testing.T) {
+			body := doc.resolve(t, rb)
+			require.Equal(t, true, body["required"], "the handler needs a body")
+			content, _ := body["content"].(map[string]any)
+			require.Equal(t, []string{"application/json"}, slices.Sorted(maps.Keys(content)))
+			media := content["application/json"].(map[string]any)
+			typ, ok := goTypes[op.pattern()]
+			require.True(t, ok, "no Go type to check the body against; add it to goTypes")
+			doc.compareGo(t, media["schema"], typ, typ.String(), true)
+
+			path := doc.examplePath(t, op)
+			exs := doc.requestExamples(t, op)
+			require.NotEmpty(t, exs, "give the body examples")
+			for name, ex := range exs {
+				require.Emptyf(t, doc.validate(t, media["schema"], ex, "body"), "example %s", name)
+				rec := doc.callWith(t, h, op, path, ex)
+				// Accepted: with ClickHouse away the handler answers 503 once
+				// the body has passed every check.
+				require.Equalf(t, http.StatusServiceUnavailable, rec.Code, "example %s: %s", name, rec.Body.String())
+				doc.checkResponse(t, op, rec)
+			}
+
+			first := exs[slices.Sorted(maps.Keys(exs))[0]]
+			var removed []string
+			doc.withoutEach(t, media["schema"], first, "", func(field string, v any) {
+				removed = append(removed, field)
+				rec := doc.callWith(t, h, op, path, v)
+				require.Equal(t, http.StatusUnprocessableEntity, rec.Code, "without %s: %s", field, rec.Body.String())
+				env := decode[httpapi.Envelope](t, rec)
+				require.Equal(t, httpapi.CodeInvalidInitiative, env.Error.Code)
+				require.Equal(t, field, env.Error.Field, env.Error.Message)
+				doc.checkResponse(t, op, rec)
+			})
+			require.NotEmpty(t, removed, "the first example gives the required properties")
+
+			extra := maps.Clone(first.(map[string]any))
+			extra["undocumented"] = 1
+			require.NotEmpty(t, doc.validate(t, media["schema"], extra, "body"))
+			rec := doc.callWith(t, h, op, path, extra)
+			require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+			require.Equal(t, "undocumented", decode[httpapi.Envelope](t, rec).Error.Field)
+			doc.checkResponse(t, op, rec)
+
+			b, err := json.Marshal(first)
+			require.NoError(t, err)
+			rec = doBody(h, op.method, path, b, "Content-Type", "text/plain", "Authorization", "Bearer "+offlineAnalystToken)
+			require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+			require.Equal(t, "Content-Type", decode[httpapi.Envelope](t, rec).Error.Field)
+			doc.checkResponse(t, op, rec)
+		})
+	}
+	require.Equal(t, slices.Sorted(maps.Keys(goTypes)), withBody, "every Go body type is documented")
+}
+
+// TestOpenAPISecurity checks the security of every operation against a
+// server that sets both tokens: the reads the document guards with the
+// read token refuse a request without one and take either token, the
+// writes take the analyst token only, and the open routes need none.
+func TestOpenAPISecurity(t *testing.T) {
+	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
+	schemes := doc.root["components"].(map[string]any)["securitySchemes"].(map[string]any)
+	require.ElementsMatch(t, []string{"analystToken", "readToken"}, slices.Collect(maps.Keys(schemes)))
+	for name, sc := range schemes {
+		sc := sc.(map[string]any)
+		require.Equal(t, "http", sc["type"], name)
+		require.Equal(t, "bearer", sc["scheme"], name)
+	}
+	const readToken = "read-token-for-tests-0123456"
+	svc, h := newOfflineServiceWith(t, query.Config{AnalystToken: offlineAnalystToken, ReadToken: readToken})
+	for _, op := range doc.operations(t) {
+		t.Run(op.pattern(), func(t *testing.T) {
+			names := doc.securityNames(t, op)
+			path := doc.examplePath(t, op)
+			body := doc.firstRequestExample(t, op)
+			send := func(token string) *httptest.ResponseRecorder {
+				t.Helper()
+				var header []string
+				if token != "" {
+					header = []string{"Authorization", "Bearer " + token}
+				}
+				rec := doRequest(t, h, op.method, path, body, header...)
+				doc.checkResponse(t, op, rec)
+				return rec
+			}
+			switch {
+			case len(names) == 0:
+				require.False(t, strings.HasPrefix(op.path, "/v1/"), "every /v1/ route is guarded")
+				require.NotEqual(t, http.StatusUnauthorized, send("").Code)
+			case slices.Equal(names, []string{"analystToken"}):
+				require.True(t, svc.IsWrite(op.pattern()), "only writes need the analyst token")
+				require.Equal(t, http.StatusUnauthorized, send("").Code)
+				require.Equal(t, http.StatusUnauthorized, send(readToken).Code)
+				require.Equal(t, http.StatusUnauthorized, send("not-the-token-0123456789").Code)
+				require.NotEqual(t, http.StatusUnauthorized, send(offlineAnalystToken).Code)
+			case slices.Equal(names, []string{"analystToken", "readToken"}):
+				require.False(t, svc.IsWrite(op.pattern()))
+				require.True(t, doc.anonymousAllowed(t, op), "reads stay open when the server sets no read token")
+				require.Equal(t, http.StatusUnauthorized, send("").Code)
+				require.Equal(t, http.StatusUnauthorized, send("not-the-token-0123456789").Code)
+				require.NotEqual(t, http.StatusUnauthorized, send(readToken).Code)
+				require.NotEqual(t, http.StatusUnauthorized, send(offlineAnalystToken).Code)
+			default:
+				t.Fatalf("security %v is neither open, reads nor writes", names)
+			}
+		})
+	}
 }
 
 // TestOpenAPIServed checks GET /openapi.yaml: the embedded document, as
@@ -384,18 +542,244 @@ func TestIntegrationOpenAPIResponses(t *testing.T) {
 	}
 }
 
+// TestIntegrationOpenAPIInitiatives validates real answers of the
+// initiative routes against the document, from the World Bank recordings:
+// every write and read of an initiative, its savings report by each method
+// and the cost comparison, and their errors.
+func TestIntegrationOpenAPIInitiatives(t *testing.T) {
+	f, _, _ := newWorldBankFixture(t)
+	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
+	auth := []string{"Authorization", "Bearer " + testAnalystToken}
+
+	const body = `{"id": "fra-obesity", "name": "Obesity prevention", "indicator": "SH.STA.OWAD.ZS", "geo": "FRA",
+	  "start_year": 2012, "end_year": null, "method": "its", "comparison_geos": ["DEU", "ITA"],
+	  "population": {"value": 1000000}, "scale": 0.01,
+	  "unit_costs": [{"agency": "CNAM", "amount": 1000.5, "currency": "EUR", "price_year": 2015}],
+	  "costs": [{"year": 2012, "amount": 5000000}],
+	  "cohort": {"size": 1000, "engagement": 0.5, "success": 0.2},
+	  "cba": {"lag": 0, "persistence": 1, "horizon": 5, "discount": 0.035}}`
+	tests := []struct {
+		method, target, body string
+		header               []string
+		wantStatus           int
+	}{
+		{http.MethodPost, "/v1/initiatives", body, nil, http.StatusUnauthorized},
+		{http.MethodPost, "/v1/initiatives", body, auth, http.StatusCreated},
+		{http.MethodPost, "/v1/initiatives", body, auth, http.StatusConflict},
+		{http.MethodPost, "/v1/initiatives", `{"id": "x", "start_year": "2012"}`, auth, http.StatusUnprocessableEntity},
+		{http.MethodPost, "/v1/initiatives", `{"id": "x"`, auth, http.StatusUnprocessableEntity},
+		{http.MethodPut, "/v1/initiatives/fra-obesity", body, append(slices.Clone(auth), "If-Match", `"v1"`), http.StatusPreconditionFailed},
+		{http.MethodPut, "/v1/initiatives/fra-obesity", body, auth, http.StatusOK},
+		{http.MethodPut, "/v1/initiatives/other", strings.Replace(body, `"fra-obesity"`, `"other"`, 1), auth, http.StatusCreated},
+		{http.MethodGet, "/v1/initiatives", "", nil, http.StatusOK},
+		{http.MethodGet, "/v1/initiatives/fra-obesity", "", nil, http.StatusOK},
+		{http.MethodGet, "/v1/initiatives/nope", "", nil, http.StatusNotFound},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings", "", nil, http.StatusOK},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings?method=did", "", nil, http.StatusOK},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings?method=modelled", "", nil, http.StatusOK},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings?method=guess", "", nil, http.StatusBadRequest},
+		{http.MethodGet, "/v1/initiatives/nope/savings", "", nil, http.StatusNotFound},
+		{http.MethodGet, "/v1/compare?initiatives=fra-obesity,other&cost_indicator=SH.XPD.CHEX.GD.ZS", "", nil, http.StatusOK},
+		{http.MethodGet, "/v1/compare?initiatives=fra-obesity&cost_indicator=SH.XPD.CHEX.GD.ZS&geo=ATA", "", nil, http.StatusUnprocessableEntity},
+		{http.MethodGet, "/v1/compare?initiatives=nope&cost_indicator=SH.XPD.CHEX.GD.ZS", "", nil, http.StatusNotFound},
+		{http.MethodGet, "/v1/compare?initiatives=fra-obesity&cost_indicator=who.nothing", "", nil, http.StatusNotFound},
+		{http.MethodDelete, "/v1/initiatives/other", "", append(slices.Clone(auth), "If-Match", `"v1"`), http.StatusPreconditionFailed},
+		{http.MethodDelete, "/v1/initiatives/other", "", auth, http.StatusNoContent},
+		{http.MethodDelete, "/v1/initiatives/other", "", auth, http.StatusNotFound},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%d %s %s", i, tt.method, tt.target), func(t *testing.T) {
+			u, err := url.Parse(tt.target)
+			require.NoError(t, err)
+			op := doc.operation(t, tt.method, u.Path)
+			rec := f.send(t, tt.method, tt.target, tt.body, tt.header...)
+			require.Equal(t, tt.wantStatus, rec.Code, rec.Body.String())
+			doc.checkResponse(t, op, rec)
+			if tag := rec.Header().Get("ETag"); tag != "" && tt.method == http.MethodGet {
+				rec = f.get(t, tt.target, "If-None-Match", tag)
+				require.Equal(t, http.StatusNotModified, rec.Code)
+				doc.checkResponse(t, op, rec)
+			}
+		})
+	}
+}
+
 // newOfflineService builds the service on a ClickHouse address where nothing
 // listens: every route answers, those that need data with 503.
 func newOfflineService(t *testing.T) (*query.Service, http.Handler) {
+	t.Helper()
+	return newOfflineServiceWith(t, query.Config{AnalystToken: offlineAnalystToken})
+}
+
+// newOfflineServiceWith is newOfflineService with cfg.
+func newOfflineServiceWith(t *testing.T, cfg query.Config) (*query.Service, http.Handler) {
 	t.Helper()
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{"127.0.0.1:1"}, DialTimeout: time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, conn.Close()) })
 	cat, err := catalogue.Load()
 	require.NoError(t, err)
-	svc, err := query.New(query.Config{}, conn, cat, zerolog.Nop(), prometheus.NewRegistry())
+	svc, err := query.New(cfg, conn, cat, zerolog.Nop(), prometheus.NewRegistry())
 	require.NoError(t, err)
 	return svc, svc.Handler()
+}
+
+// offlineAnalystToken is the analyst token of newOfflineService, so that
+// writes reach their handlers; reads stay open.
+const offlineAnalystToken = "offline-analyst-token-0123"
+
+// call sends op's method to target as the document says a client does:
+// with the analyst token when op needs it, and with the first example of
+// its request body, if any.
+func (d *openAPI) call(t *testing.T, h http.Handler, op operation, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	return d.callWith(t, h, op, target, d.firstRequestExample(t, op))
+}
+
+// callWith is call with body (a decoded JSON value; nil sends none).
+func (d *openAPI) callWith(t *testing.T, h http.Handler, op operation, target string, body any) *httptest.ResponseRecorder {
+	t.Helper()
+	var header []string
+	if d.needsAnalyst(t, op) {
+		header = []string{"Authorization", "Bearer " + offlineAnalystToken}
+	}
+	return doRequest(t, h, op.method, target, body, header...)
+}
+
+// doRequest sends body, when not nil, as JSON.
+func doRequest(t *testing.T, h http.Handler, method, target string, body any, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	if body == nil {
+		return do(h, method, target, header...)
+	}
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	return doBody(h, method, target, b, append([]string{"Content-Type", "application/json"}, header...)...)
+}
+
+func doBody(h http.Handler, method, target string, body []byte, header ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// security is the security requirement of op: its own, else the document's.
+func (d *openAPI) security(t *testing.T, op operation) []any {
+	t.Helper()
+	sec, ok := op.node["security"]
+	if !ok {
+		sec = d.root["security"]
+	}
+	if sec == nil {
+		return nil
+	}
+	l, ok := sec.([]any)
+	require.Truef(t, ok, "%s: security is a list", op.pattern())
+	return l
+}
+
+// securityNames are the schemes op's security names, sorted.
+func (d *openAPI) securityNames(t *testing.T, op operation) []string {
+	t.Helper()
+	var names []string
+	for _, req := range d.security(t, op) {
+		for name := range req.(map[string]any) {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// anonymousAllowed reports whether op's security has the empty alternative.
+func (d *openAPI) anonymousAllowed(t *testing.T, op operation) bool {
+	t.Helper()
+	return slices.ContainsFunc(d.security(t, op), func(req any) bool { return len(req.(map[string]any)) == 0 })
+}
+
+// needsAnalyst reports whether only the analyst token opens op.
+func (d *openAPI) needsAnalyst(t *testing.T, op operation) bool {
+	t.Helper()
+	return slices.Equal(d.securityNames(t, op), []string{"analystToken"}) && !d.anonymousAllowed(t, op)
+}
+
+// requestExamples are the examples of op's JSON request body by name, as
+// encoding/json decodes them; nil when op takes no body.
+func (d *openAPI) requestExamples(t *testing.T, op operation) map[string]any {
+	t.Helper()
+	rb, ok := op.node["requestBody"]
+	if !ok {
+		return nil
+	}
+	media := d.resolve(t, rb)["content"].(map[string]any)["application/json"].(map[string]any)
+	out := map[string]any{}
+	if ex, ok := media["example"]; ok {
+		out["example"] = toJSON(t, ex)
+	}
+	exs, _ := media["examples"].(map[string]any)
+	for name, ex := range exs {
+		out[name] = toJSON(t, d.resolve(t, ex)["value"])
+	}
+	return out
+}
+
+// firstRequestExample is the first example of op's body by name, or nil.
+func (d *openAPI) firstRequestExample(t *testing.T, op operation) any {
+	t.Helper()
+	exs := d.requestExamples(t, op)
+	if len(exs) == 0 {
+		return nil
+	}
+	return exs[slices.Sorted(maps.Keys(exs))[0]]
+}
+
+// withoutEach calls f, for every property the schema n requires of every
+// object in v, with the JSON path of the property ("unit_costs[0].agency")
+// and a copy of v without it.
+func (d *openAPI) withoutEach(t *testing.T, n any, v any, path string, f func(field string, v any)) {
+	t.Helper()
+	s := d.schema(t, n)
+	switch v := v.(type) {
+	case map[string]any:
+		for _, r := range listOf(s["required"]) {
+			if _, ok := v[r]; ok {
+				c := maps.Clone(v)
+				delete(c, r)
+				f(joinPath(path, r), c)
+			}
+		}
+		props, _ := s["properties"].(map[string]any)
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			if ps, ok := props[k]; ok {
+				d.withoutEach(t, ps, v[k], joinPath(path, k), func(field string, sub any) {
+					c := maps.Clone(v)
+					c[k] = sub
+					f(field, c)
+				})
+			}
+		}
+	case []any:
+		for i, e := range v {
+			d.withoutEach(t, s["items"], e, fmt.Sprintf("%s[%d]", path, i), func(field string, sub any) {
+				c := slices.Clone(v)
+				c[i] = sub
+				f(field, c)
+			})
+		}
+	}
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 // envelopeCode is the code of an error envelope response, or "".
@@ -740,6 +1124,18 @@ func (d *openAPI) validate(t *testing.T, n any, v any, at string) []string {
 	}
 	var ps []string
 	bad := func(format string, args ...any) { ps = append(ps, at+": "+fmt.Sprintf(format, args...)) }
+	if alts, ok := s["oneOf"].([]any); ok {
+		matched := 0
+		for _, alt := range alts {
+			if len(d.validate(t, alt, v, at)) == 0 {
+				matched++
+			}
+		}
+		if matched != 1 {
+			bad("%v matches %d of the %d schemas of oneOf, want exactly 1", v, matched, len(alts))
+		}
+		return ps
+	}
 	switch s["type"] {
 	case "object":
 		obj, ok := v.(map[string]any)
@@ -784,6 +1180,12 @@ func (d *openAPI) validate(t *testing.T, n any, v any, at string) []string {
 			bad("want a string, got %T", v)
 			break
 		}
+		if lo, ok := s["minLength"].(int); ok && len(str) < lo {
+			bad("%q is shorter than %d", str, lo)
+		}
+		if hi, ok := s["maxLength"].(int); ok && len(str) > hi {
+			bad("%q is longer than %d", str, hi)
+		}
 		if pat, ok := s["pattern"].(string); ok && !regexp.MustCompile(pat).MatchString(str) {
 			bad("%q does not match %s", str, pat)
 		}
@@ -804,8 +1206,11 @@ func (d *openAPI) validate(t *testing.T, n any, v any, at string) []string {
 		if s["type"] == "integer" && num != math.Trunc(num) {
 			bad("%v is not an integer", num)
 		}
-		if lo, ok := s["minimum"].(int); ok && num < float64(lo) {
-			bad("%v is below the minimum %d", num, lo)
+		if lo, ok := number(s["minimum"]); ok && (num < lo || num == lo && s["exclusiveMinimum"] == true) {
+			bad("%v is below the minimum %v (exclusive: %v)", num, lo, s["exclusiveMinimum"])
+		}
+		if hi, ok := number(s["maximum"]); ok && (num > hi || num == hi && s["exclusiveMaximum"] == true) {
+			bad("%v is above the maximum %v (exclusive: %v)", num, hi, s["exclusiveMaximum"])
 		}
 	case "boolean":
 		if _, ok := v.(bool); !ok {
@@ -815,6 +1220,17 @@ func (d *openAPI) validate(t *testing.T, n any, v any, at string) []string {
 		bad("schema without a known type: %v", s)
 	}
 	return ps
+}
+
+// number is a bound of a schema as YAML decodes it (an int or a float).
+func number(v any) (float64, bool) {
+	switch v := v.(type) {
+	case int:
+		return float64(v), true
+	case float64:
+		return v, true
+	}
+	return 0, false
 }
 
 func listOf(v any) []string {
@@ -829,6 +1245,25 @@ func listOf(v any) []string {
 	return out
 }
 
+// jsonSamples are values of the types that encode themselves, covering
+// each form they write: compareGo checks their JSON against the schema.
+var jsonSamples = map[reflect.Type][]any{
+	reflect.TypeFor[savings.Money](): {
+		savings.NewMoney(big.NewRat(31500125, 200), 2), savings.NewMoney(big.NewRat(-7, 1), 0), savings.Money{},
+	},
+	// Within every range the document gives a number of the initiative.
+	reflect.TypeFor[savings.Num]():      {mustNum("0.035"), mustNum("0.5")},
+	reflect.TypeFor[savings.Discount](): {savings.GreenBook, savings.Discount{Rate: mustNum("0.035")}, savings.Discount{}},
+}
+
+func mustNum(s string) savings.Num {
+	n, err := savings.ParseNum(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
 var (
 	timeType      = reflect.TypeFor[time.Time]()
 	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
@@ -836,7 +1271,10 @@ var (
 )
 
 // compareGo checks a schema against the Go type encoding/json writes for it.
-func (d *openAPI) compareGo(t *testing.T, n any, typ reflect.Type, at string) {
+// For a request body (request), the schema may require fewer fields than
+// the type always writes: the handler decides what a client must send, and
+// TestOpenAPIRequestBodies holds the schema to it.
+func (d *openAPI) compareGo(t *testing.T, n any, typ reflect.Type, at string, request bool) {
 	t.Helper()
 	s := d.schema(t, n)
 	for typ.Kind() == reflect.Pointer {
@@ -852,6 +1290,19 @@ func (d *openAPI) compareGo(t *testing.T, n any, typ reflect.Type, at string) {
 	if typ == timeType {
 		if wantType("string") && s["format"] != "date-time" {
 			t.Errorf("%s: a time.Time is format date-time, the document says %v", at, s["format"])
+		}
+		return
+	}
+	if samples, ok := jsonSamples[typ]; ok {
+		// A type that encodes itself: what it writes fits the schema.
+		for _, v := range samples {
+			b, err := json.Marshal(v)
+			require.NoError(t, err)
+			var decoded any
+			require.NoError(t, json.Unmarshal(b, &decoded))
+			if ps := d.validate(t, n, decoded, at); len(ps) > 0 {
+				t.Errorf("%s: Go %s writes %s: %v", at, typ, b, ps)
+			}
 		}
 		return
 	}
@@ -876,7 +1327,7 @@ func (d *openAPI) compareGo(t *testing.T, n any, typ reflect.Type, at string) {
 			return
 		}
 		if wantType("array") {
-			d.compareGo(t, s["items"], typ.Elem(), at+"[]")
+			d.compareGo(t, s["items"], typ.Elem(), at+"[]", request)
 		}
 	case reflect.Map:
 		if !wantType("object") {
@@ -889,7 +1340,7 @@ func (d *openAPI) compareGo(t *testing.T, n any, typ reflect.Type, at string) {
 			t.Errorf("%s: a map has no fixed properties, the document lists %v", at, slices.Sorted(maps.Keys(props)))
 		}
 		if ap, ok := s["additionalProperties"].(map[string]any); ok {
-			d.compareGo(t, ap, typ.Elem(), at+"{}")
+			d.compareGo(t, ap, typ.Elem(), at+"{}", request)
 		} else {
 			t.Errorf("%s: a map needs additionalProperties with the value schema", at)
 		}
@@ -913,7 +1364,14 @@ func (d *openAPI) compareGo(t *testing.T, n any, typ reflect.Type, at string) {
 		if !slices.Equal(names, slices.Sorted(maps.Keys(props))) {
 			t.Errorf("%s: Go %s has fields %v, the document properties %v", at, typ, names, slices.Sorted(maps.Keys(props)))
 		}
-		if !slices.Equal(required, docRequired) {
+		switch {
+		case request:
+			for _, r := range docRequired {
+				if !slices.Contains(names, r) {
+					t.Errorf("%s: the document requires %s, which Go %s does not have", at, r, typ)
+				}
+			}
+		case !slices.Equal(required, docRequired):
 			t.Errorf("%s: Go %s always writes %v, the document requires %v", at, typ, required, docRequired)
 		}
 		for _, f := range fields {
@@ -933,7 +1391,7 @@ func (d *openAPI) compareGo(t *testing.T, n any, typ reflect.Type, at string) {
 			case isNull && !canNull:
 				t.Errorf("%s.%s: nullable, but Go %s is never null", at, f.name, f.typ)
 			}
-			d.compareGo(t, p, f.typ, at+"."+f.name)
+			d.compareGo(t, p, f.typ, at+"."+f.name, request)
 		}
 	default:
 		t.Errorf("%s: Go %s has no JSON form compareGo knows", at, typ)

@@ -255,6 +255,11 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	geo := strings.TrimSpace(q.Get("geo"))
+	if len(q["geo"]) > 1 || strings.Contains(geo, ",") {
+		httpapi.WriteError(w, httpapi.BadRequest("geo", "compare reads the cost series of one place: give geo once, such as geo=GBR, not %q",
+			strings.Join(q["geo"], "&geo=")))
+		return
+	}
 	if geo != "" && !geoRE.MatchString(geo) {
 		httpapi.WriteError(w, httpapi.BadRequest("geo", "place %q must be 1-64 letters, digits, '.', '_', ':' or '-'", geo))
 		return

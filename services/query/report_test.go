@@ -85,16 +85,25 @@ func ols(points map[int]float64) (a, b float64) {
 	return a, b
 }
 
-func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
+// newWorldBankFixture stores the overweight share of FRA, DEU and ITA and
+// FRA's health spending from the World Bank recordings, and returns them as
+// read from the raw files, independently of the adapter.
+func newWorldBankFixture(t testing.TB) (f *fixture, overweight, health map[string]map[int]float64) {
+	t.Helper()
 	dir := filepath.Join(testenv.SharedDataDir(t), "worldbank", "api_v2_full")
-	overweight := rawWorldBank(t, filepath.Join(dir, "SH.STA.OWAD.ZS_all_perpage10000_page1.json"), "FRA", "DEU", "ITA")
-	health := rawWorldBank(t, filepath.Join(dir, "SH.XPD.CHEX.GD.ZS_all_perpage10000_page1.json"), "FRA")
+	overweight = rawWorldBank(t, filepath.Join(dir, "SH.STA.OWAD.ZS_all_perpage10000_page1.json"), "FRA", "DEU", "ITA")
+	health = rawWorldBank(t, filepath.Join(dir, "SH.XPD.CHEX.GD.ZS_all_perpage10000_page1.json"), "FRA")
 	require.Len(t, overweight, 3)
 	require.NotEmpty(t, health["FRA"])
 
-	f := newFixture(t, query.Config{AnalystToken: testAnalystToken})
+	f = newFixture(t, query.Config{AnalystToken: testAnalystToken})
 	loadWorldBank(t, f.ch, "SH.STA.OWAD.ZS", "% of adults", overweight)
 	loadWorldBank(t, f.ch, "SH.XPD.CHEX.GD.ZS", "% of GDP", health)
+	return f, overweight, health
+}
+
+func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
+	f, overweight, health := newWorldBankFixture(t)
 
 	const start = 2012
 	doc := fmt.Sprintf(`{"id": "fra-obesity", "name": "Obesity prevention", "indicator": "SH.STA.OWAD.ZS", "geo": "FRA",
@@ -279,4 +288,23 @@ func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
 	env := decode[httpapi.Envelope](t, rec)
 	require.Equal(t, httpapi.CodeInsufficientData, env.Error.Code)
 	require.Contains(t, env.Error.Message, "3")
+}
+
+// TestCompareOnePlace checks that compare, which reads one place's cost
+// series, refuses several places instead of silently using the first.
+func TestCompareOnePlace(t *testing.T) {
+	_, h := newOfflineService(t)
+	for _, target := range []string{
+		"/v1/compare?initiatives=a&cost_indicator=SH.XPD.CHEX.GD.ZS&geo=GBR&geo=FRA",
+		"/v1/compare?initiatives=a&cost_indicator=SH.XPD.CHEX.GD.ZS&geo=GBR,FRA",
+	} {
+		rec := do(h, http.MethodGet, target)
+		require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+		env := decode[httpapi.Envelope](t, rec)
+		require.Equal(t, "geo", env.Error.Field)
+		require.Contains(t, env.Error.Message, "give geo once")
+	}
+	// One place passes the check and reaches ClickHouse, which is away.
+	rec := do(h, http.MethodGet, "/v1/compare?initiatives=a&cost_indicator=SH.XPD.CHEX.GD.ZS&geo=GBR")
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
 }
