@@ -961,5 +961,6 @@ func TestIntegrationBrowserFeeds(t *testing.T) {
 		}
 		return false
 	}, 30*time.Second, 100*time.Millisecond, "the failure is drawn after a poll")
+	screenshot(t, bctx, "feeds-1280x800.png", false)
 	require.Empty(t, cons.take())
 }

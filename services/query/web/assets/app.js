@@ -739,17 +739,17 @@
         const status = f.status || (err ? 'failing' : f.last_success ? 'ok' : 'never_run');
         const state = (states[status] || status) +
           (f.consecutive_failures > 1 ? ' (' + f.consecutive_failures + ' runs)' : '');
+        const about = [f.format, f.domain, f.licence].filter((x) => x).join(' · ');
         return el('tr', {class: 'feed-' + status, 'data-feed': f.id, 'data-status': status},
-          el('th', {scope: 'row'}, f.id), el('td', {class: 'state'}, state),
+          el('th', {scope: 'row'}, f.url ? link(f.url, f.id) : f.id, el('small', {class: 'about'}, about)),
+          el('td', {class: 'state'}, state),
           el('td', {}, when(f.last_success)), el('td', {}, when(f.last_attempt)),
           el('td', {class: 'error-text'}, err || '—'),
           numCell(f.rows), numCell(f.observations), numCell(f.duration_seconds),
-          el('td', {}, when(f.next_run)), el('td', {}, f.format || '—'), el('td', {}, f.domain || '—'),
-          el('td', {}, link(f.url, 'source')), el('td', {}, f.licence || '—'));
+          el('td', {}, when(f.next_run)));
       });
       replace('feeds-table', table('Feeds: state, last success, last error, and rows, observations and seconds of the last run',
-        ['Feed', 'State', 'Last success', 'Last attempt', 'Last error', 'Rows', 'Observations', 'Seconds', 'Next run',
-          'Format', 'Domain', 'URL', 'Licence'], rows, 'feeds'));
+        ['Feed', 'State', 'Last success', 'Last attempt', 'Last error', 'Rows', 'Observations', 'Seconds', 'Next run'], rows, 'feeds'));
       return true;
     },
   };
