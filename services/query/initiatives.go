@@ -1,14 +1,15 @@
 package query
 
 import (
-	"maps"
-	"slices"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -198,7 +199,7 @@ func (s *Service) getInitiative(w http.ResponseWriter, r *http.Request) {
 // readInitiativeBody decodes and validates a write's body against the
 // catalogue; pathID, when set, is the id the path names.
 func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pathID string) (savings.Initiative, string, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSONMediaType(ct) {
 		httpapi.WriteError(w, httpapi.BadRequest("Content-Type", "send the initiative as application/json, not %q", ct))
 		return savings.Initiative{}, "", false
 	}
@@ -385,11 +386,21 @@ func (s *Service) deleteInitiative(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	if err := writeInitiative(ctx, s.conn, id, "", true, nextVersion(cur.Version)); err != nil {
+	start := time.Now()
+	err := writeInitiative(ctx, s.conn, id, "", true, nextVersion(cur.Version))
+	s.chDuration.WithLabelValues("initiative_write").Observe(time.Since(start).Seconds())
+	if err != nil {
 		s.chErrors.WithLabelValues("initiative_write").Inc()
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
 	s.fresh.bump()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// isJSONMediaType reports whether a Content-Type names application/json
+// (parameters such as charset allowed).
+func isJSONMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }
