@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 )
 
 var (
-	savingsParamNames = map[string]bool{"method": true}
-	compareParamNames = map[string]bool{"initiatives": true, "cost_indicator": true, "geo": true, "method": true}
+	savingsParamNames = map[string]bool{"method": true, "pre_from": true}
+	compareParamNames = map[string]bool{"initiatives": true, "cost_indicator": true, "geo": true, "method": true, "pre_from": true}
 )
 
 // MaxCompared is the most initiatives one compare request may name.
@@ -107,7 +108,7 @@ func readYearly(ctx context.Context, conn chdriver.Conn, indicator, unit string,
 
 // report computes the savings report of one initiative by method ("" for
 // its own), reading the data the method needs.
-func (s *Service) report(ctx context.Context, in savings.Initiative, method string) (savings.Report, error) {
+func (s *Service) report(ctx context.Context, in savings.Initiative, method string, preFrom int) (savings.Report, error) {
 	if method == "" {
 		method = in.Method
 	}
@@ -148,7 +149,46 @@ func (s *Service) report(ctx context.Context, in savings.Initiative, method stri
 			data.Population = ps[in.Geo]
 		}
 	}
-	return savings.Compute(in, method, data)
+	if preFrom != 0 {
+		if preFrom >= in.StartYear {
+			return savings.Report{}, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "pre_from",
+				Message: fmt.Sprintf("pre_from %d must be before the initiative's start_year %d", preFrom, in.StartYear)}
+		}
+		data.Target.Values = fromYear(data.Target.Values, preFrom)
+		for i := range data.Comparison {
+			data.Comparison[i].Values = fromYear(data.Comparison[i].Values, preFrom)
+		}
+	}
+	rep, err := savings.Compute(in, method, data)
+	if err == nil && preFrom != 0 {
+		rep.Inputs.PreFrom = &preFrom
+	}
+	return rep, err
+}
+
+// fromYear is values without the years before first.
+func fromYear(values map[int]float64, first int) map[int]float64 {
+	out := make(map[int]float64, len(values))
+	for y, v := range values {
+		if y >= first {
+			out[y] = v
+		}
+	}
+	return out
+}
+
+// preFromParam reads the optional pre_from year: the first year of the
+// pre-period the counterfactual learns from.
+func preFromParam(q url.Values) (int, *httpapi.Error) {
+	v := strings.TrimSpace(q.Get("pre_from"))
+	if v == "" {
+		return 0, nil
+	}
+	y, err := strconv.Atoi(v)
+	if err != nil || y < savings.MinYear || y > savings.MaxYear {
+		return 0, httpapi.BadRequest("pre_from", "pre_from %q must be a year between %d and %d, e.g. pre_from=2000", v, savings.MinYear, savings.MaxYear)
+	}
+	return y, nil
 }
 
 // reportError answers an error of report or compare: a client's mistake as
@@ -176,11 +216,17 @@ func methodParam(q url.Values) (string, *httpapi.Error) {
 func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
 	if perr == nil {
-		perr = checkParamNames(q, savingsParamNames, "method")
+		perr = checkParamNames(q, savingsParamNames, "method and pre_from")
 	}
-	var method string
+	var (
+		method  string
+		preFrom int
+	)
 	if perr == nil {
 		method, perr = methodParam(q)
+	}
+	if perr == nil {
+		preFrom, perr = preFromParam(q)
 	}
 	if perr != nil {
 		httpapi.WriteError(w, perr)
@@ -196,7 +242,7 @@ func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	rep, err := s.report(ctx, in, method)
+	rep, err := s.report(ctx, in, method, preFrom)
 	if err != nil {
 		s.reportError(w, r, err)
 		return
@@ -215,11 +261,17 @@ type CompareResponse struct {
 func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
 	if perr == nil {
-		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, geo and method")
+		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, geo, method and pre_from")
 	}
-	var method string
+	var (
+		method  string
+		preFrom int
+	)
 	if perr == nil {
 		method, perr = methodParam(q)
+	}
+	if perr == nil {
+		preFrom, perr = preFromParam(q)
 	}
 	if perr != nil {
 		httpapi.WriteError(w, perr)
@@ -286,7 +338,7 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		rep, err := s.report(ctx, in, method)
+		rep, err := s.report(ctx, in, method, preFrom)
 		if err != nil {
 			s.reportError(w, r, err)
 			return

@@ -174,6 +174,42 @@ func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
 		require.Contains(t, rep.Totals, "npv")
 	})
 
+	t.Run("its from a limited pre-period", func(t *testing.T) {
+		rec := f.get(t, "/v1/initiatives/fra-obesity/savings?method=its&pre_from=2000")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var rep struct {
+			Years []struct {
+				CalendarYear   int      `json:"calendar_year"`
+				Counterfactual *float64 `json:"counterfactual"`
+			} `json:"years"`
+			Inputs struct {
+				PreFrom *int `json:"pre_from"`
+			} `json:"inputs"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
+		require.NotNil(t, rep.Inputs.PreFrom)
+		require.Equal(t, 2000, *rep.Inputs.PreFrom)
+		recent := map[int]float64{}
+		for y, v := range overweight["FRA"] {
+			if y >= 2000 && y < start {
+				recent[y] = v
+			}
+		}
+		ra, rb := ols(recent)
+		for _, y := range rep.Years {
+			require.NotNil(t, y.Counterfactual)
+			require.InDelta(t, ra+rb*float64(y.CalendarYear), *y.Counterfactual, 1e-9, "year %d", y.CalendarYear)
+		}
+		for target, field := range map[string]string{
+			"/v1/initiatives/fra-obesity/savings?pre_from=2012": "pre_from",
+			"/v1/initiatives/fra-obesity/savings?pre_from=soon": "pre_from",
+		} {
+			rec := f.get(t, target)
+			require.Contains(t, []int{400, 422}, rec.Code, rec.Body.String())
+			require.Equal(t, field, decode[httpapi.Envelope](t, rec).Error.Field)
+		}
+	})
+
 	t.Run("did", func(t *testing.T) {
 		rec := f.get(t, "/v1/initiatives/fra-obesity/savings?method=did")
 		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
