@@ -1,0 +1,69 @@
+package eurostat_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/feeds/eurostat"
+)
+
+// FuzzReader feeds arbitrary bodies to the reader with the feed's mapping,
+// seeded from the recording. It must never panic, and whatever it yields
+// must be a valid observation.
+func FuzzReader(f *testing.F) {
+	m, data := setup(f)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	seed := bytes.Join(lines[:40], nil)
+	f.Add(seed)
+	f.Add(lines[0])
+	f.Add(seed[:len(seed)/2])
+	f.Add(bytes.ReplaceAll(seed, []byte("\n"), []byte("\r\n")))
+	f.Add(append([]byte("\uFEFF"), seed...))
+	f.Add(bytes.Join(lines[len(lines)-30:], nil))
+	f.Add([]byte("<html></html>"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rd, err := eurostat.NewReader(bytes.NewReader(body), m)
+		if err != nil {
+			return
+		}
+		n := 0
+		for o, err := range rd.All() {
+			if err != nil {
+				break
+			}
+			require.NoError(t, o.Validate())
+			require.NotNil(t, o.Value)
+			n++
+		}
+		require.Equal(t, n, rd.Stats().Observations)
+	})
+}
+
+// BenchmarkParse reads the whole recording. Reproduce with
+//
+//	go test ./feeds/eurostat -run '^$' -bench Parse -benchtime 200x
+func BenchmarkParse(b *testing.B) {
+	m, data := setup(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd, err := eurostat.NewReader(bytes.NewReader(data), m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for _, err := range rd.All() {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n == 0 {
+			b.Fatal("no observations")
+		}
+	}
+}
+
+func eurostatFields(s string) (eurostat.Fields, error) { return eurostat.ParseFields([]byte(s)) }
