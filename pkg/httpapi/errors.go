@@ -6,8 +6,8 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Code is a stable error code of the HTTP APIs. The set is closed: every
@@ -179,11 +181,22 @@ func WriteWithETag(w http.ResponseWriter, r *http.Request, contentType string, b
 	writeTyped(w, http.StatusOK, contentType, body)
 }
 
-// ETag is the strong entity tag of body: a quoted SHA-256 prefix.
+// ETag is the strong entity tag of body: a quoted 128-bit digest, two
+// xxhash64 sums with different seeds. Tags only tell a client whether its
+// copy is current, so a fast non-cryptographic hash serves: hashing a
+// 200 kB series answer costs tens of microseconds rather than half a
+// millisecond with SHA-256.
 func ETag(body []byte) string {
-	sum := sha256.Sum256(body)
-	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+	var sum [16]byte
+	binary.LittleEndian.PutUint64(sum[:8], xxhash.Sum64(body))
+	d := xxhash.NewWithSeed(etagSeed)
+	_, _ = d.Write(body) // a Digest never fails to write
+	binary.LittleEndian.PutUint64(sum[8:], d.Sum64())
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:]) + `"`
 }
+
+// etagSeed seeds the second half of an ETag's digest.
+const etagSeed = 0x6f756e6365 // "ounce"
 
 // ETagMatch reports whether an If-None-Match header value matches tag, using
 // the weak comparison RFC 9110 prescribes for If-None-Match.
