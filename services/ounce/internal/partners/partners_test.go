@@ -19,6 +19,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/gateway"
 	"github.com/ounce-data/ounce/services/loader"
+	"github.com/ounce-data/ounce/services/query"
 	"github.com/ounce-data/ounce/services/ounce/internal/partners"
 )
 
@@ -177,6 +178,26 @@ func TestIntegrationPartnerPushReachesClickHouse(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, want, got, "the atomic push's 2019 rows are absent; FRA was rejected")
+
+	// And back out of the query API, with the partner as their source.
+	q, err := query.New(query.Config{}, ch.Conn, cat, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	fromAPI := map[string]float64{}
+	for _, ind := range []string{"who.NCD_PAA", "SP.POP.TOTL"} {
+		rec := httptest.NewRecorder()
+		q.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/series?indicator="+ind+"&geo=GBR,GB-MAN", nil))
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var body query.SeriesResponse
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+		for _, se := range body.Series {
+			for _, p := range se.Points {
+				require.Equal(t, "partner:clinic-a", p.Source)
+				require.NotNil(t, p.Value)
+				fromAPI[ind+"|"+se.Geo+"|"+p.Period] = *p.Value
+			}
+		}
+	}
+	require.Equal(t, want, fromAPI, "the query API answers what the partner pushed")
 }
 
 func periodCode(grain string, start int64) string {
