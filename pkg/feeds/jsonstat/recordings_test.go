@@ -1,0 +1,105 @@
+package jsonstat_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/observation"
+)
+
+// Each recording read with encoding/json alone: every cell with a value
+// that a catalogue selector picks is one observation with that value, its
+// place (Eurostat and OECD codes to the place catalogue, written out here
+// for the places checked), its period and its status; null and absent
+// cells give nothing.
+func TestRecordingsMatchRawCells(t *testing.T) {
+	// Place codes as documented, written out for the places checked.
+	geos := map[string]string{"DNK": "DK", "ITA": "IT", "FRA": "FR", "GBR": "UK", "GRC": "GR", "DEU": "DE", "USA": "US", "oecd:EU15": "EU15", "oecd:OECD": "OECD"}
+	for _, id := range feedIDs {
+		t.Run(id, func(t *testing.T) {
+			m, data := setup(t, id)
+			obs, stats, err := readAll(t, data, m)
+			require.NoError(t, err)
+			geoDim, timeDim := "geo", "time"
+			if id == "oecd-unemployment" {
+				geoDim, timeDim = "area", "year"
+			}
+			type key struct{ ind, geo, period, status string }
+			want := map[key]float64{}
+			missing, unmapped := 0, 0
+			for _, c := range rawCells(t, data) {
+				if c.value == nil {
+					missing++
+					continue
+				}
+				picked := 0
+				for sel, col := range m.Columns {
+					if !matches(c, sel) {
+						continue
+					}
+					picked++
+					want[key{col.Indicator, c.cats[geoDim], c.cats[timeDim], c.status}] = *c.value
+				}
+				require.LessOrEqual(t, picked, 1)
+				if picked == 0 {
+					unmapped++
+				}
+			}
+			require.NotEmpty(t, want)
+			require.Len(t, obs, len(want))
+			require.Equal(t, missing, stats.Missing)
+			require.Equal(t, unmapped, stats.Unmapped)
+			places, periods := map[string]bool{}, map[string]bool{}
+			for _, o := range obs {
+				require.Equal(t, observation.GrainYear, o.Period.Grain)
+				code, ok := geos[o.Geo]
+				if !ok {
+					continue
+				}
+				k := key{o.Indicator, code, o.Period.Code(), o.Dims["status"]}
+				v, ok := want[k]
+				require.True(t, ok, "%+v is not in the raw file", k)
+				require.Equal(t, v, *o.Value, "%+v", k)
+				places[o.Geo], periods[o.Period.Code()] = true, true
+			}
+			require.NotEmpty(t, places, "values checked")
+			t.Logf("%s: %d observations, %d missing, %d unmapped; places %v; %d periods", id, len(obs), stats.Missing, stats.Unmapped, sortedKeys(places), len(periods))
+		})
+	}
+}
+
+// The OECD sample's 2013 and 2014 projections keep their status "e"; the
+// aggregates are counted, not taken for countries.
+func TestOECDStatusAndAggregates(t *testing.T) {
+	m, data := setup(t, "oecd-unemployment")
+	obs, stats, err := readAll(t, data, m)
+	require.NoError(t, err)
+	require.Len(t, obs, 432)
+	require.Equal(t, 72, stats.Statuses["e"])
+	require.Equal(t, 24, stats.Aggregates)
+	for _, o := range obs {
+		y := o.Period.Start.Year()
+		require.Equal(t, y >= 2013, o.Dims["status"] == "e", "%s %d", o.Geo, y)
+	}
+}
+
+// The Eurostat API's freq dimension has one category and is left out; the
+// legacy wdds bundle is read and flagged as such.
+func TestConstantDimensionsAndLegacy(t *testing.T) {
+	m, data := setup(t, "eurostat-gdp")
+	_, stats, err := readAll(t, data, m)
+	require.NoError(t, err)
+	require.Equal(t, []string{"freq=A"}, stats.Constant)
+	require.False(t, stats.Legacy)
+	require.Equal(t, map[string]int{"d": 1}, stats.Statuses, "cell 43 (B1G, CON_PPCH_PRE); cell 42 is unmapped")
+
+	m, data = setup(t, "eurostat-gdp-per-capita-wdds")
+	obs, stats, err := readAll(t, data, m)
+	require.NoError(t, err)
+	require.True(t, stats.Legacy)
+	require.Equal(t, 1, stats.Datasets)
+	require.Equal(t, 138, stats.Cells)
+	require.Equal(t, 138-len(obs), stats.Missing)
+	require.Equal(t, stats.Missing, stats.Statuses[":"], "wdds marks each empty cell ':'")
+}
