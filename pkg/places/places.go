@@ -8,8 +8,10 @@
 //	world       WLD, the whole world (the World Bank's code, which its feeds carry)
 //	region      a UN M49 continental region, m49:002 Africa … m49:150 Europe; parent WLD
 //	country     an ISO 3166-1 alpha-3 code (the code every feed uses); parent its region
-//	subnational a part of a country: US-CA (ISO 3166-2), GB (Great Britain), ci:1…ci:17
-//	            (GB Carbon Intensity regions); parent the next place up
+//	subnational a part of a country: hhs:1…hhs:10 (HHS regions), US-CA (ISO 3166-2,
+//	            under its HHS region), us-place:<GEOID> and us-county:<GEOID> (US cities
+//	            and counties, under their state), GB (Great Britain), ci:1…ci:17 (GB
+//	            Carbon Intensity regions); parent the next place up
 //	aggregate   a publisher's own grouping, outside the tree: World Bank regions and
 //	            income groups (EAS, HIC…), OWID's OWID_* codes and owid:<slug> entities,
 //	            WHO regions and income groups (who:EUR, who:WB_HI); parent empty

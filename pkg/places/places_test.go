@@ -54,7 +54,11 @@ func TestParents(t *testing.T) {
 		code string
 		want []string
 	}{
-		{"US-CA", []string{"USA", "m49:003", "WLD"}},
+		{"US-CA", []string{"hhs:9", "USA", "m49:003", "WLD"}},
+		{"hhs:1", []string{"USA", "m49:003", "WLD"}},
+		{"us-place:0644000", []string{"US-CA", "hhs:9", "USA", "m49:003", "WLD"}},
+		{"us-county:15003", []string{"US-HI", "hhs:9", "USA", "m49:003", "WLD"}},
+		{"who:GBD_REG14_EURA", []string{}},
 		{"ci:13", []string{"GB", "GBR", "m49:150", "WLD"}},
 		{"GB", []string{"GBR", "m49:150", "WLD"}},
 		{"FRA", []string{"m49:150", "WLD"}},
@@ -111,7 +115,7 @@ func TestResolve(t *testing.T) {
 func TestAggregatesAreNotCountries(t *testing.T) {
 	c := load(t)
 	for _, code := range []string{"EAS", "AFE", "HIC", "INX", "OWID_WRL", "OWID_CIS", "owid:africa",
-		"who:EUR", "who:GLOBAL", "who:WB_HI", "wb:XD"} {
+		"who:EUR", "who:GLOBAL", "who:WB_HI", "wb:XD", "who:GBD_REG14_AFRD", "who:OECD_HII_EUR", "FCS"} {
 		p, ok := c.Place(code)
 		require.True(t, ok, code)
 		require.Equal(t, places.Aggregate, p.Level, code)
