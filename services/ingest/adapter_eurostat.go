@@ -29,6 +29,19 @@ func bindEurostat(mapping []byte, cf *catalogue.File) (adapter, error) {
 	if err != nil {
 		return nil, err
 	}
+	return bindEurostatPlaces(cf, eurostat.EurostatPrefix, func(body io.Reader, m feeds.Meta, cols map[string]feeds.Column, geos *eurostat.Places) (parsed, error) {
+		rd, err := eurostat.NewReader(body, eurostat.Mapping{Meta: m, Columns: cols, Fields: fields, Places: geos})
+		if err != nil {
+			return nil, err
+		}
+		return eurostatParsed{rd}, nil
+	})
+}
+
+// bindEurostatPlaces is the adapter of a format whose places are Eurostat
+// geo codes (aggregates under prefix): open gets the catalogue's columns
+// and the place catalogue read once.
+func bindEurostatPlaces(cf *catalogue.File, prefix string, open func(io.Reader, feeds.Meta, map[string]feeds.Column, *eurostat.Places) (parsed, error)) (adapter, error) {
 	cols, err := feeds.Columns(cf)
 	if err != nil {
 		return nil, err
@@ -38,15 +51,11 @@ func bindEurostat(mapping []byte, cf *catalogue.File) (adapter, error) {
 		if err != nil {
 			return nil, err
 		}
-		geos, err := eurostat.NewPlaces(pl, eurostat.EurostatPrefix)
+		geos, err := eurostat.NewPlaces(pl, prefix)
 		if err != nil {
 			return nil, err
 		}
-		rd, err := eurostat.NewReader(body, eurostat.Mapping{Meta: meta, Columns: cols, Fields: fields, Places: geos})
-		if err != nil {
-			return nil, err
-		}
-		return eurostatParsed{rd}, nil
+		return open(body, meta, cols, geos)
 	}, nil
 }
 

@@ -32,25 +32,13 @@ func bindJSONStat(mapping []byte, cf *catalogue.File) (adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	cols, err := feeds.Columns(cf)
-	if err != nil {
-		return nil, err
-	}
-	return func(body io.Reader, _ *catalogue.File, meta feeds.Meta) (parsed, error) {
-		pl, err := placeCatalogue()
-		if err != nil {
-			return nil, err
-		}
-		geos, err := eurostat.NewPlaces(pl, fields.Aggregates)
-		if err != nil {
-			return nil, err
-		}
-		rd, err := jsonstat.NewReader(body, jsonstat.Mapping{Meta: meta, Columns: cols, Fields: fields, Places: geos})
+	return bindEurostatPlaces(cf, fields.Aggregates, func(body io.Reader, m feeds.Meta, cols map[string]feeds.Column, geos *eurostat.Places) (parsed, error) {
+		rd, err := jsonstat.NewReader(body, jsonstat.Mapping{Meta: m, Columns: cols, Fields: fields, Places: geos})
 		if err != nil {
 			return nil, err
 		}
 		return jsonstatParsed{rd}, nil
-	}, nil
+	})
 }
 
 type jsonstatParsed struct{ *jsonstat.Reader }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ounce-data/ounce/pkg/feeds/eurostat"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 )
 
 // FuzzReader feeds arbitrary bodies to the reader with the feed's mapping,
@@ -28,16 +29,8 @@ func FuzzReader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		n := 0
-		for o, err := range rd.All() {
-			if err != nil {
-				break
-			}
-			require.NoError(t, o.Validate())
-			require.NotNil(t, o.Value)
-			n++
-		}
-		require.Equal(t, n, rd.Stats().Observations)
+		obs, _ := feedtest.Drain(t, rd.All())
+		require.Equal(t, len(obs), rd.Stats().Observations)
 	})
 }
 

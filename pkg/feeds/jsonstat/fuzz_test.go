@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/jsonstat"
 )
 
@@ -29,16 +30,8 @@ func FuzzReader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		n := 0
-		for o, err := range rd.All() {
-			if err != nil {
-				break
-			}
-			require.NoError(t, o.Validate())
-			require.NotNil(t, o.Value)
-			n++
-		}
-		require.Equal(t, n, rd.Stats().Observations)
+		obs, _ := feedtest.Drain(t, rd.All())
+		require.Equal(t, len(obs), rd.Stats().Observations)
 	})
 }
 

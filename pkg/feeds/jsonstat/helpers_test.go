@@ -3,24 +3,17 @@ package jsonstat_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
-	"github.com/ounce-data/ounce/pkg/feedcat"
-	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/eurostat"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/jsonstat"
 	"github.com/ounce-data/ounce/pkg/observation"
-	"github.com/ounce-data/ounce/pkg/places"
-	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
 // The JSON-stat feeds of schemas/feeds; every recording holding
@@ -30,27 +23,12 @@ var feedIDs = []string{"eurostat-gdp", "oecd-unemployment", "eurostat-gdp-per-ca
 // setup returns a declared feed's mapping and its recording.
 func setup(tb testing.TB, id string) (jsonstat.Mapping, []byte) {
 	tb.Helper()
-	all, err := feedcat.Load()
+	rec := feedtest.Load(tb, id)
+	fields, err := jsonstat.ParseFields(rec.Feed.Mapping)
 	require.NoError(tb, err)
-	f, ok := feedcat.ByID(all, id)
-	require.True(tb, ok, "feed %s is not in schemas/feeds", id)
-	cat, err := catalogue.Load()
+	pl, err := eurostat.NewPlaces(rec.Places, fields.Aggregates)
 	require.NoError(tb, err)
-	cols, err := feeds.Columns(cat.Files[f.Catalogue])
-	require.NoError(tb, err)
-	fields, err := jsonstat.ParseFields(f.Mapping)
-	require.NoError(tb, err)
-	pc, err := places.Load()
-	require.NoError(tb, err)
-	pl, err := eurostat.NewPlaces(pc, fields.Aggregates)
-	require.NoError(tb, err)
-	data, err := os.ReadFile(filepath.Join(testenv.SharedDataDir(tb), filepath.FromSlash(f.Mirror)))
-	require.NoError(tb, err)
-	return jsonstat.Mapping{
-		Meta: feeds.Meta{Source: f.ID, URL: f.URL, Licence: f.Licence,
-			RetrievedAt: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC), Version: 1_700_000_000_000},
-		Columns: cols, Fields: fields, Places: pl,
-	}, data
+	return jsonstat.Mapping{Meta: rec.Meta, Columns: rec.Columns, Fields: fields, Places: pl}, rec.Data
 }
 
 // readAll runs a reader over body to its end, checking every observation
@@ -61,16 +39,9 @@ func readAll(tb testing.TB, body []byte, m jsonstat.Mapping) ([]observation.Obse
 	if err != nil {
 		return nil, jsonstat.Stats{}, err
 	}
-	var obs []observation.Observation
-	for o, err := range rd.All() {
-		if err != nil {
-			return obs, rd.Stats(), err
-		}
-		require.NoError(tb, o.Validate())
-		obs = append(obs, o)
-	}
+	obs, err := feedtest.Drain(tb, rd.All())
 	require.Equal(tb, len(obs), rd.Stats().Observations)
-	return obs, rd.Stats(), nil
+	return obs, rd.Stats(), err
 }
 
 // rawCell is one cell of a recording read with encoding/json alone.
