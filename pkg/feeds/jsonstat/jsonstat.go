@@ -210,6 +210,7 @@ type Reader struct {
 	dimsCache   map[dimsKey]observation.Dims
 	statusNames map[string]string
 	parser      *fastjson.Parser
+	vals        []float64 // yielded values, in chunks
 }
 
 type dimsKey struct {
@@ -230,7 +231,12 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 	if err := feeds.Check(m.Meta, m.Columns); err != nil {
 		return nil, fmt.Errorf("jsonstat: %w", err)
 	}
-	data, err := io.ReadAll(r)
+	var buf bytes.Buffer
+	if br, ok := r.(interface{ Len() int }); ok {
+		buf.Grow(br.Len() + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(r)
+	data := buf.Bytes()
 	if err != nil {
 		return nil, rd.fail(nil, -1, "", "", "read body: %v", err)
 	}
@@ -767,7 +773,11 @@ func (r *Reader) cell(n int, ds *dataset, i int, v *fastjson.Value, yield func(o
 	c := ds.colList[col]
 	var o observation.Observation
 	r.m.Stamp(&o)
-	o.Indicator, o.Unit, o.Geo, o.Dims, o.Value = c.Indicator, c.Unit, geo.Geo, dims, &val
+	if len(r.vals) == cap(r.vals) {
+		r.vals = make([]float64, 0, 256) // a full chunk is left to its observations
+	}
+	r.vals = append(r.vals, val)
+	o.Indicator, o.Unit, o.Geo, o.Dims, o.Value = c.Indicator, c.Unit, geo.Geo, dims, &r.vals[len(r.vals)-1]
 	o.Period = ds.periods[i/ds.strides[ds.time]%ds.dims[ds.time].size]
 	r.stats.Observations++
 	if geo.Aggregate {
