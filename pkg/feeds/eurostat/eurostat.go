@@ -183,7 +183,7 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 		return nil, err
 	}
 	rd := &Reader{m: m, tail: tail, recs: csvrows.New(br),
-		geos: map[string]Place{}, seen: make(map[string]int, 1024), dimsOf: map[string]observation.Dims{},
+		geos: map[string]Place{}, seen: make(map[string]int, 64), dimsOf: map[string]observation.Dims{},
 		stats: Stats{Flags: map[string]int{}, Unmapped: map[string]int{}}}
 	header, err := rd.recs.Read()
 	if err != nil {
