@@ -13,6 +13,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -235,7 +236,7 @@ func (s *Service) importRows(ctx context.Context, p *registry.Partner, format st
 		return answer{}, httpapi.BadRequest("", "the body has no rows; send at least one observation")
 	}
 	now := s.cfg.Now().UTC()
-	v := validator{partner: p, cat: s.cat, now: now, version: uint64(now.UnixMilli())}
+	v := newValidator(p, s.cat, now)
 	obs := make([]observation.Observation, 0, len(rows))
 	obsRow := make([]int, 0, len(rows))
 	var cs conflicts
@@ -303,13 +304,15 @@ func (s *Service) importRows(ctx context.Context, p *registry.Partner, format st
 func (s *Service) dropDuplicates(obs []observation.Observation, rowN []int, cs *conflicts) ([]observation.Observation, []int) {
 	first := make(map[string]int, len(obs))
 	dup := map[int]bool{}
+	var k []byte
+	var keys []string
 	for i := range obs {
-		k := obs[i].Key()
-		if j, ok := first[k]; ok {
+		k, keys = appendKey(k[:0], keys, &obs[i])
+		if j, ok := first[string(k)]; ok {
 			dup[i], dup[j] = true, true
 			continue
 		}
-		first[k] = i
+		first[string(k)] = i
 	}
 	if len(dup) == 0 {
 		return obs, rowN
@@ -325,6 +328,33 @@ func (s *Service) dropDuplicates(obs []observation.Observation, rowN []int, cs *
 		s.m.rowsBad.WithLabelValues(ConflictDuplicateKey).Inc()
 	}
 	return keepO, keepN
+}
+
+// appendKey appends the natural key of o within a push (indicator, geo,
+// period and dims; the source is the partner's) to b: each string length
+// prefixed, dims sorted by key, so that two keys are equal only when
+// observation.Key is. keys is scratch space, returned for reuse.
+func appendKey(b []byte, keys []string, o *observation.Observation) ([]byte, []string) {
+	str := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	str(o.Indicator)
+	str(o.Geo)
+	str(string(o.Period.Grain))
+	b = strconv.AppendInt(b, o.Period.Start.Unix(), 10)
+	b = append(b, ';')
+	keys = keys[:0]
+	for k := range o.Dims {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		str(k)
+		str(o.Dims[k])
+	}
+	return b, keys
 }
 
 // newBatchID is time-ordered and unique: 20261128T102136Z-<12 hex>.

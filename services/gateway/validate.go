@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/observation"
@@ -49,6 +50,16 @@ type validator struct {
 	cat     *catalogue.Catalogue
 	now     time.Time
 	version uint64 // receive time in Unix milliseconds, for rows without one
+	source  string // the partner's source, partner:<id>
+
+	// periods holds the periods already read in this push, by their JSON:
+	// a push repeats a few periods thousands of times.
+	periods map[string]observation.Period
+}
+
+func newValidator(p *registry.Partner, cat *catalogue.Catalogue, now time.Time) *validator {
+	return &validator{partner: p, cat: cat, now: now, version: uint64(now.UnixMilli()), source: p.Source(),
+		periods: make(map[string]observation.Period)}
 }
 
 // check returns the observation of r, or the first problem found. A row
@@ -57,7 +68,7 @@ func (v *validator) check(r *row) (observation.Observation, *problem, error) {
 	if r.bad != nil {
 		return observation.Observation{}, r.bad, nil
 	}
-	if r.Source != "" && r.Source != v.partner.Source() {
+	if r.Source != "" && r.Source != v.source {
 		return observation.Observation{}, nil, errForeignSource
 	}
 	var missing []string
@@ -98,13 +109,9 @@ func (v *validator) check(r *row) (observation.Observation, *problem, error) {
 		return observation.Observation{}, &problem{code: ConflictValueOutOfRange, field: "value",
 			message: fmt.Sprintf("indicator %s is in %q, so its value must be in %s", ind.Code, ind.Unit, rangeText(lo, hi))}, nil
 	}
-	var period observation.Period
-	if err := period.UnmarshalJSON(r.Period); err != nil {
-		return observation.Observation{}, &problem{code: ConflictPeriodMalformed, field: "period",
-			message: strings.TrimPrefix(err.Error(), "period ") + "; want a code like 2018, 2018-Q1, 2018-03, 2018-03-05 or 2019-08-25T12:30Z"}, nil
-	}
-	if err := period.Check(); err != nil {
-		return observation.Observation{}, &problem{code: ConflictPeriodMalformed, field: "period", message: err.Error()}, nil
+	period, p := v.period(r.Period)
+	if p != nil {
+		return observation.Observation{}, p, nil
 	}
 	if period.Start.After(v.now) {
 		return observation.Observation{}, &problem{code: ConflictPeriodInFuture, field: "period",
@@ -128,7 +135,7 @@ func (v *validator) check(r *row) (observation.Observation, *problem, error) {
 	}
 	o := observation.Observation{
 		Indicator: r.Indicator, Geo: r.Geo, Period: period, Dims: observation.Dims(r.Dims),
-		Value: &value, Unit: unit, Source: v.partner.Source(), Version: version,
+		Value: &value, Unit: unit, Source: v.source, Version: version,
 		Provenance: observation.Provenance{URL: v.partner.URL, Licence: v.partner.Licence, RetrievedAt: v.now},
 		Initiative: r.Initiative,
 	}
@@ -141,6 +148,32 @@ func (v *validator) check(r *row) (observation.Observation, *problem, error) {
 		return observation.Observation{}, &problem{code: ConflictInvalidField, message: err.Error()}, nil
 	}
 	return o, nil, nil
+}
+
+// period reads a row's period, or says what is wrong with it.
+func (v *validator) period(raw json.RawMessage) (observation.Period, *problem) {
+	if q, ok := v.periods[string(raw)]; ok {
+		return q, nil
+	}
+	var q observation.Period
+	var err error
+	if n := len(raw); n >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		// A code without escapes: what UnmarshalJSON reads, without encoding/json.
+		q, err = observation.ParsePeriod(string(raw[1 : n-1]))
+	} else {
+		err = q.UnmarshalJSON(raw)
+	}
+	if err != nil {
+		return q, &problem{code: ConflictPeriodMalformed, field: "period",
+			message: strings.TrimPrefix(err.Error(), "period ") + "; want a code like 2018, 2018-Q1, 2018-03, 2018-03-05 or 2019-08-25T12:30Z"}
+	}
+	if err := q.Check(); err != nil {
+		return q, &problem{code: ConflictPeriodMalformed, field: "period", message: err.Error()}
+	}
+	if len(v.periods) < 4096 {
+		v.periods[string(raw)] = q
+	}
+	return q, nil
 }
 
 func isNull(raw json.RawMessage) bool {

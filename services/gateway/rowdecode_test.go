@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fastRows are rows of the shapes partners send, which the fast path must
+// read itself.
+var fastRows = []string{
+	`{"indicator":"who.NCD_PAA","geo":"GBR","period":"2024","value":31.2}`,
+	`{"indicator":"who.NCD_PAA","geo":"GBR","period":"1900-01-01","value":0.25,"dims":{"site":"s0"}}`,
+	` { "indicator" : "SP.POP.TOTL" , "geo":"GB-MAN", "period" : { "grain":"quarter", "start":"2020-04-01" } ,` +
+		` "value":"1e2", "unit":null, "version":7, "source":"partner:clinic-a", "initiative":"i", "dims":{"sex":"f","área":"Île-de-France"} } `,
+	`{"indicator":"who.NCD_PAA","geo":"GBR","period":null,"value":-0,"version":"12","dims":null}`,
+	`{"value":-1.5E-3,"dims":{},"period":{}}`,
+	`{}`,
+}
+
+// slowRows are rows the fast path leaves to encoding/json: what they mean or
+// how they are wrong is worded there.
+var slowRows = []string{
+	`{"indicator":"who.NCD_PAA","comment":"x"}`, // unknown field
+	`{"Indicator":"who.NCD_PAA"}`,               // encoding/json matches fields without case
+	`{"indic\u0061tor":"who.NCD_PAA"}`,          // escaped key
+	`{"geo":"G\u0042R"}`,                        // escaped value
+	`{"geo":"GBR","geo":"FRA"}`,                 // a field twice
+	`{"geo":7}`,                                 // type error
+	`{"value":true}`,                            // a type the validator words
+	`{"dims":{"sex":null}}`,                     // null in dims
+	`{"period":{"grain":1}}`,                    // period object of other values
+	`{"geo":"GBR"} x`,                           // data after the object
+	`{"geo":"GBR",}`,                            // broken JSON
+	`{"value":01}`,                              // not a JSON number
+	"{\"geo\":\"G\xffR\"}",                      // invalid UTF-8
+	`null`, `[]`, `"x"`, ``,
+}
+
+func TestFastRowReadsCommonShapes(t *testing.T) {
+	var rr rowReader
+	for _, raw := range fastRows {
+		got, ok := rr.fast([]byte(raw), 3)
+		require.True(t, ok, "fast path refused %s", raw)
+		require.Equal(t, decodeJSONRow([]byte(raw), 3), got, raw)
+	}
+	for _, raw := range slowRows {
+		_, ok := rr.fast([]byte(raw), 3)
+		require.False(t, ok, "fast path read %s", raw)
+		require.Equal(t, decodeJSONRow([]byte(raw), 3), rr.decode([]byte(raw), 3), raw)
+	}
+}
+
+// FuzzFastRow: the fast path never panics, and whatever it reads,
+// encoding/json (with unknown fields refused) reads the same way.
+func FuzzFastRow(f *testing.F) {
+	for _, s := range append(fastRows, slowRows...) {
+		f.Add([]byte(s))
+	}
+	var rr rowReader
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := rr.fast(raw, 1)
+		if !ok {
+			return
+		}
+		want := decodeJSONRow(raw, 1)
+		if want.bad != nil {
+			t.Fatalf("fast path reads what encoding/json refuses (%s): %q", want.bad.message, raw)
+		}
+		require.Equal(t, want, got, "%q", raw)
+	})
+}
