@@ -8,7 +8,11 @@
 // indicator (its label is a catalogue entry's column), which become dims
 // and which must hold one value. A ":" or empty value is missing and yields
 // nothing, never zero; a flag letter (e estimated, p provisional, s
-// Eurostat estimate, c confidential…) is kept as a dims entry. Geo labels
+// Eurostat estimate, c confidential…) is counted in Stats.Flags and, only
+// when the mapping names a flag key, kept as a dims entry: dims are part of
+// an observation's natural key, so a value whose flag changes between
+// releases (p, then final) would otherwise become a second series instead
+// of a new version of the first. Geo labels
 // resolve to Eurostat geo codes (LabelCode), then to the place catalogue
 // (Places): EL is Greece, UK the United Kingdom, aggregates such as
 // EU27_2020 are "eurostat:EU27_2020".
@@ -52,7 +56,7 @@ const format = "eurostat csv"
 //	  indicator: WST_OPER          # its label is a catalogue entry's column
 //	  require: {UNIT: Tonne}       # the one value a column must hold
 //	  dims: {hazard: HAZARD, waste: WASTE}
-//	  flag: flag                   # dims key of the flag letters (default flag)
+//	  flag: flag                   # optional: keep flag letters as this dims key
 //
 // Every header column other than TIME, GEO, Value and Flag and Footnotes
 // must be the indicator, a dim or required, so that a renamed or new
@@ -64,8 +68,6 @@ type Fields struct {
 	Flag      string            `yaml:"flag"`
 }
 
-// DefaultFlagKey is the dims key of flag letters.
-const DefaultFlagKey = "flag"
 
 // ParseFields reads a mapping: block strictly and checks it.
 func ParseFields(data []byte) (Fields, error) {
@@ -78,9 +80,6 @@ func ParseFields(data []byte) (Fields, error) {
 	if err := dec.Decode(&f); err != nil {
 		return f, fmt.Errorf("eurostat csv mapping: %w", err)
 	}
-	if f.Flag == "" {
-		f.Flag = DefaultFlagKey
-	}
 	return f, f.Check()
 }
 
@@ -90,14 +89,14 @@ func (f Fields) Check() error {
 	if f.Indicator == "" {
 		errs = append(errs, errors.New("indicator is missing: name the column whose label picks the catalogue entry"))
 	}
-	if !observation.ValidDimKey(f.Flag) {
+	if f.Flag != "" && !observation.ValidDimKey(f.Flag) {
 		errs = append(errs, fmt.Errorf("flag %q is not a dims key (lower-case snake_case)", f.Flag))
 	}
 	for _, k := range slices.Sorted(maps.Keys(f.Dims)) {
 		if !observation.ValidDimKey(k) {
 			errs = append(errs, fmt.Errorf("dims key %q must be lower-case snake_case, 1-32 characters", k))
 		}
-		if k == f.Flag {
+		if f.Flag != "" && k == f.Flag {
 			errs = append(errs, fmt.Errorf("dims key %q is also the flag key", k))
 		}
 	}
@@ -406,7 +405,9 @@ func (r *Reader) dimsFor(rec []string, flag string) (observation.Dims, error) {
 		r.key = append(r.key, rec[d.index]...)
 		r.key = append(r.key, 0)
 	}
-	r.key = append(r.key, flag...)
+	if r.m.Fields.Flag != "" {
+		r.key = append(r.key, flag...)
+	}
 	if d, ok := r.dimsOf[string(r.key)]; ok {
 		return d, nil
 	}
@@ -421,7 +422,7 @@ func (r *Reader) dimsFor(rec []string, flag string) (observation.Dims, error) {
 		}
 		d[c.key] = strings.Clone(v)
 	}
-	if flag != "" {
+	if flag != "" && r.m.Fields.Flag != "" {
 		d[r.m.Fields.Flag] = strings.Clone(flag)
 	}
 	if len(d) == 0 {

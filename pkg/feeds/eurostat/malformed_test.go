@@ -82,7 +82,7 @@ func TestFieldsCheck(t *testing.T) {
 		{"dims: {hazard: HAZARD}", "indicator is missing"},
 		{"indicator: X\ndims: {Hazard: HAZARD}", `dims key "Hazard"`},
 		{"indicator: X\nflag: Flag", `flag "Flag" is not a dims key`},
-		{"indicator: X\ndims: {flag: F}", "also the flag key"},
+		{"indicator: X\nflag: flag\ndims: {flag: F}", "also the flag key"},
 		{"indicator: X\nunits: Y", "field units not found"},
 	} {
 		_, err := eurostatFields(tc.yaml)

@@ -53,7 +53,7 @@ import (
 //	  time: time            # the time dimension (default: role time, else "time")
 //	  aggregates: "oecd:"   # prefix of codes that are no country (default "eurostat:")
 //	  dims: [sex]           # dimensions kept as dims, keyed by their id
-//	  status: status        # dims key of the status (default "status")
+//	  status: status        # optional: keep a cell's status as this dims key
 type Fields struct {
 	Geo        string   `yaml:"geo"`
 	Time       string   `yaml:"time"`
@@ -62,8 +62,11 @@ type Fields struct {
 	Status     string   `yaml:"status"`
 }
 
-// DefaultStatusKey is the dims key of a cell's status.
-const DefaultStatusKey = "status"
+// A cell's status (p provisional, e estimated…) is counted in Stats and,
+// only when the mapping names a status key, kept as a dims entry: dims are
+// part of an observation's natural key, so a value whose status changes
+// between releases would otherwise become a second series instead of a new
+// version of the first.
 
 // ParseFields reads a mapping: block strictly (an empty block takes the
 // defaults) and checks it.
@@ -76,9 +79,6 @@ func ParseFields(data []byte) (Fields, error) {
 			return f, fmt.Errorf("jsonstat mapping: %w", err)
 		}
 	}
-	if f.Status == "" {
-		f.Status = DefaultStatusKey
-	}
 	if f.Aggregates == "" {
 		f.Aggregates = eurostat.EurostatPrefix
 	}
@@ -88,14 +88,14 @@ func ParseFields(data []byte) (Fields, error) {
 // Check reports every problem with f.
 func (f Fields) Check() error {
 	var errs []error
-	if !observation.ValidDimKey(f.Status) {
+	if f.Status != "" && !observation.ValidDimKey(f.Status) {
 		errs = append(errs, fmt.Errorf("status %q is not a dims key (lower-case snake_case)", f.Status))
 	}
 	for _, d := range f.Dims {
 		if !observation.ValidDimKey(d) {
 			errs = append(errs, fmt.Errorf("dims entry %q is not a dims key (lower-case snake_case, 1-32 characters)", d))
 		}
-		if d == f.Status || d == f.Geo || d == f.Time {
+		if (f.Status != "" && d == f.Status) || d == f.Geo || d == f.Time {
 			errs = append(errs, fmt.Errorf("dims entry %q is also the status, geo or time", d))
 		}
 	}
@@ -867,6 +867,9 @@ func (r *Reader) dimsOf(n int, ds *dataset, i int, status string) (observation.D
 	for _, di := range ds.kept {
 		combo = combo*ds.dims[di].size + i/ds.strides[di]%ds.dims[di].size
 	}
+	if r.m.Fields.Status == "" {
+		status = ""
+	}
 	key := dimsKey{set: n, combo: combo, status: status}
 	if d, ok := r.dimsCache[key]; ok {
 		return d, nil
@@ -879,7 +882,7 @@ func (r *Reader) dimsOf(n int, ds *dataset, i int, status string) (observation.D
 		}
 		d[ds.dims[di].id] = c
 	}
-	if status != "" {
+	if status != "" && r.m.Fields.Status != "" {
 		d[r.m.Fields.Status] = status
 	}
 	if len(d) == 0 {

@@ -79,6 +79,6 @@ func TestFieldsCheck(t *testing.T) {
 	}
 	f, err := parseFields("")
 	require.NoError(t, err)
-	require.Equal(t, "status", f.Status)
+	require.Empty(t, f.Status, "a status is not part of the key unless the mapping asks")
 	require.Equal(t, "eurostat:", f.Aggregates)
 }
