@@ -137,3 +137,15 @@ func quoteStart(b []byte, n int) string {
 	}
 	return string(b[:n]) + "…"
 }
+
+// ReadBody reads r whole, in one allocation when r knows its length (a
+// bytes.Reader or bytes.Buffer, as the ingester passes).
+func ReadBody(r io.Reader) ([]byte, error) {
+	if l, ok := r.(interface{ Len() int }); ok {
+		var b bytes.Buffer
+		b.Grow(l.Len() + 1)
+		_, err := b.ReadFrom(r)
+		return b.Bytes(), err
+	}
+	return io.ReadAll(r)
+}

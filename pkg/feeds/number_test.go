@@ -45,3 +45,46 @@ func checkNumber(t *testing.T, s string) {
 	require.NoError(t, err, "%q", s)
 	require.Equal(t, math.Float64bits(want), math.Float64bits(got), "%q: got %v, want %v", s, got, want)
 }
+
+func TestParseNumberErrors(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		err  string
+	}{
+		{"0.25", 0.25, ""},
+		{"-3", -3, ""},
+		{"1e-05", 1e-05, ""},
+		{"NaN", 0, "is not a number"},
+		{"Inf", 0, "is not a number"},
+		{"0x10", 0, "is not a number"},
+		{"1,5", 0, "is not a number"},
+		{"1e999", 0, "is out of the range of a 64-bit float"},
+		{"1e", 0, "is not a number"},
+		{"", 0, "is not a number"},
+	} {
+		got, err := ParseNumber(tc.in)
+		if tc.err != "" {
+			require.EqualError(t, err, tc.err, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.want, got, tc.in)
+	}
+}
+
+func TestSnakeCase(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"SEX", "sex"},
+		{"AGEGROUP", "agegroup"},
+		{"Residence Area Type", "residence_area_type"},
+		{"  WEALTH-QUINTILE  ", "wealth_quintile"},
+		{"__", ""},
+		{"5YEAR", "5year"},
+		{"District of Columbia", "district_of_columbia"},
+		{"Washington, D.C.", "washington_d_c"},
+		{"United States, DC & Territories", "united_states_dc_territories"},
+	} {
+		require.Equal(t, tc.want, SnakeCase(tc.in), tc.in)
+	}
+}

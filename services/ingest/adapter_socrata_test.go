@@ -13,44 +13,11 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/feeds/socrata/socratatest"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/ingest"
 )
-
-// socrataRaw reads a Socrata recording with encoding/json alone: every row
-// as a map of its string fields (rows.json rows keyed by
-// meta.view.columns[].fieldName).
-func socrataRaw(t *testing.T, format string, data []byte) []map[string]string {
-	t.Helper()
-	if format == "socrata-json" {
-		var rows []map[string]string
-		require.NoError(t, json.Unmarshal(data, &rows))
-		return rows
-	}
-	var doc struct {
-		Meta struct {
-			View struct {
-				Columns []struct {
-					FieldName string `json:"fieldName"`
-				} `json:"columns"`
-			} `json:"view"`
-		} `json:"meta"`
-		Data [][]any `json:"data"`
-	}
-	require.NoError(t, json.Unmarshal(data, &doc))
-	var rows []map[string]string
-	for _, d := range doc.Data {
-		row := map[string]string{}
-		for i, v := range d {
-			if s, ok := v.(string); ok {
-				row[doc.Meta.View.Columns[i].FieldName] = s
-			}
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
 
 // chKey is an observation as ClickHouse stores it.
 type chKey struct {
@@ -193,7 +160,7 @@ func TestIntegrationSocrataFeedsIntoClickHouse(t *testing.T) {
 
 			data, err := os.ReadFile(dataPath(t, dir, f))
 			require.NoError(t, err)
-			total, want := tc.expect(t, socrataRaw(t, f.Format, data))
+			total, want := tc.expect(t, socratatest.RawRows(t, f.Format, data))
 			require.Equal(t, total, res.Observations, "published = values in the raw file")
 
 			rows, err := ch.Conn.Query(ctxT(t),

@@ -3,11 +3,13 @@ package carbonintensity_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	ci "github.com/ounce-data/ounce/pkg/feeds/carbonintensity"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 )
 
 // head is the real file's bytes up to the end of record n-1 of data[],
@@ -116,24 +118,6 @@ func BenchmarkParseNational(b *testing.B) {
 }
 
 func benchmarkParse(b *testing.B, kind ci.Kind, name string) {
-	data := realFile(b, name)
 	m := mapping(b)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rd, err := ci.NewReader(bytes.NewReader(data), kind, m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for _, err := range rd.All() {
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n == 0 {
-			b.Fatal("no observations")
-		}
-	}
+	feedtest.BenchParse(b, realFile(b, name), func(r io.Reader) (*ci.Reader, error) { return ci.NewReader(r, kind, m) })
 }

@@ -21,11 +21,12 @@ import (
 
 // Recorded is a feed of schemas/feeds with what its reader needs.
 type Recorded struct {
-	Feed    feedcat.Feed
-	Meta    feeds.Meta              // stamped with a fixed retrieval time and version
-	Columns map[string]feeds.Column // its catalogue's columns
-	Places  *places.Catalogue       // the embedded place catalogue
-	Data    []byte                  // its recording under the shared data directory
+	Feed      feedcat.Feed
+	Meta      feeds.Meta              // stamped with a fixed retrieval time and version
+	Catalogue *catalogue.File         // its indicator catalogue file
+	Columns   map[string]feeds.Column // its catalogue's columns
+	Places    *places.Catalogue       // the embedded place catalogue
+	Data      []byte                  // its recording under the shared data directory
 }
 
 // Load reads feed id, its catalogue columns and its mirror recording.
@@ -49,7 +50,7 @@ func Load(tb testing.TB, id string) Recorded {
 		Feed: f,
 		Meta: feeds.Meta{Source: f.ID, URL: f.URL, Licence: f.Licence,
 			RetrievedAt: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC), Version: 1_700_000_000_000},
-		Columns: cols, Places: pl, Data: data,
+		Catalogue: cf, Columns: cols, Places: pl, Data: data,
 	}
 }
 

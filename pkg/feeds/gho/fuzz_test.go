@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/gho"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
@@ -129,22 +130,5 @@ func BenchmarkParseCSV(b *testing.B) {
 
 func benchmark(b *testing.B, data []byte, open func(io.Reader, gho.Mapping) (*gho.Reader, error)) {
 	m := mapping(b)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rd, err := open(bytes.NewReader(data), m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for _, err := range rd.All() {
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n == 0 {
-			b.Fatal("no observations")
-		}
-	}
+	feedtest.BenchParse(b, data, func(r io.Reader) (*gho.Reader, error) { return open(r, m) })
 }

@@ -42,7 +42,6 @@ import (
 	"fmt"
 	"iter"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -381,7 +380,7 @@ func (r *Reader) observe(rec *record) (o observation.Observation, ok bool, err e
 		r.stats.Missing++
 		return o, false, nil
 	}
-	v, err := parseNumber(rec.value)
+	v, err := feeds.ParseNumber(rec.value)
 	if err != nil {
 		return o, false, r.fail(rec, n.value, rec.value, "%s", err)
 	}
@@ -390,7 +389,7 @@ func (r *Reader) observe(rec *record) (o observation.Observation, ok bool, err e
 		if b.text == "" {
 			continue
 		}
-		if _, err := parseNumber(b.text); err != nil {
+		if _, err := feeds.ParseNumber(b.text); err != nil {
 			return o, false, r.fail(rec, b.field, b.text, "%s", err)
 		}
 		interval = true
@@ -534,7 +533,7 @@ func (r *Reader) newDimSet(rec *record) *dimSet {
 		case code == "":
 			return bad(n.dimCode[i], "", "is missing while %s is %q", n.dimType[i], typ)
 		}
-		key := DimKey(typ)
+		key := feeds.SnakeCase(typ)
 		if !observation.ValidDimKey(key) {
 			return bad(n.dimType[i], typ, "makes the dimension key %q: a key is 1-32 lower-case letters, digits or '_', starting with a letter", key)
 		}
@@ -550,57 +549,6 @@ func (r *Reader) newDimSet(rec *record) *dimSet {
 	}
 	ds.id = number(r.dimIDs, d.Canonical())
 	return ds
-}
-
-// DimKey is a dimension type as a dims key: lower-case ASCII letters and
-// digits, every other run of characters one '_', none at either end
-// (SEX → sex, AGEGROUP → agegroup, "Residence Area Type" → residence_area_type).
-func DimKey(typ string) string {
-	var b strings.Builder
-	b.Grow(len(typ))
-	sep := false
-	for i := 0; i < len(typ); i++ {
-		c := typ[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		default:
-			sep = b.Len() > 0
-			continue
-		}
-		if sep {
-			b.WriteByte('_')
-			sep = false
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
-
-// parseNumber reads a finite decimal number: what strconv.ParseFloat reads
-// from digits, '.', '-', '+', 'e' and 'E' alone (no NaN, Inf, hex or
-// thousands separators).
-func parseNumber(s string) (float64, error) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
-		default:
-			return 0, errors.New("is not a number")
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		var ne *strconv.NumError
-		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return 0, errors.New("is out of the range of a 64-bit float")
-		}
-		return 0, errors.New("is not a number")
-	}
-	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, errors.New("is not a finite number")
-	}
-	return v, nil
 }
 
 // start is the first n bytes of b as text, for errors.

@@ -374,20 +374,6 @@ func TestStopEarly(t *testing.T) {
 	require.Equal(t, 5, rd.Stats().Observations)
 }
 
-func TestDimKey(t *testing.T) {
-	for _, tc := range []struct{ typ, key string }{
-		{"SEX", "sex"},
-		{"AGEGROUP", "agegroup"},
-		{"RESIDENCEAREATYPE", "residenceareatype"},
-		{"Residence Area Type", "residence_area_type"},
-		{"  WEALTH-QUINTILE  ", "wealth_quintile"},
-		{"__", ""},
-		{"5YEAR", "5year"},
-	} {
-		require.Equal(t, tc.key, gho.DimKey(tc.typ), tc.typ)
-	}
-}
-
 func TestStatsAreCopies(t *testing.T) {
 	rd, err := gho.NewODataReader(bytes.NewReader(headOData(t, fileNCDMort, 3)), mapping(t))
 	require.NoError(t, err)

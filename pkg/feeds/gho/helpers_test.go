@@ -191,7 +191,7 @@ func expected(tb testing.TB, m gho.Mapping, r rawRecord) (o observation.Observat
 		if o.Dims == nil {
 			o.Dims = observation.Dims{}
 		}
-		o.Dims[gho.DimKey(d[0])] = d[1]
+		o.Dims[feeds.SnakeCase(d[0])] = d[1]
 	}
 	m.Stamp(&o)
 	return o, true

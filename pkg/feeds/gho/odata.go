@@ -31,7 +31,7 @@ func NewODataReader(r io.Reader, m Mapping) (*Reader, error) {
 	if err := feeds.Check(m.Meta, m.Indicators); err != nil {
 		return nil, fmt.Errorf("gho odata: %w", err)
 	}
-	data, err := readBody(r)
+	data, err := feeds.ReadBody(r)
 	if err != nil {
 		return nil, fmt.Errorf("gho odata: read body: %w", err)
 	}
@@ -42,17 +42,6 @@ func NewODataReader(r io.Reader, m Mapping) (*Reader, error) {
 		return nil, err
 	}
 	return rd, nil
-}
-
-// readBody reads r whole, in one allocation when r knows its length.
-func readBody(r io.Reader) ([]byte, error) {
-	if l, ok := r.(interface{ Len() int }); ok {
-		var b bytes.Buffer
-		b.Grow(l.Len() + 1)
-		_, err := b.ReadFrom(r)
-		return b.Bytes(), err
-	}
-	return io.ReadAll(r)
 }
 
 // ReadAllOData reads every observation of an OData answer into memory.

@@ -54,30 +54,3 @@ func FuzzString(f *testing.F) {
 		require.Equal(t, want, string(got))
 	})
 }
-
-func TestParseNumber(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want float64
-		err  string
-	}{
-		{"0.25", 0.25, ""},
-		{"-3", -3, ""},
-		{"1e-05", 1e-05, ""},
-		{"NaN", 0, "is not a number"},
-		{"Inf", 0, "is not a number"},
-		{"0x10", 0, "is not a number"},
-		{"1,5", 0, "is not a number"},
-		{"1e999", 0, "is out of the range of a 64-bit float"},
-		{"1e", 0, "is not a number"},
-		{"", 0, "is not a number"},
-	} {
-		got, err := parseNumber(tc.in)
-		if tc.err != "" {
-			require.EqualError(t, err, tc.err, tc.in)
-			continue
-		}
-		require.NoError(t, err, tc.in)
-		require.Equal(t, tc.want, got, tc.in)
-	}
-}

@@ -1,9 +1,10 @@
 package mappedcsv_test
 
 import (
-	"bytes"
+	"io"
 	"testing"
 
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/mappedcsv"
 )
 
@@ -14,24 +15,7 @@ func BenchmarkParse(b *testing.B) {
 	for _, f := range formats {
 		b.Run(f.feed, func(b *testing.B) {
 			layout, m, data := setup(b, f)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				rd, err := mappedcsv.NewReader(bytes.NewReader(data), layout, m)
-				if err != nil {
-					b.Fatal(err)
-				}
-				n := 0
-				for _, err := range rd.All() {
-					if err != nil {
-						b.Fatal(err)
-					}
-					n++
-				}
-				if n == 0 {
-					b.Fatal("no observations")
-				}
-			}
+			feedtest.BenchParse(b, data, func(r io.Reader) (*mappedcsv.Reader, error) { return mappedcsv.NewReader(r, layout, m) })
 		})
 	}
 }

@@ -6,15 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
-	"github.com/ounce-data/ounce/pkg/feedcat"
-	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/mappedcsv"
-	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
@@ -33,32 +29,13 @@ var (
 	formats = []format{wbBulk, grapher, portal, waste}
 )
 
-var retrieved = time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-
 // setup returns the layout, the mapping and the recording of f's feed.
 func setup(t testing.TB, f format) (mappedcsv.Layout, mappedcsv.Mapping, []byte) {
 	t.Helper()
-	all, err := feedcat.Load()
+	rec := feedtest.Load(t, f.feed)
+	layout, err := f.preset.Merge(rec.Catalogue.CSV)
 	require.NoError(t, err)
-	feed, ok := feedcat.ByID(all, f.feed)
-	require.True(t, ok, f.feed)
-	cat, err := catalogue.Load()
-	require.NoError(t, err)
-	cf := cat.Files[feed.Catalogue]
-	require.NotNil(t, cf, feed.Catalogue)
-	cols, err := feeds.Columns(cf)
-	require.NoError(t, err)
-	layout, err := f.preset.Merge(cf.CSV)
-	require.NoError(t, err)
-	pl, err := places.Load()
-	require.NoError(t, err)
-	m := mappedcsv.Mapping{
-		Meta:    feeds.Meta{Source: feed.ID, URL: feed.URL, Licence: feed.Licence, RetrievedAt: retrieved, Version: 1},
-		Columns: cols, Places: pl,
-	}
-	data, err := os.ReadFile(filepath.Join(testenv.SharedDataDir(t), filepath.FromSlash(feed.Mirror)))
-	require.NoError(t, err)
-	return layout, m, data
+	return layout, mappedcsv.Mapping{Meta: rec.Meta, Columns: rec.Columns, Places: rec.Places}, rec.Data
 }
 
 // records reads a recording with encoding/csv alone, after skip preamble

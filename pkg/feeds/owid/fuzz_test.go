@@ -2,10 +2,12 @@ package owid_test
 
 import (
 	"bytes"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/owid"
 )
 
@@ -44,24 +46,6 @@ func FuzzParse(f *testing.F) {
 //
 //	go test ./feeds/owid -run '^$' -bench Parse -benchtime 20x
 func BenchmarkParse(b *testing.B) {
-	data := realFile(b)
 	m := mapping(b)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rd, err := owid.NewReader(bytes.NewReader(data), m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for _, err := range rd.All() {
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n == 0 {
-			b.Fatal("no observations")
-		}
-	}
+	feedtest.BenchParse(b, realFile(b), func(r io.Reader) (*owid.Reader, error) { return owid.NewReader(r, m) })
 }

@@ -370,28 +370,7 @@ func (r *Reader) geo(iso, name string) (string, error) {
 
 // Slug is the lower-case ASCII letters and digits of s, every other run of
 // characters replaced by one '-', with no '-' at either end.
-func Slug(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	dash := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		default:
-			dash = b.Len() > 0
-			continue
-		}
-		if dash {
-			b.WriteByte('-')
-			dash = false
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
+func Slug(s string) string { return feeds.Slug(s) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -3,9 +3,12 @@ package socrata_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"testing"
 
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/socrata"
+	"github.com/ounce-data/ounce/pkg/feeds/socrata/socratatest"
 )
 
 // head is the first n rows of a SODA recording, re-encoded as an array.
@@ -29,9 +32,9 @@ func FuzzSODA(f *testing.F) {
 	ids := []string{"cdc-vsrr-quarterly-mortality", "cdc-death-rates-1900-2018", "cdc-leading-causes", "cdc-500-cities", "cdc-dhds-disability"}
 	var maps []socrata.Mapping
 	for i, id := range ids {
-		feed := loadFeed(f, id)
-		maps = append(maps, mappingOf(f, feed))
-		seed := head(f, sharedFile(f, feed.Mirror), 4)
+		_, m, data := recorded(f, id)
+		maps = append(maps, m)
+		seed := head(f, data, 4)
 		f.Add(uint8(i), seed)
 		f.Add(uint8(i), seed[:len(seed)/2])
 		f.Add(uint8(i), bytes.ReplaceAll(seed, []byte(`":"`), []byte(`":`)))
@@ -51,9 +54,7 @@ func FuzzSODA(f *testing.F) {
 
 // FuzzRowsJSON does the same for the rows.json reader.
 func FuzzRowsJSON(f *testing.F) {
-	feed := loadFeed(f, "cdc-leading-causes-rows")
-	m := mappingOf(f, feed)
-	data := sharedFile(f, feed.Mirror)
+	_, m, data := recorded(f, "cdc-leading-causes-rows")
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(data, &doc); err != nil {
 		f.Fatal(err)
@@ -82,28 +83,12 @@ func FuzzRowsJSON(f *testing.F) {
 func BenchmarkParse(b *testing.B) {
 	for _, id := range feedIDs {
 		b.Run(id, func(b *testing.B) {
-			feed := loadFeed(b, id)
-			m := mappingOf(b, feed)
-			data := sharedFile(b, feed.Mirror)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				var rd *socrata.Reader
-				var err error
-				if feed.Format == "socrata-rows-json" {
-					rd, err = socrata.NewRowsReader(bytes.NewReader(data), m)
-				} else {
-					rd, err = socrata.NewReader(bytes.NewReader(data), m)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, err := range rd.All() {
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
+			feed, m, data := recorded(b, id)
+			open := socrata.NewReader
+			if feed.Format == socratatest.RowsFormat {
+				open = socrata.NewRowsReader
 			}
+			feedtest.BenchParse(b, data, func(r io.Reader) (*socrata.Reader, error) { return open(r, m) })
 		})
 	}
 }

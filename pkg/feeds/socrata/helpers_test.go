@@ -1,19 +1,14 @@
 package socrata_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feedcat"
-	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/socrata"
 	"github.com/ounce-data/ounce/pkg/observation"
-	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
 // The Socrata feeds of schemas/feeds and their recordings.
@@ -26,42 +21,14 @@ var feedIDs = []string{
 	"cdc-dhds-disability",
 }
 
-func loadFeed(tb testing.TB, id string) feedcat.Feed {
+// recorded returns declared feed id, the reader's mapping of it and its
+// recording.
+func recorded(tb testing.TB, id string) (feedcat.Feed, socrata.Mapping, []byte) {
 	tb.Helper()
-	all, err := feedcat.Load()
+	rec := feedtest.Load(tb, id)
+	fields, err := socrata.ParseFields(rec.Feed.Mapping)
 	require.NoError(tb, err)
-	f, ok := feedcat.ByID(all, id)
-	require.True(tb, ok, "feed %s is not in schemas/feeds", id)
-	return f
-}
-
-// mappingOf builds the reader's mapping of a declared feed.
-func mappingOf(tb testing.TB, f feedcat.Feed) socrata.Mapping {
-	tb.Helper()
-	cat, err := catalogue.Load()
-	require.NoError(tb, err)
-	cf, ok := cat.Files[f.Catalogue]
-	require.True(tb, ok, "catalogue %s", f.Catalogue)
-	cols, err := feeds.Columns(cf)
-	require.NoError(tb, err)
-	fields, err := socrata.ParseFields(f.Mapping)
-	require.NoError(tb, err)
-	return socrata.Mapping{
-		Meta: feeds.Meta{
-			Source: f.ID, URL: f.URL, Licence: f.Licence,
-			RetrievedAt: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC),
-			Version:     1_700_000_000_000,
-		},
-		Indicators: cols,
-		Fields:     fields,
-	}
-}
-
-func sharedFile(tb testing.TB, rel string) []byte {
-	tb.Helper()
-	data, err := os.ReadFile(filepath.Join(testenv.SharedDataDir(tb), filepath.FromSlash(rel)))
-	require.NoError(tb, err)
-	return data
+	return rec.Feed, socrata.Mapping{Meta: rec.Meta, Indicators: rec.Columns, Fields: fields}, rec.Data
 }
 
 // open picks the reader of the feed's format.

@@ -13,8 +13,8 @@ import (
 // dhds is the DHDS feed's declaration, the mapping with every part
 // (place codes, dims, intervals, footnotes).
 func dhds(t *testing.T) (feedcat.Feed, socrata.Mapping) {
-	f := loadFeed(t, "cdc-dhds-disability")
-	return f, mappingOf(t, f)
+	f, m, _ := recorded(t, "cdc-dhds-disability")
+	return f, m
 }
 
 const dhdsRow = `{"year":"2022","locationabbr":"CA","response":"Any Disability","datavaluetypeid":"AGEADJPREV",` +
@@ -45,6 +45,8 @@ func TestMalformedSODA(t *testing.T) {
 			[]string{"row 1, field data_value", `value "27,5"`, "is not a number"}},
 		{"non-numeric confidence limit", "[" + row(`"26.1"`, `"n/a"`) + "]",
 			[]string{"row 0, field low_confidence_limit", "confidence limit is not a number"}},
+		{"one confidence limit left out", "[" + row(`,"low_confidence_limit":"26.1"`, ``) + "]",
+			[]string{"row 0, field low_confidence_limit", "confidence limit is empty, but the other limit is given"}},
 		{"limits the wrong way round", "[" + row(`"26.1"`, `"29.9"`) + "]",
 			[]string{"row 0, field low_confidence_limit", "above the high one"}},
 		{"bad year", "[" + row(`"2022"`, `"FY22"`) + "]", []string{"row 0, field year", "is not a year"}},
@@ -119,8 +121,7 @@ func TestPagesReadAsOneBody(t *testing.T) {
 }
 
 func TestMalformedRowsJSON(t *testing.T) {
-	f := loadFeed(t, "cdc-leading-causes-rows")
-	m := mappingOf(t, f)
+	f, m, _ := recorded(t, "cdc-leading-causes-rows")
 	cols := `{"meta":{"view":{"columns":[{"fieldName":":sid"},{"fieldName":"year"},{"fieldName":"cause_name"},{"fieldName":"state"},{"fieldName":"deaths"},{"fieldName":"aadr"}]}},"data":`
 	tests := []struct {
 		name        string
@@ -161,8 +162,8 @@ func TestMalformedRowsJSON(t *testing.T) {
 // the same observations.
 func TestSODAAndRowsJSONAgree(t *testing.T) {
 	read := func(id string) map[string]float64 {
-		f := loadFeed(t, id)
-		rd, err := open(t, f, sharedFile(t, f.Mirror), mappingOf(t, f))
+		f, m, data := recorded(t, id)
+		rd, err := open(t, f, data, m)
 		require.NoError(t, err)
 		obs, err := readAll(t, rd)
 		require.NoError(t, err)

@@ -3,6 +3,8 @@ package socrata
 import (
 	"strconv"
 	"strings"
+
+	"github.com/ounce-data/ounce/pkg/feeds"
 )
 
 // Place code schemes a mapping may name (place.codes, columns[].place).
@@ -102,41 +104,18 @@ func buildTables() placeTables {
 		t.fips[strings.TrimLeft(s.fips, "0")] = geo
 		for _, n := range append([]string{s.name}, s.alias...) {
 			t.name[n] = geo
-			t.snake[snake(n)] = geo
+			t.snake[feeds.SnakeCase(n)] = geo
 		}
 	}
 	for _, n := range nationNames {
 		t.name[n] = NationGeo
-		t.snake[snake(n)] = NationGeo
+		t.snake[feeds.SnakeCase(n)] = NationGeo
 	}
 	t.postal["US"] = NationGeo
 	for i := 1; i <= 10; i++ {
 		t.postal["HHS"+strconv.Itoa(i)] = HHSPrefix + strconv.Itoa(i)
 	}
 	return t
-}
-
-// snake is s in lower-case ASCII letters and digits, other runs as one '_'.
-func snake(s string) string {
-	var b strings.Builder
-	sep := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		default:
-			sep = b.Len() > 0
-			continue
-		}
-		if sep {
-			b.WriteByte('_')
-			sep = false
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }
 
 // placeCode returns the geo of text under scheme; ok is false for a text

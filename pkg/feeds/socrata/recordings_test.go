@@ -2,7 +2,6 @@ package socrata_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"strconv"
 	"strings"
@@ -10,44 +9,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/feeds/socrata/socratatest"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-
-// rawRows reads a recording with encoding/json alone: SODA rows as they
-// are, rows.json rows keyed by meta.view.columns[].fieldName; null values
-// left out as SODA leaves them out.
-func rawRows(tb testing.TB, format string, data []byte) []map[string]string {
-	tb.Helper()
-	if format != "socrata-rows-json" {
-		var rows []map[string]string
-		require.NoError(tb, json.Unmarshal(data, &rows))
-		return rows
-	}
-	var doc struct {
-		Meta struct {
-			View struct {
-				Columns []struct {
-					FieldName string `json:"fieldName"`
-				} `json:"columns"`
-			} `json:"view"`
-		} `json:"meta"`
-		Data [][]any `json:"data"`
-	}
-	require.NoError(tb, json.Unmarshal(data, &doc))
-	var rows []map[string]string
-	for _, d := range doc.Data {
-		row := map[string]string{}
-		for i, v := range d {
-			if s, ok := v.(string); ok {
-				row[doc.Meta.View.Columns[i].FieldName] = s
-			}
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
 
 // want is one expected observation, keyed without the parser's help.
 type want struct {
@@ -158,16 +124,15 @@ func leadingCauses(row map[string]string) (map[want]string, int) {
 func TestRecordingsLoad(t *testing.T) {
 	for _, id := range feedIDs {
 		t.Run(id, func(t *testing.T) {
-			f := loadFeed(t, id)
-			data := sharedFile(t, f.Mirror)
-			rd, err := open(t, f, data, mappingOf(t, f))
+			f, m, data := recorded(t, id)
+			rd, err := open(t, f, data, m)
 			require.NoError(t, err)
 			obs, err := readAll(t, rd)
 			require.NoError(t, err)
 			st := rd.Stats()
 			require.Empty(t, st.UnknownPlaces, "every place of the recording has a code")
 
-			rows := rawRows(t, f.Format, data)
+			rows := socratatest.RawRows(t, f.Format, data)
 			require.Equal(t, len(rows), st.Records)
 			expected := map[want]string{}
 			total := 0

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/ounce-data/ounce/pkg/feeds"
 )
 
 // NewRowsReader reads r whole as a views rows.json export and checks its
@@ -17,7 +19,7 @@ func NewRowsReader(r io.Reader, m Mapping) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := readBody(r)
+	body, err := feeds.ReadBody(r)
 	if err != nil {
 		return nil, fmt.Errorf("socrata %s: read body: %w", ShapeRows, err)
 	}

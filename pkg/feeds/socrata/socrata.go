@@ -38,7 +38,6 @@ import (
 	"io"
 	"iter"
 	"maps"
-	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -560,7 +559,7 @@ func (r *Reader) observe(index int, out []observation.Observation) ([]observatio
 			}
 			geo = place
 		}
-		v, err := parseNumber(t)
+		v, err := feeds.ParseNumber(t)
 		if err != nil {
 			return out, r.fail(index, c.field, t, "%v", err)
 		}
@@ -640,11 +639,11 @@ func (r *Reader) interval(index int, c *valueCol) (bool, error) {
 	default:
 		return false, nil
 	}
-	l, err := parseNumber(lo)
+	l, err := limit(lo)
 	if err != nil {
 		return false, r.fail(index, loField, lo, "confidence limit %v", err)
 	}
-	h, err := parseNumber(hi)
+	h, err := limit(hi)
 	if err != nil {
 		return false, r.fail(index, hiField, hi, "confidence limit %v", err)
 	}
@@ -720,24 +719,13 @@ func number(ids map[string]uint32, s string) uint32 {
 	return id
 }
 
-// parseNumber reads a finite decimal number: digits, '.', '-', '+', 'e'
-// and 'E' alone (no NaN, Inf, hex or thousands separators).
-func parseNumber(s string) (float64, error) {
+// limit reads a confidence limit; one left out while the other is given
+// is an error.
+func limit(s string) (float64, error) {
 	if s == "" {
-		return 0, errors.New("is empty, not a number")
+		return 0, errors.New("is empty, but the other limit is given: give both or neither")
 	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
-		default:
-			return 0, errors.New("is not a number")
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(v, 0) {
-		return 0, errors.New("is not a finite number")
-	}
-	return v, nil
+	return feeds.ParseNumber(s)
 }
 
 // parsePeriod reads a period field of grain g: 2017; 2023 Q1, 2023-Q1 or
@@ -801,17 +789,6 @@ func PageURL(base string, offset, limit int) (string, error) {
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil
-}
-
-// readBody reads r whole.
-func readBody(r io.Reader) ([]byte, error) {
-	if l, ok := r.(interface{ Len() int }); ok {
-		var b bytes.Buffer
-		b.Grow(l.Len() + 1)
-		_, err := b.ReadFrom(r)
-		return b.Bytes(), err
-	}
-	return io.ReadAll(r)
 }
 
 // sniff refuses bodies that are no JSON of the shape wanted (first byte

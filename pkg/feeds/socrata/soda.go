@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/ounce-data/ounce/pkg/feeds"
 )
 
 // NewReader reads r whole as a SODA resource answer — one JSON array of row
@@ -18,7 +20,7 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := readBody(r)
+	body, err := feeds.ReadBody(r)
 	if err != nil {
 		return nil, fmt.Errorf("socrata %s: read body: %w", ShapeSODA, err)
 	}

@@ -3,12 +3,14 @@ package worldbank_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/worldbank"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
@@ -117,24 +119,6 @@ func largest(tb testing.TB) []byte {
 //
 //	go test ./feeds/worldbank -run '^$' -bench Parse -benchtime 50x
 func BenchmarkParse(b *testing.B) {
-	data := largest(b)
 	m := mapping(b)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rd, err := worldbank.NewReader(bytes.NewReader(data), m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for _, err := range rd.All() {
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n == 0 {
-			b.Fatal("no observations")
-		}
-	}
+	feedtest.BenchParse(b, largest(b), func(r io.Reader) (*worldbank.Reader, error) { return worldbank.NewReader(r, m) })
 }
