@@ -5,8 +5,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,41 +13,25 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/owid"
 	"github.com/ounce-data/ounce/pkg/observation"
-	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
-// dataFile is the recording of the OWID CO2 full dataset in ../shared/data.
-const dataFile = "owid/co2/owid-co2-data.csv"
+// feedID is the declared feed whose recording (the OWID CO2 full dataset
+// in ../shared/data) and catalogue the tests read.
+const feedID = "owid-co2"
 
 func realFile(tb testing.TB) []byte {
 	tb.Helper()
-	data, err := os.ReadFile(filepath.Join(testenv.SharedDataDir(tb), dataFile))
-	require.NoError(tb, err)
-	return data
+	return feedtest.Load(tb, feedID).Data
 }
 
 func mapping(tb testing.TB) owid.Mapping {
 	tb.Helper()
-	cat, err := catalogue.Load()
-	require.NoError(tb, err)
-	f, ok := cat.Files["owid-co2"]
-	require.True(tb, ok)
-	cols, err := feeds.Columns(f)
-	require.NoError(tb, err)
-	return owid.Mapping{
-		Meta: feeds.Meta{
-			Source:      "owid-co2",
-			URL:         "https://raw.githubusercontent.com/owid/co2-data/master/owid-co2-data.csv",
-			Licence:     "CC BY 4.0",
-			RetrievedAt: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC),
-			Version:     1_700_000_000_000,
-		},
-		Columns: cols,
-	}
+	rec := feedtest.Load(tb, feedID)
+	return owid.Mapping{Meta: rec.Meta, Columns: rec.Columns}
 }
 
 // rawTable is the file as read by encoding/csv alone, independent of the parser.
