@@ -24,13 +24,23 @@ func ndjsonRows(n, seed int) []byte {
 // BenchmarkPushNDJSON10k pushes 10 000 rows a request through the handler:
 // decode, validate, encode, publish and wait for every JetStream ack.
 func BenchmarkPushNDJSON10k(b *testing.B) {
+	benchPush10k(b, gateway.FormatNDJSON, ndjsonRows(10_000, 0))
+}
+
+// BenchmarkPushJSON10k is the same with the rows in one
+// {"observations":[…]} body.
+func BenchmarkPushJSON10k(b *testing.B) {
+	rows := bytes.Split(bytes.TrimSpace(ndjsonRows(10_000, 2)), []byte("\n"))
+	benchPush10k(b, gateway.FormatJSON, append(append([]byte(`{"observations":[`), bytes.Join(rows, []byte(","))...), "]}"...))
+}
+
+func benchPush10k(b *testing.B, format string, body []byte) {
 	f := newFixture(b, gateway.Config{})
-	body := ndjsonRows(10_000, 0)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		rec := f.push(b, f.keyA, gateway.FormatNDJSON, "", body)
+		rec := f.push(b, f.keyA, format, "", body)
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 		}

@@ -81,6 +81,16 @@ func tooMany(maxRows int) error {
 
 // decodeJSON reads {"observations":[{...},...]}.
 func decodeJSON(body []byte, maxRows int) ([]row, error) {
+	var rr rowReader
+	if rows, ok := rr.fastJSON(body, maxRows); ok {
+		return rows, nil
+	}
+	return decodeJSONStream(body, maxRows)
+}
+
+// decodeJSONStream reads the body with encoding/json's tokens, each row with
+// rowReader.decode: the path that words a broken body.
+func decodeJSONStream(body []byte, maxRows int) ([]row, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := expectDelim(dec, '{'); err != nil {

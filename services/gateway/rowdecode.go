@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -46,13 +47,70 @@ const (
 // fast decodes raw, or reports false when encoding/json must.
 func (rr *rowReader) fast(raw []byte, n int) (row, bool) {
 	rr.data, rr.pos = raw, 0
+	r, ok := rr.object(n)
+	return r, ok && rr.end()
+}
+
+// fastJSON reads a whole {"observations":[…]} body whose rows all take the
+// fast path, or reports false and leaves it to decodeJSON. It refuses what
+// decodeJSON would refuse or word (more than maxRows rows included), so
+// whatever it reads decodeJSON reads the same way.
+func (rr *rowReader) fastJSON(body []byte, maxRows int) ([]row, bool) {
+	rr.data, rr.pos = body, 0
+	if !rr.open() {
+		return nil, false
+	}
+	if k, ok := rr.plainStr(); !ok || string(k) != "observations" || rr.peek() != ':' {
+		return nil, false
+	}
+	rr.pos++
+	if rr.peek() != '[' {
+		return nil, false
+	}
+	rr.pos++
+	rows := make([]row, 0, min(bytes.Count(body, []byte(`"indicator"`)), maxRows))
+	if rr.peek() == ']' {
+		rr.pos++
+	} else {
+		for {
+			if len(rows) == maxRows {
+				return nil, false
+			}
+			r, ok := rr.object(len(rows) + 1)
+			if !ok {
+				return nil, false
+			}
+			rows = append(rows, r)
+			c := rr.peek()
+			rr.pos++
+			if c == ']' {
+				break
+			}
+			if c != ',' {
+				return nil, false
+			}
+			rr.ws()
+		}
+	}
+	if rr.peek() != '}' {
+		return nil, false
+	}
+	rr.pos++
+	if len(rows) == 0 {
+		rows = nil // as decodeJSON: a body without rows
+	}
+	return rows, rr.end()
+}
+
+// object reads the row object at the reading position.
+func (rr *rowReader) object(n int) (row, bool) {
 	r := row{n: n}
 	if !rr.open() {
 		return r, false
 	}
 	if rr.peek() == '}' {
 		rr.pos++
-		return r, rr.end()
+		return r, true
 	}
 	seen := 0
 	for {
@@ -95,7 +153,7 @@ func (rr *rowReader) fast(raw []byte, n int) (row, bool) {
 			rr.ws()
 		case '}':
 			rr.pos++
-			return r, rr.end()
+			return r, true
 		default:
 			return r, false
 		}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,5 +69,52 @@ func FuzzFastRow(f *testing.F) {
 			t.Fatalf("fast path reads what encoding/json refuses (%s): %q", want.bad.message, raw)
 		}
 		require.Equal(t, want, got, "%q", raw)
+	})
+}
+
+func TestFastJSONReadsWholeBodies(t *testing.T) {
+	var rr rowReader
+	for _, body := range []string{
+		`{"observations":[` + strings.Join(fastRows, ",") + `]}`,
+		" {\n \"observations\" : [ " + fastRows[0] + " ,\n" + fastRows[1] + " ] } \n",
+		`{"observations":[]}`,
+	} {
+		got, ok := rr.fastJSON([]byte(body), 100)
+		require.True(t, ok, body)
+		want, err := decodeJSONStream([]byte(body), 100)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	for _, body := range []string{
+		`{"observations":[` + fastRows[0] + `,` + slowRows[0] + `]}`, // a row for encoding/json
+		`{"observations":[` + fastRows[0] + `,` + fastRows[1] + `]}`, // more than maxRows
+		`{"observations":[` + fastRows[0] + `,]}`,
+		`{"observations":[],"observations":[]}`,
+		`{"observations":[]} {}`,
+		`{"rows":[]}`, `{}`, `[]`,
+	} {
+		_, ok := rr.fastJSON([]byte(body), 1)
+		require.False(t, ok, body)
+	}
+}
+
+// FuzzFastJSON: whatever body fastJSON reads, encoding/json's token path
+// reads the same way.
+func FuzzFastJSON(f *testing.F) {
+	f.Add([]byte(`{"observations":[`+strings.Join(fastRows, ",")+`]}`), 3)
+	f.Add([]byte(`{"observations":[`+fastRows[0]+`,`+slowRows[1]+`]}`), 3)
+	f.Add([]byte(`{"observations":[]}`), 1)
+	var rr rowReader
+	f.Fuzz(func(t *testing.T, body []byte, maxRows int) {
+		maxRows = 1 + max(maxRows, 0)%8
+		got, ok := rr.fastJSON(body, maxRows)
+		if !ok {
+			return
+		}
+		want, err := decodeJSONStream(body, maxRows)
+		if err != nil {
+			t.Fatalf("fastJSON reads what decodeJSON refuses (%v): %q", err, body)
+		}
+		require.Equal(t, want, got, "%q", body)
 	})
 }
