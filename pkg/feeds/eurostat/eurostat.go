@@ -68,7 +68,6 @@ type Fields struct {
 	Flag      string            `yaml:"flag"`
 }
 
-
 // ParseFields reads a mapping: block strictly and checks it.
 func ParseFields(data []byte) (Fields, error) {
 	var f Fields

@@ -19,8 +19,8 @@ import (
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/gateway"
 	"github.com/ounce-data/ounce/services/loader"
-	"github.com/ounce-data/ounce/services/query"
 	"github.com/ounce-data/ounce/services/ounce/internal/partners"
+	"github.com/ounce-data/ounce/services/query"
 )
 
 // run runs `ounce partners args…` and returns its output.
