@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -341,4 +342,66 @@ func TestIntegrationBadValueInCommonBatchRejectsOnlyItself(t *testing.T) {
 	require.NoError(t, ch.Conn.QueryRow(context.Background(),
 		"SELECT any(licence) FROM observations FINAL WHERE source = 'loader-test'").Scan(&licence))
 	require.Equal(t, "CC0", licence)
+}
+
+// A message on a partner's subject, obs.v1.partner.<id>[.…], loads the rows
+// of source partner:<id> and dead-letters the others as source_mismatch:
+// a partner publishing over NATS cannot write as a feed or another partner.
+func TestIntegrationPartnerSubjectLoadsOnlyThePartnersSource(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	ch := testenv.StartClickHouse(t)
+	ctx := context.Background()
+	subjects := []string{"obs.v1.partner.clinic-a", "obs.v1.partner.clinic-a.sites"}
+	wrong := []string{"partner:council-b", "loader-test"}
+	for i, subj := range subjects {
+		obs := synthetic(2, fmt.Sprintf("XP%d-", i), 1)
+		obs[0].Source = "partner:clinic-a"
+		obs[1].Source = wrong[i]
+		msgs, err := observation.Encode(fmt.Sprintf("p%d", i), obs, 0)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		_, err = ns.JS.Publish(ctx, subj, msgs[0].Data, jetstream.WithMsgID(msgs[0].MsgID))
+		require.NoError(t, err)
+	}
+	r := startLoader(t, ns.JS, ch.Conn, Config{FlushInterval: 50 * time.Millisecond})
+
+	type stored struct {
+		Geo    string  `ch:"geo"`
+		Source string  `ch:"source"`
+		Value  float64 `ch:"value"`
+	}
+	var got []stored
+	require.Eventually(t, func() bool {
+		got = got[:0]
+		err := ch.Conn.Select(ctx, &got, "SELECT geo, source, value FROM observations FINAL ORDER BY geo")
+		return err == nil && len(got) == 2
+	}, 30*time.Second, 50*time.Millisecond)
+	require.Equal(t, []stored{{"XP0-0", "partner:clinic-a", 0.25}, {"XP1-0", "partner:clinic-a", 0.25}}, got)
+
+	dlq, err := ns.JS.Stream(ctx, extnats.StreamDeadLetter)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := dlq.Info(ctx)
+		return err == nil && info.State.Msgs == 2
+	}, 30*time.Second, 50*time.Millisecond)
+	for seq := uint64(1); seq <= 2; seq++ {
+		raw, err := dlq.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		require.Equal(t, KindRejected, raw.Header.Get(HeaderKind))
+		var body RejectedBody
+		require.NoError(t, json.Unmarshal(raw.Data, &body))
+		i := slices.Index(subjects, body.Subject)
+		require.GreaterOrEqual(t, i, 0, body.Subject)
+		require.Equal(t, "dlq."+subjects[i], raw.Subject)
+		require.Len(t, body.Rejected, 1)
+		rj := body.Rejected[0]
+		require.Equal(t, "source_mismatch", rj.Reason)
+		require.Contains(t, rj.Error, fmt.Sprintf("%q", wrong[i]))
+		require.Contains(t, rj.Error, "partner:clinic-a")
+		var o observation.Observation
+		require.NoError(t, json.Unmarshal(rj.Observation, &o))
+		require.Equal(t, wrong[i], o.Source)
+		require.Equal(t, fmt.Sprintf("XP%d-0", i), o.Geo)
+	}
+	require.Equal(t, 2.0, testutil.ToFloat64(r.l.m.rejected.WithLabelValues("source_mismatch")))
 }
