@@ -185,7 +185,9 @@ func decodeJSONRow(raw []byte, n int) row {
 	dec.DisallowUnknownFields()
 	err := dec.Decode(&r)
 	r.n = n
-	if err == nil && dec.More() {
+	// dec.More is false before a stray ']' or '}', so look at the bytes
+	// themselves: only white space may follow the object.
+	if err == nil && len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
 		err = errors.New("data after the object")
 	}
 	if err == nil {

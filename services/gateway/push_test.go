@@ -95,6 +95,22 @@ func TestConflictCodes(t *testing.T) {
 	require.Zero(t, f.streamMessages(t), "dry runs publish nothing")
 }
 
+// An NDJSON line must hold one object and nothing else: text after it,
+// even a stray ']' that a JSON decoder would stop before, rejects the row.
+func TestNDJSONLineWithTrailingText(t *testing.T) {
+	f := newFixture(t, gateway.Config{})
+	for _, tail := range []string{" ]", " }", " x", ` {"geo":"FRA"}`} {
+		body := []byte(good + "\n" + `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":1}` + tail + "\n")
+		rec := f.push(t, f.keyA, gateway.FormatNDJSON, "dry_run=true", body)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		s := summary(t, rec)
+		require.Equal(t, gateway.Counts{Received: 2, Accepted: 1, Rejected: 1}, s.Counts, "tail %q", tail)
+		require.Equal(t, gateway.ConflictMalformedRow, s.Conflicts[0].Code)
+		require.Contains(t, s.Conflicts[0].Message, "data after the object")
+		require.Equal(t, []int{2}, s.Conflicts[0].Rows)
+	}
+}
+
 func TestDuplicateKeysAreRejectedTogether(t *testing.T) {
 	f := newFixture(t, gateway.Config{})
 	dup := `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":1,"dims":{"sex":"f"}}`
