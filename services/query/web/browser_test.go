@@ -876,6 +876,27 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 		}
 	}
 
+	// A shorter pre-period: the page asks for it and shows that report.
+	{
+		var full, recent apiReport
+		status, text := getJSON(t, base+"/v1/initiatives/browser-test-co2/savings?method=its", &full)
+		require.Equal(t, http.StatusOK, status, text)
+		status, text = getJSON(t, base+"/v1/initiatives/browser-test-co2/savings?method=its&pre_from=1990", &recent)
+		require.Equal(t, http.StatusOK, status, text)
+		require.NotEqual(t, full.Totals, recent.Totals, "the pre-period changes the report, so the check below means something")
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.ID("method"), "its"),
+			chromedp.SetValue(chromedp.ID("pre-from"), "1990"),
+			chromedp.Click(chromedp.CSS(`#initiative-form button[type=submit]`)),
+			chromedp.WaitReady(chromedp.CSS(`#view-initiatives:not([aria-busy])`)),
+		))
+		require.Eventually(t, func() bool {
+			caption, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('#savings-table caption') || {}).textContent || ''`))
+			return err == nil && strings.Contains(caption, "(its,")
+		}, 20*time.Second, 100*time.Millisecond, "the its table is drawn")
+		checkTotals(t, ctx, recent)
+	}
+
 	// A narrow screen: nothing wider than the window but the tables, which scroll in their box.
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
 	fit, err := chromedp.Run(ctx, chromedp.Evaluate[struct{ Scroll, Inner int }](`({Scroll: document.documentElement.scrollWidth, Inner: window.innerWidth})`))

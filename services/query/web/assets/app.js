@@ -545,11 +545,13 @@
       if (!it) return false;
       if (force) this.showInitiative(it);
       const method = $('method').value;
-      const savingsURL = '/v1/initiatives/' + encodeURIComponent(it.id) + '/savings?method=' + encodeURIComponent(method);
+      const preFrom = $('pre-from').value.trim();
+      const pre = preFrom ? '&pre_from=' + encodeURIComponent(preFrom) : '';
+      const savingsURL = '/v1/initiatives/' + encodeURIComponent(it.id) + '/savings?method=' + encodeURIComponent(method) + pre;
       const cost = $('cost-indicator').value;
       const compareURL = cost ? '/v1/compare?initiatives=' + encodeURIComponent(it.id) +
         '&cost_indicator=' + encodeURIComponent(cost) + '&geo=' + encodeURIComponent(it.geo || '') +
-        '&method=' + encodeURIComponent(method) : '';
+        '&method=' + encodeURIComponent(method) + pre : '';
       const [rs, rc] = await Promise.all([getJSON(savingsURL), compareURL ? getJSON(compareURL) : null]);
       if (seq !== this.seq) return false; // a newer load took over
       $('savings').hidden = false;
