@@ -139,6 +139,7 @@ const (
 
 // role is one field's part in the mapping; slot is where its text goes.
 type role struct {
+	name string
 	kind roleKind
 	slot int
 	col  *valueCol // roleValue, and the interval roles: the value field
@@ -152,8 +153,10 @@ type valueCol struct {
 	indicator string
 	unit      string
 	ind       uint32 // indicator number, for keys
+	num       uint32 // the column's number in Reader.cols
 	catalogue bool   // named by a catalogue column (not a columns rule)
 	geo       string // from a columns rule; "" = the row's place
+	geoID     uint32 // number of geo, when set
 	dims      [][2]string
 	low, high int // slots; -1 = none
 	pair      int
@@ -175,37 +178,69 @@ type Reader struct {
 	nslots  int
 	texts   []string // the row's text per slot
 	present []bool
+	// keyRoles are the roles of the fields of the last SODA row in its
+	// order: rows mostly repeat it, sparing a look-up by name.
+	keyRoles []*role
 
-	rows    func(yield func(index int, row rowSource) bool) error
-	periods map[string]observation.Period
-	places  map[string]placeResult
-	inds    map[string]uint32
-	geoIDs  map[string]uint32
-	dimIDs  map[string]uint32
-	dimSets map[string]*dimSet
-	dimMaps map[uint32]observation.Dims
-	dimBuf  []byte
-	seen    map[obsKey]int32
-	used    bool
+	rows func(yield func(index int, row rowSource) bool) error
+	// rowsHint is how many rows the body holds, when known before they
+	// are read (0 = unknown); it sizes seen.
+	rowsHint  int
+	bodyLen   int
+	periods   map[string]periodResult
+	periodIDs map[periodKey]uint32
+	places    map[string]placeResult
+	inds      map[string]uint32
+	geoIDs    map[string]uint32
+	dimIDs    map[string]uint32
+	dimSets   map[string]*dimSet
+	dimMaps   map[uint32]observation.Dims
+	noDims    *dimSet
+	dimBuf    []byte
+	seen      *keySet          // keys whose numbers all fit in 16 bits, packed
+	seenWide  map[obsKey]int32 // the other keys
+	values    []float64        // backing store of the values yielded, filled in order
+	used      bool
 
-	fixedPlace  string
-	fixedPeriod observation.Period
+	// the slots of the place, period, footnote and dims fields; -1 = none
+	placeSlot, periodSlot, symbolSlot, textSlot int
+	dimSlots                                    []int
+
+	fixedPlace    string
+	fixedPlaceID  uint32
+	fixedPeriod   observation.Period
+	fixedPeriodID uint32
 }
 
 type placeResult struct {
 	geo string
+	id  uint32 // number of geo, when ok
 	ok  bool
 }
 
-type dimSet struct {
-	pairs [][2]string
-	id    uint32
+type periodResult struct {
+	p  observation.Period
+	id uint32
 }
 
+type periodKey struct {
+	grain observation.Grain
+	start int64
+}
+
+// dimSet is one breakdown: its pairs, its number, and its Dims, built once
+// and shared by its observations (to be treated as read-only).
+type dimSet struct {
+	pairs  [][2]string
+	id     uint32
+	dims   observation.Dims
+	byCols []*dimSet // with the dims of a column, by the column's number
+}
+
+// obsKey is what makes an observation unique in a body, every part
+// numbered.
 type obsKey struct {
-	ind, geo, dims uint32
-	grain          observation.Grain
-	start          int64
+	ind, geo, dims, period uint32
 }
 
 // rowSource visits the fields of one row.
@@ -222,20 +257,23 @@ func newReader(m Mapping, shape string) (*Reader, error) {
 	}
 	r := &Reader{
 		m: m, shape: shape,
-		stats:   Stats{Shape: shape, Suppressed: map[string]int{}, UnknownPlaces: map[string]int{}},
-		roles:   map[string]*role{},
-		periods: map[string]observation.Period{},
-		places:  map[string]placeResult{},
-		inds:    map[string]uint32{},
-		geoIDs:  map[string]uint32{},
-		dimIDs:  map[string]uint32{},
-		dimSets: map[string]*dimSet{},
-		dimMaps: map[uint32]observation.Dims{},
-		seen:    map[obsKey]int32{},
+		stats:     Stats{Shape: shape, Suppressed: map[string]int{}, UnknownPlaces: map[string]int{}},
+		roles:     map[string]*role{},
+		periods:   map[string]periodResult{},
+		periodIDs: map[periodKey]uint32{},
+		places:    map[string]placeResult{},
+		inds:      map[string]uint32{},
+		geoIDs:    map[string]uint32{},
+		dimIDs:    map[string]uint32{},
+		dimSets:   map[string]*dimSet{},
+		dimMaps:   map[uint32]observation.Dims{},
 	}
+	// No breakdown is a breakdown of its own, numbered like the others.
+	r.noDims = &dimSet{id: number(r.dimIDs, "")}
 	f := m.Fields
 	if f.Place.Value != "" {
 		r.fixedPlace = f.Place.Value
+		r.fixedPlaceID = number(r.geoIDs, f.Place.Value)
 	} else {
 		r.fixed(f.Place.Field, rolePlace, 0)
 	}
@@ -245,6 +283,7 @@ func newReader(m Mapping, shape string) (*Reader, error) {
 			return nil, fmt.Errorf("socrata mapping: period.value: %w", err)
 		}
 		r.fixedPeriod = p
+		r.fixedPeriodID = r.periodID(p)
 	} else {
 		r.fixed(f.Period.Field, rolePeriod, 0)
 	}
@@ -271,12 +310,25 @@ func newReader(m Mapping, shape string) (*Reader, error) {
 			return nil, fmt.Errorf("socrata mapping: columns[%d].like: %q is not the column of a catalogue entry", i, c.Like)
 		}
 	}
+	r.placeSlot, r.periodSlot = r.slotOf(f.Place.Field), r.slotOf(f.Period.Field)
+	r.symbolSlot, r.textSlot = r.slotOf(f.Footnote.Symbol), r.slotOf(f.Footnote.Text)
+	for _, d := range f.Dims {
+		r.dimSlots = append(r.dimSlots, r.slotOf(d.Field))
+	}
 	return r, nil
+}
+
+// slotOf returns the slot of a field the mapping names, -1 for none.
+func (r *Reader) slotOf(field string) int {
+	if ro, ok := r.roles[field]; ok && field != "" {
+		return ro.slot
+	}
+	return -1
 }
 
 // fixed gives a field of the mapping its role and slot.
 func (r *Reader) fixed(field string, kind roleKind, dim int) {
-	r.roles[field] = &role{kind: kind, slot: r.newSlot(), dim: dim}
+	r.roles[field] = &role{name: field, kind: kind, slot: r.newSlot(), dim: dim}
 }
 
 func (r *Reader) newSlot() int {
@@ -293,7 +345,7 @@ func (r *Reader) classify(name string) *role {
 	if ro, ok := r.roles[name]; ok {
 		return ro
 	}
-	ro := &role{}
+	ro := &role{name: name}
 	r.roles[name] = ro // before recursing: a name is classified once
 	if c, ok := r.m.Indicators[name]; ok {
 		r.addValue(ro, name, c, "", nil, true)
@@ -362,8 +414,11 @@ func (r *Reader) classify(name string) *role {
 func (r *Reader) addValue(ro *role, name string, c feeds.Column, geo string, dims [][2]string, catalogue bool) {
 	col := &valueCol{
 		field: name, slot: r.newSlot(), indicator: c.Indicator, unit: c.Unit,
-		ind: number(r.inds, c.Indicator), catalogue: catalogue, geo: geo, dims: dims,
+		ind: number(r.inds, c.Indicator), num: uint32(len(r.cols)), catalogue: catalogue, geo: geo, dims: dims,
 		low: -1, high: -1, pair: -1,
+	}
+	if geo != "" {
+		col.geoID = number(r.geoIDs, geo)
 	}
 	ro.kind, ro.slot, ro.col = roleValue, col.slot, col
 	r.cols = append(r.cols, col)
@@ -488,11 +543,10 @@ func (r *Reader) text(slot int) (string, bool) {
 // observe maps the row just visited, appending its observations to out.
 func (r *Reader) observe(index int, out []observation.Observation) ([]observation.Observation, error) {
 	f := r.m.Fields
-	place, placeKnown := r.fixedPlace, true
+	place, placeID, placeKnown := r.fixedPlace, r.fixedPlaceID, true
 	placeText := ""
 	if place == "" {
-		ro := r.roles[f.Place.Field]
-		t, ok := r.text(ro.slot)
+		t, ok := r.text(r.placeSlot)
 		if !ok || strings.TrimSpace(t) == "" {
 			return out, r.fail(index, f.Place.Field, "", "is missing")
 		}
@@ -504,40 +558,46 @@ func (r *Reader) observe(index int, out []observation.Observation) ([]observatio
 				return out, r.fail(index, f.Place.Field, t, "is not a place code: 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
 			}
 			pr = placeResult{geo: strings.Clone(g), ok: known}
+			if known {
+				pr.id = number(r.geoIDs, pr.geo)
+			}
 			r.places[strings.Clone(t)] = pr
 		}
-		place, placeKnown = pr.geo, pr.ok
+		place, placeID, placeKnown = pr.geo, pr.id, pr.ok
 	}
-	period := r.fixedPeriod
+	period, periodID := r.fixedPeriod, r.fixedPeriodID
 	if f.Period.Value == "" {
-		ro := r.roles[f.Period.Field]
-		t, ok := r.text(ro.slot)
+		t, ok := r.text(r.periodSlot)
 		if !ok || t == "" {
 			return out, r.fail(index, f.Period.Field, "", "is missing")
 		}
-		p, seen := r.periods[t]
+		pr, seen := r.periods[t]
 		if !seen {
-			var err error
-			p, err = parsePeriod(observation.Grain(f.Period.Grain), t)
+			p, err := parsePeriod(observation.Grain(f.Period.Grain), t)
 			if err != nil {
 				return out, r.fail(index, f.Period.Field, t, "%v", err)
 			}
-			r.periods[strings.Clone(t)] = p
+			pr = periodResult{p: p, id: r.periodID(p)}
+			r.periods[strings.Clone(t)] = pr
 		}
-		period = p
+		period, periodID = pr.p, pr.id
 	}
 	ds, err := r.dimSet(index)
 	if err != nil {
 		return out, err
 	}
 	symbol, footnote := "", ""
-	if ro, ok := r.roles[f.Footnote.Symbol]; ok && f.Footnote.Symbol != "" {
-		symbol, _ = r.text(ro.slot)
+	if r.symbolSlot >= 0 {
+		symbol, _ = r.text(r.symbolSlot)
 	}
-	if ro, ok := r.roles[f.Footnote.Text]; ok && f.Footnote.Text != "" {
-		footnote, _ = r.text(ro.slot)
+	if r.textSlot >= 0 {
+		footnote, _ = r.text(r.textSlot)
 	}
 	noted := symbol != "" || footnote != ""
+	noteDim := noted && f.Footnote.Dim != "" && symbol != ""
+	if r.seen == nil {
+		r.seen, r.seenWide = newKeySet(r.seenHint()), map[obsKey]int32{}
+	}
 	valued := false
 	for _, c := range r.cols {
 		t, ok := r.text(c.slot)
@@ -551,13 +611,13 @@ func (r *Reader) observe(index int, out []observation.Observation) ([]observatio
 			continue
 		}
 		valued = true
-		geo := c.geo
+		geo, geoID := c.geo, c.geoID
 		if geo == "" {
 			if !placeKnown {
 				r.stats.UnknownPlaces[r.intern(placeText)]++
 				continue
 			}
-			geo = place
+			geo, geoID = place, placeID
 		}
 		v, err := feeds.ParseNumber(t)
 		if err != nil {
@@ -567,27 +627,25 @@ func (r *Reader) observe(index int, out []observation.Observation) ([]observatio
 		if err != nil {
 			return out, err
 		}
-		dims := ds.pairs
-		if len(c.dims) > 0 || (noted && f.Footnote.Dim != "" && symbol != "") {
-			dims = append(slices.Clip(dims), c.dims...)
-			if noted && f.Footnote.Dim != "" && symbol != "" {
-				dims = append(dims, [2]string{f.Footnote.Dim, symbol})
-			}
+		var dims observation.Dims
+		key := obsKey{ind: c.ind, geo: geoID, dims: ds.id, period: periodID}
+		switch {
+		case noteDim:
+			pairs := append(slices.Clip(ds.pairs), c.dims...)
+			pairs = append(pairs, [2]string{f.Footnote.Dim, symbol})
+			key.dims = number(r.dimIDs, canonical(pairs))
+			dims = r.dimsOf(key.dims, pairs)
+		case len(c.dims) > 0:
+			cd := r.colDimSet(ds, c)
+			key.dims, dims = cd.id, cd.dims
+		case len(ds.pairs) > 0:
+			dims = ds.dims
 		}
-		key := obsKey{ind: c.ind, geo: number(r.geoIDs, geo), dims: ds.id, grain: period.Grain, start: period.Start.Unix()}
-		if len(dims) != len(ds.pairs) {
-			key.dims = number(r.dimIDs, canonical(dims))
-		}
-		if prev, dup := r.seen[key]; dup {
+		if prev, dup := r.claim(key, index); dup {
 			return out, r.fail(index, c.field, t, "repeats the indicator %s, place %s, period %s and breakdown of row %d", c.indicator, geo, period.Code(), prev)
 		}
-		r.seen[key] = int32(index)
-		o := observation.Observation{Indicator: c.indicator, Geo: geo, Period: period, Value: &v, Unit: c.unit}
-		if len(dims) > 0 {
-			o.Dims = r.dimsOf(key.dims, dims)
-		}
-		r.m.Stamp(&o)
-		out = append(out, o)
+		out = append(out, observation.Observation{Indicator: c.indicator, Geo: geo, Period: period, Value: r.value(v), Unit: c.unit, Dims: dims})
+		r.m.Stamp(&out[len(out)-1])
 		r.stats.Observations++
 		if hasInterval {
 			r.stats.Intervals++
@@ -657,11 +715,11 @@ func (r *Reader) interval(index int, c *valueCol) (bool, error) {
 func (r *Reader) dimSet(index int) (*dimSet, error) {
 	dims := r.m.Fields.Dims
 	if len(dims) == 0 {
-		return &dimSet{}, nil
+		return r.noDims, nil
 	}
 	b := r.dimBuf[:0]
-	for _, d := range dims {
-		t, ok := r.text(r.roles[d.Field].slot)
+	for i, d := range dims {
+		t, ok := r.text(r.dimSlots[i])
 		if !ok || t == "" {
 			return nil, r.fail(index, d.Field, "", "is missing; it is the dims entry %s", d.Key)
 		}
@@ -673,16 +731,83 @@ func (r *Reader) dimSet(index int) (*dimSet, error) {
 		return ds, nil
 	}
 	ds := &dimSet{}
-	for _, d := range dims {
-		t, _ := r.text(r.roles[d.Field].slot)
+	for i, d := range dims {
+		t, _ := r.text(r.dimSlots[i])
 		if len(t) > observation.MaxDimValueLen {
 			return nil, r.fail(index, d.Field, t, "is longer than %d bytes, too long for a dims value", observation.MaxDimValueLen)
 		}
 		ds.pairs = append(ds.pairs, [2]string{d.Key, strings.Clone(t)})
 	}
 	ds.id = number(r.dimIDs, canonical(ds.pairs))
+	ds.dims = r.dimsOf(ds.id, ds.pairs)
 	r.dimSets[string(b)] = ds
 	return ds, nil
+}
+
+// colDimSet returns the breakdown of row breakdown ds with the dims of
+// column c, built once per pair.
+func (r *Reader) colDimSet(ds *dimSet, c *valueCol) *dimSet {
+	if int(c.num) < len(ds.byCols) && ds.byCols[c.num] != nil {
+		return ds.byCols[c.num]
+	}
+	pairs := append(slices.Clip(ds.pairs), c.dims...)
+	cd := &dimSet{pairs: pairs, id: number(r.dimIDs, canonical(pairs))}
+	cd.dims = r.dimsOf(cd.id, pairs)
+	if int(c.num) >= len(ds.byCols) {
+		ds.byCols = append(ds.byCols, make([]*dimSet, int(c.num)+1-len(ds.byCols))...)
+	}
+	ds.byCols[c.num] = cd
+	return cd
+}
+
+// claim records that row index has key k, returning the row that had it
+// first when one did.
+func (r *Reader) claim(k obsKey, index int) (prev int32, dup bool) {
+	const narrow = 1 << 16
+	if k.ind < narrow && k.geo < narrow && k.dims < narrow && k.period < narrow {
+		return r.seen.claim(uint64(k.ind)<<48|uint64(k.geo)<<32|uint64(k.dims)<<16|uint64(k.period), int32(index))
+	}
+	if prev, dup := r.seenWide[k]; dup {
+		return prev, true
+	}
+	r.seenWide[k] = int32(index)
+	return 0, false
+}
+
+// periodID returns the number of period p.
+func (r *Reader) periodID(p observation.Period) uint32 {
+	k := periodKey{grain: p.Grain, start: p.Start.Unix()}
+	id, ok := r.periodIDs[k]
+	if !ok {
+		id = uint32(len(r.periodIDs))
+		r.periodIDs[k] = id
+	}
+	return id
+}
+
+// value returns a pointer to v kept in a block shared by the next values:
+// one allocation per block, not per observation.
+func (r *Reader) value(v float64) *float64 {
+	if len(r.values) == cap(r.values) {
+		r.values = make([]float64, 0, valueBlock)
+	}
+	r.values = append(r.values, v)
+	return &r.values[len(r.values)-1]
+}
+
+const valueBlock = 512
+
+// seenHint guesses, at the first row, how many observations the body
+// holds, to size the map of keys once: the rows times the values of the
+// first row, bounded by the body's size (a value takes some bytes).
+func (r *Reader) seenHint() int {
+	n := 0
+	for _, c := range r.cols {
+		if t, _ := r.text(c.slot); t != "" {
+			n++
+		}
+	}
+	return min(r.rowsHint*n, r.bodyLen/16)
 }
 
 // dimsOf returns the Dims of breakdown id, built once: the observations of

@@ -38,6 +38,9 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 			if t := page.Type(); t != fastjson.TypeArray {
 				return fmt.Errorf("socrata %s: page %d is a JSON %s, not an array of rows", ShapeSODA, rd.stats.Pages, t)
 			}
+			if rd.rowsHint == 0 {
+				rd.rowsHint, rd.bodyLen = len(page.GetArray()), len(body)
+			}
 			for _, el := range page.GetArray() {
 				if !yield(index, sodaRow{el}) {
 					return nil
@@ -67,13 +70,26 @@ func (s sodaRow) visit(r *Reader, index int) error {
 		return r.fail(index, "", start([]byte(s.v.String()), 60), "is not a JSON object")
 	}
 	var bad error
+	i := -1
 	obj.Visit(func(key []byte, v *fastjson.Value) {
 		if bad != nil {
 			return
 		}
-		ro, ok := r.roles[string(key)]
-		if !ok {
-			ro = r.classify(string(key))
+		i++
+		var ro *role
+		if i < len(r.keyRoles) && r.keyRoles[i].name == string(key) {
+			ro = r.keyRoles[i]
+		} else {
+			var ok bool
+			ro, ok = r.roles[string(key)]
+			if !ok {
+				ro = r.classify(string(key))
+			}
+			if i < len(r.keyRoles) {
+				r.keyRoles[i] = ro
+			} else {
+				r.keyRoles = append(r.keyRoles, ro)
+			}
 		}
 		if ro.kind == roleNone {
 			return
