@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/feeds"
 )
 
 // The key set answers as a map does, through its growth, for keys packed
 // narrow and for keys whose numbers need the wide map.
 func TestClaimKeys(t *testing.T) {
-	r := &Reader{seen: newKeySet(0), seenWide: map[obsKey]int32{}}
+	r := &Reader{seen: feeds.NewKeySet(0), seenWide: map[obsKey]int32{}}
 	first := map[obsKey]int32{}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for row := range 20000 {
@@ -28,5 +30,5 @@ func TestClaimKeys(t *testing.T) {
 		first[k] = int32(row)
 	}
 	require.Greater(t, len(r.seenWide), 0)
-	require.Equal(t, len(first), r.seen.n+len(r.seenWide))
+	require.Equal(t, len(first), r.seen.Len()+len(r.seenWide))
 }

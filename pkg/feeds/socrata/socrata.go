@@ -197,7 +197,7 @@ type Reader struct {
 	dimMaps   map[uint32]observation.Dims
 	noDims    *dimSet
 	dimBuf    []byte
-	seen      *keySet          // keys whose numbers all fit in 16 bits, packed
+	seen      *feeds.KeySet    // keys whose numbers all fit in 16 bits, packed
 	seenWide  map[obsKey]int32 // the other keys
 	values    []float64        // backing store of the values yielded, filled in order
 	used      bool
@@ -596,7 +596,7 @@ func (r *Reader) observe(index int, out []observation.Observation) ([]observatio
 	noted := symbol != "" || footnote != ""
 	noteDim := noted && f.Footnote.Dim != "" && symbol != ""
 	if r.seen == nil {
-		r.seen, r.seenWide = newKeySet(r.seenHint()), map[obsKey]int32{}
+		r.seen, r.seenWide = feeds.NewKeySet(r.seenHint()), map[obsKey]int32{}
 	}
 	valued := false
 	for _, c := range r.cols {
@@ -765,7 +765,7 @@ func (r *Reader) colDimSet(ds *dimSet, c *valueCol) *dimSet {
 func (r *Reader) claim(k obsKey, index int) (prev int32, dup bool) {
 	const narrow = 1 << 16
 	if k.ind < narrow && k.geo < narrow && k.dims < narrow && k.period < narrow {
-		return r.seen.claim(uint64(k.ind)<<48|uint64(k.geo)<<32|uint64(k.dims)<<16|uint64(k.period), int32(index))
+		return r.seen.Claim(uint64(k.ind)<<48|uint64(k.geo)<<32|uint64(k.dims)<<16|uint64(k.period), int32(index))
 	}
 	if prev, dup := r.seenWide[k]; dup {
 		return prev, true
