@@ -30,6 +30,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/csvrows"
@@ -150,14 +151,16 @@ type Reader struct {
 	dimCols                                             []int
 	require                                             []requirement
 	values                                              []valueColumn
-	missing                                             map[string]bool
+	missing                                             []string // besides ""
 
 	places map[string]place
+	names  map[string]place  // places without a code, by name
 	geoIDs map[string]uint32 // geo -> id
 	indIDs map[string]uint32 // indicator code -> id
 	dims   map[string]dimsEntry
 	dimIDs map[string]uint32 // canonical dims -> id
-	seen   map[rowKey]int
+	seen   *feeds.KeySet     // keys whose numbers fit in 16 bits, packed
+	wide   map[rowKey]int32  // the other keys
 	stats  Stats
 	line   int
 	used   bool
@@ -198,7 +201,8 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 	rd := &Reader{
 		l: l, m: m, tail: tail, skip: l.SkipLines,
 		place: -1, name: -1, period: -1, indicator: -1, value: -1, lower: -1, upper: -1,
-		places: make(map[string]place, 256), geoIDs: make(map[string]uint32, 256), indIDs: map[string]uint32{}, dims: map[string]dimsEntry{}, dimIDs: map[string]uint32{}, seen: make(map[rowKey]int, 512),
+		places: make(map[string]place, 256), names: map[string]place{}, geoIDs: make(map[string]uint32, 256), indIDs: map[string]uint32{}, dims: map[string]dimsEntry{}, dimIDs: map[string]uint32{},
+		seen: feeds.NewKeySet(0), wide: map[rowKey]int32{},
 		stats: Stats{UnmappedCodes: map[string]int{}, UnknownPlaces: map[string]int{}},
 	}
 	for i := range l.SkipLines {
@@ -219,10 +223,7 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 	if err := rd.bind(); err != nil {
 		return nil, fmt.Errorf("%s header (line %d): %w", prefix, rd.line, err)
 	}
-	rd.missing = map[string]bool{"": true}
-	for _, s := range l.Missing {
-		rd.missing[s] = true
-	}
+	rd.missing = l.Missing
 	rd.recs.SetFieldCount(len(rd.header))
 	return rd, nil
 }
@@ -437,13 +438,12 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 		return fail(err)
 	}
 	key := rowKey{indicator: indID, geo: pl.id, dims: dimsID, year: int32(year)}
-	if prev, dup := r.seen[key]; dup {
+	if prev, dup := r.claim(key); dup {
 		return fail(r.fail(-1, "", "repeats the indicator, place %s, period and breakdown of line %d", pl.geo, prev))
 	}
-	r.seen[key] = r.line
 	o.Geo, o.Dims = pl.geo, dims
 	if year != 0 && (o.Period.Start.Year() != year || o.Period.Grain != observation.GrainYear) {
-		o.Period = observation.Year(year)
+		o.Period = yearPeriod(year)
 	}
 	emit := func(c feeds.Column, scale float64, v float64) bool {
 		v *= scale
@@ -459,7 +459,7 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 	}
 	if r.value >= 0 {
 		cell := rec[r.value]
-		if r.missing[cell] {
+		if r.isMissing(cell) {
 			r.stats.Missing++
 			return true
 		}
@@ -474,10 +474,13 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 	}
 	// Wide by indicator: each value column is its own indicator. Wide by
 	// year: the row's indicator, each column its own year.
-	rowScale := r.scale(col.Indicator)
+	rowScale := 1.0
+	if r.l.Period.WideYears {
+		rowScale = r.scale(col.Indicator)
+	}
 	for _, vc := range r.values {
 		cell := rec[vc.index]
-		if r.missing[cell] {
+		if r.isMissing(cell) {
 			r.stats.Missing++
 			continue
 		}
@@ -489,7 +492,7 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 		if r.l.Period.WideYears {
 			c, scale = col, rowScale
 			if o.Period.Start.Year() != vc.year || o.Period.Grain != observation.GrainYear {
-				o.Period = observation.Year(vc.year)
+				o.Period = yearPeriod(vc.year)
 			}
 		}
 		if !emit(c, scale, v) {
@@ -497,6 +500,45 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 		}
 	}
 	return true
+}
+
+// isMissing reports whether a value cell is empty or a missing-value mark
+// of the layout.
+func (r *Reader) isMissing(cell string) bool {
+	return cell == "" || len(r.missing) > 0 && slices.Contains(r.missing, cell)
+}
+
+// claim records the current line for key, returning the line that had it
+// first when one did.
+func (r *Reader) claim(k rowKey) (prev int32, dup bool) {
+	const narrow = 1 << 16
+	if k.indicator < narrow && k.geo < narrow && k.dims < narrow && uint32(k.year) < narrow {
+		return r.seen.Claim(uint64(k.indicator)<<48|uint64(k.geo)<<32|uint64(k.dims)<<16|uint64(k.year), int32(r.line))
+	}
+	if prev, dup := r.wide[k]; dup {
+		return prev, true
+	}
+	r.wide[k] = int32(r.line)
+	return 0, false
+}
+
+// years holds the periods of the years parseYear reads, built once.
+var years = sync.OnceValue(func() []observation.Period {
+	ps := make([]observation.Period, maxYear-minYear+1)
+	for i := range ps {
+		ps[i] = observation.Year(minYear + i)
+	}
+	return ps
+})
+
+const minYear, maxYear = 1000, 2999
+
+// yearPeriod returns the period of year y.
+func yearPeriod(y int) observation.Period {
+	if y < minYear || y > maxYear {
+		return observation.Year(y)
+	}
+	return years()[y-minYear]
 }
 
 // keep stores v where it outlives the row, allocating values in chunks
@@ -520,7 +562,7 @@ func (r *Reader) checkInterval(rec []string, v float64) error {
 		index int
 		below bool
 	}{{r.lower, true}, {r.upper, false}} {
-		if b.index < 0 || r.missing[rec[b.index]] {
+		if b.index < 0 || r.isMissing(rec[b.index]) {
 			continue
 		}
 		x, err := feeds.ParseNumber(rec[b.index])
@@ -581,8 +623,7 @@ func (r *Reader) placeOf(rec []string) (place, error) {
 
 // uncoded gives a place without a code BlankPrefix + the slug of its name.
 func (r *Reader) uncoded(name string) (place, error) {
-	key := "\x00" + name // never a code
-	if p, ok := r.places[key]; ok {
+	if p, ok := r.names[name]; ok {
 		return p, nil
 	}
 	if strings.TrimSpace(name) == "" {
@@ -598,13 +639,13 @@ func (r *Reader) uncoded(name string) (place, error) {
 			return place{}, r.fail(r.name, name, "has no place code, and %s is not in the place catalogue (schemas/places); add it there", geo)
 		}
 		p := place{unknown: true}
-		r.places[strings.Clone(key)] = p
+		r.names[strings.Clone(name)] = p
 		r.stats.UnknownPlaces[geo]++
 		r.stats.UnknownRows++
 		return p, nil
 	}
 	p := place{geo: geo, id: intern(r.geoIDs, geo), aggregate: pp.Level == places.Aggregate}
-	r.places[strings.Clone(key)] = p
+	r.names[strings.Clone(name)] = p
 	r.stats.Uncoded = append(r.stats.Uncoded, Entity{Name: strings.Clone(name), Geo: geo})
 	return p, nil
 }
