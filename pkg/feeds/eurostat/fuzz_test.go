@@ -2,6 +2,7 @@ package eurostat_test
 
 import (
 	"bytes"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,24 +40,7 @@ func FuzzReader(f *testing.F) {
 //	go test ./feeds/eurostat -run '^$' -bench Parse -benchtime 200x
 func BenchmarkParse(b *testing.B) {
 	m, data := setup(b)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rd, err := eurostat.NewReader(bytes.NewReader(data), m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for _, err := range rd.All() {
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n == 0 {
-			b.Fatal("no observations")
-		}
-	}
+	feedtest.BenchParse(b, data, func(r io.Reader) (*eurostat.Reader, error) { return eurostat.NewReader(r, m) })
 }
 
 func eurostatFields(s string) (eurostat.Fields, error) { return eurostat.ParseFields([]byte(s)) }

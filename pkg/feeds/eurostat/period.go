@@ -11,10 +11,16 @@ import (
 func Period(code string) (observation.Period, error) {
 	switch {
 	case len(code) == 4:
+		y := 0
 		for i := range 4 {
 			if code[i] < '0' || code[i] > '9' {
 				return observation.Period{}, fmt.Errorf("is not a Eurostat time code (2016, 2016Q1, 2016M03)")
 			}
+			y = y*10 + int(code[i]-'0')
+		}
+		if y >= 1000 && y <= 2999 {
+			// What ParsePeriod makes of it, a year this service takes.
+			return observation.Year(y), nil
 		}
 	case len(code) == 6 && code[4] == 'Q':
 		code = code[:4] + "-" + code[4:]

@@ -2,6 +2,7 @@ package jsonstat_test
 
 import (
 	"bytes"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,24 +43,7 @@ func BenchmarkParse(b *testing.B) {
 	for _, id := range feedIDs {
 		b.Run(id, func(b *testing.B) {
 			m, data := setup(b, id)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				rd, err := jsonstat.NewReader(bytes.NewReader(data), m)
-				if err != nil {
-					b.Fatal(err)
-				}
-				n := 0
-				for _, err := range rd.All() {
-					if err != nil {
-						b.Fatal(err)
-					}
-					n++
-				}
-				if n == 0 {
-					b.Fatal("no observations")
-				}
-			}
+			feedtest.BenchParse(b, data, func(r io.Reader) (*jsonstat.Reader, error) { return jsonstat.NewReader(r, m) })
 		})
 	}
 }

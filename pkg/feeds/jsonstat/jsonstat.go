@@ -211,6 +211,10 @@ type Reader struct {
 	statusNames map[string]string
 	parser      *fastjson.Parser
 	vals        []float64 // yielded values, in chunks
+	// the status of the run of cells being counted, and its length so far
+	// (not yet in stats.Statuses)
+	runStatus string
+	runCount  int
 }
 
 type dimsKey struct {
@@ -667,8 +671,27 @@ func ints(v *fastjson.Value) ([]int, error) {
 func (r *Reader) Stats() Stats {
 	s := r.stats
 	s.Statuses = maps.Clone(s.Statuses)
+	if r.runCount > 0 {
+		s.Statuses[r.runStatus] += r.runCount
+	}
 	s.Constant = slices.Clone(s.Constant)
 	return s
+}
+
+// countStatus counts a cell of status s (none when empty). Cells of one
+// status come in runs: a run is counted whole, not cell by cell.
+func (r *Reader) countStatus(s string) {
+	if s == "" {
+		return
+	}
+	if s == r.runStatus {
+		r.runCount++
+		return
+	}
+	if r.runCount > 0 {
+		r.stats.Statuses[r.runStatus] += r.runCount
+	}
+	r.runStatus, r.runCount = s, 1
 }
 
 // ReadAll reads every observation of r into memory.
@@ -746,9 +769,7 @@ func (r *Reader) cell(n int, ds *dataset, i int, v *fastjson.Value, yield func(o
 	switch v.Type() {
 	case fastjson.TypeNull:
 		r.stats.Missing++
-		if status != "" {
-			r.stats.Statuses[status]++
-		}
+		r.countStatus(status)
 		return true
 	case fastjson.TypeNumber:
 		val, err = v.Float64()
@@ -783,9 +804,7 @@ func (r *Reader) cell(n int, ds *dataset, i int, v *fastjson.Value, yield func(o
 	if geo.Aggregate {
 		r.stats.Aggregates++
 	}
-	if status != "" {
-		r.stats.Statuses[status]++
-	}
+	r.countStatus(status)
 	return yield(o, nil)
 }
 
