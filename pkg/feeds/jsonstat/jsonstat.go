@@ -724,11 +724,13 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 
 // cells yields the observations of one dataset; false when the sequence ends.
 func (r *Reader) cells(n int, ds *dataset, yield func(observation.Observation, error) bool) bool {
+	pos := make([]int, len(ds.dims)) // cell i's category in each dimension
 	if ds.value.Type() == fastjson.TypeArray {
 		for i, v := range ds.value.GetArray() {
-			if !r.cell(n, ds, i, v, yield) {
+			if !r.cell(n, ds, i, pos, v, yield) {
 				return false
 			}
+			ds.advance(pos)
 		}
 		return true
 	}
@@ -743,7 +745,8 @@ func (r *Reader) cells(n int, ds *dataset, yield func(observation.Observation, e
 			yield(observation.Observation{}, r.fail(ds, -1, "", strconv.Quote(truncate(string(k), 40)), "value key is not a cell index 0..%d", ds.cells-1))
 			return
 		}
-		ok = r.cell(n, ds, i, v, yield)
+		ds.locate(i, pos)
+		ok = r.cell(n, ds, i, pos, v, yield)
 	})
 	if ok {
 		// Cells absent from a sparse object are missing.
@@ -752,12 +755,31 @@ func (r *Reader) cells(n int, ds *dataset, yield func(observation.Observation, e
 	return ok
 }
 
-// cell yields the observation of cell i; false when the sequence ends.
-func (r *Reader) cell(n int, ds *dataset, i int, v *fastjson.Value, yield func(observation.Observation, error) bool) bool {
+// locate sets pos to cell i's category in each dimension.
+func (ds *dataset) locate(i int, pos []int) {
+	for k, d := range ds.dims {
+		pos[k] = i / ds.strides[k] % d.size
+	}
+}
+
+// advance moves pos from a cell's categories to the next cell's.
+func (ds *dataset) advance(pos []int) {
+	for k := len(pos) - 1; k >= 0; k-- {
+		pos[k]++
+		if pos[k] < ds.dims[k].size {
+			return
+		}
+		pos[k] = 0
+	}
+}
+
+// cell yields the observation of cell i, whose categories are pos; false
+// when the sequence ends.
+func (r *Reader) cell(n int, ds *dataset, i int, pos []int, v *fastjson.Value, yield func(observation.Observation, error) bool) bool {
 	r.stats.Cells++
 	combo := 0
 	for k, di := range ds.sel {
-		combo += (i / ds.strides[di] % ds.dims[di].size) * ds.selStride[k]
+		combo += pos[di] * ds.selStride[k]
 	}
 	col := ds.cols[combo]
 	var status string
@@ -785,8 +807,8 @@ func (r *Reader) cell(n int, ds *dataset, i int, v *fastjson.Value, yield func(o
 		r.stats.Unmapped++
 		return true
 	}
-	geo := ds.geos[i/ds.strides[ds.geo]%ds.dims[ds.geo].size]
-	dims, err := r.dimsOf(n, ds, i, status)
+	geo := ds.geos[pos[ds.geo]]
+	dims, err := r.dimsOf(n, ds, i, pos, status)
 	if err != nil {
 		yield(observation.Observation{}, err)
 		return false
@@ -799,7 +821,7 @@ func (r *Reader) cell(n int, ds *dataset, i int, v *fastjson.Value, yield func(o
 	}
 	r.vals = append(r.vals, val)
 	o.Indicator, o.Unit, o.Geo, o.Dims, o.Value = c.Indicator, c.Unit, geo.Geo, dims, &r.vals[len(r.vals)-1]
-	o.Period = ds.periods[i/ds.strides[ds.time]%ds.dims[ds.time].size]
+	o.Period = ds.periods[pos[ds.time]]
 	r.stats.Observations++
 	if geo.Aggregate {
 		r.stats.Aggregates++
@@ -823,6 +845,7 @@ func (r *Reader) statuses(ds *dataset, st *fastjson.Value) error {
 	}
 	ds.status = make([]string, ds.cells)
 	var errs []error
+	last := "" // the status of the last cell with one: runs are common
 	set := func(i int, s *fastjson.Value) {
 		if s == nil || s.Type() == fastjson.TypeNull {
 			return
@@ -836,12 +859,16 @@ func (r *Reader) statuses(ds *dataset, st *fastjson.Value) error {
 			errs = append(errs, r.fail(ds, i, r.where(ds, i), truncate(string(b), 40), "status is longer than %d characters", observation.MaxDimValueLen))
 			return
 		}
+		if last != "" && string(b) == last {
+			ds.status[i] = last
+			return
+		}
 		name, ok := r.statusNames[string(b)]
 		if !ok {
 			name = string(b)
 			r.statusNames[name] = name
 		}
-		ds.status[i] = name
+		ds.status[i], last = name, name
 	}
 	switch st.Type() {
 	case fastjson.TypeString:
@@ -881,10 +908,10 @@ func (r *Reader) statuses(ds *dataset, st *fastjson.Value) error {
 }
 
 // dimsOf returns the dims of cell i, shared between cells alike.
-func (r *Reader) dimsOf(n int, ds *dataset, i int, status string) (observation.Dims, error) {
+func (r *Reader) dimsOf(n int, ds *dataset, i int, pos []int, status string) (observation.Dims, error) {
 	combo := 0
 	for _, di := range ds.kept {
-		combo = combo*ds.dims[di].size + i/ds.strides[di]%ds.dims[di].size
+		combo = combo*ds.dims[di].size + pos[di]
 	}
 	if r.m.Fields.Status == "" {
 		status = ""
@@ -895,7 +922,7 @@ func (r *Reader) dimsOf(n int, ds *dataset, i int, status string) (observation.D
 	}
 	d := observation.Dims{}
 	for _, di := range ds.kept {
-		c := ds.dims[di].cats[i/ds.strides[di]%ds.dims[di].size]
+		c := ds.dims[di].cats[pos[di]]
 		if len(c) > observation.MaxDimValueLen {
 			return nil, r.fail(ds, i, r.where(ds, i), "", "category %q is longer than %d characters", truncate(c, 40), observation.MaxDimValueLen)
 		}
