@@ -154,16 +154,21 @@ type Reader struct {
 	missing                                             []string // besides ""
 
 	places map[string]place
-	names  map[string]place  // places without a code, by name
-	geoIDs map[string]uint32 // geo -> id
-	indIDs map[string]uint32 // indicator code -> id
-	dims   map[string]dimsEntry
-	dimIDs map[string]uint32 // canonical dims -> id
-	seen   *feeds.KeySet     // keys whose numbers fit in 16 bits, packed
-	wide   map[rowKey]int32  // the other keys
-	stats  Stats
-	line   int
-	used   bool
+	names  map[string]place // places without a code, by name
+	// the last row's place code (or name, when it had no code) and place:
+	// a file's rows come grouped by place (csvrows' fields are strings of
+	// their own, kept here until the next place)
+	lastCode, lastName string
+	last               place
+	geoIDs             map[string]uint32 // geo -> id
+	indIDs             map[string]uint32 // indicator code -> id
+	dims               map[string]dimsEntry
+	dimIDs             map[string]uint32 // canonical dims -> id
+	seen               *feeds.KeySet     // keys whose numbers fit in 16 bits, packed
+	wide               map[rowKey]int32  // the other keys
+	stats              Stats
+	line               int
+	used               bool
 	// buf is the dims values of the current row joined, reused.
 	buf []byte
 	// vals holds yielded values; a full chunk is left to its observations.
@@ -194,7 +199,7 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 	if m.Source != "" {
 		prefix = "feed " + m.Source + ": " + l.Name
 	}
-	br, tail, err := feeds.OpenCSV(r, prefix, 32<<10)
+	br, tail, err := feeds.OpenCSV(r, prefix, 8<<10)
 	if err != nil {
 		return nil, err
 	}
@@ -591,8 +596,28 @@ func (r *Reader) placeOf(rec []string) (place, error) {
 		if r.name < 0 {
 			return place{}, r.fail(r.place, "", "is empty; every row needs a place code")
 		}
-		return r.uncoded(rec[r.name])
+		name := rec[r.name]
+		if r.lastCode == "" && r.lastName == name && name != "" {
+			return r.last, nil
+		}
+		p, err := r.uncoded(name)
+		if err == nil {
+			r.lastCode, r.lastName, r.last = "", name, p
+		}
+		return p, err
 	}
+	if code == r.lastCode && !r.last.unknown {
+		return r.last, nil
+	}
+	p, err := r.coded(code)
+	if err == nil {
+		r.lastCode, r.lastName, r.last = code, "", p
+	}
+	return p, err
+}
+
+// coded resolves a place code, checking a new one once.
+func (r *Reader) coded(code string) (place, error) {
 	if p, ok := r.places[code]; ok {
 		if p.unknown {
 			r.stats.UnknownPlaces[code]++
