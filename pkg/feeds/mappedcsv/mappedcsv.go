@@ -625,7 +625,14 @@ func (r *Reader) coded(code string) (place, error) {
 		}
 		return p, nil
 	}
-	geo, ok := r.m.Places.Resolve(r.l.Place.Scheme, code)
+	var pp places.Place
+	geo, ok := code, false
+	if r.l.Place.Scheme == places.SchemeCode {
+		// Resolve takes a catalogue code as it is: look it up once.
+		pp, ok = r.m.Places.Place(code)
+	} else {
+		geo, ok = r.m.Places.Resolve(r.l.Place.Scheme, code)
+	}
 	if !ok && (r.l.Place.Scheme == places.SchemeM49 || r.l.Place.Scheme == places.SchemeWHOM49) && !isNumber(code) {
 		return place{}, r.fail(r.place, code, "is not an M49 number (1 to 3 digits)")
 	}
@@ -640,7 +647,9 @@ func (r *Reader) coded(code string) (place, error) {
 		r.stats.UnknownRows++
 		return p, nil
 	}
-	pp, _ := r.m.Places.Place(geo)
+	if pp.Code == "" {
+		pp, _ = r.m.Places.Place(geo)
+	}
 	p := place{geo: geo, id: intern(r.geoIDs, geo), aggregate: pp.Level == places.Aggregate}
 	r.places[strings.Clone(code)] = p
 	return p, nil
