@@ -797,17 +797,11 @@ func (r *Reader) value(v float64) *float64 {
 
 const valueBlock = 512
 
-// seenHint guesses, at the first row, how many observations the body
-// holds, to size the map of keys once: the rows times the values of the
-// first row, bounded by the body's size (a value takes some bytes).
+// seenHint sizes the set of keys at the first row: one key a row, a
+// bound no body exceeds by much in memory (a guess from the first row's
+// values can: rows differ), the set growing from there.
 func (r *Reader) seenHint() int {
-	n := 0
-	for _, c := range r.cols {
-		if t, _ := r.text(c.slot); t != "" {
-			n++
-		}
-	}
-	return min(r.rowsHint*n, r.bodyLen/16)
+	return min(r.rowsHint, r.bodyLen/16)
 }
 
 // dimsOf returns the Dims of breakdown id, built once: the observations of
