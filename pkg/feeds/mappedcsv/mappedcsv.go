@@ -160,15 +160,18 @@ type Reader struct {
 	// their own, kept here until the next place)
 	lastCode, lastName string
 	last               place
-	geoIDs             map[string]uint32 // geo -> id
-	indIDs             map[string]uint32 // indicator code -> id
-	dims               map[string]dimsEntry
-	dimIDs             map[string]uint32 // canonical dims -> id
-	seen               *feeds.KeySet     // keys whose numbers fit in 16 bits, packed
-	wide               map[rowKey]int32  // the other keys
-	stats              Stats
-	line               int
-	used               bool
+	// periodYear is the year of the period of the observation All fills,
+	// 0 while it has none
+	periodYear int
+	geoIDs     map[string]uint32 // geo -> id
+	indIDs     map[string]uint32 // indicator code -> id
+	dims       map[string]dimsEntry
+	dimIDs     map[string]uint32 // canonical dims -> id
+	seen       *feeds.KeySet     // keys whose numbers fit in 16 bits, packed
+	wide       map[rowKey]int32  // the other keys
+	stats      Stats
+	line       int
+	used       bool
 	// buf is the dims values of the current row joined, reused.
 	buf []byte
 	// vals holds yielded values; a full chunk is left to its observations.
@@ -447,8 +450,8 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 		return fail(r.fail(-1, "", "repeats the indicator, place %s, period and breakdown of line %d", pl.geo, prev))
 	}
 	o.Geo, o.Dims = pl.geo, dims
-	if year != 0 && (o.Period.Start.Year() != year || o.Period.Grain != observation.GrainYear) {
-		o.Period = yearPeriod(year)
+	if year != 0 && year != r.periodYear {
+		o.Period, r.periodYear = yearPeriod(year), year
 	}
 	emit := func(c feeds.Column, scale float64, v float64) bool {
 		v *= scale
@@ -496,8 +499,8 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 		c, scale := vc.col, vc.scale
 		if r.l.Period.WideYears {
 			c, scale = col, rowScale
-			if o.Period.Start.Year() != vc.year || o.Period.Grain != observation.GrainYear {
-				o.Period = yearPeriod(vc.year)
+			if vc.year != r.periodYear {
+				o.Period, r.periodYear = yearPeriod(vc.year), vc.year
 			}
 		}
 		if !emit(c, scale, v) {
