@@ -20,9 +20,12 @@ import (
 //	make bench   (or: go test -run '^$' -bench LoaderVersusRaw -benchtime 1x ./services/loader)
 func BenchmarkLoaderVersusRawInsert(b *testing.B) {
 	const total = 500_000
-	ns := testenv.StartNATS(b)
 	obs := synthetic(total, "XR", 1)
+	bin := buildLoaderB(b)
 	for i := 0; i < b.N; i++ {
+		// A fresh server per iteration: its own stream, consumer and
+		// duplicate window, so no iteration sees another's messages.
+		ns := testenv.StartNATS(b)
 		raw := testenv.StartClickHouse(b)
 		start := time.Now()
 		var cols extch.Columns
@@ -36,8 +39,7 @@ func BenchmarkLoaderVersusRawInsert(b *testing.B) {
 		rawRate := total / time.Since(start).Seconds()
 
 		ch := testenv.StartClickHouse(b)
-		publish(b, ns.JS, relabel(obs, i))
-		bin := buildLoaderB(b)
+		publish(b, ns.JS, obs)
 		p := startProcB(b, bin, ns.URL, ch.DSN)
 		// The clock starts when the process serves /metrics: its consumer
 		// starts pulling at the same moment; process start-up is not counted.
@@ -54,6 +56,7 @@ func BenchmarkLoaderVersusRawInsert(b *testing.B) {
 		loaderRate := total / time.Since(startAt).Seconds()
 		n, _ := countFinal(b, ch.Conn)
 		require.EqualValues(b, total, n)
+		p.stop()
 
 		b.ReportMetric(rawRate, "raw_obs/s")
 		b.ReportMetric(loaderRate, "loader_obs/s")
@@ -62,17 +65,6 @@ func BenchmarkLoaderVersusRawInsert(b *testing.B) {
 		b.Logf("raw clickhouse-go insert %.0f obs/s; loader from JetStream %.0f obs/s; ratio %.2f; loader peak RSS %.0f MiB",
 			rawRate, loaderRate, loaderRate/rawRate, peakRSS/(1<<20))
 	}
-}
-
-// relabel gives each iteration its own version so JetStream does not drop
-// the batches as duplicates of the previous iteration's.
-func relabel(obs []observation.Observation, i int) []observation.Observation {
-	out := make([]observation.Observation, len(obs))
-	copy(out, obs)
-	for j := range out {
-		out[j].Version = uint64(10 + i)
-	}
-	return out
 }
 
 // BenchmarkDecodeBatch measures the loader's per-message work: decode and

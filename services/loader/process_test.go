@@ -50,12 +50,15 @@ func startProcB(t testing.TB, bin, natsURL, dsn string, extra ...string) *proc {
 	require.NoError(t, cmd.Start())
 	p := &proc{cmd: cmd, addr: addr, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		p.done <- nil
-	})
+	t.Cleanup(p.stop)
 	return p
+}
+
+// stop kills the process and waits for it; calling it again does nothing.
+func (p *proc) stop() {
+	_ = p.cmd.Process.Kill()
+	err := <-p.done
+	p.done <- err
 }
 
 // metric reads one unlabelled metric from the process's /metrics.

@@ -17,7 +17,8 @@ import (
 	"github.com/ounce-data/ounce/pkg/lifecycle"
 )
 
-// DefaultAddr is where a standalone loader serves /metrics and health.
+// DefaultAddr is where a standalone loader serves /metrics, health and
+// /debug/pprof/.
 const DefaultAddr = "127.0.0.1:8082"
 
 // RegisterFlags binds the tuning flags of c to fs.
@@ -77,6 +78,7 @@ func Serve(ctx context.Context, d Deps) (err error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", health.Live)
 	mux.HandleFunc("GET /readyz", health.Ready)
+	httpapi.HandleProfiling(mux)
 	srv := &httpapi.Server{Handler: mux, Log: d.Log, Health: health}
 	return lifecycle.Run(ctx,
 		lifecycle.Component{Name: "loader", Run: l.Run},
