@@ -3,7 +3,6 @@ package extch
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -21,7 +20,7 @@ type Columns struct {
 	PeriodStart, PeriodEnd                                                       []int64
 	Value                                                                        []float64
 	Version                                                                      []uint64
-	RetrievedAt                                                                  []time.Time
+	RetrievedAt                                                                  []int64 // Unix seconds: DateTime, and no pointers for the GC to scan
 }
 
 // Len is the number of rows.
@@ -49,7 +48,7 @@ func (c *Columns) Add(o *observation.Observation, batchID string) {
 	c.Initiative = append(c.Initiative, o.Initiative)
 	c.URL = append(c.URL, o.Provenance.URL)
 	c.Licence = append(c.Licence, o.Provenance.Licence)
-	c.RetrievedAt = append(c.RetrievedAt, o.Provenance.RetrievedAt.UTC().Truncate(time.Second))
+	c.RetrievedAt = append(c.RetrievedAt, o.Provenance.RetrievedAt.Unix())
 	c.BatchID = append(c.BatchID, batchID)
 }
 

@@ -154,6 +154,36 @@ func Decode(data []byte) (Batch, error) {
 	return b, nil
 }
 
+// A Decoder decodes batch after batch, reusing its memory: a Batch it
+// returns, and the observations in it, are valid only until its next Decode.
+// Strings, times and periods that repeat are shared across batches, so a
+// long-running consumer decodes with little garbage. The zero Decoder is
+// ready; it is not safe for concurrent use.
+type Decoder struct {
+	d decoder
+}
+
+// Decode parses one batch like the package's Decode.
+func (dec *Decoder) Decode(data []byte) (Batch, error) {
+	d := &dec.d
+	if len(d.interned) >= maxCached || len(d.times) >= maxCached || len(d.periods) >= maxCached {
+		clear(d.interned)
+		clear(d.times)
+		clear(d.periods)
+	}
+	d.data, d.pos = data, 0
+	b, err := d.batch()
+	d.data = nil
+	if err != nil {
+		return Batch{}, fmt.Errorf("decode observation batch: %w", err)
+	}
+	// The next batch reuses these observations; the values they point to
+	// stay in their chunk, and a fresh chunk is taken when it runs out.
+	d.obs = b.Observations[:0]
+	b.inherit()
+	return b, nil
+}
+
 // digest hashes the content that makes a batch what it is: every
 // observation's JSON except its retrieval time, so a re-pull of unchanged
 // data yields the same Nats-Msg-Id.

@@ -19,7 +19,14 @@ type decoder struct {
 	interned map[string]string
 	times    map[string]time.Time
 	periods  map[periodKey]Period
+
+	obs  []Observation // reused for the next batch's observations when set
+	vals []float64     // backing store of the observations' values
 }
+
+// maxCached bounds each of the decoder's caches (interned strings, times,
+// periods): a decoder kept across batches forgets them all at this size.
+const maxCached = 4096
 
 // path names where in the batch the decoder is, built into a string only
 // when there is an error to report.
@@ -480,11 +487,15 @@ func (d *decoder) observations(b *Batch) error {
 	if err := d.expect(at, '['); err != nil {
 		return err
 	}
-	// Size the slice once: growing it copies every observation decoded so far.
-	if n := bytes.Count(d.data[d.pos:], []byte(`{"indicator"`)); n > 0 {
-		b.Observations = make([]Observation, 0, n)
+	// Size the slices once: growing them copies everything decoded so far.
+	n := bytes.Count(d.data[d.pos:], []byte(`{"indicator"`))
+	if cap(d.obs) >= n {
+		b.Observations = d.obs[:0]
 	} else {
-		b.Observations = b.Observations[:0]
+		b.Observations = make([]Observation, 0, n)
+	}
+	if cap(d.vals)-len(d.vals) < n {
+		d.vals = make([]float64, 0, n)
 	}
 	if d.peek() == ']' {
 		d.pos++
@@ -537,7 +548,7 @@ func (d *decoder) observation(o *Observation, i int) error {
 			} else if err == nil {
 				var f float64
 				if f, err = d.float(p); err == nil {
-					o.Value = &f
+					o.Value = d.value(f)
 				}
 			}
 		case "version":
@@ -561,6 +572,16 @@ func (d *decoder) observation(o *Observation, i int) error {
 		more, err = d.next(at)
 	}
 	return err
+}
+
+// value stores f in the decoder's value chunk: one allocation for a batch's
+// values, not one each.
+func (d *decoder) value(f float64) *float64 {
+	if len(d.vals) == cap(d.vals) {
+		d.vals = make([]float64, 0, 1024)
+	}
+	d.vals = append(d.vals, f)
+	return &d.vals[len(d.vals)-1]
 }
 
 func (d *decoder) optStr(at path, dst *string) error {
@@ -592,7 +613,7 @@ func (d *decoder) internStr(at path, dst *string) error {
 	if err := d.optStr(at, dst); err != nil {
 		return err
 	}
-	if len(d.interned) < 4096 {
+	if len(d.interned) < maxCached {
 		if d.interned == nil {
 			d.interned = make(map[string]string)
 		}
@@ -618,7 +639,16 @@ func (d *decoder) dims(at path, o *Observation) error {
 		if k, err = d.key(at); err != nil {
 			break
 		}
-		key := string(k)
+		key, ok := d.interned[string(k)]
+		if !ok {
+			key = string(k)
+			if len(d.interned) < maxCached {
+				if d.interned == nil {
+					d.interned = make(map[string]string)
+				}
+				d.interned[key] = key
+			}
+		}
 		var v string
 		if err = d.internStr(at.sub(key), &v); err != nil {
 			break
@@ -677,7 +707,9 @@ func (d *decoder) retrievedAt(p path, pv *Provenance) error {
 	if d.times == nil {
 		d.times = make(map[string]time.Time)
 	}
-	d.times[s] = t
+	if len(d.times) < maxCached {
+		d.times[s] = t
+	}
 	pv.RetrievedAt = t
 	return nil
 }
@@ -751,7 +783,7 @@ func (d *decoder) cachePeriod(key periodKey, q Period) {
 	if d.periods == nil {
 		d.periods = make(map[periodKey]Period)
 	}
-	if len(d.periods) < 4096 {
+	if len(d.periods) < maxCached {
 		d.periods[key] = q
 	}
 }

@@ -129,11 +129,11 @@ func (e *ValidationError) Error() string {
 // Field patterns, kept equal to observation.schema.json (a test checks
 // them against the schema's regular expressions).
 var (
-	indicatorRE  = pattern{first: alnum, rest: alnum + "._-", max: 128}
-	geoRE        = pattern{first: alnum, rest: alnum + "._:-", max: 64}
-	dimKeyRE     = pattern{first: lower, rest: lower + digits + "_", max: 32}
-	initiativeRE = pattern{first: alnum, rest: alnum + "._-", max: 64}
-	feedIDRE     = pattern{first: lower + digits, rest: lower + digits + "-", max: 64}
+	indicatorRE  = newPattern(alnum, alnum+"._-", 128)
+	geoRE        = newPattern(alnum, alnum+"._:-", 64)
+	dimKeyRE     = newPattern(lower, lower+digits+"_", 32)
+	initiativeRE = newPattern(alnum, alnum+"._-", 64)
+	feedIDRE     = newPattern(lower+digits, lower+digits+"-", 64)
 	sourceRE     = sourcePattern{}
 )
 
@@ -143,18 +143,30 @@ const (
 	alnum  = lower + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + digits
 )
 
-// pattern matches ^[first][rest]{0,max-1}$ over ASCII.
+// pattern matches ^[first][rest]{0,max-1}$ over ASCII, a table lookup per
+// byte: the loader checks several fields of every observation.
 type pattern struct {
-	first, rest string
+	first, rest [256]bool
 	max         int
 }
 
-func (p pattern) MatchString(s string) bool {
-	if len(s) == 0 || len(s) > p.max || strings.IndexByte(p.first, s[0]) < 0 {
+func newPattern(first, rest string, max int) *pattern {
+	p := &pattern{max: max}
+	for i := 0; i < len(first); i++ {
+		p.first[first[i]] = true
+	}
+	for i := 0; i < len(rest); i++ {
+		p.rest[rest[i]] = true
+	}
+	return p
+}
+
+func (p *pattern) MatchString(s string) bool {
+	if len(s) == 0 || len(s) > p.max || !p.first[s[0]] {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
-		if strings.IndexByte(p.rest, s[i]) < 0 {
+		if !p.rest[s[i]] {
 			return false
 		}
 	}

@@ -3,6 +3,7 @@ package observation
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -315,8 +316,20 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"common":{"unit":"u","source":"s","version":3,"provenance":{"licence":"l","retrieved_at":"2026-01-01T00:00:00Z"}},"observations":[{"indicator":"a"},{"unit":"v","provenance":{"licence":"m","retrieved_at":"2026-01-01T00:00:00Z"}}],"common":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := Decode(data)
+		// A Decoder that decoded another batch first reads data the same way.
+		var dec Decoder
+		if _, err := dec.Decode(m[0].Data); err != nil {
+			t.Fatal(err)
+		}
+		again, derr := dec.Decode(data)
+		if (err == nil) != (derr == nil) {
+			t.Fatalf("Decode error %v, reused Decoder error %v on %q", err, derr, data)
+		}
 		if err != nil {
 			return
+		}
+		if gj, aj := mustJSON(t, got), mustJSON(t, again); !bytes.Equal(gj, aj) {
+			t.Fatalf("Decode and a reused Decoder differ on %q:\n got %s\nwant %s", data, aj, gj)
 		}
 		want, rerr := referenceDecode(data)
 		if rerr != nil {
@@ -328,6 +341,68 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode and encoding/json differ on %q:\n got %s\nwant %s", data, gj, wj)
 		}
 	})
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestDecoderAcrossBatches: a Decoder reused for batch after batch reads
+// each as Decode does, including after its caches overflow and are cleared.
+func TestDecoderAcrossBatches(t *testing.T) {
+	batch := func(n, geoOffset int) []byte {
+		obs := make([]Observation, n)
+		for i := range obs {
+			obs[i] = sample()
+			obs[i].Geo = fmt.Sprintf("G%d", geoOffset+i)
+			obs[i].Value = Float(float64(geoOffset + i))
+			obs[i].Provenance.RetrievedAt = obs[i].Provenance.RetrievedAt.Add(time.Duration(i%7) * time.Second)
+		}
+		msgs, err := Encode("b", obs, 8<<20)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		return msgs[0].Data
+	}
+	var dec Decoder
+	// 3,000 then 5,000 distinct places: the second overflows the intern
+	// cache; the third comes after it was cleared.
+	for round, data := range [][]byte{batch(3000, 0), batch(5000, 3000), batch(10, 0), batch(3000, 0)} {
+		want, err := Decode(data)
+		require.NoError(t, err)
+		got, err := dec.Decode(data)
+		require.NoError(t, err)
+		require.Len(t, got.Observations, len(want.Observations), "round %d", round)
+		require.JSONEq(t, string(mustJSON(t, want)), string(mustJSON(t, got)), "round %d", round)
+	}
+	_, err := dec.Decode([]byte(`{"observations":[{"value":"1"}]}`))
+	require.ErrorContains(t, err, "observations[0].value")
+	got, err := dec.Decode(batch(2, 7))
+	require.NoError(t, err, "a failed batch leaves the Decoder usable")
+	require.Equal(t, 8.0, *got.Observations[1].Value)
+}
+
+func BenchmarkDecoder(b *testing.B) {
+	obs := make([]Observation, 4000)
+	for i := range obs {
+		obs[i] = sample()
+		obs[i].Period = Year(1000 + i%1000)
+		obs[i].Geo = "G" + strings.Repeat("X", i%3)
+	}
+	msgs, err := Encode("bench", obs, 0)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(msgs[0].Data)))
+	b.ReportAllocs()
+	var dec Decoder
+	for b.Loop() {
+		if _, err := dec.Decode(msgs[0].Data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func BenchmarkDecode(b *testing.B) {

@@ -75,8 +75,9 @@ type Loader struct {
 	knownAt time.Time
 	knownMu sync.Mutex
 
-	open *batch      // being collected by Run's goroutine
-	free chan *batch // loaded batches, reused to keep their memory
+	open *batch              // being collected by Run's goroutine
+	dec  observation.Decoder // used by Run's goroutine only; a batch is copied into open's columns
+	free chan *batch         // loaded batches, reused to keep their memory
 
 	lastCommit time.Time // owned by the inserter goroutine
 
@@ -173,7 +174,7 @@ func (l *Loader) Run(ctx context.Context) error {
 	l.natsOK.Store(true)
 	defer l.natsOK.Store(false)
 
-	msgs := make(chan jetstream.Msg, 256)
+	msgs := make(chan jetstream.Msg, 4)
 	go func() {
 		defer close(msgs)
 		for {
@@ -284,7 +285,7 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	b, rejects, err := decode(msg.Data())
+	b, rejects, err := decode(&l.dec, msg.Data())
 	if err != nil {
 		l.deadLetterWhole(ctx, msg, meta, KindUndecodable, err)
 		return
@@ -333,11 +334,12 @@ func partnerSourceOf(subject string) string {
 	return "partner:" + id
 }
 
-// decode reads a batch. When the batch as a whole does not decode it retries
-// observation by observation, so one bad value rejects one observation, not
-// its whole message.
-func decode(data []byte) (observation.Batch, []Reject, error) {
-	b, err := observation.Decode(data)
+// decode reads a batch with dec; the batch is valid until dec's next use.
+// When the batch as a whole does not decode it retries observation by
+// observation, so one bad value rejects one observation, not its whole
+// message.
+func decode(dec *observation.Decoder, data []byte) (observation.Batch, []Reject, error) {
+	b, err := dec.Decode(data)
 	if err == nil {
 		return b, nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,22 +64,31 @@ func (p *proc) stop() {
 
 // metric reads one unlabelled metric from the process's /metrics.
 func (p *proc) metric(name string) (float64, bool) {
+	v, ok := p.metrics(name)[name]
+	return v, ok
+}
+
+// metrics reads unlabelled metrics from one scrape of the process's /metrics;
+// a metric the scrape lacks is absent from the map.
+func (p *proc) metrics(names ...string) map[string]float64 {
+	out := make(map[string]float64, len(names))
 	resp, err := http.Get("http://" + p.addr + "/metrics")
 	if err != nil {
-		return 0, false
+		return out
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			var f float64
-			if _, err := fmt.Sscanf(v, "%g", &f); err == nil {
-				return f, true
-			}
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !slices.Contains(names, name) {
+			continue
+		}
+		var f float64
+		if _, err := fmt.Sscanf(v, "%g", &f); err == nil {
+			out[name] = f
 		}
 	}
-	return 0, false
+	return out
 }
 
 func TestIntegrationKillAndRestartLoadsEveryObservationExactlyOnce(t *testing.T) {
