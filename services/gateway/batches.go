@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/services/loader"
 )
@@ -45,6 +46,27 @@ type BatchStatus struct {
 	// RowsRejectedByLoader are rows the loader dead-lettered (OBS_DLQ).
 	RowsRejectedByLoader int        `json:"rows_rejected_by_loader"`
 	LoadedAt             *time.Time `json:"loaded_at,omitempty"`
+	// Of the rows loaded, how they changed what queries return, against
+	// what ClickHouse held before this batch: imported (new keys), updated
+	// (new values), ignored (the stored value again, or older than it).
+	// Absent until a loaded message reports them; counted over the loaded
+	// messages that did.
+	RowsImported *int `json:"rows_imported,omitempty"`
+	RowsUpdated  *int `json:"rows_updated,omitempty"`
+	RowsIgnored  *int `json:"rows_ignored,omitempty"`
+}
+
+// addChanges counts a loaded message's classified rows.
+func (st *BatchStatus) addChanges(c *extch.RowChanges) {
+	if c == nil {
+		return
+	}
+	if st.RowsImported == nil {
+		st.RowsImported, st.RowsUpdated, st.RowsIgnored = new(int), new(int), new(int)
+	}
+	*st.RowsImported += c.Imported
+	*st.RowsUpdated += c.Updated
+	*st.RowsIgnored += c.Ignored
 }
 
 var batchIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$`)
@@ -140,6 +162,7 @@ func (s *Service) batchStatus(ctx context.Context, id string) (BatchStatus, stri
 		st.MessagesLoaded++
 		st.RowsLoaded += rep.Rows
 		st.RowsRejectedByLoader += rep.Rejected
+		st.addChanges(rep.Changes)
 		if st.LoadedAt == nil || rep.LoadedAt.After(*st.LoadedAt) {
 			t := rep.LoadedAt
 			st.LoadedAt = &t

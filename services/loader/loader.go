@@ -392,7 +392,7 @@ func (l *Loader) load(ctx context.Context, b *batch) {
 	switch {
 	case err == nil:
 		for _, p := range b.pend {
-			l.commit(ctx, p)
+			l.commit(ctx, b, p)
 		}
 	case ctx.Err() != nil:
 		for _, p := range b.pend { // shutting down with ClickHouse down: hand back now
@@ -456,7 +456,7 @@ func (l *Loader) isolate(ctx context.Context, b *batch) {
 		if err == nil {
 			l.m.rowsInserted.Add(float64(rows.Len()))
 			l.m.batchesInserted.Inc()
-			l.commit(ctx, p)
+			l.commit(ctx, b, p)
 			continue
 		}
 		l.m.insertErrors.Inc()
@@ -472,7 +472,7 @@ func (l *Loader) isolate(ctx context.Context, b *batch) {
 }
 
 // commit dead-letters a loaded message's rejects, then acks it.
-func (l *Loader) commit(ctx context.Context, p *pending) {
+func (l *Loader) commit(ctx context.Context, b *batch, p *pending) {
 	if len(p.rejects) > 0 {
 		body, err := json.Marshal(RejectedBody{Subject: p.msg.Subject(), Sequence: p.meta.Sequence.Stream, BatchID: p.batchID, Rejected: p.rejects})
 		if err == nil {
@@ -494,7 +494,7 @@ func (l *Loader) commit(ctx context.Context, p *pending) {
 		return
 	}
 	l.m.messagesAcked.Inc()
-	l.reportLoaded(ctx, p)
+	l.reportLoaded(ctx, &b.cols, p)
 	if p.meta.Timestamp.After(l.lastCommit) {
 		l.lastCommit = p.meta.Timestamp
 		l.m.lastCommitted.Set(float64(p.meta.Timestamp.UnixNano()) / 1e9)
@@ -508,18 +508,36 @@ type LoadReport struct {
 	Rows     int       `json:"rows"`
 	Rejected int       `json:"rejected"`
 	LoadedAt time.Time `json:"loaded_at"`
+	// Changes classifies a partner's rows against what ClickHouse held
+	// before them; absent for feeds, and when the loader could not read the
+	// stored values.
+	Changes *extch.RowChanges `json:"changes,omitempty"`
 }
 
-// reportLoaded records that p's rows are committed. Keyed by message id,
-// a redelivered message rewrites its own report rather than adding one.
-// A failure only delays what a batch's status says, so it is logged.
-func (l *Loader) reportLoaded(ctx context.Context, p *pending) {
+// reportLoaded records that p's rows, loaded from cols, are committed.
+// Keyed by message id, a redelivered message rewrites its own report rather
+// than adding one. A failure only delays what a batch's status says, so it
+// is logged.
+func (l *Loader) reportLoaded(ctx context.Context, cols *extch.Columns, p *pending) {
 	msgID := p.msg.Headers().Get(jetstream.MsgIDHeader)
 	if l.batches == nil || p.batchID == "" || msgID == "" {
 		return
 	}
 	key := p.batchID + "." + msgID
-	body, err := json.Marshal(LoadReport{Rows: p.to - p.from, Rejected: len(p.rejects), LoadedAt: time.Now().UTC()})
+	rep := LoadReport{Rows: p.to - p.from, Rejected: len(p.rejects), LoadedAt: time.Now().UTC()}
+	if partnerSourceOf(p.msg.Subject()) != "" {
+		// A partner waits on GET /v1/batches/{id} for this; feeds, which
+		// publish far more, are not classified.
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		changes, err := extch.Classify(cctx, l.conn, cols, p.from, p.to)
+		cancel()
+		if err != nil {
+			l.log.Warn().Err(err).Str("batch_id", p.batchID).Msg("classify a partner's rows; the batch status will lack imported/updated/ignored")
+		} else {
+			rep.Changes = &changes
+		}
+	}
+	body, err := json.Marshal(rep)
 	if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err = l.batches.Put(pctx, key, body)

@@ -147,7 +147,9 @@ func TestIntegrationPartnerPushReachesClickHouse(t *testing.T) {
 	}
 	require.Equal(t, gateway.StatusWarning, func() string { _, s := push("application/x-ndjson", "dry_run=true", pushes[1].body); return s.Status }())
 
-	for i, id := range batches {
+	loaded := func(id string, rows int) gateway.BatchStatus {
+		t.Helper()
+		var st gateway.BatchStatus
 		require.Eventually(t, func() bool {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/batches/"+id, nil)
 			req.Header.Set("Authorization", "Bearer "+key)
@@ -156,13 +158,32 @@ func TestIntegrationPartnerPushReachesClickHouse(t *testing.T) {
 				return false
 			}
 			defer resp.Body.Close()
-			var st gateway.BatchStatus
+			st = gateway.BatchStatus{}
 			if json.NewDecoder(resp.Body).Decode(&st) != nil {
 				return false
 			}
-			return st.State == gateway.BatchLoaded && st.RowsLoaded == st.RowsPublished && st.RowsPublished == []int{2, 2, 2}[i]
+			return st.State == gateway.BatchLoaded && st.RowsLoaded == st.RowsPublished && st.RowsPublished == rows
 		}, 20*time.Second, 50*time.Millisecond, "batch %s loaded", id)
+		return st
 	}
+	for _, id := range batches {
+		st := loaded(id, 2)
+		// Every key is new: nothing was stored before.
+		require.NotNil(t, st.RowsImported, "the loader classifies a partner's rows")
+		require.Equal(t, [3]int{2, 0, 0}, [3]int{*st.RowsImported, *st.RowsUpdated, *st.RowsIgnored})
+	}
+
+	// A correction: one value repeated, one changed, one new.
+	status, s = push("application/json", "", `{"observations":[
+			{"indicator":"who.NCD_PAA","geo":"GBR","period":"2020","value":31.5,"dims":{"sex":"female"}},
+			{"indicator":"who.NCD_PAA","geo":"GB-MAN","period":"2020","value":36,"dims":{"sex":"female"}},
+			{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":28,"dims":{"sex":"female"}}]}`)
+	require.Equal(t, http.StatusOK, status, "%+v", s)
+	st := loaded(s.BatchID, 3)
+	require.NotNil(t, st.RowsImported)
+	require.Equal(t, [3]int{1, 1, 1}, [3]int{*st.RowsImported, *st.RowsUpdated, *st.RowsIgnored}, "imported, updated, ignored")
+	want["who.NCD_PAA|GB-MAN|2020"] = 36
+	want["who.NCD_PAA|GBR|2023"] = 28
 
 	rows, err := ch.Conn.Query(context.Background(), fmt.Sprintf(
 		"SELECT indicator, geo, grain, period_start, value, source FROM %s.observations FINAL WHERE source = 'partner:clinic-a'", ch.Database))
