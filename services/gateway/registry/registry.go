@@ -185,15 +185,16 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 }
 
 // Add registers a partner and returns it with its first key, which is not
-// stored anywhere: show it once.
+// stored anywhere: show it once. Grants are trimmed, sorted and deduplicated.
 func (r *Registry) Add(ctx context.Context, s Spec, cat *catalogue.Catalogue) (Partner, string, error) {
+	s.Indicators, s.Places = sortedSet(s.Indicators), sortedSet(s.Places)
 	if err := s.Check(cat); err != nil {
 		return Partner{}, "", err
 	}
 	now := r.now().UTC()
 	key := NewKey(s.ID)
 	p := Partner{
-		ID: s.ID, Name: s.Name, Indicators: sortedSet(s.Indicators), Places: sortedSet(s.Places),
+		ID: s.ID, Name: s.Name, Indicators: s.Indicators, Places: s.Places,
 		Licence: s.Licence, URL: s.URL, CreatedAt: now,
 		Keys: []Key{{Hash: HashKey(key), CreatedAt: now}},
 	}
