@@ -178,6 +178,15 @@ func TestIntegrationSeriesDedupe(t *testing.T) {
 			require.Equal(t, uint64(1), e.Coverage.Rows, "coverage counts facts, not versions")
 		}
 	}
+
+	// Versions do not count against the row limit: three versions of one
+	// key and one of another make two rows, within max_rows=2, though the
+	// first read (every version) reaches the limit and FINAL answers.
+	insert(t, f.ch, obs(ind, "GBR", observation.Year(2019), 4, 1, nil))
+	got = decode[query.SeriesResponse](t, f.get(t, "/v1/series?indicator="+ind+"&geo=GBR&max_rows=2"))
+	require.Equal(t, 2, got.Count)
+	require.Equal(t, 3.0, *got.Series[0].Points[0].Value)
+	require.Equal(t, 4.0, *got.Series[0].Points[1].Value)
 }
 
 func TestIntegrationSeriesRanges(t *testing.T) {

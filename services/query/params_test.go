@@ -138,11 +138,34 @@ func TestSeriesQueryBindsEveryValue(t *testing.T) {
 	}
 	p, perr := parseSeriesParams(q, cat, 10)
 	require.Nil(t, perr)
-	sql, args := seriesQuery(p, 11)
-	require.NotContains(t, sql, "GBR")
-	require.NotContains(t, sql, "DROP")
-	require.NotContains(t, sql, "owid.co2")
-	require.Equal(t, strings.Count(sql, "?"), len(args))
-	require.Contains(t, args, "fuel="+evil)
-	require.Contains(t, sql, "FROM observations FINAL")
+	for _, final := range []bool{false, true} {
+		sql, args := seriesQuery(p, 11, final)
+		require.NotContains(t, sql, "GBR")
+		require.NotContains(t, sql, "DROP")
+		require.NotContains(t, sql, "owid.co2")
+		require.Equal(t, strings.Count(sql, "?"), len(args))
+		require.Contains(t, args, "fuel="+evil)
+		require.Equal(t, final, strings.Contains(sql, "FROM observations FINAL"))
+		require.Contains(t, sql, "ORDER BY geo, dims, period_start, grain, source, version\n", "versions of a key adjacent, newest last")
+	}
+}
+
+func TestDedupeVersionsKeepsTheNewestOfEachKey(t *testing.T) {
+	row := func(geo, dims string, start int64, source string, version uint64, value float64) seriesRow {
+		return seriesRow{Geo: geo, Dims: dims, Grain: "year", PeriodStart: start, Source: source, Version: version, Value: value}
+	}
+	in := []seriesRow{
+		row("FRA", "", 0, "a", 1, 10),
+		row("GBR", "", 0, "a", 1, 1), row("GBR", "", 0, "a", 2, 2), row("GBR", "", 0, "a", 5, 5),
+		row("GBR", "", 0, "b", 1, 7), // another source: another key
+		row("GBR", "", 1, "a", 3, 3),
+		row("GBR", "sex=f", 1, "a", 1, 4), row("GBR", "sex=f", 1, "a", 9, 9),
+	}
+	got := dedupeVersions(in)
+	var values []float64
+	for _, r := range got {
+		values = append(values, r.Value)
+	}
+	require.Equal(t, []float64{10, 5, 7, 3, 9}, values)
+	require.Empty(t, dedupeVersions(nil))
 }

@@ -78,14 +78,22 @@ type seriesRow struct {
 // seriesQuery builds the SELECT for p, returning at most limit rows. Every
 // value from the request is a bound parameter; the SQL text is fixed
 // fragments only.
-func seriesQuery(p seriesParams, limit int) (string, []any) {
+//
+// With final, ClickHouse deduplicates (FINAL). Without, every stored version
+// of a key is read, the versions of one key adjacent and ascending, for
+// dedupeVersions to keep the newest: on ClickHouse 18.16 this reads the same
+// rows in about half the time of FINAL, which merges them on one thread.
+func seriesQuery(p seriesParams, limit int, final bool) (string, []any) {
 	var (
 		b    strings.Builder
 		args []any
 	)
 	b.WriteString(`SELECT geo, dims, grain, period_start, value, unit, source, version, source_url, licence, retrieved_at
-FROM observations FINAL
-WHERE indicator = ?`)
+FROM observations`)
+	if final {
+		b.WriteString(" FINAL")
+	}
+	b.WriteString("\nWHERE indicator = ?")
 	args = append(args, p.Indicator.Code)
 	if len(p.Geos) > 0 {
 		set := make([]any, len(p.Geos))
@@ -109,14 +117,24 @@ WHERE indicator = ?`)
 		b.WriteString("\n  AND has(splitByChar('&', dims), ?)")
 		args = append(args, pair)
 	}
-	b.WriteString("\nORDER BY geo, dims, period_start, grain, source\nLIMIT ?")
+	b.WriteString("\nORDER BY geo, dims, period_start, grain, source, version\nLIMIT ?")
 	args = append(args, limit)
 	return b.String(), args
 }
 
-// readSeries returns the rows of p, at most limit of them.
+// readSeries returns the newest version of each row of p, at most limit of
+// them. It reads every version and keeps the newest; when that read reaches
+// its limit, versions may have been cut off, so it reads again with FINAL.
 func readSeries(ctx context.Context, conn chdriver.Conn, p seriesParams, limit int) ([]seriesRow, error) {
-	sql, args := seriesQuery(p, limit)
+	rows, err := querySeries(ctx, conn, p, limit, false)
+	if err != nil || len(rows) < limit {
+		return dedupeVersions(rows), err
+	}
+	return querySeries(ctx, conn, p, limit, true)
+}
+
+func querySeries(ctx context.Context, conn chdriver.Conn, p seriesParams, limit int, final bool) ([]seriesRow, error) {
+	sql, args := seriesQuery(p, limit, final)
 	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query series of %s: %w", p.Indicator.Code, err)
@@ -134,6 +152,25 @@ func readSeries(ctx context.Context, conn chdriver.Conn, p seriesParams, limit i
 		return nil, fmt.Errorf("read series of %s: %w", p.Indicator.Code, err)
 	}
 	return out, nil
+}
+
+// dedupeVersions keeps, of each run of rows with one key (geo, dims,
+// period_start, grain, source; the indicator is the query's), the last: the
+// highest version, as the rows come ordered by key then version. Between
+// equal versions the choice is ClickHouse's, as with argMax.
+func dedupeVersions(rows []seriesRow) []seriesRow {
+	out := rows[:0]
+	for i, r := range rows {
+		if i+1 < len(rows) && sameSeriesKey(&r, &rows[i+1]) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func sameSeriesKey(a, b *seriesRow) bool {
+	return a.Geo == b.Geo && a.Dims == b.Dims && a.PeriodStart == b.PeriodStart && a.Grain == b.Grain && a.Source == b.Source
 }
 
 // ClickHouse server error codes that mean "busy or cut off; retry", not a bug.
