@@ -24,6 +24,7 @@ func TestEnsureIsIdempotentAndDeduplicates(t *testing.T) {
 	require.Equal(t, []string{"obs.v1.>"}, info.Config.Subjects)
 	require.Equal(t, extnats.DefaultDuplicateWindow, info.Config.Duplicates)
 	require.Equal(t, jetstream.LimitsPolicy, info.Config.Retention)
+	require.True(t, info.Config.AllowAtomicPublish, "the embedded server (%s) takes atomic batches", ns.Conn.ConnectedServerVersion())
 
 	a1, err := ns.JS.Publish(ctx, "obs.v1.carbon.x", []byte("{}"), jetstream.WithMsgID("same"))
 	require.NoError(t, err)

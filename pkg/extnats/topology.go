@@ -90,7 +90,21 @@ func (t Topology) ObservationsStream() jetstream.StreamConfig {
 		Duplicates:  t.DuplicateWindow,
 		MaxAge:      t.ObservationsAge,
 		Discard:     jetstream.DiscardOld,
+		// The gateway publishes an atomic push that spans several
+		// messages as one atomic batch: stored whole or not at all.
+		// Ensure leaves it off on servers older than 2.12.
+		AllowAtomicPublish: true,
 	}
+}
+
+// supportsAtomicPublish reports whether a server of version v (as in its
+// INFO, "2.12.0") accepts atomic batch publishing, new in 2.12.
+func supportsAtomicPublish(v string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 2 || major == 2 && minor >= 12
 }
 
 // DeadLetterStream is the config of the dead-letter stream.
@@ -153,7 +167,9 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 // idempotent and safe to run from every service at start.
 func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	t = t.withDefaults()
-	for _, cfg := range []jetstream.StreamConfig{t.ObservationsStream(), t.DeadLetterStream()} {
+	obs := t.ObservationsStream()
+	obs.AllowAtomicPublish = supportsAtomicPublish(js.Conn().ConnectedServerVersion())
+	for _, cfg := range []jetstream.StreamConfig{obs, t.DeadLetterStream()} {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("create or update stream %s: %w", cfg.Name, err)
 		}

@@ -40,6 +40,11 @@ type Service struct {
 
 	limitMu  sync.Mutex
 	limiters map[string]*rate.Limiter
+
+	// atomicBatches: the observations stream takes JetStream atomic
+	// batches, so an atomic push of several messages is stored whole or
+	// not at all.
+	atomicBatches bool
 }
 
 type metrics struct {
@@ -116,6 +121,11 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, cat *catalogue
 		health:   httpapi.NewHealth(httpapi.DefaultCheckTimeout),
 		m:        newMetrics(reg),
 		limiters: map[string]*rate.Limiter{},
+	}
+	if st, err := js.Stream(ctx, extnats.StreamObservations); err != nil {
+		log.Warn().Err(err).Msg("read the observations stream's config; atomic pushes of several messages are published message by message")
+	} else {
+		s.atomicBatches = st.CachedInfo().Config.AllowAtomicPublish
 	}
 	s.health.Register("partner_registry", s.partners.Ready)
 	s.health.Register("nats", func(ctx context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/services/gateway/registry"
+	"github.com/ounce-data/ounce/services/loader"
 )
 
 // IdempotencyKeyHeader names a push so that a retry is answered, not redone.
@@ -287,14 +289,16 @@ func (s *Service) importRows(ctx context.Context, p *registry.Partner, format st
 		return answer{Status: http.StatusOK, Summary: sum}, nil
 	}
 	batchID := newBatchID(now)
-	pub, herr := s.publish(ctx, p, batchID, obs, now)
+	pub, herr := s.publish(ctx, p, batchID, obs, now, opts.atomic)
 	if herr != nil {
 		return answer{}, herr
 	}
 	s.m.rowsOK.Add(float64(len(obs)))
 	sum.BatchID = batchID
 	sum.Messages = pub.messages
-	sum.Counts.Ignored = &pub.ignoredRows
+	if !pub.atomicBatch {
+		sum.Counts.Ignored = &pub.ignoredRows
+	}
 	sum.Message = fmt.Sprintf("%d of %d rows accepted and stored in JetStream; GET /v1/batches/%s says when they are loaded", len(obs), len(rows), batchID)
 	return answer{Status: http.StatusOK, Summary: sum}, nil
 }
@@ -367,12 +371,14 @@ func newBatchID(now time.Time) string {
 type published struct {
 	messages    int
 	ignoredRows int
+	atomicBatch bool // published as one JetStream atomic batch: duplicates are not reported
 }
 
 // publish encodes obs into batch messages, publishes them all without
 // waiting in between, then waits until JetStream acknowledged every one: the
-// push is durable when this returns nil.
-func (s *Service) publish(ctx context.Context, p *registry.Partner, batchID string, obs []observation.Observation, now time.Time) (published, *httpapi.Error) {
+// push is durable when this returns nil. An atomic push of more than one
+// message goes as one JetStream atomic batch when the stream allows it.
+func (s *Service) publish(ctx context.Context, p *registry.Partner, batchID string, obs []observation.Observation, now time.Time, atomic bool) (published, *httpapi.Error) {
 	subject, err := observation.Subject("partner", p.Source())
 	if err != nil {
 		return published{}, httpapi.Errorf(httpapi.CodeInternal, "", "partner subject: %v", err)
@@ -383,6 +389,18 @@ func (s *Service) publish(ctx context.Context, p *registry.Partner, batchID stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
+	if atomic && len(msgs) > 1 && s.atomicBatches {
+		if herr := s.publishAtomic(ctx, subject, batchID, msgs); herr != nil {
+			return published{}, herr
+		}
+		out := published{messages: len(msgs), atomicBatch: true}
+		ids := make([]string, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.MsgID
+		}
+		s.recordBatch(ctx, batchID, batchRecord{Partner: p.ID, Subject: subject, PublishedAt: now, Rows: len(obs), MessageIDs: ids})
+		return out, nil
+	}
 	futures := make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
 		nm := &nats.Msg{Subject: subject, Data: m.Data, Header: nats.Header{}}
@@ -411,12 +429,93 @@ func (s *Service) publish(ctx context.Context, p *registry.Partner, batchID stri
 		}
 	}
 	s.m.published.Add(float64(len(msgs)))
-	rec := batchRecord{Partner: p.ID, Subject: subject, PublishedAt: now, Rows: len(obs), MessageIDs: ids}
+	s.recordBatch(ctx, batchID, batchRecord{Partner: p.ID, Subject: subject, PublishedAt: now, Rows: len(obs), MessageIDs: ids})
+	return out, nil
+}
+
+// recordBatch stores where a published batch stands. The rows are durable
+// already; a failure only leaves GET /v1/batches/{id} without it, so it is
+// logged.
+func (s *Service) recordBatch(ctx context.Context, batchID string, rec batchRecord) {
 	if err := s.putBatch(ctx, batchID, rec); err != nil {
-		// The rows are durable; only the status record is missing.
 		s.log.Warn().Err(err).Str("batch_id", batchID).Msg("store batch status")
 	}
-	return out, nil
+}
+
+// publishAtomic publishes msgs as one JetStream atomic batch (server 2.12+,
+// stream with AllowAtomicPublish): the stream stores every message at the
+// commit, or none. Each message but the last is sent as a request the
+// server answers once it staged it; the last commits and is answered with
+// the batch's acknowledgement or the reason the batch failed. The messages
+// carry no Nats-Msg-Id, since one already in the duplicate window would
+// fail the whole batch; they carry their content id in loader.HeaderMsgID
+// for the loader's load reports. Storing a push twice cannot count a row
+// twice: the loader's insert is idempotent by key and version.
+func (s *Service) publishAtomic(ctx context.Context, subject, batchID string, msgs []observation.Message) *httpapi.Error {
+	if len(msgs) > maxAtomicMessages {
+		return httpapi.Errorf(httpapi.CodePayloadTooLarge, "", "an atomic push may span at most %d messages of %d bytes; this one needs %d: split it, or push without atomic=true", maxAtomicMessages, s.cfg.BatchBytes, len(msgs))
+	}
+	nc := s.js.Conn()
+	for i, m := range msgs {
+		nm := &nats.Msg{Subject: subject, Data: m.Data, Header: nats.Header{}}
+		nm.Header.Set(loader.HeaderMsgID, m.MsgID)
+		nm.Header.Set(headerBatchID, batchID)
+		nm.Header.Set(headerBatchSeq, strconv.Itoa(i+1))
+		last := i == len(msgs)-1
+		if last {
+			nm.Header.Set(headerBatchCommit, "1")
+		}
+		resp, err := nc.RequestMsgWithContext(ctx, nm)
+		if err != nil {
+			s.m.publishFail.Inc()
+			return unavailable(fmt.Errorf("atomic batch message %d of %d: %w", i+1, len(msgs), err))
+		}
+		if err := atomicReplyError(resp.Data, last); err != nil {
+			s.m.publishFail.Inc()
+			return unavailable(fmt.Errorf("atomic batch message %d of %d: %w; none of it was stored", i+1, len(msgs), err))
+		}
+	}
+	s.m.published.Add(float64(len(msgs)))
+	return nil
+}
+
+// JetStream atomic batch publishing (ADR-50).
+const (
+	headerBatchID     = "Nats-Batch-Id"
+	headerBatchSeq    = "Nats-Batch-Sequence"
+	headerBatchCommit = "Nats-Batch-Commit"
+	maxAtomicMessages = 1000 // the server's default batch size limit
+)
+
+// atomicReplyError reads the server's answer to a message of an atomic
+// batch: empty for a staged message, a publish acknowledgement for the
+// commit, or an error.
+func atomicReplyError(data []byte, commit bool) error {
+	if len(data) == 0 {
+		if commit {
+			return errors.New("empty answer to the commit")
+		}
+		return nil
+	}
+	var ack struct {
+		Stream string `json:"stream"`
+		Count  int    `json:"count"`
+		Error  *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(data, &ack); err != nil {
+		return fmt.Errorf("unreadable answer %q: %w", data, err)
+	}
+	if ack.Error != nil {
+		return fmt.Errorf("jetstream error %d: %s", ack.Error.ErrCode, ack.Error.Description)
+	}
+	if commit && ack.Stream == "" {
+		return fmt.Errorf("the commit was not acknowledged: %q", data)
+	}
+	return nil
 }
 
 func unavailable(err error) *httpapi.Error {

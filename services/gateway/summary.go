@@ -36,7 +36,8 @@ type Counts struct {
 	Rejected int `json:"rejected"`
 	// Ignored counts accepted rows JetStream already held unchanged (a
 	// repeat of rows with the same versions inside the duplicate window);
-	// absent for a dry run. Whether an accepted row adds or replaces a
+	// absent for a dry run and for an atomic push published as a JetStream
+	// atomic batch (its messages carry no Nats-Msg-Id). Whether an accepted row adds or replaces a
 	// stored value is not known at push time: the loader classifies the
 	// loaded rows, and GET /v1/batches/{id} reports rows_imported,
 	// rows_updated and rows_ignored.

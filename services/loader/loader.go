@@ -30,6 +30,10 @@ const (
 	HeaderOriginalSubject = "Ounce-Original-Subject"
 	HeaderOriginalSeq     = "Ounce-Original-Sequence"
 	HeaderDeliveries      = "Ounce-Deliveries"
+	// HeaderMsgID carries a message's content id when it cannot travel as
+	// Nats-Msg-Id (the messages of a JetStream atomic batch); the loader
+	// keys its load report by either.
+	HeaderMsgID = "Ounce-Msg-Id"
 )
 
 // Kinds of dead letter.
@@ -520,6 +524,9 @@ type LoadReport struct {
 // is logged.
 func (l *Loader) reportLoaded(ctx context.Context, cols *extch.Columns, p *pending) {
 	msgID := p.msg.Headers().Get(jetstream.MsgIDHeader)
+	if msgID == "" {
+		msgID = p.msg.Headers().Get(HeaderMsgID)
+	}
 	if l.batches == nil || p.batchID == "" || msgID == "" {
 		return
 	}

@@ -88,7 +88,7 @@ func TestIntegrationPartnerPushReachesClickHouse(t *testing.T) {
 	require.NoError(t, err)
 	ld, err := loader.New(loader.Config{FlushInterval: 100 * time.Millisecond}, ns.JS, ch.Conn, zerolog.Nop(), prometheus.NewRegistry())
 	require.NoError(t, err)
-	gw, err := gateway.New(ctx, gateway.Config{}, ns.JS, cat, zerolog.Nop(), prometheus.NewRegistry())
+	gw, err := gateway.New(ctx, gateway.Config{BatchBytes: 8 << 10}, ns.JS, cat, zerolog.Nop(), prometheus.NewRegistry())
 	require.NoError(t, err)
 	loaderDone, regDone := make(chan error, 1), make(chan error, 1)
 	go func() { loaderDone <- ld.Run(ctx) }()
@@ -184,6 +184,21 @@ func TestIntegrationPartnerPushReachesClickHouse(t *testing.T) {
 	require.Equal(t, [3]int{1, 1, 1}, [3]int{*st.RowsImported, *st.RowsUpdated, *st.RowsIgnored}, "imported, updated, ignored")
 	want["who.NCD_PAA|GB-MAN|2020"] = 36
 	want["who.NCD_PAA|GBR|2023"] = 28
+
+	// An atomic push of several NATS messages (one JetStream atomic
+	// batch) is loaded and reported like any other.
+	var nd strings.Builder
+	for y := 1800; y < 2000; y++ {
+		fmt.Fprintf(&nd, "{\"indicator\":\"SP.POP.TOTL\",\"geo\":\"GB-MAN\",\"period\":\"%d\",\"value\":%d}\n", y, 1000*y)
+		want[fmt.Sprintf("SP.POP.TOTL|GB-MAN|%d", y)] = float64(1000 * y)
+	}
+	status, s = push("application/x-ndjson", "atomic=true", nd.String())
+	require.Equal(t, http.StatusOK, status, "%+v", s)
+	require.Greater(t, s.Messages, 1, "the push spans several messages")
+	st = loaded(s.BatchID, 200)
+	require.Equal(t, s.Messages, st.MessagesLoaded)
+	require.NotNil(t, st.RowsImported)
+	require.Equal(t, 200, *st.RowsImported)
 
 	rows, err := ch.Conn.Query(context.Background(), fmt.Sprintf(
 		"SELECT indicator, geo, grain, period_start, value, source FROM %s.observations FINAL WHERE source = 'partner:clinic-a'", ch.Database))
