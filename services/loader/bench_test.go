@@ -39,7 +39,8 @@ func BenchmarkLoaderVersusRawInsert(b *testing.B) {
 		rawRate := total / time.Since(start).Seconds()
 
 		ch := testenv.StartClickHouse(b)
-		publish(b, ns.JS, obs)
+		// Messages as ingest and the gateway publish them by default.
+		publishSized(b, ns.JS, obs, observation.DefaultMaxBatchBytes)
 		p := startProcB(b, bin, ns.URL, ch.DSN)
 		// The clock starts when the process serves /metrics: its consumer
 		// starts pulling at the same moment; process start-up is not counted.

@@ -38,6 +38,13 @@ type Config struct {
 	RetryMin         time.Duration // backoff while ClickHouse is down, doubling up to RetryMax
 	RetryMax         time.Duration
 	CatalogueRefresh time.Duration // how often the set of known indicators is re-read
+	// HoldWhenCaughtUp keeps the open batch until it is full or
+	// FlushInterval old even when the stream has nothing more to deliver.
+	// By default the loader then inserts it at once, if no insert is
+	// running and none started within FlushInterval/4: the end of a
+	// backlog is queryable without waiting, and a trickle makes at most
+	// four inserts a second.
+	HoldWhenCaughtUp bool
 }
 
 // WithDefaults fills zero fields.

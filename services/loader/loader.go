@@ -85,6 +85,12 @@ type Loader struct {
 
 	lastCommit time.Time // owned by the inserter goroutine
 
+	// Owned by Run's goroutine: whether the last message received was the
+	// last the stream held (its NumPending was 0), and when the open batch
+	// was last handed off because of that.
+	caughtUp        bool
+	caughtUpFlushAt time.Time
+
 	// batches, when the topology has it, receives a load report per
 	// message of a batch with an id (see reportLoaded).
 	batches jetstream.KeyValue
@@ -222,12 +228,17 @@ func (l *Loader) Run(ctx context.Context) error {
 				return l.drain(ctx, msgs, full, inserted, cancelIns)
 			}
 			l.receive(ctx, msg)
-			if l.open.cols.Len() >= l.cfg.BatchRows || l.open.bytes >= l.cfg.BatchBytes {
+			switch {
+			case l.open.cols.Len() >= l.cfg.BatchRows || l.open.bytes >= l.cfg.BatchBytes:
 				l.handOff(ctx, full)
+			case len(msgs) == 0:
+				l.flushCaughtUp(full)
 			}
 		case <-ticker.C:
 			if len(l.open.pend) > 0 && time.Since(l.open.since) >= l.cfg.FlushInterval {
 				l.handOff(ctx, full)
+			} else if len(msgs) == 0 {
+				l.flushCaughtUp(full)
 			}
 		case <-ctx.Done():
 			iter.Drain()
@@ -265,6 +276,23 @@ func (l *Loader) handOff(ctx context.Context, full chan<- *batch) {
 	}
 }
 
+// flushCaughtUp hands the open batch to the inserter when the stream has
+// nothing more to deliver and the inserter is idle, rather than letting it
+// wait out the flush interval; at most once per FlushInterval/4, so that a
+// trickle of messages does not become a stream of tiny inserts.
+func (l *Loader) flushCaughtUp(full chan<- *batch) {
+	if l.cfg.HoldWhenCaughtUp || !l.caughtUp || len(l.open.pend) == 0 || time.Since(l.caughtUpFlushAt) < l.cfg.FlushInterval/4 {
+		return
+	}
+	select {
+	case full <- l.open: // taken at once: the inserter was idle
+		l.caughtUpFlushAt = time.Now()
+		l.open = <-l.free
+		l.m.openBatchRows.Set(0)
+	default: // an insert is running; the batch fills on, or goes after it
+	}
+}
+
 // drain loads what was received before the consumer stopped, giving the
 // inserter 30 s to finish when ClickHouse is down.
 func (l *Loader) drain(ctx context.Context, msgs <-chan jetstream.Msg, full chan *batch, inserted <-chan struct{}, cancelIns context.CancelFunc) error {
@@ -289,6 +317,7 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
+	l.caughtUp = meta.NumPending == 0
 	b, rejects, err := decode(&l.dec, msg.Data())
 	if err != nil {
 		l.deadLetterWhole(ctx, msg, meta, KindUndecodable, err)

@@ -46,9 +46,17 @@ func synthetic(n int, geoPrefix string, version uint64) []observation.Observatio
 	return out
 }
 
+// publish publishes obs in 64 KiB messages, many of them, so that tests
+// see batches of several messages and kills that land between them.
 func publish(t testing.TB, js jetstream.JetStream, obs []observation.Observation) int {
 	t.Helper()
-	msgs, err := observation.Encode("test", obs, 64*1024)
+	return publishSized(t, js, obs, 64*1024)
+}
+
+// publishSized publishes obs in messages of at most maxBytes.
+func publishSized(t testing.TB, js jetstream.JetStream, obs []observation.Observation, maxBytes int) int {
+	t.Helper()
+	msgs, err := observation.Encode("test", obs, maxBytes)
 	require.NoError(t, err)
 	subj, err := observation.Subject("carbon", "loader-test")
 	require.NoError(t, err)
@@ -274,7 +282,7 @@ func TestIntegrationDrainFlushesOpenBatchOnStop(t *testing.T) {
 	ns := testenv.StartNATS(t)
 	ch := testenv.StartClickHouse(t)
 	// A flush interval far longer than the test: only the drain can load these.
-	r := startLoader(t, ns.JS, ch.Conn, Config{FlushInterval: 10 * time.Minute, AckWait: time.Hour})
+	r := startLoader(t, ns.JS, ch.Conn, Config{FlushInterval: 10 * time.Minute, AckWait: time.Hour, HoldWhenCaughtUp: true})
 	publish(t, ns.JS, synthetic(700, "XD", 1))
 	require.Eventually(t, func() bool { return testutil.ToFloat64(r.l.m.openBatchRows) == 700 }, 30*time.Second, 20*time.Millisecond)
 	n, _ := countFinal(t, ch.Conn)
@@ -287,6 +295,24 @@ func TestIntegrationDrainFlushesOpenBatchOnStop(t *testing.T) {
 	info, err := cons.Info(context.Background())
 	require.NoError(t, err)
 	require.Zero(t, info.NumAckPending)
+}
+
+// TestIntegrationCaughtUpLoadsWithoutWaitingForTheFlushInterval: when the
+// stream has nothing more to deliver, the open batch goes in at once, not
+// after the flush interval; with HoldWhenCaughtUp it waits (above).
+func TestIntegrationCaughtUpLoadsWithoutWaitingForTheFlushInterval(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	ch := testenv.StartClickHouse(t)
+	r := startLoader(t, ns.JS, ch.Conn, Config{FlushInterval: 10 * time.Minute, AckWait: time.Hour})
+	publish(t, ns.JS, synthetic(700, "XU", 1))
+	require.Eventually(t, func() bool { n, _ := countFinal(t, ch.Conn); return n == 700 }, 30*time.Second, 20*time.Millisecond)
+	// A second trickle within FlushInterval/4 of the first waits for the
+	// ticker rather than becoming another insert at once.
+	publish(t, ns.JS, synthetic(300, "XV", 1))
+	require.Eventually(t, func() bool { return testutil.ToFloat64(r.l.m.openBatchRows) == 300 }, 30*time.Second, 20*time.Millisecond)
+	n, _ := countFinal(t, ch.Conn)
+	require.EqualValues(t, 700, n)
+	require.EqualValues(t, 1, testutil.ToFloat64(r.l.m.batchesInserted))
 }
 
 func hostOf(t *testing.T, dsn string) string {

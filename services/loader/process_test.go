@@ -126,7 +126,7 @@ func TestIntegrationSIGTERMFlushesTheOpenBatch(t *testing.T) {
 	bin := buildLoader(t)
 	ns := testenv.StartNATS(t)
 	ch := testenv.StartClickHouse(t)
-	p := startProc(t, bin, ns.URL, ch.DSN, "--flush-interval", "10m", "--ack-wait", "1h")
+	p := startProc(t, bin, ns.URL, ch.DSN, "--flush-interval", "10m", "--ack-wait", "1h", "--hold-when-caught-up")
 	require.Eventually(t, func() bool { _, ok := p.metric("ounce_loader_open_batch_rows"); return ok }, 60*time.Second, 20*time.Millisecond)
 	publish(t, ns.JS, synthetic(700, "XT", 1))
 	require.Eventually(t, func() bool { v, _ := p.metric("ounce_loader_open_batch_rows"); return v == 700 }, 30*time.Second, 20*time.Millisecond)

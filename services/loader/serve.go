@@ -27,6 +27,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.BatchRows, "batch-rows", DefaultBatchRows, "flush when the open batch has this many rows")
 	fs.IntVar(&c.BatchBytes, "batch-bytes", DefaultBatchBytes, "or this many bytes of messages")
 	fs.DurationVar(&c.FlushInterval, "flush-interval", DefaultFlushInterval, "or its first message is this old")
+	fs.BoolVar(&c.HoldWhenCaughtUp, "hold-when-caught-up", false, "batch by rows, bytes and flush interval only, even when the stream has nothing more to deliver (fewer, larger inserts under a trickle)")
 	fs.IntVar(&c.MaxDeliver, "max-deliver", DefaultMaxDeliver, "failed loads before a message is dead-lettered")
 	fs.DurationVar(&c.AckWait, "ack-wait", DefaultAckWait, "JetStream redelivers a message not acked within this")
 }
