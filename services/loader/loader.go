@@ -230,13 +230,13 @@ func (l *Loader) Run(ctx context.Context) error {
 			l.receive(ctx, msg)
 			switch {
 			case l.open.cols.Len() >= l.cfg.BatchRows || l.open.bytes >= l.cfg.BatchBytes:
-				l.handOff(ctx, full)
+				l.handOff(ctx, full, flushFull)
 			case len(msgs) == 0:
 				l.flushCaughtUp(full)
 			}
 		case <-ticker.C:
 			if len(l.open.pend) > 0 && time.Since(l.open.since) >= l.cfg.FlushInterval {
-				l.handOff(ctx, full)
+				l.handOff(ctx, full, flushInterval)
 			} else if len(msgs) == 0 {
 				l.flushCaughtUp(full)
 			}
@@ -249,11 +249,12 @@ func (l *Loader) Run(ctx context.Context) error {
 
 // handOff gives the open batch to the inserter, waiting while it is busy
 // with the previous one and keeping the waiting messages in progress.
-func (l *Loader) handOff(ctx context.Context, full chan<- *batch) {
+func (l *Loader) handOff(ctx context.Context, full chan<- *batch, reason string) {
 	b := l.open
 	if len(b.pend) == 0 {
 		return
 	}
+	l.m.flushes.WithLabelValues(reason).Inc()
 	defer func() {
 		l.open = <-l.free
 		l.m.openBatchRows.Set(0)
@@ -286,6 +287,7 @@ func (l *Loader) flushCaughtUp(full chan<- *batch) {
 	}
 	select {
 	case full <- l.open: // taken at once: the inserter was idle
+		l.m.flushes.WithLabelValues(flushCaughtUp).Inc()
 		l.caughtUpFlushAt = time.Now()
 		l.open = <-l.free
 		l.m.openBatchRows.Set(0)
@@ -300,7 +302,7 @@ func (l *Loader) drain(ctx context.Context, msgs <-chan jetstream.Msg, full chan
 		l.receive(context.WithoutCancel(ctx), msg)
 	}
 	last := len(l.open.pend)
-	l.handOff(context.WithoutCancel(ctx), full)
+	l.handOff(context.WithoutCancel(ctx), full, flushDrain)
 	close(full)
 	stop := time.AfterFunc(30*time.Second, cancelIns)
 	defer stop.Stop()

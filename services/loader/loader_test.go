@@ -290,6 +290,8 @@ func TestIntegrationDrainFlushesOpenBatchOnStop(t *testing.T) {
 	r.stop(t)
 	n, _ = countFinal(t, ch.Conn)
 	require.EqualValues(t, 700, n)
+	require.EqualValues(t, 1, testutil.ToFloat64(r.l.m.flushes.WithLabelValues(flushDrain)))
+	require.Zero(t, testutil.ToFloat64(r.l.m.flushes.WithLabelValues(flushCaughtUp)), "held: the stream was caught up, but HoldWhenCaughtUp")
 	cons, err := ns.JS.Consumer(context.Background(), extnats.StreamObservations, DefaultDurable)
 	require.NoError(t, err)
 	info, err := cons.Info(context.Background())
@@ -313,6 +315,8 @@ func TestIntegrationCaughtUpLoadsWithoutWaitingForTheFlushInterval(t *testing.T)
 	n, _ := countFinal(t, ch.Conn)
 	require.EqualValues(t, 700, n)
 	require.EqualValues(t, 1, testutil.ToFloat64(r.l.m.batchesInserted))
+	require.EqualValues(t, 1, testutil.ToFloat64(r.l.m.flushes.WithLabelValues(flushCaughtUp)))
+	require.Zero(t, testutil.ToFloat64(r.l.m.flushes.WithLabelValues(flushInterval)))
 }
 
 func hostOf(t *testing.T, dsn string) string {

@@ -18,7 +18,17 @@ type metrics struct {
 	lastCommitted   prometheus.Gauge
 	clickhouseUp    prometheus.Gauge
 	openBatchRows   prometheus.Gauge
+	flushes         *prometheus.CounterVec
 }
+
+// Why a batch was handed to the inserter (label reason of
+// ounce_loader_flushes_total).
+const (
+	flushFull     = "full"      // BatchRows or BatchBytes reached
+	flushInterval = "interval"  // its first message FlushInterval old
+	flushCaughtUp = "caught_up" // the stream had nothing more to deliver
+	flushDrain    = "drain"     // shutting down
+)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
@@ -60,5 +70,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		openBatchRows: f.NewGauge(prometheus.GaugeOpts{
 			Name: "ounce_loader_open_batch_rows", Help: "Rows in the batch being collected.",
 		}),
+		flushes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "ounce_loader_flushes_total", Help: "Batches handed to the inserter, by reason: full, interval, caught_up (the stream had nothing more to deliver) or drain.",
+		}, []string{"reason"}),
 	}
 }
