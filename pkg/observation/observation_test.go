@@ -301,6 +301,9 @@ func referenceDecode(data []byte) (Batch, error) {
 
 var errTrailing = &syntaxError{msg: "trailing or missing"}
 
+// fuzzDecoder lives across FuzzDecode's inputs.
+var fuzzDecoder Decoder
+
 // FuzzDecode: the decoder never panics, and whatever it accepts
 // encoding/json accepts with the same result.
 func FuzzDecode(f *testing.F) {
@@ -325,11 +328,20 @@ func FuzzDecode(f *testing.F) {
 		if (err == nil) != (derr == nil) {
 			t.Fatalf("Decode error %v, reused Decoder error %v on %q", err, derr, data)
 		}
+		// And one kept across every input of this fuzzing process, good and
+		// bad, its caches full of what earlier inputs left.
+		kept, kerr := fuzzDecoder.Decode(data)
+		if (err == nil) != (kerr == nil) {
+			t.Fatalf("Decode error %v, long-lived Decoder error %v on %q", err, kerr, data)
+		}
 		if err != nil {
 			return
 		}
 		if gj, aj := mustJSON(t, got), mustJSON(t, again); !bytes.Equal(gj, aj) {
 			t.Fatalf("Decode and a reused Decoder differ on %q:\n got %s\nwant %s", data, aj, gj)
+		}
+		if gj, kj := mustJSON(t, got), mustJSON(t, kept); !bytes.Equal(gj, kj) {
+			t.Fatalf("Decode and a long-lived Decoder differ on %q:\n got %s\nwant %s", data, kj, gj)
 		}
 		want, rerr := referenceDecode(data)
 		if rerr != nil {
