@@ -29,6 +29,10 @@ const (
 	// BucketFeedLeases holds which ingest worker runs a feed right now; a
 	// lease not renewed within LeaseTTL expires.
 	BucketFeedLeases = "ounce_feed_leases"
+	// BucketGatewayRates holds each partner key's request budget (a token
+	// bucket), shared by every gateway replica. In memory: a restart only
+	// refills the budgets.
+	BucketGatewayRates = "ounce_gateway_rates"
 )
 
 // Topology is the JetStream layout. Zero fields take the defaults below.
@@ -153,6 +157,12 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 		Description: "per-feed health after every run: last attempt, success and error, next run",
 		History:     10,
 		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}, {
+		Bucket:      BucketGatewayRates,
+		Description: "gateway request budget per partner key, shared by every replica",
+		TTL:         time.Hour, // an idle key's budget is full again long before
+		Storage:     jetstream.MemoryStorage,
 		Replicas:    t.Replicas,
 	}, {
 		Bucket:      BucketFeedLeases,

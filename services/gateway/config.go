@@ -29,7 +29,7 @@ type Config struct {
 	MaxBodyBytes int64   // a larger body is refused with 413
 	MaxDecoded   int64   // a gzip body inflating past this is refused with 413
 	MaxRows      int     // a push with more rows is refused with 400
-	RateLimit    float64 // requests per second per key (this replica)
+	RateLimit    float64 // requests per second per key, shared by every replica through NATS
 	RateBurst    int
 	// PublishTimeout bounds the wait for JetStream to acknowledge a push.
 	PublishTimeout time.Duration
@@ -49,7 +49,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "largest body accepted, as sent")
 	fs.Int64Var(&c.MaxDecoded, "max-decoded-bytes", DefaultMaxDecoded, "largest body accepted after gzip decompression")
 	fs.IntVar(&c.MaxRows, "max-rows", DefaultMaxRows, "most rows in one push")
-	fs.Float64Var(&c.RateLimit, "rate-limit", DefaultRateLimit, "requests per second per key, on each replica")
+	fs.Float64Var(&c.RateLimit, "rate-limit", DefaultRateLimit, "requests per second per key, shared by every replica (each replica's own when NATS does not answer)")
 	fs.IntVar(&c.RateBurst, "rate-burst", DefaultRateBurst, "requests a key may send at once above the rate")
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", DefaultPublishTimeout, "wait this long for JetStream to acknowledge a push")
 }

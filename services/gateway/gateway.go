@@ -38,6 +38,7 @@ type Service struct {
 	routes   map[string][]string
 	m        *metrics
 
+	rates    jetstream.KeyValue // every replica's shared request budgets; nil: this replica's limiters only
 	limitMu  sync.Mutex
 	limiters map[string]*rate.Limiter
 
@@ -122,6 +123,11 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, cat *catalogue
 		m:        newMetrics(reg),
 		limiters: map[string]*rate.Limiter{},
 	}
+	if kv, err := js.KeyValue(ctx, extnats.BucketGatewayRates); err != nil {
+		log.Warn().Err(err).Msg("no shared rate bucket; each replica limits keys on its own")
+	} else {
+		s.rates = kv
+	}
 	if st, err := js.Stream(ctx, extnats.StreamObservations); err != nil {
 		log.Warn().Err(err).Msg("read the observations stream's config; atomic pushes of several messages are published message by message")
 	} else {
@@ -198,16 +204,4 @@ func openAPIHandler(doc []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteWithETag(w, r, "application/yaml", doc)
 	}
-}
-
-// limiter is the rate limiter of one partner on this replica.
-func (s *Service) limiter(id string) *rate.Limiter {
-	s.limitMu.Lock()
-	defer s.limitMu.Unlock()
-	l := s.limiters[id]
-	if l == nil {
-		l = rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst)
-		s.limiters[id] = l
-	}
-	return l
 }

@@ -75,6 +75,28 @@ func newFixtureOn(t testing.TB, ns *testenv.NATS, cfg gateway.Config) *fixture {
 	return &fixture{nats: ns, svc: svc, h: svc.Handler(), reg: reg, cat: cat, keyA: keyA, keyB: keyB, metrics: m}
 }
 
+// startReplica starts another gateway on f's NATS, as a second replica
+// behind a load balancer would be, and returns its handler.
+func startReplica(t testing.TB, f *fixture, cfg gateway.Config) http.Handler {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return testNow }
+	}
+	svc, err := gateway.New(ctx, cfg, f.nats.JS, f.cat, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- svc.RunRegistry(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	require.NoError(t, svc.WaitReady(wctx))
+	return svc.Handler()
+}
+
 // push sends body to POST /v1/observations?query with key and headers
 // given as name, value pairs.
 func (f *fixture) push(t testing.TB, key, contentType, query string, body []byte, headers ...string) *httptest.ResponseRecorder {

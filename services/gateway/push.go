@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"net/http"
 	"slices"
@@ -77,19 +76,6 @@ func (s *Service) authenticate(r *http.Request) (*registry.Partner, *httpapi.Err
 			"the key is not valid: unknown, rotated out after its grace period, or revoked; ask the operator for a key (ounce partners rotate)")
 	}
 	return p, nil
-}
-
-// rateLimit refuses a request over the key's rate, saying when to retry.
-func (s *Service) rateLimit(w http.ResponseWriter, p *registry.Partner) *httpapi.Error {
-	res := s.limiter(p.ID).Reserve()
-	if delay := res.Delay(); delay > 0 {
-		res.Cancel()
-		secs := int(math.Ceil(delay.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		return httpapi.Errorf(httpapi.CodeRateLimited, "", "this key may send %g requests a second (bursts of %d); retry after %d s",
-			s.cfg.RateLimit, s.cfg.RateBurst, max(secs, 1))
-	}
-	return nil
 }
 
 // readBody reads the body within the size limits, inflating gzip.
@@ -168,7 +154,7 @@ func (s *Service) doPush(w http.ResponseWriter, r *http.Request) (string, *httpa
 	if herr != nil {
 		return "", herr
 	}
-	if herr := s.rateLimit(w, p); herr != nil {
+	if herr := s.rateLimit(r.Context(), w, p); herr != nil {
 		return "", herr
 	}
 	opts, herr := parseOptions(r)

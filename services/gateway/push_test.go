@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/services/gateway"
 )
@@ -214,6 +216,41 @@ func TestRateLimitSaysWhenToRetry(t *testing.T) {
 	// Another key has its own budget.
 	good2 := `{"indicator":"who.NCD_PAA","geo":"FRA","period":"2024","value":31.2}`
 	require.Equal(t, http.StatusOK, f.push(t, f.keyB, gateway.FormatJSON, "dry_run=true", jsonBody(good2)).Code)
+}
+
+// TestRateLimitIsSharedByReplicas: two gateway replicas on one NATS draw
+// on one budget per key.
+func TestRateLimitIsSharedByReplicas(t *testing.T) {
+	cfg := gateway.Config{RateLimit: 0.5, RateBurst: 3}
+	f := newFixture(t, cfg)
+	second := *f
+	second.h = startReplica(t, f, cfg)
+	replicas := []*fixture{f, &second}
+	for i := range 3 {
+		rec := replicas[i%2].push(t, f.keyA, gateway.FormatJSON, "dry_run=true", jsonBody(good))
+		require.Equal(t, http.StatusOK, rec.Code, "push %d", i+1)
+	}
+	for _, r := range replicas {
+		rec := r.push(t, f.keyA, gateway.FormatJSON, "dry_run=true", jsonBody(good))
+		require.Equal(t, http.StatusTooManyRequests, rec.Code, "the budget of 3 is spent across both replicas")
+		require.Equal(t, "2", rec.Header().Get("Retry-After"))
+	}
+}
+
+// TestRateLimitWithoutTheSharedBucketIsPerReplica: a replica that finds
+// no shared budget limits keys on its own rather than refusing pushes.
+func TestRateLimitWithoutTheSharedBucketIsPerReplica(t *testing.T) {
+	cfg := gateway.Config{RateLimit: 0.5, RateBurst: 2}
+	f := newFixture(t, cfg)
+	require.NoError(t, f.nats.JS.DeleteKeyValue(context.Background(), extnats.BucketGatewayRates))
+	alone := *f
+	alone.h = startReplica(t, f, cfg)
+	for range 2 {
+		require.Equal(t, http.StatusOK, alone.push(t, f.keyA, gateway.FormatJSON, "dry_run=true", jsonBody(good)).Code)
+	}
+	rec := alone.push(t, f.keyA, gateway.FormatJSON, "dry_run=true", jsonBody(good))
+	require.Equal(t, http.StatusTooManyRequests, rec.Code)
+	require.Equal(t, "2", rec.Header().Get("Retry-After"))
 }
 
 func TestIdempotencyKey(t *testing.T) {
