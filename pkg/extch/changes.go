@@ -2,11 +2,10 @@ package extch
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -28,8 +27,8 @@ func Classify(ctx context.Context, conn driver.Conn, c *Columns, from, to int) (
 		return out, nil
 	}
 	source, batchID := c.Source[from], c.BatchID[from]
-	indicators := distinct(c.Indicator[from:to])
-	geos := distinct(c.Geo[from:to])
+	indicators := InList(c.Indicator[from:to])
+	geos := InList(c.Geo[from:to])
 	rows, err := conn.Query(ctx, `SELECT indicator, geo, grain, period_start, dims, argMax(value, version), max(version)
 FROM observations
 WHERE source = ? AND batch_id != ? AND indicator IN ? AND geo IN ?
@@ -49,15 +48,11 @@ GROUP BY indicator, geo, grain, period_start, dims`, source, batchID, indicators
 			s                     stored
 		)
 		if err := rows.Scan(&ind, &geo, &grain, &start, &dims, &s.value, &s.version); err != nil {
-			_ = rows.Close()
-			return out, fmt.Errorf("read stored values of %s: %w", source, err)
+			return out, errors.Join(fmt.Errorf("read stored values of %s: %w", source, err), rows.Close())
 		}
 		held[rowKey(ind, geo, grain, start, dims)] = s
 	}
-	if err := rows.Close(); err != nil {
-		return out, fmt.Errorf("read stored values of %s: %w", source, err)
-	}
-	if err := rows.Err(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return out, fmt.Errorf("read stored values of %s: %w", source, err)
 	}
 	for i := from; i < to; i++ {
@@ -76,16 +71,4 @@ GROUP BY indicator, geo, grain, period_start, dims`, source, batchID, indicators
 
 func rowKey(indicator, geo, grain string, start int64, dims string) string {
 	return indicator + "\x00" + geo + "\x00" + grain + "\x00" + strconv.FormatInt(start, 10) + "\x00" + dims
-}
-
-// distinct is the set of vs as a ClickHouse IN list.
-func distinct(vs []string) clickhouse.GroupSet {
-	set := slices.Clone(vs)
-	slices.Sort(set)
-	set = slices.Compact(set)
-	out := make([]any, len(set))
-	for i, v := range set {
-		out[i] = v
-	}
-	return clickhouse.GroupSet{Value: out}
 }

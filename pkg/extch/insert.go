@@ -3,7 +3,9 @@ package extch
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/ounce-data/ounce/pkg/observation"
@@ -84,4 +86,18 @@ func (c *Columns) Slice(from, to int) Columns {
 		Licence: c.Licence[from:to], BatchID: c.BatchID[from:to], PeriodStart: c.PeriodStart[from:to],
 		PeriodEnd: c.PeriodEnd[from:to], Value: c.Value[from:to], Version: c.Version[from:to], RetrievedAt: c.RetrievedAt[from:to],
 	}
+}
+
+// InList is the distinct values of vs as one bound parameter for
+// "x IN ?": clickhouse-go writes it as a parenthesised list of quoted
+// literals, never splicing the text itself into the SQL.
+func InList(vs []string) clickhouse.GroupSet {
+	set := slices.Clone(vs)
+	slices.Sort(set)
+	set = slices.Compact(set)
+	out := make([]any, len(set))
+	for i, v := range set {
+		out[i] = v
+	}
+	return clickhouse.GroupSet{Value: out}
 }

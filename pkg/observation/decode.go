@@ -613,13 +613,18 @@ func (d *decoder) internStr(at path, dst *string) error {
 	if err := d.optStr(at, dst); err != nil {
 		return err
 	}
+	d.remember(*dst)
+	return nil
+}
+
+// remember interns s for the strings that repeat it, up to maxCached.
+func (d *decoder) remember(s string) {
 	if len(d.interned) < maxCached {
 		if d.interned == nil {
 			d.interned = make(map[string]string)
 		}
-		d.interned[*dst] = *dst
+		d.interned[s] = s
 	}
-	return nil
 }
 
 func (d *decoder) dims(at path, o *Observation) error {
@@ -642,12 +647,7 @@ func (d *decoder) dims(at path, o *Observation) error {
 		key, ok := d.interned[string(k)]
 		if !ok {
 			key = string(k)
-			if len(d.interned) < maxCached {
-				if d.interned == nil {
-					d.interned = make(map[string]string)
-				}
-				d.interned[key] = key
-			}
+			d.remember(key)
 		}
 		var v string
 		if err = d.internStr(at.sub(key), &v); err != nil {

@@ -43,7 +43,7 @@ func newFixture(t testing.TB, cfg gateway.Config) *fixture {
 
 func newFixtureOn(t testing.TB, ns *testenv.NATS, cfg gateway.Config) *fixture {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	cat, err := catalogue.Load()
 	require.NoError(t, err)
 	reg, err := registry.Open(ctx, ns.JS)
@@ -54,13 +54,29 @@ func newFixtureOn(t testing.TB, ns *testenv.NATS, cfg gateway.Config) *fixture {
 	_, keyB, err := reg.Add(ctx, registry.Spec{ID: "council-b", Name: "Council B", Indicators: []string{"who.NCD_PAA"},
 		Places: []string{"FRA"}, Licence: "CC BY 4.0"}, cat)
 	require.NoError(t, err)
+	m := prometheus.NewRegistry()
+	svc := startGateway(t, ns, cat, cfg, m)
+	return &fixture{nats: ns, svc: svc, h: svc.Handler(), reg: reg, cat: cat, keyA: keyA, keyB: keyB, metrics: m}
+}
+
+// startReplica starts another gateway on f's NATS, as a second replica
+// behind a load balancer would be, and returns its handler.
+func startReplica(t testing.TB, f *fixture, cfg gateway.Config) http.Handler {
+	t.Helper()
+	return startGateway(t, f.nats, f.cat, cfg, prometheus.NewRegistry()).Handler()
+}
+
+// startGateway runs a gateway on ns until the test ends, with the test
+// clock and, unless cfg sets one, no effective rate limit.
+func startGateway(t testing.TB, ns *testenv.NATS, cat *catalogue.Catalogue, cfg gateway.Config, m *prometheus.Registry) *gateway.Service {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit, cfg.RateBurst = 1e6, 1e6
 	}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return testNow }
 	}
-	m := prometheus.NewRegistry()
 	svc, err := gateway.New(ctx, cfg, ns.JS, cat, zerolog.Nop(), m)
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -72,29 +88,7 @@ func newFixtureOn(t testing.TB, ns *testenv.NATS, cfg gateway.Config) *fixture {
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	require.NoError(t, svc.WaitReady(wctx))
-	return &fixture{nats: ns, svc: svc, h: svc.Handler(), reg: reg, cat: cat, keyA: keyA, keyB: keyB, metrics: m}
-}
-
-// startReplica starts another gateway on f's NATS, as a second replica
-// behind a load balancer would be, and returns its handler.
-func startReplica(t testing.TB, f *fixture, cfg gateway.Config) http.Handler {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	if cfg.Now == nil {
-		cfg.Now = func() time.Time { return testNow }
-	}
-	svc, err := gateway.New(ctx, cfg, f.nats.JS, f.cat, zerolog.Nop(), prometheus.NewRegistry())
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- svc.RunRegistry(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	require.NoError(t, svc.WaitReady(wctx))
-	return svc.Handler()
+	return svc
 }
 
 // push sends body to POST /v1/observations?query with key and headers

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
@@ -243,7 +243,7 @@ func aggregateGroups(p aggregateParams, tree *placeTree, has map[string]bool) ([
 
 // readGeosWithData lists the places holding any value of the indicators.
 func readGeosWithData(ctx context.Context, conn chdriver.Conn, codes []string) (map[string]bool, error) {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT geo FROM observations WHERE indicator IN ?", groupSet(codes))
+	rows, err := conn.Query(ctx, "SELECT DISTINCT geo FROM observations WHERE indicator IN ?", extch.InList(codes))
 	if err != nil {
 		return nil, fmt.Errorf("query places with data: %w", err)
 	}
@@ -282,7 +282,7 @@ func readAggregateRows(ctx context.Context, conn chdriver.Conn, codes, geos []st
 	b.WriteString(`SELECT indicator, geo, dims, grain, period_start, value, source, source_url, licence, retrieved_at
 FROM observations FINAL
 WHERE indicator IN ? AND geo IN ?`)
-	args = append(args, groupSet(codes), groupSet(geos))
+	args = append(args, extch.InList(codes), extch.InList(geos))
 	if p.From != nil {
 		b.WriteString("\n  AND period_end > ?")
 		args = append(args, p.From.Start.Unix())
@@ -316,14 +316,6 @@ WHERE indicator IN ? AND geo IN ?`)
 		return nil, fmt.Errorf("read aggregate: %w", err)
 	}
 	return out, nil
-}
-
-func groupSet(vs []string) clickhouse.GroupSet {
-	set := make([]any, len(vs))
-	for i, v := range vs {
-		set[i] = v
-	}
-	return clickhouse.GroupSet{Value: set}
 }
 
 // buildAggregate computes the groups from the stored rows.

@@ -14,6 +14,7 @@ import (
 
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/services/query/savings"
 )
@@ -45,7 +46,7 @@ LIMIT ?`
 // but with exactly one breakdown uses that; any other mix is a client
 // error, since the method needs one series per place.
 func readYearly(ctx context.Context, conn chdriver.Conn, indicator, unit string, geos []string, limit int) (map[string]savings.Series, error) {
-	rows, err := conn.Query(ctx, yearlySQL, indicator, groupSet(geos), limit)
+	rows, err := conn.Query(ctx, yearlySQL, indicator, extch.InList(geos), limit)
 	if err != nil {
 		return nil, fmt.Errorf("query yearly %s: %w", indicator, err)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/ounce-data/ounce/pkg/extch"
 )
 
 // coverageSQL summarises what is stored for every indicator in one pass.
@@ -96,12 +98,8 @@ FROM observations`)
 	b.WriteString("\nWHERE indicator = ?")
 	args = append(args, p.Indicator.Code)
 	if len(p.Geos) > 0 {
-		set := make([]any, len(p.Geos))
-		for i, g := range p.Geos {
-			set[i] = g
-		}
 		b.WriteString("\n  AND geo IN ?")
-		args = append(args, clickhouse.GroupSet{Value: set})
+		args = append(args, extch.InList(p.Geos))
 	}
 	// A period is returned when it overlaps [from, to]: its end is after the
 	// start of from and its start is before the end of to.
