@@ -25,22 +25,43 @@ clickhouse-installed: # apt-get install clickhouse-server when it is missing on 
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y clickhouse-server clickhouse-client; \
 	else echo "install ClickHouse (https://clickhouse.com/docs/install) or run: make run ARGS=--clickhouse-dsn=clickhouse://host:9000/ounce"; exit 1; fi
 
-test: ## run every module's tests, integration tests on a real ClickHouse and embedded NATS included
+chromium-installed: # apt-get install chromium (the dashboard's browser test) when it is missing on Debian/Ubuntu
+	@if [ -n "$$OUNCE_TEST_CHROMIUM" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  echo "installing chromium with apt-get"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
+	else echo "install Chromium, or set OUNCE_TEST_CHROMIUM to a Chrome/Chromium binary"; exit 1; fi
+
+# Every test runs: a missing ClickHouse or Chromium fails the run rather than
+# skipping (OUNCE_INTEGRATION=0 turns that off). Each test binary starts its
+# own ClickHouse when none answers at OUNCE_TEST_CLICKHOUSE_DSN.
+test: clickhouse-installed chromium-installed ## run every module's tests, integration tests on a real ClickHouse, embedded NATS and a real browser included
 	go vet work
-	go test -count=1 -timeout 30m work
+	OUNCE_INTEGRATION=$${OUNCE_INTEGRATION:-1} go test -count=1 -timeout 30m work
 
 test-integration: ## the integration tests only, failing (not skipping) when ClickHouse is missing
 	OUNCE_INTEGRATION=1 go test -count=1 -timeout 30m -run Integration work
 
-bench: ## benchmarks: loader vs raw insert, decoders, query latency (results in the README)
-	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m work
+bench: clickhouse-installed ## benchmarks: loader vs raw insert, decoders, query latency (results in the README)
+	OUNCE_INTEGRATION=$${OUNCE_INTEGRATION:-1} go test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m work
 
 fuzz: ## run each fuzz test for FUZZTIME
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./pkg/observation
 
-lint: ## go vet and gofmt
+lint: lint-openapi ## go vet, gofmt and the OpenAPI documents
 	go vet work
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The OpenAPI linter, pinned, installed from the npm registry into .tools/.
+REDOCLY_VERSION := 2.77.0
+REDOCLY        := .tools/redocly-$(REDOCLY_VERSION)/node_modules/.bin/redocly
+$(REDOCLY):
+	npm install --prefix .tools/redocly-$(REDOCLY_VERSION) --no-audit --no-fund --loglevel=error @redocly/cli@$(REDOCLY_VERSION)
+
+lint-openapi: $(REDOCLY) ## lint schemas/openapi/*.yaml with Redocly's recommended-strict rules
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY) lint --config schemas/openapi/redocly.yaml \
+	  schemas/openapi/query.yaml schemas/openapi/gateway.yaml
 
 fmt: ## gofmt every module
 	gofmt -w $(MODULES)
@@ -52,7 +73,7 @@ tidy: ## go mod tidy in every module, then go work sync
 build: ## build the binaries into ./bin
 	go build -o bin/ ./services/ounce ./services/loader/cmd/ounce-loader ./services/query/cmd/ounce-query ./services/ingest/cmd/ounce-ingest
 
-clean: ## remove ./bin and the dev data directory
-	rm -rf bin $(DATA_DIR)
+clean: ## remove ./bin, the dev data directory and the tools in .tools
+	rm -rf bin $(DATA_DIR) .tools
 
-.PHONY: help run clickhouse-installed test test-integration bench fuzz lint fmt tidy build clean
+.PHONY: help run clickhouse-installed chromium-installed lint-openapi test test-integration bench fuzz lint fmt tidy build clean

@@ -4,6 +4,7 @@
 package envflag
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -23,9 +24,16 @@ func EnvName(prefix, name string) string {
 // Parse parses args into fs, then sets every flag not given on the command
 // line from its environment variable. shared lists flags that read the
 // unprefixed OUNCE_<NAME> (such as nats-url or clickhouse-dsn).
+//
+// It returns flag.ErrHelp for --help (fs's usage is printed), and a
+// UsageError for an unknown flag, a value that does not parse or a bad
+// environment variable. fs must use flag.ContinueOnError.
 func Parse(fs *flag.FlagSet, prefix string, args []string, shared ...string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &UsageError{Err: err, printed: true}
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -45,13 +53,22 @@ func Parse(fs *flag.FlagSet, prefix string, args []string, shared ...string) err
 		for _, env := range names {
 			if v, ok := os.LookupEnv(env); ok {
 				if serr := f.Value.Set(v); serr != nil {
-					err = fmt.Errorf("environment %s=%q for --%s: %w", env, v, f.Name, serr)
+					err = Usagef("environment %s=%q for --%s: %w", env, v, f.Name, serr)
 				}
 				return
 			}
 		}
 	})
 	return err
+}
+
+// NoArgs returns a UsageError when fs was given arguments that are not
+// flags: every setting of an Ounce command is a --flag.
+func NoArgs(fs *flag.FlagSet) error {
+	if fs.NArg() == 0 {
+		return nil
+	}
+	return Usagef("unexpected arguments %q; every setting is a --flag (see --help)", fs.Args())
 }
 
 // Usage documents the environment fallbacks in fs's usage output.

@@ -90,7 +90,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	s.Log.Info().Str("addr", addr).Dur("timeout", timeout).Msg("http server shutting down")
+	s.Log.Info().Str("addr", addr).Dur("timeout_seconds", timeout).Msg("http server shutting down")
 	err := srv.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr

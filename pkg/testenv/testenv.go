@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/chserver"
@@ -89,10 +90,47 @@ type ClickHouse struct {
 }
 
 var (
-	managedOnce sync.Once
-	managedDSN  string
-	managedErr  error
+	managedOnce   sync.Once
+	managedServer *chserver.Server
+	managedDSN    string
+	managedErr    error
 )
+
+// Main runs a package's tests, stops and reaps the ClickHouse that ServerDSN
+// started for this test binary (if it started one), then fails the binary
+// when a test left goroutines behind. Every TestMain of a package that uses
+// ClickHouse calls it instead of goleak.VerifyTestMain, so the server's
+// process watcher is gone before the leak check looks.
+func Main(m *testing.M, opts ...goleak.Option) {
+	goleak.VerifyTestMain(stopAfterRun{m}, opts...)
+}
+
+type stopAfterRun struct{ m *testing.M }
+
+func (r stopAfterRun) Run() int {
+	code := r.m.Run()
+	if err := StopManaged(); err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// StopManaged stops the ClickHouse this binary started, waits for it to exit
+// and removes its directory. It does nothing when none was started.
+func StopManaged() error {
+	if managedServer == nil {
+		return nil
+	}
+	s := managedServer
+	managedServer = nil
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	return os.RemoveAll(s.Dir)
+}
 
 // ServerDSN returns the DSN of a reachable ClickHouse server's default
 // database, starting one when allowed, or skips or fails t per OUNCE_INTEGRATION.
@@ -135,9 +173,10 @@ func reachable(dsn string) bool {
 	return true
 }
 
-// startManaged starts a ClickHouse for this test binary. It dies with the
-// binary (chserver sets the parent-death signal); its directory is removed
-// on the next start.
+// startManaged starts a ClickHouse for this test binary. Main stops it when
+// the tests end; should the binary die first, the server dies with it
+// (chserver sets the parent-death signal) and its directory is removed on
+// the next start.
 func startManaged() (string, error) {
 	if _, _, err := chserver.FindBinary(); err != nil {
 		return "", err
@@ -151,6 +190,7 @@ func startManaged() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	managedServer = s
 	return s.DSN("default"), nil
 }
 

@@ -33,6 +33,7 @@ type fixture struct {
 	keyA    string // partner "clinic-a": who.NCD_PAA and SP.POP.TOTL in GBR and GB-MAN
 	keyB    string // partner "council-b": who.NCD_PAA in FRA
 	metrics *prometheus.Registry
+	logs    *testenv.SyncBuffer // the gateway's log lines, JSON
 }
 
 func newFixture(t testing.TB, cfg gateway.Config) *fixture {
@@ -55,20 +56,21 @@ func newFixtureOn(t testing.TB, ns *testenv.NATS, cfg gateway.Config) *fixture {
 		Places: []string{"FRA"}, Licence: "CC BY 4.0"}, cat)
 	require.NoError(t, err)
 	m := prometheus.NewRegistry()
-	svc := startGateway(t, ns, cat, cfg, m)
-	return &fixture{nats: ns, svc: svc, h: svc.Handler(), reg: reg, cat: cat, keyA: keyA, keyB: keyB, metrics: m}
+	logs := &testenv.SyncBuffer{}
+	svc := startGateway(t, ns, cat, cfg, m, zerolog.New(logs))
+	return &fixture{nats: ns, svc: svc, h: svc.Handler(), reg: reg, cat: cat, keyA: keyA, keyB: keyB, metrics: m, logs: logs}
 }
 
 // startReplica starts another gateway on f's NATS, as a second replica
 // behind a load balancer would be, and returns its handler.
 func startReplica(t testing.TB, f *fixture, cfg gateway.Config) http.Handler {
 	t.Helper()
-	return startGateway(t, f.nats, f.cat, cfg, prometheus.NewRegistry()).Handler()
+	return startGateway(t, f.nats, f.cat, cfg, prometheus.NewRegistry(), zerolog.Nop()).Handler()
 }
 
 // startGateway runs a gateway on ns until the test ends, with the test
 // clock and, unless cfg sets one, no effective rate limit.
-func startGateway(t testing.TB, ns *testenv.NATS, cat *catalogue.Catalogue, cfg gateway.Config, m *prometheus.Registry) *gateway.Service {
+func startGateway(t testing.TB, ns *testenv.NATS, cat *catalogue.Catalogue, cfg gateway.Config, m *prometheus.Registry, log zerolog.Logger) *gateway.Service {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if cfg.RateLimit == 0 {
@@ -77,7 +79,7 @@ func startGateway(t testing.TB, ns *testenv.NATS, cat *catalogue.Catalogue, cfg 
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return testNow }
 	}
-	svc, err := gateway.New(ctx, cfg, ns.JS, cat, zerolog.Nop(), m)
+	svc, err := gateway.New(ctx, cfg, ns.JS, cat, log, m)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.RunRegistry(ctx) }()

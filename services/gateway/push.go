@@ -131,14 +131,28 @@ func tooLarge(limit int64, what string) *httpapi.Error {
 // push is POST /v1/observations.
 func (s *Service) push(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	status, err := s.doPush(w, r)
+	a, err := s.doPush(w, r)
+	audit := s.log.Info().Bool("audit", true).Str("request_id", httpapi.RequestID(r.Context())).Str("partner", a.partner)
 	if err != nil {
 		s.m.pushes.WithLabelValues("refused").Inc()
+		audit.Str("status", "refused").Str("code", string(err.Code)).Str("field", err.Field).Msg("partner push refused")
 		httpapi.WriteError(w, err)
 		return
 	}
-	s.m.duration.Observe(time.Since(start).Seconds())
-	s.m.pushes.WithLabelValues(status).Inc()
+	d := time.Since(start)
+	s.m.duration.Observe(d.Seconds())
+	s.m.pushes.WithLabelValues(a.sum.Status).Inc()
+	audit.Str("status", a.sum.Status).Str("batch_id", a.sum.BatchID).Bool("dry_run", a.sum.DryRun).Bool("atomic", a.sum.Atomic).
+		Bool("replayed", a.replayed).Int("received", a.sum.Counts.Received).Int("accepted", a.sum.Counts.Accepted).
+		Int("rejected", a.sum.Counts.Rejected).Int("messages", a.sum.Messages).Float64("duration_seconds", d.Seconds()).Msg("partner push")
+}
+
+// pushAudit is what the audit line of a push says: who pushed and what
+// came of it.
+type pushAudit struct {
+	partner  string // empty when the key was not recognised
+	sum      ImportSummary
+	replayed bool // answered from an earlier push with the same Idempotency-Key
 }
 
 // answer is a push's response as stored for Idempotency-Key replays.
@@ -149,33 +163,36 @@ type answer struct {
 
 // doPush runs a push and writes its summary; it returns an error for the
 // caller to write as an envelope instead.
-func (s *Service) doPush(w http.ResponseWriter, r *http.Request) (string, *httpapi.Error) {
+func (s *Service) doPush(w http.ResponseWriter, r *http.Request) (pushAudit, *httpapi.Error) {
+	var a pushAudit
 	p, herr := s.authenticate(r)
 	if herr != nil {
-		return "", herr
+		return a, herr
 	}
+	a.partner = p.ID
 	if herr := s.rateLimit(r.Context(), w, p); herr != nil {
-		return "", herr
+		return a, herr
 	}
 	opts, herr := parseOptions(r)
 	if herr != nil {
-		return "", herr
+		return a, herr
 	}
 	body, format, herr := s.readBody(w, r)
 	if herr != nil {
-		return "", herr
+		return a, herr
 	}
 	var claim *idemClaim
 	if ik := r.Header.Get(IdempotencyKeyHeader); ik != "" {
 		var replay *answer
 		claim, replay, herr = s.claimIdempotency(r.Context(), p.ID, ik, fingerprint(format, opts, body))
 		if herr != nil {
-			return "", herr
+			return a, herr
 		}
 		if replay != nil {
 			w.Header().Set("Idempotent-Replayed", "true")
 			s.writeSummary(w, r, replay.Status, replay.Summary)
-			return replay.Summary.Status, nil
+			a.sum, a.replayed = replay.Summary, true
+			return a, nil
 		}
 	}
 	ans, herr := s.importRows(r.Context(), p, format, body, opts)
@@ -189,10 +206,11 @@ func (s *Service) doPush(w http.ResponseWriter, r *http.Request) (string, *httpa
 		}
 	}
 	if herr != nil {
-		return "", herr
+		return a, herr
 	}
 	s.writeSummary(w, r, ans.Status, ans.Summary)
-	return ans.Summary.Status, nil
+	a.sum = ans.Summary
+	return a, nil
 }
 
 func (s *Service) writeSummary(w http.ResponseWriter, r *http.Request, status int, sum ImportSummary) {

@@ -103,7 +103,7 @@ func (in *Ingester) fetchHTTP(ctx context.Context, f feedcat.Feed, cp Checkpoint
 		if se != nil && se.retry > 0 && se.retry <= in.cfg.RetryMax {
 			wait = se.retry
 		}
-		in.log.Warn().Err(err).Str("feed", f.ID).Int("attempt", attempt).Dur("retry_in", wait).Msg("fetch feed failed; retrying")
+		in.log.Warn().Err(err).Str("feed", f.ID).Int("attempt", attempt).Dur("retry_in_seconds", wait).Msg("fetch feed failed; retrying")
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -180,7 +180,7 @@ func (in *Ingester) loop(ctx context.Context, f feedcat.Feed) {
 		// Up to 5% jitter, so feeds and replicas drift apart.
 		wait += rand.N(wait/20 + 1)
 		in.m.nextRun.WithLabelValues(f.ID).Set(unixSeconds(in.cfg.Clock().Add(wait)))
-		in.log.Debug().Str("feed", f.ID).Dur("next_in", wait).Msg("feed scheduled")
+		in.log.Debug().Str("feed", f.ID).Dur("next_in_seconds", wait).Msg("feed scheduled")
 		t.Reset(wait)
 	}
 }
@@ -193,7 +193,7 @@ func (in *Ingester) turn(ctx context.Context, f feedcat.Feed) time.Duration {
 	l, err := in.acquireLease(ctx, f.ID)
 	if err != nil {
 		if !errors.Is(err, errLeaseHeld) && ctx.Err() == nil {
-			log.Warn().Err(err).Dur("retry_in", in.cfg.LeaseRetry).Msg("take feed lease failed")
+			log.Warn().Err(err).Dur("retry_in_seconds", in.cfg.LeaseRetry).Msg("take feed lease failed")
 		}
 		return in.cfg.LeaseRetry
 	}
@@ -258,7 +258,7 @@ func (in *Ingester) run(ctx context.Context, feedID string, o RunOptions) (Resul
 	log := in.log.With().Str("feed", feedID).Logger()
 	if err != nil {
 		in.m.runs.WithLabelValues(feedID, ResultError).Inc()
-		log.Error().Err(err).Dur("duration", res.Duration).Int("messages", res.Messages).Msg("feed run failed")
+		log.Error().Err(err).Dur("duration_seconds", res.Duration).Int("messages", res.Messages).Msg("feed run failed")
 		return res, status, fmt.Errorf("run feed %s: %w", feedID, err)
 	}
 	result := ResultSuccess
@@ -269,7 +269,7 @@ func (in *Ingester) run(ctx context.Context, feedID string, o RunOptions) (Resul
 	in.m.lastSuccess.WithLabelValues(feedID).Set(unixSeconds(in.cfg.Clock()))
 	log.Info().Str("result", result).Str("source", res.Source).Uint64("version", res.Version).
 		Int("rows", res.Rows).Int("observations", res.Observations).Int("messages", res.Messages).
-		Int("duplicates", res.Duplicates).Dur("duration", res.Duration).Msg("feed run finished")
+		Int("duplicates", res.Duplicates).Dur("duration_seconds", res.Duration).Msg("feed run finished")
 	return res, status, nil
 }
 

@@ -76,7 +76,7 @@ func (in *Ingester) waitLease(ctx context.Context, feed string) (*lease, error) 
 		if !errors.Is(err, errLeaseHeld) {
 			return l, err
 		}
-		in.log.Info().Str("feed", feed).Str("reason", err.Error()).Dur("retry_in", in.cfg.LeaseRetry).Msg("waiting for the feed's lease")
+		in.log.Info().Str("feed", feed).Str("reason", err.Error()).Dur("retry_in_seconds", in.cfg.LeaseRetry).Msg("waiting for the feed's lease")
 		t := time.NewTimer(in.cfg.LeaseRetry)
 		select {
 		case <-ctx.Done():

@@ -426,6 +426,7 @@ func (l *Loader) load(ctx context.Context, b *batch) {
 	err := l.insertRetrying(ctx, b)
 	switch {
 	case err == nil:
+		l.reportQueryable(b.pend, time.Now())
 		for _, p := range b.pend {
 			l.commit(ctx, b, p)
 		}
@@ -466,7 +467,7 @@ func (l *Loader) insertRetrying(ctx context.Context, b *batch) error {
 			return err
 		}
 		l.setClickHouse(false)
-		l.log.Warn().Err(err).Dur("retry_in", backoff).Int("rows", b.cols.Len()).Msg("clickhouse unavailable; holding batch")
+		l.log.Warn().Err(err).Dur("retry_in_seconds", backoff).Int("rows", b.cols.Len()).Msg("clickhouse unavailable; holding batch")
 		if time.Since(lastProgress) > l.cfg.AckWait/3 {
 			for _, p := range b.pend {
 				_ = p.msg.InProgress()
@@ -491,6 +492,7 @@ func (l *Loader) isolate(ctx context.Context, b *batch) {
 		if err == nil {
 			l.m.rowsInserted.Add(float64(rows.Len()))
 			l.m.batchesInserted.Inc()
+			l.reportQueryable([]*pending{p}, time.Now())
 			l.commit(ctx, b, p)
 			continue
 		}
@@ -501,7 +503,7 @@ func (l *Loader) isolate(ctx context.Context, b *batch) {
 		}
 		delay := min(l.cfg.RetryMin<<min(p.meta.NumDelivered, 16), l.cfg.RetryMax)
 		l.log.Warn().Err(err).Uint64("stream_seq", p.meta.Sequence.Stream).Uint64("deliveries", p.meta.NumDelivered).
-			Dur("retry_in", delay).Msg("message refused by clickhouse; nak")
+			Dur("retry_in_seconds", delay).Msg("message refused by clickhouse; nak")
 		_ = p.msg.NakWithDelay(delay)
 	}
 }
@@ -534,6 +536,50 @@ func (l *Loader) commit(ctx context.Context, b *batch, p *pending) {
 		l.lastCommit = p.meta.Timestamp
 		l.m.lastCommitted.Set(float64(p.meta.Timestamp.UnixNano()) / 1e9)
 	}
+}
+
+// reportQueryable logs, per source, the rows of pend that ClickHouse has
+// just committed, and how long after their publish they became queryable;
+// each message's lag is also observed in ounce_loader_commit_lag_seconds.
+func (l *Loader) reportQueryable(pend []*pending, now time.Time) {
+	type load struct {
+		rows, messages int
+		oldest         time.Time
+	}
+	bySource := make(map[string]*load, 1)
+	for _, p := range pend {
+		l.m.commitLag.Observe(now.Sub(p.meta.Timestamp).Seconds())
+		src := sourceOfSubject(p.msg.Subject())
+		ld := bySource[src]
+		if ld == nil {
+			ld = &load{oldest: p.meta.Timestamp}
+			bySource[src] = ld
+		}
+		ld.rows += p.to - p.from
+		ld.messages++
+		if p.meta.Timestamp.Before(ld.oldest) {
+			ld.oldest = p.meta.Timestamp
+		}
+	}
+	for src, ld := range bySource {
+		if ld.rows == 0 {
+			continue
+		}
+		l.log.Info().Str("source", src).Int("rows", ld.rows).Int("messages", ld.messages).
+			Float64("lag_seconds", now.Sub(ld.oldest).Seconds()).Msg("data queryable")
+	}
+}
+
+// sourceOfSubject is the publisher named by an observation subject,
+// obs.v1.<domain>.<source>: a feed id, or partner:<id>.
+func sourceOfSubject(subject string) string {
+	if p := partnerSourceOf(subject); p != "" {
+		return p
+	}
+	if i := strings.LastIndexByte(subject, '.'); i >= 0 {
+		return subject[i+1:]
+	}
+	return subject
 }
 
 // LoadReport is what the loader writes to the batch status bucket under

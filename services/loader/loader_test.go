@@ -83,15 +83,17 @@ type running struct {
 	reg    *prometheus.Registry
 	cancel context.CancelFunc
 	done   chan error
+	logs   *testenv.SyncBuffer // the loader's log lines, JSON
 }
 
 func startLoader(t *testing.T, js jetstream.JetStream, conn driver.Conn, cfg Config) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	l, err := New(cfg, js, conn, zerolog.New(zerolog.NewTestWriter(t)), reg)
+	logs := &testenv.SyncBuffer{}
+	l, err := New(cfg, js, conn, zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), logs)), reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{l: l, reg: reg, cancel: cancel, done: make(chan error, 1)}
+	r := &running{l: l, reg: reg, cancel: cancel, done: make(chan error, 1), logs: logs}
 	go func() { r.done <- l.Run(ctx) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
@@ -106,6 +108,47 @@ func (r *running) stop(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("loader did not stop within 60s")
 	}
+}
+
+// requireQueryableLogged checks that the "data queryable" lines of source
+// add up to rows, each with a lag, and that every loaded message's lag was
+// observed.
+func requireQueryableLogged(t *testing.T, r *running, source string, rows int) {
+	t.Helper()
+	var logged int
+	for _, line := range strings.Split(strings.TrimSpace(r.logs.String()), "\n") {
+		var e struct {
+			Message    string   `json:"message"`
+			Source     string   `json:"source"`
+			Rows       int      `json:"rows"`
+			Messages   int      `json:"messages"`
+			LagSeconds *float64 `json:"lag_seconds"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
+		if e.Message != "data queryable" {
+			continue
+		}
+		require.Equal(t, source, e.Source, line)
+		require.NotNil(t, e.LagSeconds, line)
+		require.GreaterOrEqual(t, *e.LagSeconds, 0.0, line)
+		require.Positive(t, e.Messages, line)
+		logged += e.Rows
+	}
+	require.Equal(t, rows, logged)
+	require.EqualValues(t, testutil.ToFloat64(r.l.m.messagesAcked), histogramCount(t, r.reg, "ounce_loader_commit_lag_seconds"))
+}
+
+func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
 
 func TestIntegrationLoadsEveryObservationOnce(t *testing.T) {
@@ -132,6 +175,7 @@ func TestIntegrationLoadsEveryObservationOnce(t *testing.T) {
 	rows, keys := countFinal(t, ch.Conn)
 	require.EqualValues(t, 5000, rows)
 	require.EqualValues(t, 5000, keys)
+	requireQueryableLogged(t, r, "loader-test", 10000)
 
 	// A newer version of one key replaces the value.
 	newer := synthetic(1, "XA", 2)

@@ -16,6 +16,7 @@ type metrics struct {
 	consumerPending prometheus.Gauge
 	consumerAckPend prometheus.Gauge
 	lastCommitted   prometheus.Gauge
+	commitLag       prometheus.Histogram
 	clickhouseUp    prometheus.Gauge
 	openBatchRows   prometheus.Gauge
 	flushes         *prometheus.CounterVec
@@ -63,6 +64,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		lastCommitted: f.NewGauge(prometheus.GaugeOpts{
 			Name: "ounce_loader_last_committed_timestamp_seconds", Help: "Highest stream publish time of a message whose rows are committed.",
+		}),
+		commitLag: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "ounce_loader_commit_lag_seconds", Help: "Time from a message's publish to JetStream to its rows being committed in ClickHouse (queryable).",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
 		}),
 		clickhouseUp: f.NewGauge(prometheus.GaugeOpts{
 			Name: "ounce_loader_clickhouse_up", Help: "1 when the last ClickHouse insert or ping succeeded.",

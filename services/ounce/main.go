@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/services/ounce/internal/backfill"
 	"github.com/ounce-data/ounce/services/ounce/internal/dev"
 	"github.com/ounce-data/ounce/services/ounce/internal/partners"
@@ -51,8 +52,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ounce: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ounce:", err)
-		os.Exit(1)
-	}
+	os.Exit(envflag.ExitCode("ounce "+os.Args[1], err, os.Stderr))
 }

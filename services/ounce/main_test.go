@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -83,13 +84,103 @@ func TestIntegrationDevStartsAndStopsItsOwnClickHouse(t *testing.T) {
 	require.Empty(t, clickhousePIDs(t, dataDir), "the clickhouse ounce dev started is stopped with it")
 }
 
-func TestUnknownCommandExits2(t *testing.T) {
+// build compiles the ounce command into a directory of t's.
+func build(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ounce")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, string(out))
-	out, err = exec.Command(bin, "frobnicate").CombinedOutput()
+	return bin
+}
+
+// exitCode runs bin with args and returns its exit code and its output.
+func exitCode(t *testing.T, bin string, args ...string) (int, string) {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err == nil {
+		return 0, string(out)
+	}
 	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	require.Equal(t, 2, exit.ExitCode())
-	require.Contains(t, string(out), `unknown command "frobnicate"`)
+	require.ErrorAs(t, err, &exit, "run %v: %s", args, out)
+	return exit.ExitCode(), string(out)
+}
+
+func TestUnknownCommandExits2(t *testing.T) {
+	code, out := exitCode(t, build(t), "frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, out, `unknown command "frobnicate"`)
+}
+
+// --help on every command and subcommand prints that command's own flags
+// and exits 0.
+func TestHelpPrintsTheCommandsOwnFlags(t *testing.T) {
+	bin := build(t)
+	for _, tt := range []struct {
+		args       []string
+		has, lacks []string
+	}{
+		{[]string{"--help"}, []string{"commands:", "dev", "migrate"}, nil},
+		{[]string{"dev", "--help"}, []string{"Usage of ounce dev:", "--query-addr", "--mirror", "--log-format"}, nil},
+		{[]string{"migrate", "--help"}, []string{"Usage of ounce migrate:", "--clickhouse-dsn", "--log-level"}, []string{"--query-addr", "--mirror", "--data-dir"}},
+		{[]string{"partners", "--help"}, []string{"add", "rotate", "revoke"}, nil},
+		{[]string{"partners", "add", "--help"}, []string{"Usage of ounce partners add:", "--indicators", "--places"}, []string{"--grace"}},
+		{[]string{"partners", "rotate", "--help"}, []string{"Usage of ounce partners rotate:", "--grace"}, []string{"--indicators"}},
+		{[]string{"partners", "list", "-h"}, []string{"Usage of ounce partners list:", "--nats-url"}, []string{"--grace"}},
+		{[]string{"backfill", "--help"}, []string{"Usage of ounce backfill:", "--feed", "--progress"}, []string{"--query-addr"}},
+	} {
+		code, out := exitCode(t, bin, tt.args...)
+		require.Equal(t, 0, code, "%v: %s", tt.args, out)
+		for _, s := range tt.has {
+			require.Contains(t, out, s, "%v", tt.args)
+		}
+		for _, s := range tt.lacks {
+			require.NotContains(t, out, s, "%v", tt.args)
+		}
+	}
+}
+
+// A mistake on the command line exits 2 with a message naming what to
+// change, before anything is started.
+func TestUsageMistakesExit2(t *testing.T) {
+	bin := build(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	for _, tt := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"dev", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"dev", "stray"}, `unexpected arguments ["stray"]`},
+		{[]string{"dev", "--data-dir", dataDir, "--analyst-token", "short"}, "analyst token: must be at least 16 characters"},
+		{[]string{"dev", "--data-dir", dataDir, "--log-format", "xml"}, `--log-format "xml"`},
+		{[]string{"migrate", "--query-addr", "127.0.0.1:1"}, "flag provided but not defined: -query-addr"},
+		{[]string{"partners", "frob"}, `unknown command "frob"`},
+		{[]string{"partners", "revoke"}, "revoke: name one partner id"},
+		{[]string{"backfill"}, "--feed is required"},
+	} {
+		code, out := exitCode(t, bin, tt.args...)
+		require.Equal(t, 2, code, "%v: %s", tt.args, out)
+		require.Contains(t, out, tt.says, "%v", tt.args)
+	}
+	_, err := os.Stat(dataDir)
+	require.True(t, os.IsNotExist(err), "a refused ounce dev creates nothing: %v", err)
+}
+
+// A taken query or gateway port is reported by the flag of ounce dev that
+// sets it, before NATS or ClickHouse is started and before "up" is logged.
+func TestDevTakenPortNamesItsFlag(t *testing.T) {
+	bin := build(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	for _, flag := range []string{"--query-addr", "--gateway-addr"} {
+		dataDir := filepath.Join(t.TempDir(), "data")
+		code, out := exitCode(t, bin, "dev", "--data-dir", dataDir, "--no-ingest", "--log-format", "json", flag, taken.Addr().String())
+		require.Equal(t, 2, code, out)
+		require.Contains(t, out, "already in use")
+		require.Contains(t, out, "choose another address with "+flag)
+		require.NotContains(t, out, "--addr ")
+		require.NotContains(t, out, "is up")
+		require.NotContains(t, out, "nats started")
+		require.NotContains(t, out, "clickhouse")
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
@@ -29,7 +28,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testenv.Main(m)
 }
 
 // retrieved is the retrieved_at of every test observation.
@@ -76,11 +75,17 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg query.Config) *fixture {
 	t.Helper()
+	return newFixtureLogging(t, cfg, zerolog.Nop())
+}
+
+// newFixtureLogging is newFixture with the service logging to log.
+func newFixtureLogging(t testing.TB, cfg query.Config, log zerolog.Logger) *fixture {
+	t.Helper()
 	ch := testenv.StartClickHouse(t)
 	cat, err := catalogue.Load()
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	svc, err := query.New(cfg, ch.Conn, cat, zerolog.Nop(), reg)
+	svc, err := query.New(cfg, ch.Conn, cat, log, reg)
 	require.NoError(t, err)
 	return &fixture{ch: ch, svc: svc, reg: reg, h: svc.Handler()}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/httpapi"
 )
 
 // FlagAddr is the command-line flag that sets Config.Addr; errors about the
@@ -56,6 +57,9 @@ type Config struct {
 	// Feeds is the feed catalogue GET /v1/feeds lists; nil loads the one
 	// under schemas/feeds.
 	Feeds []feedcat.Feed
+	// CORS lets pages on other origins read the API (and write, when
+	// CORS.Writes); the zero value allows none.
+	CORS httpapi.CORS
 }
 
 // WithDefaults fills zero fields.

@@ -1115,13 +1115,13 @@ func (d *openAPI) checkResponse(t *testing.T, op operation, rec *httptest.Respon
 // OpenAPI 3.0 the document uses, and returns the problems.
 func (d *openAPI) validate(t *testing.T, n any, v any, at string) []string {
 	t.Helper()
-	s := d.schema(t, n)
 	if v == nil {
-		if s["nullable"] == true {
+		if d.acceptsNull(t, n) {
 			return nil
 		}
-		return []string{at + ": null, and the schema is not nullable"}
+		return []string{at + ": null, and the schema does not allow null (nullable: true beside an explicit type, in every allOf part)"}
 	}
+	s := d.schema(t, n)
 	var ps []string
 	bad := func(format string, args ...any) { ps = append(ps, at+": "+fmt.Sprintf(format, args...)) }
 	if alts, ok := s["oneOf"].([]any); ok {
@@ -1220,6 +1220,25 @@ func (d *openAPI) validate(t *testing.T, n any, v any, at string) []string {
 		bad("schema without a known type: %v", s)
 	}
 	return ps
+}
+
+// acceptsNull reads nullable as OpenAPI 3.0.3 defines it, as strict
+// clients do: it adds null to the types only in a schema object that
+// declares its type, and other keywords keep their force, so a null must
+// also satisfy every part of an allOf.
+func (d *openAPI) acceptsNull(t *testing.T, n any) bool {
+	t.Helper()
+	m := d.resolve(t, n)
+	if m["nullable"] != true || m["type"] == nil {
+		return false
+	}
+	parts, _ := m["allOf"].([]any)
+	for _, part := range parts {
+		if !d.acceptsNull(t, part) {
+			return false
+		}
+	}
+	return true
 }
 
 // number is a bound of a schema as YAML decodes it (an int or a float).

@@ -38,8 +38,9 @@ type Service struct {
 	tokens  tokens
 	fresh   *freshness
 
-	chDuration *prometheus.HistogramVec
-	chErrors   *prometheus.CounterVec
+	chDuration    *prometheus.HistogramVec
+	chErrors      *prometheus.CounterVec
+	analystWrites *prometheus.CounterVec
 }
 
 // New builds the service. Zero fields of cfg take their defaults; the
@@ -86,6 +87,12 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 			Name:      "clickhouse_errors_total",
 			Help:      "ClickHouse queries of the API that failed, by query.",
 		}, []string{"query"}),
+		analystWrites: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "analyst_writes_total",
+			Help:      "Initiative documents stored by analysts, by action (create, replace, delete).",
+		}, []string{"action"}),
 	}
 	s.health.Register("clickhouse", func(ctx context.Context) error {
 		if err := conn.Ping(ctx); err != nil {
@@ -129,7 +136,7 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 	for _, pattern := range web.Patterns {
 		mux.Handle(pattern, web.Handler())
 	}
-	s.handler = httpapi.RequestIDs(httpMetrics.Middleware(mux))
+	s.handler = httpapi.RequestIDs(cfg.CORS.Middleware(httpMetrics.Middleware(mux)))
 	return s, nil
 }
 

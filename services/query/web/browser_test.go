@@ -27,7 +27,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
@@ -43,7 +42,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testenv.Main(m)
 }
 
 // chromium finds the browser the test drives: $OUNCE_TEST_CHROMIUM, else

@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,28 +18,28 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "ounce-gateway:", err)
-		os.Exit(1)
-	}
+	os.Exit(envflag.ExitCode("ounce-gateway", run(os.Args[1:]), os.Stderr))
 }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("ounce-gateway", flag.ContinueOnError)
 	var (
-		cfg       gateway.Config
-		natsURL   = fs.String("nats-url", extnats.DefaultURL, "NATS server or cluster URL")
-		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
-		logFormat = fs.String("log-format", logging.FormatJSON, "json or console")
+		cfg                 gateway.Config
+		natsURL             = fs.String("nats-url", extnats.DefaultURL, "NATS server or cluster URL")
+		logLevel, logFormat string
 	)
 	cfg.RegisterFlags(fs)
+	logging.RegisterFlags(fs, &logLevel, &logFormat)
 	fs.Usage = envflag.Usage(fs, "GATEWAY")
 	if err := envflag.Parse(fs, "GATEWAY", args, "nats-url", "log-level", "log-format"); err != nil {
 		return err
 	}
-	log, err := logging.Stderr(*logLevel, *logFormat)
-	if err != nil {
+	if err := envflag.NoArgs(fs); err != nil {
 		return err
+	}
+	log, err := logging.Stderr(logLevel, logFormat)
+	if err != nil {
+		return envflag.AsUsage(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -3,10 +3,10 @@ package main
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
 // TestMain fails the package when run leaves goroutines behind after exit.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testenv.Main(m)
 }

@@ -49,31 +49,30 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	feedID := fs.String("feed", "", "run this one feed once and exit")
 	listen := fs.String("listen", DefaultListen, "serve /metrics, /healthz and /readyz here; empty to disable")
 	httpTimeout := fs.Duration("http-timeout", ingest.DefaultHTTPTimeout, "bound on one HTTP fetch, body included")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", logging.FormatJSON, "json or console")
-	if err := envflag.Parse(fs, "INGEST", args, "nats-url", "mirror"); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "ounce-ingest: %v\n", err)
-		return 2
+	var logLevel, logFormat string
+	logging.RegisterFlags(fs, &logLevel, &logFormat)
+	err := envflag.Parse(fs, "INGEST", args, "nats-url", "mirror")
+	if err == nil {
+		err = envflag.NoArgs(fs)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ounce-ingest: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	log, err := logging.New(stderr, *logLevel, *logFormat)
 	if err != nil {
-		fmt.Fprintf(stderr, "ounce-ingest: %v\n", err)
-		return 2
+		return envflag.ExitCode("ounce-ingest", err, stderr)
+	}
+	log, err := logging.New(stderr, logLevel, logFormat)
+	if err != nil {
+		return envflag.ExitCode("ounce-ingest", envflag.AsUsage(err), stderr)
 	}
 	if err := serve(ctx, log, options{
 		natsURL: *natsURL, mirror: *mirror, feedID: *feedID, listen: *listen, httpTimeout: *httpTimeout,
 	}); err != nil {
+		var ue *envflag.UsageError
+		if errors.As(err, &ue) {
+			return envflag.ExitCode("ounce-ingest", err, stderr)
+		}
 		log.Error().Err(err).Msg("ounce-ingest stopped")
-		return 1
+		return envflag.ExitFailure
 	}
-	return 0
+	return envflag.ExitOK
 }
 
 type options struct {
@@ -93,13 +92,13 @@ func serve(ctx context.Context, log zerolog.Logger, o options) (err error) {
 	if o.feedID != "" {
 		f, ok := feedcat.ByID(feeds, o.feedID)
 		if !ok {
-			return fmt.Errorf("--feed %s: no such feed in the catalogue", o.feedID)
+			return envflag.Usagef("--feed %s: no such feed in the catalogue", o.feedID)
 		}
 		feeds = []feedcat.Feed{f}
 	}
 	if o.mirror != "" {
 		if st, err := os.Stat(o.mirror); err != nil || !st.IsDir() {
-			return fmt.Errorf("--mirror %s: not a directory", o.mirror)
+			return envflag.Usagef("--mirror %s: not a directory", o.mirror)
 		}
 	}
 

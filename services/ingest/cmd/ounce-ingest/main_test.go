@@ -46,9 +46,10 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--no-such-flag"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, "unexpected arguments"},
-		{[]string{"--log-level", "loud"}, 2, `log level "loud"`},
-		{[]string{"--feed", "no-such-feed", "--nats-url", "nats://127.0.0.1:1"}, 1, "--feed no-such-feed: no such feed"},
-		{[]string{"--mirror", "/no/such/dir", "--feed", "owid-co2"}, 1, "--mirror /no/such/dir: not a directory"},
+		{[]string{"--log-level", "loud"}, 2, `--log-level "loud"`},
+		{[]string{"--help"}, 0, "Usage of ounce-ingest:"},
+		{[]string{"--feed", "no-such-feed", "--nats-url", "nats://127.0.0.1:1"}, 2, "--feed no-such-feed: no such feed"},
+		{[]string{"--mirror", "/no/such/dir", "--feed", "owid-co2"}, 2, "--mirror /no/such/dir: not a directory"},
 		{[]string{"--nats-url", "nats://127.0.0.1:1", "--feed", "owid-co2"}, 1, "set --nats-url"},
 	}
 	for _, tt := range tests {

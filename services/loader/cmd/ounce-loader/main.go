@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -21,31 +20,31 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "ounce-loader:", err)
-		os.Exit(1)
-	}
+	os.Exit(envflag.ExitCode("ounce-loader", run(os.Args[1:]), os.Stderr))
 }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("ounce-loader", flag.ContinueOnError)
 	var (
-		cfg       loader.Config
-		natsURL   = fs.String("nats-url", extnats.DefaultURL, "NATS server or cluster URL")
-		dsn       = fs.String("clickhouse-dsn", extch.DefaultDSN, "ClickHouse native-protocol DSN")
-		addr      = fs.String("addr", loader.DefaultAddr, "listen address for /metrics, /healthz, /readyz")
-		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
-		logFormat = fs.String("log-format", logging.FormatJSON, "json or console")
-		memLimit  = fs.Int64("memory-limit", 160<<20, "soft memory limit in bytes for the Go runtime (GOMEMLIMIT wins when set); 0 for none")
+		cfg                 loader.Config
+		natsURL             = fs.String("nats-url", extnats.DefaultURL, "NATS server or cluster URL")
+		dsn                 = fs.String("clickhouse-dsn", extch.DefaultDSN, "ClickHouse native-protocol DSN")
+		addr                = fs.String("addr", loader.DefaultAddr, "listen address for /metrics, /healthz, /readyz")
+		logLevel, logFormat string
+		memLimit            = fs.Int64("memory-limit", 160<<20, "soft memory limit in bytes for the Go runtime (GOMEMLIMIT wins when set); 0 for none")
 	)
 	cfg.RegisterFlags(fs)
+	logging.RegisterFlags(fs, &logLevel, &logFormat)
 	fs.Usage = envflag.Usage(fs, "LOADER")
 	if err := envflag.Parse(fs, "LOADER", args, "nats-url", "clickhouse-dsn", "log-level", "log-format"); err != nil {
 		return err
 	}
-	log, err := logging.Stderr(*logLevel, *logFormat)
-	if err != nil {
+	if err := envflag.NoArgs(fs); err != nil {
 		return err
+	}
+	log, err := logging.Stderr(logLevel, logFormat)
+	if err != nil {
+		return envflag.AsUsage(err)
 	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && *memLimit > 0 {
 		debug.SetMemoryLimit(*memLimit)

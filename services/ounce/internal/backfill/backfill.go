@@ -52,8 +52,7 @@ func parse(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.NATSURL, "nats-url", extnats.DefaultURL, "NATS of the running stack")
 	fs.StringVar(&c.Progress, "progress", ProgressAuto, "auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	fs.DurationVar(&c.LogEvery, "log-every", DefaultLogEvery, "interval between progress log lines when not drawing a bar")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.LogFormat, "log-format", logging.FormatConsole, "json or console")
+	logging.RegisterFlags(fs, &c.LogLevel, &c.LogFormat)
 	if err := envflag.Parse(fs, "BACKFILL", args, "nats-url", "mirror"); err != nil {
 		return c, err
 	}
@@ -75,22 +74,19 @@ func parse(args []string, stderr io.Writer) (Config, error) {
 			errs = append(errs, fmt.Errorf("--mirror %s: not a directory", c.Mirror))
 		}
 	}
-	return c, errors.Join(errs...)
+	return c, envflag.AsUsage(errors.Join(errs...))
 }
 
 // Run is `ounce backfill`. It returns the run's error; the summary and the
 // progress go to stderr.
 func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	c, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
 	log, err := logging.New(stderr, c.LogLevel, c.LogFormat)
 	if err != nil {
-		return err
+		return envflag.AsUsage(err)
 	}
 	feeds, err := feedcat.Load()
 	if err != nil {
@@ -102,7 +98,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		for _, f := range feeds {
 			ids = append(ids, f.ID)
 		}
-		return fmt.Errorf("--feed %s: no such feed in the catalogue; the feeds are %s", c.Feed, strings.Join(ids, ", "))
+		return envflag.Usagef("--feed %s: no such feed in the catalogue; the feeds are %s", c.Feed, strings.Join(ids, ", "))
 	}
 	cat, err := catalogue.Load()
 	if err != nil {
@@ -111,7 +107,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	mode := c.Progress
 	if mode == ProgressAuto {
 		mode = ProgressLog
-		if isTerminal(stderr) {
+		if logging.IsTerminal(stderr) {
 			mode = ProgressBar
 		}
 	}
@@ -163,14 +159,4 @@ func summary(w io.Writer, res ingest.Result, p ingest.Progress) {
 		fmt.Fprintf(w, " (%s obs/s)", count(int(float64(res.Observations)/secs)))
 	}
 	fmt.Fprintln(w)
-}
-
-// isTerminal reports whether w is a character device, such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

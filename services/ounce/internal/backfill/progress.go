@@ -134,7 +134,7 @@ func (d *display) logLine(t time.Time) {
 	}
 	ev.Int("rows", p.Rows).Int("observations", p.Observations).Int("observations_total", p.ObservationsTotal).
 		Int64("bytes", p.Bytes).Int64("bytes_total", p.BytesTotal).
-		Str("rate", rate(d.rateOf(p), elapsed)).Dur("elapsed", elapsed.Round(time.Millisecond)).Msg("backfill progress")
+		Str("rate", rate(d.rateOf(p), elapsed)).Dur("elapsed_seconds", elapsed.Round(time.Millisecond)).Msg("backfill progress")
 }
 
 // rateOf is what the rate counts: bytes while fetching, observations after.

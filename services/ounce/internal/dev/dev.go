@@ -28,6 +28,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/lifecycle"
 	"github.com/ounce-data/ounce/pkg/logging"
 	"github.com/ounce-data/ounce/pkg/places"
@@ -51,6 +52,7 @@ type Config struct {
 	AnalystToken       string
 	Mirror             string
 	NoIngest           bool
+	CORSOrigins        string
 	LogLevel           string
 	LogFormat          string
 	Loader             loader.Config
@@ -66,38 +68,42 @@ func (c *Config) flags(name string) *flag.FlagSet {
 	fs.IntVar(&c.ClickHouseHTTPPort, "clickhouse-http-port", chserver.DefaultHTTPPort, "HTTP port of the ClickHouse ounce dev starts")
 	fs.StringVar(&c.Database, "database", "ounce", "ClickHouse database of the ClickHouse ounce dev starts")
 	fs.StringVar(&c.QueryAddr, "query-addr", query.DefaultAddr, "listen address of the query API and dashboard")
-	fs.StringVar(&c.AnalystToken, "analyst-token", "", "bearer token for writes to the query API (initiatives); empty generates one and prints it")
+	fs.StringVar(&c.AnalystToken, "analyst-token", "", "bearer token for writes to the query API (initiatives), at least 16 characters; empty generates one and prints it")
 	fs.StringVar(&c.GatewayAddr, "gateway-addr", gateway.DefaultAddr, "listen address of the partner gateway")
 	fs.StringVar(&c.Mirror, "mirror", "", "read feeds from this directory of recorded files instead of their URLs")
 	fs.BoolVar(&c.NoIngest, "no-ingest", false, "do not run the feeds")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.LogFormat, "log-format", logging.FormatConsole, "json or console")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", "*", "origins whose pages may read the query API from a browser, comma-separated; empty allows none")
+	logging.RegisterFlags(fs, &c.LogLevel, &c.LogFormat)
 	return fs
 }
 
-func parse(name string, args []string, stderr io.Writer) (Config, zerolog.Logger, error) {
-	var c Config
-	fs := c.flags(name)
+// parse parses args into fs (which binds its flags to fields of the
+// caller's config) and builds the logger; every mistake is a UsageError.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer, level, format *string) (zerolog.Logger, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = envflag.Usage(fs, "")
 	if err := envflag.Parse(fs, "", args); err != nil {
-		return c, zerolog.Nop(), err
+		return zerolog.Nop(), err
 	}
-	log, err := logging.New(stderr, c.LogLevel, c.LogFormat)
-	return c, log, err
+	if err := envflag.NoArgs(fs); err != nil {
+		return zerolog.Nop(), err
+	}
+	log, err := logging.New(stderr, *level, *format)
+	return log, envflag.AsUsage(err)
 }
 
 // Migrate applies the ClickHouse migrations and the catalogue to the
-// server named by --clickhouse-dsn (required).
+// server named by --clickhouse-dsn, then exits.
 func Migrate(ctx context.Context, args []string, stderr io.Writer) error {
-	c, log, err := parse("ounce migrate", args, stderr)
+	var dsn, level, format string
+	fs := flag.NewFlagSet("ounce migrate", flag.ContinueOnError)
+	fs.StringVar(&dsn, "clickhouse-dsn", extch.DefaultDSN, "ClickHouse to migrate (clickhouse://host:9000/db)")
+	logging.RegisterFlags(fs, &level, &format)
+	log, err := parse(fs, args, stderr, &level, &format)
 	if err != nil {
 		return err
 	}
-	if c.ClickHouseDSN == "" {
-		c.ClickHouseDSN = extch.DefaultDSN
-	}
-	conn, err := openClickHouse(ctx, c.ClickHouseDSN, log)
+	conn, err := openClickHouse(ctx, dsn, log)
 	if err != nil {
 		return err
 	}
@@ -131,12 +137,38 @@ func openClickHouse(ctx context.Context, dsn string, log zerolog.Logger) (driver
 	return conn, nil
 }
 
-// Run is `ounce dev`.
+// Run is `ounce dev`. Every setting is checked, and the query and gateway
+// addresses are taken, before NATS or ClickHouse is started, so a mistake
+// is reported at once and names the flag of ounce dev to change.
 func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
-	c, log, err := parse("ounce dev", args, stderr)
+	var c Config
+	log, err := parse(c.flags("ounce dev"), args, stderr, &c.LogLevel, &c.LogFormat)
 	if err != nil {
 		return err
 	}
+	token, generated, err := analystToken(c.AnalystToken)
+	if err != nil {
+		return err
+	}
+	origins, err := httpapi.ParseOrigins(c.CORSOrigins)
+	if err != nil {
+		return envflag.Usagef("--cors-origins: %w", err)
+	}
+	qcfg := query.Config{Addr: c.QueryAddr, AnalystToken: token, CORS: httpapi.CORS{Origins: origins}}
+	gcfg := gateway.Config{Addr: c.GatewayAddr}
+	if err := errors.Join(qcfg.WithDefaults().Validate(), gcfg.WithDefaults().Validate(), c.Loader.WithDefaults().Validate()); err != nil {
+		return envflag.AsUsage(err)
+	}
+	queryLn, err := httpapi.Listen(ctx, c.QueryAddr, "query-addr")
+	if err != nil {
+		return envflag.AsUsage(err)
+	}
+	defer func() { _ = queryLn.Close() }() // closed by the query service once it serves
+	gatewayLn, err := httpapi.Listen(ctx, c.GatewayAddr, "gateway-addr")
+	if err != nil {
+		return envflag.AsUsage(err)
+	}
+	defer func() { _ = gatewayLn.Close() }()
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -208,23 +240,20 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	token, generated, err := analystToken(c.AnalystToken)
-	if err != nil {
-		return err
-	}
-	q, err := query.New(query.Config{Addr: c.QueryAddr, AnalystToken: token, JetStream: js}, conn, cat, log.With().Str("svc", "query").Logger(), reg)
+	qcfg.JetStream = js
+	q, err := query.New(qcfg, conn, cat, log.With().Str("svc", "query").Logger(), reg)
 	if err != nil {
 		return err
 	}
 	q.Health().Register("loader", ld.Ready)
-	gw, err := gateway.New(ctx, gateway.Config{Addr: c.GatewayAddr}, js, cat, log.With().Str("svc", "gateway").Logger(), reg)
+	gw, err := gateway.New(ctx, gcfg, js, cat, log.With().Str("svc", "gateway").Logger(), reg)
 	if err != nil {
 		return err
 	}
 	components := []lifecycle.Component{
 		{Name: "loader", Run: ld.Run},
-		{Name: "query", Run: q.Run},
-		{Name: "gateway", Run: gw.Run},
+		{Name: "query", Run: func(ctx context.Context) error { return q.Serve(ctx, queryLn) }},
+		{Name: "gateway", Run: func(ctx context.Context) error { return gw.Serve(ctx, gatewayLn) }},
 	}
 	if !c.NoIngest {
 		feeds, err := feedcat.Load()

@@ -3,11 +3,11 @@ package dev
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
 // TestMain fails the package when a test leaves goroutines behind: when
 // ounce dev returns, every service it ran has stopped.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testenv.Main(m)
 }

@@ -5,7 +5,6 @@ package partners
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,7 +40,7 @@ the NATS of the running stack (ounce dev or a cluster).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, Usage)
-		return errors.New("partners: name a command: add, list, rotate or revoke")
+		return envflag.Usagef("name a command: add, list, rotate or revoke")
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("ounce partners "+cmd, flag.ContinueOnError)
@@ -67,7 +66,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	default:
 		fmt.Fprint(stderr, Usage)
-		return fmt.Errorf("partners: unknown command %q", cmd)
+		return envflag.Usagef("unknown command %q", cmd)
 	}
 	fs.Usage = envflag.Usage(fs, "")
 	// The partner id of rotate and revoke comes first: `ounce partners rotate acme --grace 1h`.
@@ -79,9 +78,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if (cmd == "rotate" || cmd == "revoke") && id == "" {
 		if fs.NArg() != 1 {
-			return fmt.Errorf("partners %s: name one partner id", cmd)
+			return envflag.Usagef("%s: name one partner id", cmd)
 		}
 		id = fs.Arg(0)
+	} else if err := envflag.NoArgs(fs); err != nil {
+		return err
 	}
 	nc, js, err := extnats.Connect(*natsURL, "ounce-partners", zerolog.Nop())
 	if err != nil {

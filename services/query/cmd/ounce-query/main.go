@@ -39,12 +39,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stderr)
 	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	default:
-		fmt.Fprintf(os.Stderr, "ounce-query: %v\n", err)
-		os.Exit(1)
-	}
+	os.Exit(envflag.ExitCode("ounce-query", err, os.Stderr))
 }
 
 // run parses flags, connects, migrates and serves until ctx is cancelled.
@@ -62,19 +57,26 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	analystToken := fs.String("analyst-token", "", "bearer token that authorises writes (initiatives); empty disables writes. Prefer the environment (OUNCE_ANALYST_TOKEN) to a flag, which other users can see")
 	readToken := fs.String("read-token", "", "when set, reading /v1/ needs this token (or the analyst token); empty leaves reads open")
 	natsURL := fs.String("nats-url", "", "NATS holding the ingest workers' feed status, for GET /v1/feeds; empty answers that route 503")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", logging.FormatJSON, "json or console")
+	corsOrigins := fs.String("cors-origins", "", "comma-separated origins whose pages may read the API from a browser (https://dash.example.org), or *; empty allows none")
+	corsWrites := fs.Bool("cors-writes", false, "let those origins also write (initiatives) from a browser; off, they can only read")
+	var logLevel, logFormat string
+	logging.RegisterFlags(fs, &logLevel, &logFormat)
 	if err := envflag.Parse(fs, envPrefix, args, "clickhouse-dsn", "log-level", "log-format", "analyst-token", "read-token", "nats-url"); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q; every setting is a --flag (see --help)", fs.Args())
-	}
-	log, err := logging.New(stderr, *logLevel, *logFormat)
-	if err != nil {
+	if err := envflag.NoArgs(fs); err != nil {
 		return err
 	}
+	log, err := logging.New(stderr, logLevel, logFormat)
+	if err != nil {
+		return envflag.AsUsage(err)
+	}
+	origins, err := httpapi.ParseOrigins(*corsOrigins)
+	if err != nil {
+		return envflag.Usagef("--cors-origins: %w", err)
+	}
 	cfg := query.Config{
+		CORS:            httpapi.CORS{Origins: origins, Writes: *corsWrites},
 		Addr:            *addr,
 		MaxRows:         *maxRows,
 		MaxGeos:         *maxGeos,
@@ -85,7 +87,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		ReadToken:       *readToken,
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return envflag.AsUsage(err)
 	}
 
 	// Listen first, so a taken port is reported before a slow connect.

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
@@ -29,7 +28,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	testenv.Main(m)
 }
 
 // command runs this test binary as ounce-query with args.
@@ -54,7 +53,7 @@ func TestRunErrors(t *testing.T) {
 		errContains []string
 	}{
 		{name: "bad max rows", args: []string{"--max-rows=-1"}, errContains: []string{"max rows -1"}},
-		{name: "bad log level", args: []string{"--log-level=loud"}, errContains: []string{"log level"}},
+		{name: "bad log level", args: []string{"--log-level=loud"}, errContains: []string{"--log-level"}},
 		{name: "bad addr", args: []string{"--addr=localhost"}, errContains: []string{"--addr"}},
 		{name: "stray argument", args: []string{"serve"}, errContains: []string{"unexpected arguments"}},
 		{name: "unknown flag", args: []string{"--nope"}, errContains: []string{"not defined"}},
@@ -78,12 +77,30 @@ func TestRunErrors(t *testing.T) {
 	}
 }
 
-func TestExitCodeOnError(t *testing.T) {
+// --help prints the command's own flags and exits 0; an unknown flag exits 2
+// with the usage.
+func TestHelpAndUnknownFlag(t *testing.T) {
+	cmd, stderr := command(t, "--help")
+	require.NoError(t, cmd.Run(), stderr.String())
+	require.Contains(t, stderr.String(), "Usage of ounce-query:")
+	require.Contains(t, stderr.String(), "--max-rows")
+
+	cmd, stderr = command(t, "--no-such-flag")
+	var exit *exec.ExitError
+	require.ErrorAs(t, cmd.Run(), &exit)
+	require.Equal(t, 2, exit.ExitCode())
+	require.Contains(t, stderr.String(), "flag provided but not defined: -no-such-flag")
+	require.Contains(t, stderr.String(), "Usage of ounce-query:")
+}
+
+// A setting that fails validation is the caller's to fix: exit 2, as for
+// an unknown flag, before anything is started.
+func TestExitCodeOnBadSettings(t *testing.T) {
 	cmd, stderr := command(t, "--max-rows=0", "--max-geos=-1")
 	err := cmd.Run()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
-	require.Equal(t, 1, exit.ExitCode())
+	require.Equal(t, 2, exit.ExitCode())
 	require.Contains(t, stderr.String(), "ounce-query: max rows 0: must be at least 1")
 	require.Contains(t, stderr.String(), "max geos -1")
 }
