@@ -1,5 +1,5 @@
 -- Initiatives registered by analysts (POST /v1/initiatives): the document of
--- SAVINGS.md as JSON, one row per write. ReplacingMergeTree keeps the newest
+-- docs/savings.md as JSON, one row per write. ReplacingMergeTree keeps the newest
 -- version of an id; a DELETE writes a row with deleted = 1, so the history of
 -- an initiative stays auditable until merges fold it. Writes are rare (an
 -- analyst registering or editing), so one INSERT per write is acceptable.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/httpapi"
 )
 
 // Deps is what a standalone gateway process needs.
@@ -22,7 +24,18 @@ type Deps struct {
 
 // Serve connects to NATS, ensures the topology and serves the gateway until
 // ctx ends; then in-flight pushes finish and the connection drains.
+//
+// The configuration is checked, and the address taken, before NATS is
+// dialled, so a mistake is reported at once.
 func Serve(ctx context.Context, d Deps) (err error) {
+	if err := d.Config.WithDefaults().Validate(); err != nil {
+		return fmt.Errorf("gateway config: %w", err)
+	}
+	ln, err := httpapi.Listen(ctx, d.Config.WithDefaults().Addr, FlagAddr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ln.Close() }() // closed by the server once it serves
 	nc, js, err := extnats.Connect(d.NATSURL, "ounce-gateway", d.Log)
 	if err != nil {
 		return err
@@ -43,5 +56,5 @@ func Serve(ctx context.Context, d Deps) (err error) {
 	if err != nil {
 		return err
 	}
-	return s.Run(ctx)
+	return s.Serve(ctx, ln)
 }

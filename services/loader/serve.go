@@ -44,7 +44,18 @@ type Deps struct {
 
 // Serve connects, migrates, and runs the loader with its ops endpoints until
 // ctx ends.
+//
+// The configuration is checked, and the ops address taken, before NATS or
+// ClickHouse is dialled, so a mistake is reported at once.
 func Serve(ctx context.Context, d Deps) (err error) {
+	if err := d.Config.WithDefaults().Validate(); err != nil {
+		return fmt.Errorf("loader config: %w", err)
+	}
+	ln, err := httpapi.Listen(ctx, d.Addr, "addr")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ln.Close() }() // closed by the ops server once it serves
 	nc, js, err := extnats.Connect(d.NATSURL, "ounce-loader", d.Log)
 	if err != nil {
 		return err
@@ -83,6 +94,6 @@ func Serve(ctx context.Context, d Deps) (err error) {
 	srv := &httpapi.Server{Handler: mux, Log: d.Log, Health: health}
 	return lifecycle.Run(ctx,
 		lifecycle.Component{Name: "loader", Run: l.Run},
-		lifecycle.Component{Name: "ops http", Run: func(ctx context.Context) error { return srv.ListenAndServe(ctx, d.Addr, "addr") }},
+		lifecycle.Component{Name: "ops http", Run: func(ctx context.Context) error { return srv.Serve(ctx, ln) }},
 	)
 }

@@ -14,7 +14,7 @@ import (
 
 const testAnalystToken = "analyst-token-for-tests-0123"
 
-// initiativeDoc is the initiative document of SAVINGS.md with real codes.
+// initiativeDoc is the initiative document of docs/savings.md with real codes.
 const initiativeDoc = `{
   "id": "nhs-dpp-england", "name": "Diabetes prevention programme",
   "domain": "health", "indicator": "SH.STA.OWAD.ZS", "geo": "GBR",

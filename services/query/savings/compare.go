@@ -39,7 +39,7 @@ func projectedPoint(l Line, year int) ProjectedPoint {
 	return ProjectedPoint{Year: year, Value: v, Low: lo, High: hi}
 }
 
-// Comparison is the answer of GET /v1/compare (SAVINGS.md "compare"): a
+// Comparison is the answer of GET /v1/compare (docs/savings.md "compare"): a
 // cost indicator's series for the initiative's place, its linear
 // projection over the report's years, and the initiative's yearly savings
 // beside the projected rise in that cost.

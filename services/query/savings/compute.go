@@ -47,7 +47,7 @@ type Data struct {
 	Population Series
 }
 
-// Report is the answer of GET /v1/initiatives/{id}/savings (SAVINGS.md).
+// Report is the answer of GET /v1/initiatives/{id}/savings (docs/savings.md).
 type Report struct {
 	Initiative string            `json:"initiative"`
 	Method     string            `json:"method"`
@@ -211,7 +211,7 @@ func Compute(in Initiative, method string, data Data) (Report, error) {
 func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high []*big.Rat, err error) {
 	in := &rep.Inputs
 	zero := mustNum("0")
-	in.CBA.Deadweight = &zero // SAVINGS.md: the counterfactual already is the deadweight
+	in.CBA.Deadweight = &zero // docs/savings.md: the counterfactual already is the deadweight
 	in.Unit, in.Polarity = data.Target.Unit, data.Polarity
 	sign, ok := Sign(data.Polarity)
 	if !ok {
@@ -304,7 +304,7 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 		}
 		y.Observed = &obs
 		if t < firstBenefit {
-			continue // SAVINGS.md: benefits start in year 1 + lag
+			continue // docs/savings.md: benefits start in year 1 + lag
 		}
 		av, lo, hi := Avoided(e, obs, sign)
 		if !finite(av, lo, hi) {
@@ -476,7 +476,7 @@ func totalsOf(rep *Report, d Initiative, dfs, cases, low, high []*big.Rat, money
 	}
 }
 
-// Payback is the discounted payback period in years (SAVINGS.md): the first
+// Payback is the discounted payback period in years (docs/savings.md): the first
 // year t in which cumulative PV benefits reach cumulative PV costs,
 // interpolated within that year as (t − 1) + shortfall at the end of year
 // t − 1 / PV benefit of year t. Years before the first cost are not
@@ -505,7 +505,7 @@ func Payback(pvBenefit, pvCost []*big.Rat) *big.Rat {
 
 var perRE = regexp.MustCompile(`(?i)\bper\s+([0-9][0-9,  ]*[0-9]|[0-9]|million)\b`)
 
-// ScaleForUnit is the scale SAVINGS.md applies to an indicator when the
+// ScaleForUnit is the scale docs/savings.md applies to an indicator when the
 // document gives none: a percentage × 0.01, a rate "per N" × 1/N (per
 // 100,000 × 1e-5, per million × 1e-6), anything else × 1 (a value per
 // person, or a count with population 1).

@@ -90,7 +90,7 @@ func moneyMap(m map[string]savings.Money) map[string]string {
 	return out
 }
 
-// TestComputeSAVINGSExample: SAVINGS.md's document, modelled. Year 0 costs
+// TestComputeSAVINGSExample: docs/savings.md's document, modelled. Year 0 costs
 // 150000 × 1.05 = 157500 undiscounted; 100 × 0.8 × 0.25 × 0.8 × 0.9 = 14.4
 // cases in year 1 (lag 0), then 14.4 × 0.75 = 10.8 in year 2 (persistence
 // 2); benefits × 566: 8150.4 and 6112.8; Green Book DF 1/1.035 and 1/1.035².
@@ -118,7 +118,7 @@ func TestComputeSAVINGSExample(t *testing.T) {
 	require.Equal(t, []savings.ProvenanceEntry{}, r.Provenance)
 }
 
-// TestReportJSONShape holds the report's JSON to SAVINGS.md's keys, and to
+// TestReportJSONShape holds the report's JSON to docs/savings.md's keys, and to
 // a golden file (go test -run TestReportJSONShape -update rewrites it).
 func TestReportJSONShape(t *testing.T) {
 	r, err := savings.Compute(decodeExample(t), "modelled", savings.Data{})

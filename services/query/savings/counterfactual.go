@@ -39,7 +39,7 @@ type Estimate struct {
 }
 
 // InterruptedTimeSeries fits the least-squares line through the target's
-// values before startYear (SAVINGS.md `its`). Its At gives the
+// values before startYear (docs/savings.md `its`). Its At gives the
 // counterfactual of any later year, extrapolated, with a 95 % prediction
 // interval from Student's t with N − 2 degrees of freedom. It needs at least
 // 3 pre-period years (*NotEnoughDataError otherwise). Non-finite values are
@@ -67,7 +67,7 @@ func ITSEstimate(l Line, year int) Estimate {
 	return Estimate{Value: v, Low: lo, High: hi, HasInterval: l.N >= minFitPoints && l.Sxx > 0}
 }
 
-// DiD is a difference-in-differences counterfactual (SAVINGS.md `did`):
+// DiD is a difference-in-differences counterfactual (docs/savings.md `did`):
 // the comparison places' mean change from their pre-period mean, added to
 // the target's pre-period mean.
 //
@@ -178,7 +178,7 @@ func Sign(p catalogue.Polarity) (sign int, ok bool) {
 	return 0, false
 }
 
-// Avoided is the avoided amount of the indicator (SAVINGS.md):
+// Avoided is the avoided amount of the indicator (docs/savings.md):
 // (counterfactual − observed) · sign, and its interval from the
 // counterfactual's, ordered low ≤ high.
 func Avoided(cf Estimate, observed float64, sign int) (value, low, high float64) {

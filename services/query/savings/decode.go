@@ -17,7 +17,7 @@ const maxDepth = 16
 const maxInt = 1_000_000_000
 
 // Decode reads one initiative document strictly: every field must be one of
-// SAVINGS.md's with the right JSON type, no field may be given twice, and
+// docs/savings.md's with the right JSON type, no field may be given twice, and
 // nothing may follow the document. Every problem is reported at once in an
 // *InputError with code invalid_initiative naming each field by its path,
 // such as "cba.drop_off" or "costs[2].amount" ("" when the body is not one

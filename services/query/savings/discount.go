@@ -3,7 +3,7 @@ package savings
 import "math/big"
 
 // greenBookSchedule is HM Treasury's schedule of declining long-term
-// discount rates (SAVINGS.md): the rate of every year up to and including
+// discount rates (docs/savings.md): the rate of every year up to and including
 // lastYear, in thousandths.
 var greenBookSchedule = []struct {
 	lastYear int
@@ -53,7 +53,7 @@ func (d Discount) RateOf(t int) *big.Rat {
 }
 
 // DiscountFactors returns DF(0) … DF(horizon) exactly: DF(0) = 1 and
-// DF(t) = DF(t−1) / (1 + r(t)) (SAVINGS.md), so a change of rate applies
+// DF(t) = DF(t−1) / (1 + r(t)) (docs/savings.md), so a change of rate applies
 // from the year it starts on, on top of the factor reached so far.
 func DiscountFactors(d Discount, horizon int) []*big.Rat {
 	dfs := make([]*big.Rat, horizon+1)

@@ -1,5 +1,5 @@
 // Package savings computes what a prevention initiative saves, by the method
-// of SAVINGS.md (HM Treasury's Green Book and the GMCA cost-benefit model,
+// of docs/savings.md (HM Treasury's Green Book and the GMCA cost-benefit model,
 // with SROI-style adjustments): it reads and checks the initiative document,
 // estimates the avoided outcomes (modelled from a cohort, or against a
 // counterfactual from an interrupted time series or a
@@ -13,7 +13,7 @@
 // schemas/errors.yaml code is Code.APICode), the JSON path of the field to
 // change and a message that says what to change.
 //
-// Conventions (SAVINGS.md):
+// Conventions (docs/savings.md):
 //   - Year 0 is the initiative's start year; the report runs from year 0 to
 //     year cba.horizon. Costs in year 0 are not discounted.
 //   - Discount factors: DF(0) = 1, DF(t) = DF(t−1) / (1 + r(t)), with r(t)
@@ -27,7 +27,7 @@
 //     unit only when shown (Money). Ratios and factors are shown in full
 //     float64 precision.
 //
-// Where SAVINGS.md is silent, this package decides:
+// Where docs/savings.md is silent, this package decides:
 //   - its and did credit the avoided cases of every year from year 1 + lag
 //     on in which the target has an observation, as benefits start then for
 //     every method; years 0 to lag still show the observed and

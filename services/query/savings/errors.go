@@ -13,7 +13,7 @@ type Code string
 // TestCodesAreInTheSchema holds them to it).
 const (
 	// CodeInvalidInitiative: the initiative document breaks a rule of
-	// SAVINGS.md: it is not one JSON object, a field has the wrong type, is
+	// docs/savings.md: it is not one JSON object, a field has the wrong type, is
 	// unknown, or is out of range (422). Field is its JSON path.
 	CodeInvalidInitiative Code = "invalid_initiative"
 	// CodeUnknownMethod: the method asked for is not modelled, its or did;

@@ -15,7 +15,7 @@ import (
 )
 
 // FuzzCompute runs Decode, Validate, Compute and Compare on arbitrary
-// documents and series, seeded from SAVINGS.md's example. Nothing may
+// documents and series, seeded from docs/savings.md's example. Nothing may
 // panic; every error must be an *InputError; every report must marshal.
 func FuzzCompute(f *testing.F) {
 	ex := example(f)

@@ -10,7 +10,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
-// Methods of estimating the avoided outcomes (SAVINGS.md).
+// Methods of estimating the avoided outcomes (docs/savings.md).
 const (
 	MethodModelled = "modelled" // ex ante, from a cohort
 	MethodITS      = "its"      // interrupted time series of the target indicator
@@ -20,7 +20,7 @@ const (
 // Methods lists the methods in the order messages name them.
 var Methods = []string{MethodModelled, MethodITS, MethodDiD}
 
-// Initiative is the initiative document of SAVINGS.md, the body of
+// Initiative is the initiative document of docs/savings.md, the body of
 // POST /v1/initiatives. Fields a method does not need may be left out;
 // optional fields are nil until WithDefaults fills them.
 type Initiative struct {

@@ -15,7 +15,7 @@ import (
 	"github.com/ounce-data/ounce/services/query/savings"
 )
 
-// example is SAVINGS.md's initiative document, with real indicator codes.
+// example is docs/savings.md's initiative document, with real indicator codes.
 func example(t testing.TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/initiative.example.json")

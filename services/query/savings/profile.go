@@ -3,7 +3,7 @@ package savings
 import "math/big"
 
 // OptimismBias applies the Green Book's optimism bias adjustment
-// (SAVINGS.md): benefits × (1 − obBenefits), costs × (1 + obCosts).
+// (docs/savings.md): benefits × (1 − obBenefits), costs × (1 + obCosts).
 func OptimismBias(benefit, cost, obBenefits, obCosts *big.Rat) (adjBenefit, adjCost *big.Rat) {
 	one := big.NewRat(1, 1)
 	adjBenefit = new(big.Rat).Mul(benefit, new(big.Rat).Sub(one, obBenefits))
@@ -12,7 +12,7 @@ func OptimismBias(benefit, cost, obBenefits, obCosts *big.Rat) (adjBenefit, adjC
 }
 
 // BenefitProfile spreads the first year's benefit b1 over years 0 … horizon
-// (SAVINGS.md): benefits start in year 1 + lag and last persistence years,
+// (docs/savings.md): benefits start in year 1 + lag and last persistence years,
 // falling by dropOff each year after the first,
 // B(1+lag+j) = b1 · (1 − dropOff)^j for j = 0 … persistence − 1. Years
 // outside that window are nil (no benefit modelled); years beyond the
@@ -33,7 +33,7 @@ func BenefitProfile(b1 *big.Rat, lag, persistence int, dropOff *big.Rat, horizon
 }
 
 // ModelledOutcomes is the number of outcomes the modelled method credits to
-// the initiative in its first year of benefits (SAVINGS.md, as in the GMCA
+// the initiative in its first year of benefits (docs/savings.md, as in the GMCA
 // model): cohort × engagement × success, then × (1 − deadweight) ×
 // (1 − ob_benefits), and SROI-style × (1 − displacement) × attribution.
 // Pass displacement 0 and attribution 1 when they are not given.

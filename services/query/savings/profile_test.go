@@ -10,7 +10,7 @@ import (
 )
 
 func TestOptimismBias(t *testing.T) {
-	// 1000 × (1 − 0.1) = 900; 150000 × (1 + 0.05) = 157500 (SAVINGS.md's example cost).
+	// 1000 × (1 − 0.1) = 900; 150000 × (1 + 0.05) = 157500 (docs/savings.md's example cost).
 	b, c := savings.OptimismBias(rat(t, "1000"), rat(t, "150000"), rat(t, "0.1"), rat(t, "0.05"))
 	require.Zero(t, rat(t, "900").Cmp(b), b.String())
 	require.Zero(t, rat(t, "157500").Cmp(c), c.String())
@@ -49,7 +49,7 @@ func TestBenefitProfile(t *testing.T) {
 }
 
 func TestModelledOutcomes(t *testing.T) {
-	// SAVINGS.md's example: 100 × 0.8 × 0.25 = 20 outcomes; × (1 − 0.2) × (1 − 0.1) = 14.4.
+	// docs/savings.md's example: 100 × 0.8 × 0.25 = 20 outcomes; × (1 − 0.2) × (1 − 0.1) = 14.4.
 	got := savings.ModelledOutcomes(rat(t, "100"), rat(t, "0.8"), rat(t, "0.25"), rat(t, "0.2"), rat(t, "0.1"), rat(t, "0"), rat(t, "1"))
 	require.Zero(t, rat(t, "14.4").Cmp(got), got.FloatString(6))
 	// SROI-style: × (1 − 0.5 displacement) × 0.5 attribution = 3.6.

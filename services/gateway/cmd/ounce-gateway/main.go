@@ -37,6 +37,9 @@ func run(args []string) error {
 	if err := envflag.NoArgs(fs); err != nil {
 		return err
 	}
+	if err := cfg.WithDefaults().Validate(); err != nil {
+		return envflag.AsUsage(err)
+	}
 	log, err := logging.Stderr(logLevel, logFormat)
 	if err != nil {
 		return envflag.AsUsage(err)

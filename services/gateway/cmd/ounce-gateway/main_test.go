@@ -24,6 +24,7 @@ func TestHelpAndUsageMistakes(t *testing.T) {
 	for args, says := range map[string]string{
 		"--no-such-flag": "flag provided but not defined: -no-such-flag",
 		"stray":          `unexpected arguments ["stray"]`,
+		"--max-rows=-1":  "max-rows -1",
 	} {
 		cmd := exec.Command(bin, args)
 		cmd.Env = append(os.Environ(), "OUNCE_NATS_URL=nats://127.0.0.1:1")

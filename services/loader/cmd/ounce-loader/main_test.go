@@ -22,8 +22,9 @@ func TestHelpAndUsageMistakes(t *testing.T) {
 	require.Contains(t, string(out), "--nats-url")
 
 	for args, says := range map[string]string{
-		"--no-such-flag": "flag provided but not defined: -no-such-flag",
-		"stray":          `unexpected arguments ["stray"]`,
+		"--no-such-flag":  "flag provided but not defined: -no-such-flag",
+		"stray":           `unexpected arguments ["stray"]`,
+		"--batch-rows=-1": "batch rows -1",
 	} {
 		cmd := exec.Command(bin, args)
 		cmd.Env = append(os.Environ(), "OUNCE_NATS_URL=nats://127.0.0.1:1")

@@ -161,12 +161,12 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	}
 	queryLn, err := httpapi.Listen(ctx, c.QueryAddr, "query-addr")
 	if err != nil {
-		return envflag.AsUsage(err)
+		return err
 	}
 	defer func() { _ = queryLn.Close() }() // closed by the query service once it serves
 	gatewayLn, err := httpapi.Listen(ctx, c.GatewayAddr, "gateway-addr")
 	if err != nil {
-		return envflag.AsUsage(err)
+		return err
 	}
 	defer func() { _ = gatewayLn.Close() }()
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
