@@ -18,12 +18,13 @@ const (
 	DefaultBatchBytes       = 32 << 20
 	DefaultFlushInterval    = time.Second
 	DefaultMaxDeliver       = 5
-	DefaultAckWait          = time.Minute
+	DefaultAckWait          = 15 * time.Second
 	DefaultMaxAckPending    = 20_000
 	DefaultRetryMin         = 200 * time.Millisecond
 	DefaultRetryMax         = 10 * time.Second
 	DefaultCatalogueRefresh = 30 * time.Second
 	DefaultDurable          = "loader"
+	DefaultDrainTimeout     = 15 * time.Second
 )
 
 // Config tunes the loader. Zero values take the defaults.
@@ -38,6 +39,9 @@ type Config struct {
 	RetryMin         time.Duration // backoff while ClickHouse is down, doubling up to RetryMax
 	RetryMax         time.Duration
 	CatalogueRefresh time.Duration // how often the set of known indicators is re-read
+	// DrainTimeout bounds the shutdown: what ClickHouse has not taken by
+	// then is handed back to JetStream unacked.
+	DrainTimeout time.Duration
 	// HoldWhenCaughtUp keeps the open batch until it is full or
 	// FlushInterval old even when the stream has nothing more to deliver.
 	// By default the loader then inserts it at once, if no insert is
@@ -76,6 +80,9 @@ func (c Config) WithDefaults() Config {
 	if c.RetryMax == 0 {
 		c.RetryMax = DefaultRetryMax
 	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
 	if c.CatalogueRefresh == 0 {
 		c.CatalogueRefresh = DefaultCatalogueRefresh
 	}
@@ -93,6 +100,9 @@ func (c Config) Validate() error {
 	}
 	if c.FlushInterval < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush interval %s: must be at least 10ms", c.FlushInterval))
+	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("drain timeout %s: must not be negative", c.DrainTimeout))
 	}
 	if c.MaxDeliver < 1 {
 		errs = append(errs, fmt.Errorf("max deliver %d: must be at least 1", c.MaxDeliver))

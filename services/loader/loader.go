@@ -83,7 +83,8 @@ type Loader struct {
 	dec  observation.Decoder // used by Run's goroutine only; a batch is copied into open's columns
 	free chan *batch         // loaded batches, reused to keep their memory
 
-	lastCommit time.Time // owned by the inserter goroutine
+	lastCommit time.Time    // owned by the inserter goroutine
+	handedBack atomic.Int64 // messages nakked because shutdown came before ClickHouse took them
 
 	// Owned by Run's goroutine: whether the last message received was the
 	// last the stream held (its NumPending was 0), and when the open batch
@@ -248,31 +249,29 @@ func (l *Loader) Run(ctx context.Context) error {
 }
 
 // handOff gives the open batch to the inserter, waiting while it is busy
-// with the previous one and keeping the waiting messages in progress.
-func (l *Loader) handOff(ctx context.Context, full chan<- *batch, reason string) {
+// with the previous one and keeping the waiting messages in progress. It
+// returns false, the batch still open, when ctx ends first.
+func (l *Loader) handOff(ctx context.Context, full chan<- *batch, reason string) bool {
 	b := l.open
 	if len(b.pend) == 0 {
-		return
+		return true
 	}
-	l.m.flushes.WithLabelValues(reason).Inc()
-	defer func() {
-		l.open = <-l.free
-		l.m.openBatchRows.Set(0)
-	}()
 	keepAlive := time.NewTicker(l.cfg.AckWait / 3)
 	defer keepAlive.Stop()
 	for {
 		select {
 		case full <- b:
-			return
+			l.m.flushes.WithLabelValues(reason).Inc()
+			// The inserter returned its previous batch before taking this one.
+			l.open = <-l.free
+			l.m.openBatchRows.Set(0)
+			return true
 		case <-keepAlive.C:
 			for _, p := range b.pend {
 				_ = p.msg.InProgress()
 			}
 		case <-ctx.Done():
-			// Shutting down: the inserter still takes this last batch.
-			full <- b
-			return
+			return false
 		}
 	}
 }
@@ -295,19 +294,36 @@ func (l *Loader) flushCaughtUp(full chan<- *batch) {
 	}
 }
 
-// drain loads what was received before the consumer stopped, giving the
-// inserter 30 s to finish when ClickHouse is down.
+// drain loads what was received before the consumer stopped, within
+// Config.DrainTimeout: when ClickHouse does not take it in that time (it is
+// down, say), the insert is abandoned and every message not loaded is
+// handed back to JetStream unacked, to be loaded by the next loader.
 func (l *Loader) drain(ctx context.Context, msgs <-chan jetstream.Msg, full chan *batch, inserted <-chan struct{}, cancelIns context.CancelFunc) error {
+	start := time.Now()
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.DrainTimeout)
+	defer cancel()
+	stop := context.AfterFunc(dctx, cancelIns)
+	defer stop()
 	for msg := range msgs {
-		l.receive(context.WithoutCancel(ctx), msg)
+		l.receive(dctx, msg)
 	}
 	last := len(l.open.pend)
-	l.handOff(context.WithoutCancel(ctx), full, flushDrain)
+	handedBack := 0
+	if !l.handOff(dctx, full, flushDrain) {
+		handedBack = len(l.open.pend)
+		for _, p := range l.open.pend {
+			_ = p.msg.Nak()
+		}
+		l.open.reset()
+	}
 	close(full)
-	stop := time.AfterFunc(30*time.Second, cancelIns)
-	defer stop.Stop()
 	<-inserted
-	l.log.Info().Int("last_batch_messages", last).Msg("loader drained")
+	ev := l.log.Info()
+	if dctx.Err() != nil {
+		ev = l.log.Warn().Int("handed_back_messages", handedBack+int(l.handedBack.Load())).
+			Float64("drain_timeout_seconds", l.cfg.DrainTimeout.Seconds())
+	}
+	ev.Int("last_batch_messages", last).Float64("duration_seconds", time.Since(start).Seconds()).Msg("loader drained")
 	return nil
 }
 
@@ -320,6 +336,12 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	l.caughtUp = meta.NumPending == 0
+	if !l.catalogueRead(ctx) {
+		// Without the catalogue every indicator would look unknown and be
+		// dead-lettered: hold the message until ClickHouse answers.
+		_ = msg.NakWithDelay(l.cfg.RetryMax)
+		return
+	}
 	b, rejects, err := decode(&l.dec, msg.Data())
 	if err != nil {
 		l.deadLetterWhole(ctx, msg, meta, KindUndecodable, err)
@@ -423,7 +445,9 @@ func reject(o *observation.Observation, index int, reason string, err error) Rej
 // load inserts one batch and settles its messages: ack when the rows are
 // committed, nak when ClickHouse stayed down until shutdown.
 func (l *Loader) load(ctx context.Context, b *batch) {
+	stopKeepAlive := l.keepInProgress(b.pend)
 	err := l.insertRetrying(ctx, b)
+	stopKeepAlive()
 	switch {
 	case err == nil:
 		l.reportQueryable(b.pend, time.Now())
@@ -434,7 +458,8 @@ func (l *Loader) load(ctx context.Context, b *batch) {
 		for _, p := range b.pend { // shutting down with ClickHouse down: hand back now
 			_ = p.msg.Nak()
 		}
-		l.log.Warn().Int("messages", len(b.pend)).Msg("clickhouse down at shutdown; batch handed back to jetstream")
+		l.handedBack.Add(int64(len(b.pend)))
+		l.log.Warn().Int("messages", len(b.pend)).Msg("clickhouse did not take the batch before shutdown; handed back to jetstream unacked")
 	default:
 		l.isolate(ctx, b)
 	}
@@ -445,7 +470,6 @@ func (l *Loader) load(ctx context.Context, b *batch) {
 // answers but refuses the rows, or when ctx ends.
 func (l *Loader) insertRetrying(ctx context.Context, b *batch) error {
 	backoff := l.cfg.RetryMin
-	lastProgress := time.Now()
 	for {
 		start := time.Now()
 		err := b.cols.Insert(ctx, l.conn)
@@ -468,18 +492,40 @@ func (l *Loader) insertRetrying(ctx context.Context, b *batch) error {
 		}
 		l.setClickHouse(false)
 		l.log.Warn().Err(err).Dur("retry_in_seconds", backoff).Int("rows", b.cols.Len()).Msg("clickhouse unavailable; holding batch")
-		if time.Since(lastProgress) > l.cfg.AckWait/3 {
-			for _, p := range b.pend {
-				_ = p.msg.InProgress()
-			}
-			lastProgress = time.Now()
-		}
 		select {
 		case <-time.After(jitter(backoff)):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, l.cfg.RetryMax)
+	}
+}
+
+// keepInProgress tells JetStream every AckWait/3 that the messages of pend
+// are still being worked on, until the returned func is called, so that
+// AckWait can be short (a crashed loader's messages are redelivered soon)
+// without a slow insert making them redelivered too.
+func (l *Loader) keepInProgress(pend []*pending) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(l.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, p := range pend {
+					_ = p.msg.InProgress()
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
 	}
 }
 
@@ -680,6 +726,25 @@ func (l *Loader) isKnown(ctx context.Context, code string) bool {
 	l.knownMu.Lock()
 	defer l.knownMu.Unlock()
 	return l.known[code]
+}
+
+// catalogueRead reports whether the set of known indicators has been read
+// from ClickHouse at least once, trying again when it has not.
+func (l *Loader) catalogueRead(ctx context.Context) bool {
+	l.knownMu.Lock()
+	read, tried := l.known != nil, l.knownAt
+	l.knownMu.Unlock()
+	if read {
+		return true
+	}
+	if time.Since(tried) < l.cfg.RetryMin {
+		return false
+	}
+	if err := l.refreshKnown(ctx); err != nil {
+		l.log.Warn().Err(err).Msg("indicator catalogue not read yet; holding messages")
+		return false
+	}
+	return true
 }
 
 func (l *Loader) refreshKnown(ctx context.Context) error {

@@ -479,3 +479,75 @@ func TestIntegrationPartnerSubjectLoadsOnlyThePartnersSource(t *testing.T) {
 	}
 	require.Equal(t, 2.0, testutil.ToFloat64(r.l.m.rejected.WithLabelValues("source_mismatch")))
 }
+
+// A shutdown while ClickHouse is down finishes within the drain timeout:
+// what was not loaded goes back to JetStream unacked, and the next loader
+// loads it, every observation once.
+func TestIntegrationShutdownWithClickHouseDownIsBounded(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	ch := testenv.StartClickHouse(t)
+	proxy := testenv.StartProxy(t, hostOf(t, ch.DSN))
+	ctx := context.Background()
+	conn, err := extch.Open(ctx, strings.Replace(ch.DSN, hostOf(t, ch.DSN), proxy.Addr(), 1))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	cfg := Config{FlushInterval: 50 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+		DrainTimeout: time.Second, BatchRows: 500}
+
+	r := startLoader(t, ns.JS, conn, cfg)
+	require.Eventually(t, func() bool { return r.l.Ready(ctx) == nil }, 30*time.Second, 20*time.Millisecond)
+	proxy.SetDown(true)
+	publishSized(t, ns.JS, synthetic(3000, "XS", 1), 16*1024) // several batches: one inserting, one waiting, more pulled
+	require.Eventually(t, func() bool { return r.l.Ready(ctx) != nil }, 30*time.Second, 20*time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // the inserter is retrying, the next batch waits for it
+
+	start := time.Now()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		require.NoError(t, err)
+		r.done <- nil
+	case <-time.After(20 * time.Second):
+		t.Fatal("the loader did not stop within 20 s of shutdown with ClickHouse down")
+	}
+	took := time.Since(start)
+	require.Less(t, took, cfg.DrainTimeout+5*time.Second, "shutdown took %s", took)
+	require.Contains(t, r.logs.String(), "handed_back_messages")
+	n, _ := countFinal(t, ch.Conn)
+	require.Zero(t, n)
+
+	proxy.SetDown(false)
+	startLoader(t, ns.JS, conn, Config{FlushInterval: 50 * time.Millisecond})
+	require.Eventually(t, func() bool { n, _ := countFinal(t, ch.Conn); return n == 3000 }, 60*time.Second, 50*time.Millisecond)
+	rows, keys := countFinal(t, ch.Conn)
+	require.EqualValues(t, 3000, rows)
+	require.EqualValues(t, 3000, keys)
+}
+
+// A loader started while ClickHouse is down cannot read the catalogue; it
+// holds the messages rather than dead-lettering every observation as an
+// unknown indicator, and loads them once ClickHouse answers.
+func TestIntegrationStartWithClickHouseDownLosesNothing(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	ch := testenv.StartClickHouse(t)
+	proxy := testenv.StartProxy(t, hostOf(t, ch.DSN))
+	ctx := context.Background()
+	conn, err := extch.Open(ctx, strings.Replace(ch.DSN, hostOf(t, ch.DSN), proxy.Addr(), 1))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	proxy.SetDown(true)
+	publish(t, ns.JS, synthetic(1000, "XT", 1))
+	startLoader(t, ns.JS, conn, Config{FlushInterval: 50 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	time.Sleep(time.Second)
+	dlq, err := ns.JS.Stream(ctx, extnats.StreamDeadLetter)
+	require.NoError(t, err)
+	info, err := dlq.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs, "nothing is dead-lettered while the catalogue cannot be read")
+
+	proxy.SetDown(false)
+	require.Eventually(t, func() bool { n, _ := countFinal(t, ch.Conn); return n == 1000 }, 60*time.Second, 50*time.Millisecond)
+	info, err = dlq.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs)
+}

@@ -30,6 +30,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.HoldWhenCaughtUp, "hold-when-caught-up", false, "batch by rows, bytes and flush interval only, even when the stream has nothing more to deliver (fewer, larger inserts under a trickle)")
 	fs.IntVar(&c.MaxDeliver, "max-deliver", DefaultMaxDeliver, "failed loads before a message is dead-lettered")
 	fs.DurationVar(&c.AckWait, "ack-wait", DefaultAckWait, "JetStream redelivers a message not acked within this")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", DefaultDrainTimeout, "on SIGTERM, what ClickHouse has not taken within this is handed back to JetStream unacked")
 }
 
 // Deps is what a standalone loader process needs.

@@ -3,9 +3,11 @@ package main
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -183,4 +185,110 @@ func TestDevTakenPortNamesItsFlag(t *testing.T) {
 		require.NotContains(t, out, "nats started")
 		require.NotContains(t, out, "clickhouse")
 	}
+}
+
+// When the ClickHouse ounce dev started dies, /readyz says so and ounce dev
+// starts it again on the same ports; the API answers again afterwards.
+func TestIntegrationDevRestartsItsClickHouse(t *testing.T) {
+	if _, _, err := chserver.FindBinary(); err != nil {
+		if os.Getenv(testenv.EnvIntegration) == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	bin := build(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	addr := testenv.FreeAddr(t)
+	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--nats-port", "-1",
+		"--clickhouse-tcp-port", "-1", "--clickhouse-http-port", "-1", "--query-addr", addr, "--gateway-addr", testenv.FreeAddr(t),
+		"--no-ingest", "--log-format", "json")
+	var logs testenv.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	status := func(path string) int {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Eventually(t, func() bool { return status("/readyz") == http.StatusOK }, 2*time.Minute, 50*time.Millisecond, logs.String())
+
+	pids := clickhousePIDs(t, filepath.Join(dataDir, "clickhouse", "config.xml")) // the server, not ounce dev
+	require.NotEmpty(t, pids)
+	for _, pid := range pids {
+		n, err := strconv.Atoi(pid)
+		require.NoError(t, err)
+		require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	}
+	require.Eventually(t, func() bool { return status("/readyz") == http.StatusServiceUnavailable }, 30*time.Second, 20*time.Millisecond,
+		"/readyz fails while the ClickHouse is down")
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"clickhouse restarted"`) }, time.Minute, 50*time.Millisecond, logs.String())
+	require.Eventually(t, func() bool { return status("/readyz") == http.StatusOK }, time.Minute, 50*time.Millisecond, logs.String())
+	require.Equal(t, http.StatusOK, status("/v1/indicators"))
+	require.Contains(t, logs.String(), `"clickhouse exited; restarting it"`)
+	select {
+	case err := <-done:
+		t.Fatalf("ounce dev exited: %v\n%s", err, logs.String())
+	default:
+	}
+}
+
+// SIGTERM stops ounce dev within a bound even while its ClickHouse does
+// not answer and the loader holds data it could not insert.
+func TestIntegrationDevStopsWhileClickHouseIsDown(t *testing.T) {
+	mirror := testenv.SharedDataDir(t)
+	ch := testenv.StartClickHouse(t)
+	u, err := url.Parse(ch.DSN)
+	require.NoError(t, err)
+	proxy := testenv.StartProxy(t, u.Host)
+	dsn := strings.Replace(ch.DSN, u.Host, proxy.Addr(), 1)
+
+	bin := build(t)
+	_, natsPort, err := net.SplitHostPort(testenv.FreeAddr(t))
+	require.NoError(t, err)
+	addr := testenv.FreeAddr(t)
+	cmd := exec.Command(bin, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--nats-port", natsPort,
+		"--clickhouse-dsn", dsn, "--query-addr", addr, "--gateway-addr", testenv.FreeAddr(t), "--no-ingest", "--log-format", "json")
+	var logs testenv.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz") // the loader included: it has read the catalogue
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 2*time.Minute, 20*time.Millisecond, logs.String())
+
+	// ClickHouse goes away, then a feed is published: the loader holds batches it cannot insert.
+	proxy.SetDown(true)
+	out, err := exec.Command(bin, "backfill", "--feed", "owid-co2", "--mirror", mirror, "--nats-url", "nats://127.0.0.1:"+natsPort, "--progress", "none").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "clickhouse unavailable; holding batch") }, time.Minute, 20*time.Millisecond, logs.String())
+
+	start := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("ounce dev did not stop within 60 s of SIGTERM with ClickHouse down:\n%s", logs.String())
+	}
+	t.Logf("stopped in %s", time.Since(start))
+	require.Contains(t, logs.String(), "handed_back_messages", "the log says what was handed back unloaded")
 }

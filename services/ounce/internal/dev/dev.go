@@ -189,17 +189,20 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	}
 
 	dsn := c.ClickHouseDSN
+	var child *chserver.Supervisor // the ClickHouse ounce dev runs, when it runs one
 	if dsn == "" {
 		log.Info().Int("tcp_port", c.ClickHouseTCPPort).Msg("starting clickhouse from the local install")
-		srv, err := chserver.Start(ctx, chserver.Config{
+		chcfg := chserver.Config{
 			Dir: filepath.Join(c.DataDir, "clickhouse"), TCPPort: c.ClickHouseTCPPort, HTTPPort: c.ClickHouseHTTPPort,
 			TCPPortFlag: "--clickhouse-tcp-port", HTTPPortFlag: "--clickhouse-http-port",
-		})
+		}
+		srv, err := chserver.Start(ctx, chcfg)
 		if err != nil {
 			return err
 		}
+		child = chserver.Supervise(srv, chcfg, log.With().Str("svc", "clickhouse").Logger())
 		defer func() {
-			if serr := srv.Stop(); serr != nil {
+			if serr := child.Stop(); serr != nil {
 				err = errors.Join(err, serr)
 			}
 			log.Info().Msg("clickhouse stopped")
@@ -246,6 +249,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return err
 	}
 	q.Health().Register("loader", ld.Ready)
+	if child != nil {
+		q.Health().Register("clickhouse server", child.Ready)
+	}
 	gw, err := gateway.New(ctx, gcfg, js, cat, log.With().Str("svc", "gateway").Logger(), reg)
 	if err != nil {
 		return err
@@ -254,6 +260,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		{Name: "loader", Run: ld.Run},
 		{Name: "query", Run: func(ctx context.Context) error { return q.Serve(ctx, queryLn) }},
 		{Name: "gateway", Run: func(ctx context.Context) error { return gw.Serve(ctx, gatewayLn) }},
+	}
+	if child != nil {
+		components = append(components, lifecycle.Component{Name: "clickhouse supervisor", Run: child.Run})
 	}
 	if !c.NoIngest {
 		feeds, err := feedcat.Load()
