@@ -2,12 +2,17 @@ package loader
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
@@ -88,5 +93,72 @@ func BenchmarkDecodeBatch(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkPartnerLoadRounds loads a partner's history in rounds, as a
+// partner pushing every month would: each round is 100 000 new rows of the
+// same indicator and places, one period further on, so the stored history
+// grows by 100 000 rows a round. The time from publishing a round to its
+// last load report (classification included) should not grow with it. It
+// reports the first and last round's time and their ratio.
+//
+//	go test -run '^$' -bench PartnerLoadRounds -benchtime 1x ./services/loader
+func BenchmarkPartnerLoadRounds(b *testing.B) {
+	const (
+		rounds       = 10
+		rowsPerRound = 100_000
+		places       = 1_000
+	)
+	for i := 0; i < b.N; i++ {
+		ns := testenv.StartNATS(b)
+		ch := testenv.StartClickHouse(b)
+		l, err := New(Config{}, ns.JS, ch.Conn, zerolog.Nop(), prometheus.NewRegistry())
+		require.NoError(b, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- l.Run(ctx) }()
+		kv, err := ns.JS.KeyValue(context.Background(), extnats.BucketBatches)
+		require.NoError(b, err)
+
+		var took []time.Duration
+		for r := 0; r < rounds; r++ {
+			obs := make([]observation.Observation, rowsPerRound)
+			retrieved := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			for j := range obs {
+				obs[j] = observation.Observation{
+					Indicator: testIndicator, Geo: fmt.Sprintf("XP%d", j%places),
+					Period: observation.Year(1000 + r*(rowsPerRound/places) + j/places),
+					Value:  observation.Float(float64(j)), Unit: "t CO2/person", Source: "partner:bench", Version: uint64(r + 1),
+					Provenance: observation.Provenance{URL: "https://example.invalid/bench", Licence: "CC0", RetrievedAt: retrieved},
+				}
+			}
+			batchID := fmt.Sprintf("round-%d", r)
+			msgs, err := observation.Encode(batchID, obs, observation.DefaultMaxBatchBytes)
+			require.NoError(b, err)
+			start := time.Now()
+			for _, m := range msgs {
+				_, err := ns.JS.Publish(context.Background(), "obs.v1.partner.bench", m.Data, jetstream.WithMsgID(m.MsgID))
+				require.NoError(b, err)
+			}
+			require.Eventually(b, func() bool {
+				keys, err := kv.ListKeysFiltered(context.Background(), batchID+".>")
+				if err != nil {
+					return false
+				}
+				n := 0
+				for range keys.Keys() {
+					n++
+				}
+				return n == len(msgs)
+			}, 10*time.Minute, 20*time.Millisecond)
+			took = append(took, time.Since(start))
+		}
+		cancel()
+		require.NoError(b, <-done)
+		b.Logf("seconds per round of %d rows: %v", rowsPerRound, took)
+		b.ReportMetric(took[0].Seconds(), "first_round_s")
+		b.ReportMetric(took[rounds-1].Seconds(), "last_round_s")
+		b.ReportMetric(took[rounds-1].Seconds()/took[0].Seconds(), "last/first")
 	}
 }

@@ -451,8 +451,9 @@ func (l *Loader) load(ctx context.Context, b *batch) {
 	switch {
 	case err == nil:
 		l.reportQueryable(b.pend, time.Now())
+		changes := l.classifyPartners(ctx, &b.cols, b.pend)
 		for _, p := range b.pend {
-			l.commit(ctx, b, p)
+			l.commit(ctx, b, p, changes[p])
 		}
 	case ctx.Err() != nil:
 		for _, p := range b.pend { // shutting down with ClickHouse down: hand back now
@@ -539,7 +540,7 @@ func (l *Loader) isolate(ctx context.Context, b *batch) {
 			l.m.rowsInserted.Add(float64(rows.Len()))
 			l.m.batchesInserted.Inc()
 			l.reportQueryable([]*pending{p}, time.Now())
-			l.commit(ctx, b, p)
+			l.commit(ctx, b, p, l.classifyPartners(ctx, &b.cols, []*pending{p})[p])
 			continue
 		}
 		l.m.insertErrors.Inc()
@@ -555,7 +556,7 @@ func (l *Loader) isolate(ctx context.Context, b *batch) {
 }
 
 // commit dead-letters a loaded message's rejects, then acks it.
-func (l *Loader) commit(ctx context.Context, b *batch, p *pending) {
+func (l *Loader) commit(ctx context.Context, b *batch, p *pending, changes *extch.RowChanges) {
 	if len(p.rejects) > 0 {
 		body, err := json.Marshal(RejectedBody{Subject: p.msg.Subject(), Sequence: p.meta.Sequence.Stream, BatchID: p.batchID, Rejected: p.rejects})
 		if err == nil {
@@ -577,7 +578,7 @@ func (l *Loader) commit(ctx context.Context, b *batch, p *pending) {
 		return
 	}
 	l.m.messagesAcked.Inc()
-	l.reportLoaded(ctx, &b.cols, p)
+	l.reportLoaded(ctx, p, changes)
 	if p.meta.Timestamp.After(l.lastCommit) {
 		l.lastCommit = p.meta.Timestamp
 		l.m.lastCommitted.Set(float64(p.meta.Timestamp.UnixNano()) / 1e9)
@@ -641,11 +642,45 @@ type LoadReport struct {
 	Changes *extch.RowChanges `json:"changes,omitempty"`
 }
 
-// reportLoaded records that p's rows, loaded from cols, are committed.
-// Keyed by message id, a redelivered message rewrites its own report rather
-// than adding one. A failure only delays what a batch's status says, so it
-// is logged.
-func (l *Loader) reportLoaded(ctx context.Context, cols *extch.Columns, p *pending) {
+// classifyPartners classifies the rows of the partner messages of pend,
+// loaded from cols, against what other batches stored (see
+// extch.ClassifyRanges): one keyed lookup for all of them, bounded in time.
+// A partner waits on GET /v1/batches/{id} for this; feeds, which publish far
+// more, are not classified. It returns nil for a message it could not
+// classify; the batch status then lacks imported/updated/ignored.
+func (l *Loader) classifyPartners(ctx context.Context, cols *extch.Columns, pend []*pending) map[*pending]*extch.RowChanges {
+	var (
+		which  []*pending
+		ranges []extch.Range
+	)
+	for _, p := range pend {
+		if l.batches != nil && p.batchID != "" && p.to > p.from && partnerSourceOf(p.msg.Subject()) != "" {
+			which = append(which, p)
+			ranges = append(ranges, extch.Range{From: p.from, To: p.to})
+		}
+	}
+	if len(which) == 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	changes, err := extch.ClassifyRanges(cctx, l.conn, cols, ranges)
+	if err != nil {
+		l.log.Warn().Err(err).Int("messages", len(which)).Msg("classify partners' rows; their batch status will lack imported/updated/ignored")
+		return nil
+	}
+	out := make(map[*pending]*extch.RowChanges, len(which))
+	for i, p := range which {
+		out[p] = &changes[i]
+	}
+	return out
+}
+
+// reportLoaded records that p's rows are committed, with how they changed
+// what queries return when that is known. Keyed by message id, a
+// redelivered message rewrites its own report rather than adding one. A
+// failure only delays what a batch's status says, so it is logged.
+func (l *Loader) reportLoaded(ctx context.Context, p *pending, changes *extch.RowChanges) {
 	msgID := p.msg.Headers().Get(jetstream.MsgIDHeader)
 	if msgID == "" {
 		msgID = p.msg.Headers().Get(HeaderMsgID)
@@ -654,19 +689,7 @@ func (l *Loader) reportLoaded(ctx context.Context, cols *extch.Columns, p *pendi
 		return
 	}
 	key := p.batchID + "." + msgID
-	rep := LoadReport{Rows: p.to - p.from, Rejected: len(p.rejects), LoadedAt: time.Now().UTC()}
-	if partnerSourceOf(p.msg.Subject()) != "" {
-		// A partner waits on GET /v1/batches/{id} for this; feeds, which
-		// publish far more, are not classified.
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		changes, err := extch.Classify(cctx, l.conn, cols, p.from, p.to)
-		cancel()
-		if err != nil {
-			l.log.Warn().Err(err).Str("batch_id", p.batchID).Msg("classify a partner's rows; the batch status will lack imported/updated/ignored")
-		} else {
-			rep.Changes = &changes
-		}
-	}
+	rep := LoadReport{Rows: p.to - p.from, Rejected: len(p.rejects), LoadedAt: time.Now().UTC(), Changes: changes}
 	body, err := json.Marshal(rep)
 	if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
