@@ -2,7 +2,6 @@ package extnats_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -41,21 +40,6 @@ func TestEnsureIsIdempotentAndDeduplicates(t *testing.T) {
 	st, err := kv.Status(ctx)
 	require.NoError(t, err)
 	require.Equal(t, extnats.DefaultIdempotencyTTL, st.TTL())
-}
-
-func TestEmbeddedPortTakenNamesTheFlag(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	_, err = extnats.StartEmbedded(extnats.EmbeddedConfig{Port: port, StoreDir: t.TempDir(), PortFlag: "--nats-port"})
-	require.ErrorContains(t, err, "is taken")
-	require.ErrorContains(t, err, "--nats-port")
-
-	s, err := extnats.StartEmbedded(extnats.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
-	require.NoError(t, err)
-	s.Shutdown()
-	s.WaitForShutdown()
 }
 
 func TestEnsureFeedBuckets(t *testing.T) {

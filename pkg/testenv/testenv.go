@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -33,6 +33,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/chserver"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/natsserver"
 	"github.com/ounce-data/ounce/pkg/places"
 )
 
@@ -44,10 +45,13 @@ const (
 )
 
 // NATS is an embedded JetStream server on a free port, with the Ounce
-// topology in place; it is shut down when the test ends.
+// topology in place; it is shut down when the test ends. It authenticates
+// as ounce dev's does: Client holds the services user's credentials, and
+// Conn is connected with them.
 type NATS struct {
-	Server *server.Server
+	Server *natsserver.Server
 	URL    string
+	Client extnats.Client // URL and the services user's nkey seed file
 	Conn   *nats.Conn
 	JS     jetstream.JetStream
 }
@@ -59,24 +63,36 @@ func StartNATS(t testing.TB) *NATS {
 }
 
 // StartNATSIn starts an embedded NATS server storing JetStream data in dir,
-// so a test can restart a server on the same store.
+// so a test can restart a server on the same store (and the same services
+// nkey, kept in dir).
 func StartNATSIn(t testing.TB, dir string) *NATS {
 	t.Helper()
-	s, err := extnats.StartEmbedded(extnats.EmbeddedConfig{Port: -1, StoreDir: dir})
+	seedFile := filepath.Join(dir, "services.nk")
+	_, public, err := natsserver.ServicesSeed(seedFile)
+	require.NoError(t, err)
+	s, err := natsserver.Start(natsserver.Config{Port: -1, StoreDir: filepath.Join(dir, "jetstream"), ServicesKey: public})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		s.Shutdown()
 		s.WaitForShutdown()
 	})
-	nc, err := nats.Connect(s.ClientURL())
+	client := extnats.Client{URL: s.ClientURL(), NKey: seedFile}
+	nc, js, err := extnats.Connect(client, t.Name(), zerolog.Nop())
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, extnats.Topology{}.Ensure(ctx, js))
-	return &NATS{Server: s, URL: s.ClientURL(), Conn: nc, JS: js}
+	return &NATS{Server: s, URL: s.ClientURL(), Client: client, Conn: nc, JS: js}
+}
+
+// Connect opens another services connection to n, closed when t ends.
+func (n *NATS) Connect(t testing.TB, name string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, js, err := extnats.Connect(n.Client, name, zerolog.Nop())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return nc, js
 }
 
 // ClickHouse is a fresh database on a real server, migrated and holding the

@@ -17,7 +17,7 @@ import (
 // Deps is what a standalone gateway process needs.
 type Deps struct {
 	Config   Config
-	NATSURL  string
+	NATS     extnats.Client
 	Log      zerolog.Logger
 	Registry *prometheus.Registry
 }
@@ -28,7 +28,7 @@ type Deps struct {
 // The configuration is checked, and the address taken, before NATS is
 // dialled, so a mistake is reported at once.
 func Serve(ctx context.Context, d Deps) (err error) {
-	if err := d.Config.WithDefaults().Validate(); err != nil {
+	if err := errors.Join(d.Config.WithDefaults().Validate(), d.NATS.Validate()); err != nil {
 		return fmt.Errorf("gateway config: %w", err)
 	}
 	ln, err := httpapi.Listen(ctx, d.Config.WithDefaults().Addr, FlagAddr)
@@ -36,7 +36,7 @@ func Serve(ctx context.Context, d Deps) (err error) {
 		return err
 	}
 	defer func() { _ = ln.Close() }() // closed by the server once it serves
-	nc, js, err := extnats.Connect(d.NATSURL, "ounce-gateway", d.Log)
+	nc, js, err := extnats.Connect(d.NATS, "ounce-gateway", d.Log)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -24,11 +23,7 @@ import (
 // worker is a second ingester on its own connection to the env's NATS.
 func (e *env) worker(t *testing.T, cfg ingest.Config) (*ingest.Ingester, *prometheus.Registry) {
 	t.Helper()
-	nc, err := nats.Connect(e.nats.URL)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, js := e.nats.Connect(t, "second ingest worker")
 	if cfg.Clock == nil {
 		cfg.Clock = func() time.Time { return fixedClock }
 	}

@@ -46,7 +46,7 @@ func BenchmarkLoaderVersusRawInsert(b *testing.B) {
 		ch := testenv.StartClickHouse(b)
 		// Messages as ingest and the gateway publish them by default.
 		publishSized(b, ns.JS, obs, observation.DefaultMaxBatchBytes)
-		p := startProcB(b, bin, ns.URL, ch.DSN)
+		p := startProcB(b, bin, ns.Client, ch.DSN)
 		// The clock starts when the process serves /metrics: its consumer
 		// starts pulling at the same moment; process start-up is not counted.
 		require.Eventually(b, func() bool { _, ok := p.metric("ounce_loader_open_batch_rows"); return ok }, time.Minute, time.Millisecond)

@@ -349,16 +349,16 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 	}
 	open := l.open
 	p := &pending{msg: msg, meta: meta, batchID: b.ID, rejects: rejects, from: open.cols.Len()}
-	partnerSource := partnerSourceOf(msg.Subject())
+	subjectSource := sourceOfSubject(msg.Subject())
 	for i := range b.Observations {
 		o := &b.Observations[i]
 		if err := o.Validate(); err != nil {
 			p.rejects = append(p.rejects, reject(o, -1, "invalid", err))
 			continue
 		}
-		if partnerSource != "" && o.Source != partnerSource {
+		if o.Source != subjectSource {
 			p.rejects = append(p.rejects, reject(o, -1, "source_mismatch",
-				fmt.Errorf("source: %q on subject %s; a partner's subject carries only source %s", o.Source, msg.Subject(), partnerSource)))
+				fmt.Errorf("source: %q on subject %s; that subject carries only source %s (a publisher writes under its own name only)", o.Source, msg.Subject(), subjectSource)))
 			continue
 		}
 		if !l.isKnown(ctx, o.Indicator) {
@@ -379,9 +379,7 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 
 // partnerSourceOf is the only source a message on a partner's subject,
 // obs.v1.partner.<id>[.…], may carry: partner:<id>. It is "" on other
-// subjects. Partners publishing over NATS are limited to their subjects by
-// their credentials; this keeps them from writing as a feed or another
-// partner in the body.
+// subjects.
 func partnerSourceOf(subject string) string {
 	rest, ok := strings.CutPrefix(subject, observation.SubjectPrefix+".partner.")
 	if !ok {
@@ -618,7 +616,12 @@ func (l *Loader) reportQueryable(pend []*pending, now time.Time) {
 }
 
 // sourceOfSubject is the publisher named by an observation subject,
-// obs.v1.<domain>.<source>: a feed id, or partner:<id>.
+// obs.v1.<domain>.<source>: a feed id, or partner:<id> for
+// obs.v1.partner.<id>[.…]. It is the only source the loader accepts on that
+// subject: NATS permissions limit who may publish where (a partner's user
+// only its own subjects), and this keeps every publisher from writing under
+// another's name in the body — a partner as a feed, a feed as a partner or
+// as another feed.
 func sourceOfSubject(subject string) string {
 	if p := partnerSourceOf(subject); p != "" {
 		return p

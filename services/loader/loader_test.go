@@ -418,23 +418,30 @@ func TestIntegrationBadValueInCommonBatchRejectsOnlyItself(t *testing.T) {
 	require.Equal(t, "CC0", licence)
 }
 
-// A message on a partner's subject, obs.v1.partner.<id>[.…], loads the rows
-// of source partner:<id> and dead-letters the others as source_mismatch:
-// a partner publishing over NATS cannot write as a feed or another partner.
-func TestIntegrationPartnerSubjectLoadsOnlyThePartnersSource(t *testing.T) {
+// A message loads only the rows whose source its subject names —
+// partner:<id> on obs.v1.partner.<id>[.…], the feed on obs.v1.<domain>.<feed>
+// — and dead-letters the others as source_mismatch: nobody who may publish
+// somewhere writes under another publisher's name in the body (a partner as
+// a feed or another partner, a feed's publisher as a partner or another feed).
+func TestIntegrationSubjectLoadsOnlyItsOwnSource(t *testing.T) {
 	ns := testenv.StartNATS(t)
 	ch := testenv.StartClickHouse(t)
 	ctx := context.Background()
-	subjects := []string{"obs.v1.partner.clinic-a", "obs.v1.partner.clinic-a.sites"}
-	wrong := []string{"partner:council-b", "loader-test"}
-	for i, subj := range subjects {
+	cases := []struct{ subject, right, wrong string }{
+		{"obs.v1.partner.clinic-a", "partner:clinic-a", "partner:council-b"},
+		{"obs.v1.partner.clinic-a.sites", "partner:clinic-a", "loader-test"},
+		{"obs.v1.health.loader-test", "loader-test", "partner:clinic-a"},
+		{"obs.v1.carbon.loader-test", "loader-test", "owid-co2"},
+	}
+	var subjects []string
+	for i, c := range cases {
+		subjects = append(subjects, c.subject)
 		obs := synthetic(2, fmt.Sprintf("XP%d-", i), 1)
-		obs[0].Source = "partner:clinic-a"
-		obs[1].Source = wrong[i]
+		obs[0].Source, obs[1].Source = c.right, c.wrong
 		msgs, err := observation.Encode(fmt.Sprintf("p%d", i), obs, 0)
 		require.NoError(t, err)
 		require.Len(t, msgs, 1)
-		_, err = ns.JS.Publish(ctx, subj, msgs[0].Data, jetstream.WithMsgID(msgs[0].MsgID))
+		_, err = ns.JS.Publish(ctx, c.subject, msgs[0].Data, jetstream.WithMsgID(msgs[0].MsgID))
 		require.NoError(t, err)
 	}
 	r := startLoader(t, ns.JS, ch.Conn, Config{FlushInterval: 50 * time.Millisecond})
@@ -448,17 +455,21 @@ func TestIntegrationPartnerSubjectLoadsOnlyThePartnersSource(t *testing.T) {
 	require.Eventually(t, func() bool {
 		got = got[:0]
 		err := ch.Conn.Select(ctx, &got, "SELECT geo, source, value FROM observations FINAL ORDER BY geo")
-		return err == nil && len(got) == 2
+		return err == nil && len(got) == len(cases)
 	}, 30*time.Second, 50*time.Millisecond)
-	require.Equal(t, []stored{{"XP0-0", "partner:clinic-a", 0.25}, {"XP1-0", "partner:clinic-a", 0.25}}, got)
+	var want []stored
+	for i, c := range cases {
+		want = append(want, stored{fmt.Sprintf("XP%d-0", i), c.right, 0.25})
+	}
+	require.Equal(t, want, got)
 
 	dlq, err := ns.JS.Stream(ctx, extnats.StreamDeadLetter)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		info, err := dlq.Info(ctx)
-		return err == nil && info.State.Msgs == 2
+		return err == nil && info.State.Msgs == uint64(len(cases))
 	}, 30*time.Second, 50*time.Millisecond)
-	for seq := uint64(1); seq <= 2; seq++ {
+	for seq := uint64(1); seq <= uint64(len(cases)); seq++ {
 		raw, err := dlq.GetMsg(ctx, seq)
 		require.NoError(t, err)
 		require.Equal(t, KindRejected, raw.Header.Get(HeaderKind))
@@ -470,14 +481,14 @@ func TestIntegrationPartnerSubjectLoadsOnlyThePartnersSource(t *testing.T) {
 		require.Len(t, body.Rejected, 1)
 		rj := body.Rejected[0]
 		require.Equal(t, "source_mismatch", rj.Reason)
-		require.Contains(t, rj.Error, fmt.Sprintf("%q", wrong[i]))
-		require.Contains(t, rj.Error, "partner:clinic-a")
+		require.Contains(t, rj.Error, fmt.Sprintf("%q", cases[i].wrong))
+		require.Contains(t, rj.Error, "carries only source "+cases[i].right)
 		var o observation.Observation
 		require.NoError(t, json.Unmarshal(rj.Observation, &o))
-		require.Equal(t, wrong[i], o.Source)
+		require.Equal(t, cases[i].wrong, o.Source)
 		require.Equal(t, fmt.Sprintf("XP%d-0", i), o.Geo)
 	}
-	require.Equal(t, 2.0, testutil.ToFloat64(r.l.m.rejected.WithLabelValues("source_mismatch")))
+	require.Equal(t, float64(len(cases)), testutil.ToFloat64(r.l.m.rejected.WithLabelValues("source_mismatch")))
 }
 
 // A shutdown while ClickHouse is down finishes within the drain timeout:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
@@ -38,14 +39,14 @@ type proc struct {
 	done chan error
 }
 
-func startProc(t *testing.T, bin, natsURL, dsn string, extra ...string) *proc {
-	return startProcB(t, bin, natsURL, dsn, extra...)
+func startProc(t *testing.T, bin string, nc extnats.Client, dsn string, extra ...string) *proc {
+	return startProcB(t, bin, nc, dsn, extra...)
 }
 
-func startProcB(t testing.TB, bin, natsURL, dsn string, extra ...string) *proc {
+func startProcB(t testing.TB, bin string, nc extnats.Client, dsn string, extra ...string) *proc {
 	t.Helper()
 	addr := testenv.FreeAddr(t)
-	args := append([]string{"--nats-url", natsURL, "--clickhouse-dsn", dsn, "--addr", addr, "--log-level", "warn"}, extra...)
+	args := append([]string{"--nats-url", nc.URL, "--nats-nkey", nc.NKey, "--clickhouse-dsn", dsn, "--addr", addr, "--log-level", "warn"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
@@ -100,7 +101,7 @@ func TestIntegrationKillAndRestartLoadsEveryObservationExactlyOnce(t *testing.T)
 
 	// Small batches so that loading takes many inserts and a kill lands mid-way.
 	flags := []string{"--batch-rows", "2000", "--flush-interval", "20ms", "--ack-wait", "2s"}
-	first := startProc(t, bin, ns.URL, ch.DSN, flags...)
+	first := startProc(t, bin, ns.Client, ch.DSN, flags...)
 	require.Eventually(t, func() bool { n, _ := countFinal(t, ch.Conn); return n > 0 }, 60*time.Second, 5*time.Millisecond)
 	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
 	err := <-first.done
@@ -110,7 +111,7 @@ func TestIntegrationKillAndRestartLoadsEveryObservationExactlyOnce(t *testing.T)
 	require.Less(t, loaded, uint64(total), "the kill must land before everything is loaded")
 	t.Logf("killed after %d of %d observations were loaded", loaded, total)
 
-	startProc(t, bin, ns.URL, ch.DSN, flags...)
+	startProc(t, bin, ns.Client, ch.DSN, flags...)
 	require.Eventually(t, func() bool { n, _ := countFinal(t, ch.Conn); return n == total }, 120*time.Second, 50*time.Millisecond)
 	rows, keys := countFinal(t, ch.Conn)
 	require.EqualValues(t, total, rows)
@@ -126,7 +127,7 @@ func TestIntegrationSIGTERMFlushesTheOpenBatch(t *testing.T) {
 	bin := buildLoader(t)
 	ns := testenv.StartNATS(t)
 	ch := testenv.StartClickHouse(t)
-	p := startProc(t, bin, ns.URL, ch.DSN, "--flush-interval", "10m", "--ack-wait", "1h", "--hold-when-caught-up")
+	p := startProc(t, bin, ns.Client, ch.DSN, "--flush-interval", "10m", "--ack-wait", "1h", "--hold-when-caught-up")
 	require.Eventually(t, func() bool { _, ok := p.metric("ounce_loader_open_batch_rows"); return ok }, 60*time.Second, 20*time.Millisecond)
 	publish(t, ns.JS, synthetic(700, "XT", 1))
 	require.Eventually(t, func() bool { v, _ := p.metric("ounce_loader_open_batch_rows"); return v == 700 }, 30*time.Second, 20*time.Millisecond)

@@ -36,7 +36,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Deps is what a standalone loader process needs.
 type Deps struct {
 	Config        Config
-	NATSURL       string
+	NATS          extnats.Client
 	ClickHouseDSN string
 	Addr          string
 	Log           zerolog.Logger
@@ -49,7 +49,7 @@ type Deps struct {
 // The configuration is checked, and the ops address taken, before NATS or
 // ClickHouse is dialled, so a mistake is reported at once.
 func Serve(ctx context.Context, d Deps) (err error) {
-	if err := d.Config.WithDefaults().Validate(); err != nil {
+	if err := errors.Join(d.Config.WithDefaults().Validate(), d.NATS.Validate()); err != nil {
 		return fmt.Errorf("loader config: %w", err)
 	}
 	ln, err := httpapi.Listen(ctx, d.Addr, "addr")
@@ -57,7 +57,7 @@ func Serve(ctx context.Context, d Deps) (err error) {
 		return err
 	}
 	defer func() { _ = ln.Close() }() // closed by the ops server once it serves
-	nc, js, err := extnats.Connect(d.NATSURL, "ounce-loader", d.Log)
+	nc, js, err := extnats.Connect(d.NATS, "ounce-loader", d.Log)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ replace (
 require (
 	github.com/ClickHouse/clickhouse-go/v2 v2.51.0
 	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nkeys v0.4.16
 	github.com/ounce-data/ounce/pkg v0.0.0
 	github.com/ounce-data/ounce/services/gateway v0.0.0
 	github.com/ounce-data/ounce/services/ingest v0.0.0
@@ -41,7 +42,6 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
 	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
-	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ounce-data/ounce/schemas v0.0.0 // indirect
 	github.com/paulmach/orb v0.14.0 // indirect

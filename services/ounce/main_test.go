@@ -259,7 +259,8 @@ func TestIntegrationDevStopsWhileClickHouseIsDown(t *testing.T) {
 	_, natsPort, err := net.SplitHostPort(testenv.FreeAddr(t))
 	require.NoError(t, err)
 	addr := testenv.FreeAddr(t)
-	cmd := exec.Command(bin, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--nats-port", natsPort,
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--nats-port", natsPort,
 		"--clickhouse-dsn", dsn, "--query-addr", addr, "--gateway-addr", testenv.FreeAddr(t), "--no-ingest", "--log-format", "json")
 	var logs testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -278,7 +279,7 @@ func TestIntegrationDevStopsWhileClickHouseIsDown(t *testing.T) {
 
 	// ClickHouse goes away, then a feed is published: the loader holds batches it cannot insert.
 	proxy.SetDown(true)
-	out, err := exec.Command(bin, "backfill", "--feed", "owid-co2", "--mirror", mirror, "--nats-url", "nats://127.0.0.1:"+natsPort, "--progress", "none").CombinedOutput()
+	out, err := exec.Command(bin, "backfill", "--feed", "owid-co2", "--mirror", mirror, "--nats-url", "nats://127.0.0.1:"+natsPort, "--data-dir", dataDir, "--progress", "none").CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "clickhouse unavailable; holding batch") }, time.Minute, 20*time.Millisecond, logs.String())
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
@@ -49,6 +50,10 @@ type Partner struct {
 	CreatedAt  time.Time `json:"created_at"`
 	RevokedAt  time.Time `json:"revoked_at,omitzero"`
 	Keys       []Key     `json:"keys"`
+	// NATSKey is the public nkey (U…) of the partner's NATS user, for a
+	// partner that publishes over NATS instead of the HTTP API; empty for
+	// the others. Only the public half is stored.
+	NATSKey string `json:"nats_key,omitempty"`
 }
 
 // Key is one API key of a partner, by hash only.
@@ -291,15 +296,46 @@ func (r *Registry) Rotate(ctx context.Context, id string, grace time.Duration) (
 	return key, nil
 }
 
-// Revoke disables every key of partner id at once.
+// Revoke disables every key of partner id at once, its NATS user's too.
 func (r *Registry) Revoke(ctx context.Context, id string) error {
 	return r.update(ctx, id, func(p *Partner, now time.Time) error {
 		if p.Active() {
 			p.RevokedAt = now
 		}
 		p.Keys = nil
+		p.NATSKey = ""
 		return nil
 	})
+}
+
+// IssueNATSKey gives partner id a NATS user: a new nkey whose public half
+// is stored, replacing any earlier one at once (NATS servers that follow the
+// registry disconnect the old key). It returns the seed (SU…), which is not
+// stored anywhere: show it once.
+func (r *Registry) IssueNATSKey(ctx context.Context, id string) (string, error) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return "", fmt.Errorf("create nats key: %w", err)
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		return "", fmt.Errorf("create nats key: %w", err)
+	}
+	public, err := kp.PublicKey()
+	if err != nil {
+		return "", fmt.Errorf("create nats key: %w", err)
+	}
+	err = r.update(ctx, id, func(p *Partner, _ time.Time) error {
+		if !p.Active() {
+			return fmt.Errorf("partner %s is revoked; register it again under a new id", id)
+		}
+		p.NATSKey = public
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return string(seed), nil
 }
 
 // update applies change to partner id with optimistic concurrency.
@@ -346,6 +382,9 @@ type Cache struct {
 	partners map[string]*Partner
 	ready    chan struct{}
 	now      func() time.Time
+	// OnChange, when set before Run, is called after the initial registry
+	// is read and after every change, from Run's goroutine.
+	OnChange func()
 }
 
 // NewCache returns an empty cache; Run fills it.
@@ -375,9 +414,13 @@ func (c *Cache) Run(ctx context.Context, js jetstream.JetStream) error {
 			}
 			if e == nil { // the initial values are in
 				readyOnce()
+				c.changed()
 				continue
 			}
 			c.apply(e)
+			if c.Ready(ctx) == nil {
+				c.changed()
+			}
 		}
 	}
 }
@@ -395,6 +438,24 @@ func (c *Cache) apply(e jetstream.KeyValueEntry) {
 		return
 	}
 	c.partners[e.Key()] = &p
+}
+
+func (c *Cache) changed() {
+	if c.OnChange != nil {
+		c.OnChange()
+	}
+}
+
+// Partners returns a copy of every partner in the cache, sorted by id.
+func (c *Cache) Partners() []Partner {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]Partner, 0, len(c.partners))
+	for _, p := range c.partners {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b Partner) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // Ready reports whether the initial registry has been read.

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"os/signal"
@@ -25,19 +26,20 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("ounce-gateway", flag.ContinueOnError)
 	var (
 		cfg                 gateway.Config
-		natsURL             = fs.String("nats-url", extnats.DefaultURL, "NATS server or cluster URL")
+		natsc               extnats.Client
 		logLevel, logFormat string
 	)
 	cfg.RegisterFlags(fs)
+	natsc.RegisterFlags(fs, extnats.DefaultURL, "NATS server or cluster URL")
 	logging.RegisterFlags(fs, &logLevel, &logFormat)
 	fs.Usage = envflag.Usage(fs, "GATEWAY")
-	if err := envflag.Parse(fs, "GATEWAY", args, "nats-url", "log-level", "log-format"); err != nil {
+	if err := envflag.Parse(fs, "GATEWAY", args, append(extnats.Flags, "log-level", "log-format")...); err != nil {
 		return err
 	}
 	if err := envflag.NoArgs(fs); err != nil {
 		return err
 	}
-	if err := cfg.WithDefaults().Validate(); err != nil {
+	if err := errors.Join(cfg.WithDefaults().Validate(), natsc.Validate()); err != nil {
 		return envflag.AsUsage(err)
 	}
 	log, err := logging.Stderr(logLevel, logFormat)
@@ -48,5 +50,5 @@ func run(args []string) error {
 	defer stop()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return gateway.Serve(ctx, gateway.Deps{Config: cfg, NATSURL: *natsURL, Log: log, Registry: reg})
+	return gateway.Serve(ctx, gateway.Deps{Config: cfg, NATS: natsc, Log: log, Registry: reg})
 }

@@ -44,16 +44,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ounce-ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = envflag.Usage(fs, "INGEST")
-	natsURL := fs.String("nats-url", extnats.DefaultURL, "NATS server with JetStream (also OUNCE_NATS_URL)")
+	var natsc extnats.Client
+	natsc.RegisterFlags(fs, extnats.DefaultURL, "NATS server with JetStream")
 	mirror := fs.String("mirror", "", "read feeds from this mirror directory instead of the network, at each feed's mirror path (also OUNCE_MIRROR)")
 	feedID := fs.String("feed", "", "run this one feed once and exit")
 	listen := fs.String("listen", DefaultListen, "serve /metrics, /healthz and /readyz here; empty to disable")
 	httpTimeout := fs.Duration("http-timeout", ingest.DefaultHTTPTimeout, "bound on one HTTP fetch, body included")
 	var logLevel, logFormat string
 	logging.RegisterFlags(fs, &logLevel, &logFormat)
-	err := envflag.Parse(fs, "INGEST", args, "nats-url", "mirror")
+	err := envflag.Parse(fs, "INGEST", args, append(extnats.Flags, "mirror")...)
 	if err == nil {
 		err = envflag.NoArgs(fs)
+	}
+	if err == nil {
+		err = envflag.AsUsage(natsc.Validate())
 	}
 	if err != nil {
 		return envflag.ExitCode("ounce-ingest", err, stderr)
@@ -63,7 +67,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return envflag.ExitCode("ounce-ingest", envflag.AsUsage(err), stderr)
 	}
 	if err := serve(ctx, log, options{
-		natsURL: *natsURL, mirror: *mirror, feedID: *feedID, listen: *listen, httpTimeout: *httpTimeout,
+		nats: natsc, mirror: *mirror, feedID: *feedID, listen: *listen, httpTimeout: *httpTimeout,
 	}); err != nil {
 		var ue *envflag.UsageError
 		if errors.As(err, &ue) {
@@ -76,8 +80,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 type options struct {
-	natsURL, mirror, feedID, listen string
-	httpTimeout                     time.Duration
+	nats                   extnats.Client
+	mirror, feedID, listen string
+	httpTimeout            time.Duration
 }
 
 func serve(ctx context.Context, log zerolog.Logger, o options) (err error) {
@@ -111,7 +116,7 @@ func serve(ctx context.Context, log zerolog.Logger, o options) (err error) {
 		defer func() { _ = ln.Close() }() // closed by Shutdown on the normal path
 	}
 
-	nc, js, err := extnats.Connect(o.natsURL, "ounce-ingest", log)
+	nc, js, err := extnats.Connect(o.nats, "ounce-ingest", log)
 	if err != nil {
 		return err
 	}
@@ -161,7 +166,7 @@ func serve(ctx context.Context, log zerolog.Logger, o options) (err error) {
 			}
 		}()
 	}
-	log.Info().Int("feeds", len(feeds)).Str("nats_url", o.natsURL).Str("mirror", o.mirror).Str("listen", o.listen).Msg("ounce-ingest started")
+	log.Info().Int("feeds", len(feeds)).Str("nats_url", o.nats.Redacted()).Str("mirror", o.mirror).Str("listen", o.listen).Msg("ounce-ingest started")
 
 	rctx, stopRun := context.WithCancel(ctx)
 	defer stopRun()

@@ -19,7 +19,7 @@ import (
 func TestRunOneFeedOnce(t *testing.T) {
 	n := testenv.StartNATS(t)
 	var logs testenv.SyncBuffer
-	code := run(context.Background(), []string{"--nats-url", n.URL, "--mirror", testenv.SharedDataDir(t), "--feed", "owid-co2"}, &logs)
+	code := run(context.Background(), []string{"--nats-url", n.URL, "--nats-nkey", n.Client.NKey, "--mirror", testenv.SharedDataDir(t), "--feed", "owid-co2"}, &logs)
 	require.Equal(t, 0, code, logs.String())
 	require.Contains(t, logs.String(), `"message":"feed run finished"`)
 	stream, err := n.JS.Stream(context.Background(), extnats.StreamObservations)
@@ -33,6 +33,7 @@ func TestMirrorFromEnvironment(t *testing.T) {
 	n := testenv.StartNATS(t)
 	t.Setenv("OUNCE_MIRROR", testenv.SharedDataDir(t))
 	t.Setenv("OUNCE_NATS_URL", n.URL)
+	t.Setenv("OUNCE_NATS_NKEY", n.Client.NKey)
 	var logs testenv.SyncBuffer
 	code := run(context.Background(), []string{"--feed", "owid-co2"}, &logs)
 	require.Equal(t, 0, code, logs.String())
@@ -67,7 +68,7 @@ func TestListenAddressTaken(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
 	var logs testenv.SyncBuffer
-	code := run(context.Background(), []string{"--nats-url", n.URL, "--listen", ln.Addr().String()}, &logs)
+	code := run(context.Background(), []string{"--nats-url", n.URL, "--nats-nkey", n.Client.NKey, "--listen", ln.Addr().String()}, &logs)
 	require.Equal(t, 1, code)
 	require.Contains(t, logs.String(), "choose another address with --listen")
 }
@@ -80,7 +81,7 @@ func TestSIGTERM(t *testing.T) {
 	var logs testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(context.Background(), []string{"--nats-url", n.URL, "--mirror", testenv.SharedDataDir(t), "--listen", addr}, &logs)
+		done <- run(context.Background(), []string{"--nats-url", n.URL, "--nats-nkey", n.Client.NKey, "--mirror", testenv.SharedDataDir(t), "--listen", addr}, &logs)
 	}()
 	require.Eventually(t, func() bool {
 		return get(t, "http://"+addr+"/readyz") == http.StatusOK

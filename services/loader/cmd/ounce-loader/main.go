@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"os/signal"
@@ -27,22 +28,23 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("ounce-loader", flag.ContinueOnError)
 	var (
 		cfg                 loader.Config
-		natsURL             = fs.String("nats-url", extnats.DefaultURL, "NATS server or cluster URL")
+		natsc               extnats.Client
 		dsn                 = fs.String("clickhouse-dsn", extch.DefaultDSN, "ClickHouse native-protocol DSN")
 		addr                = fs.String("addr", loader.DefaultAddr, "listen address for /metrics, /healthz, /readyz")
 		logLevel, logFormat string
 		memLimit            = fs.Int64("memory-limit", 160<<20, "soft memory limit in bytes for the Go runtime (GOMEMLIMIT wins when set); 0 for none")
 	)
 	cfg.RegisterFlags(fs)
+	natsc.RegisterFlags(fs, extnats.DefaultURL, "NATS server or cluster URL")
 	logging.RegisterFlags(fs, &logLevel, &logFormat)
 	fs.Usage = envflag.Usage(fs, "LOADER")
-	if err := envflag.Parse(fs, "LOADER", args, "nats-url", "clickhouse-dsn", "log-level", "log-format"); err != nil {
+	if err := envflag.Parse(fs, "LOADER", args, append(extnats.Flags, "clickhouse-dsn", "log-level", "log-format")...); err != nil {
 		return err
 	}
 	if err := envflag.NoArgs(fs); err != nil {
 		return err
 	}
-	if err := cfg.WithDefaults().Validate(); err != nil {
+	if err := errors.Join(cfg.WithDefaults().Validate(), natsc.Validate()); err != nil {
 		return envflag.AsUsage(err)
 	}
 	log, err := logging.Stderr(logLevel, logFormat)
@@ -57,6 +59,6 @@ func run(args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return loader.Serve(ctx, loader.Deps{
-		Config: cfg, NATSURL: *natsURL, ClickHouseDSN: *dsn, Addr: *addr, Log: log, Registry: reg,
+		Config: cfg, NATS: natsc, ClickHouseDSN: *dsn, Addr: *addr, Log: log, Registry: reg,
 	})
 }

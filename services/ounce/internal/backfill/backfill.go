@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/logging"
+	"github.com/ounce-data/ounce/pkg/natsserver"
 	"github.com/ounce-data/ounce/services/ingest"
 )
 
@@ -35,7 +37,8 @@ const DefaultLogEvery = 2 * time.Second
 type Config struct {
 	Feed      string
 	Mirror    string
-	NATSURL   string
+	NATS      extnats.Client
+	DataDir   string
 	Progress  string
 	LogEvery  time.Duration
 	LogLevel  string
@@ -49,11 +52,12 @@ func parse(args []string, stderr io.Writer) (Config, error) {
 	fs.Usage = envflag.Usage(fs, "BACKFILL")
 	fs.StringVar(&c.Feed, "feed", "", "id of the feed to run (required), as in schemas/feeds/<id>.yaml")
 	fs.StringVar(&c.Mirror, "mirror", "", "read the feed from this directory of recorded files instead of its URL")
-	fs.StringVar(&c.NATSURL, "nats-url", extnats.DefaultURL, "NATS of the running stack")
+	c.NATS.RegisterFlags(fs, extnats.DefaultURL, "NATS of the running stack")
+	fs.StringVar(&c.DataDir, "data-dir", "./.ounce", "data directory of the ounce dev whose services nkey to use when no NATS credentials are given")
 	fs.StringVar(&c.Progress, "progress", ProgressAuto, "auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	fs.DurationVar(&c.LogEvery, "log-every", DefaultLogEvery, "interval between progress log lines when not drawing a bar")
 	logging.RegisterFlags(fs, &c.LogLevel, &c.LogFormat)
-	if err := envflag.Parse(fs, "BACKFILL", args, "nats-url", "mirror"); err != nil {
+	if err := envflag.Parse(fs, "BACKFILL", args, append(extnats.Flags, "mirror", "data-dir")...); err != nil {
 		return c, err
 	}
 	var errs []error
@@ -74,6 +78,8 @@ func parse(args []string, stderr io.Writer) (Config, error) {
 			errs = append(errs, fmt.Errorf("--mirror %s: not a directory", c.Mirror))
 		}
 	}
+	c.NATS = c.NATS.OrSeedFile(filepath.Join(c.DataDir, natsserver.ServicesNKeyFile))
+	errs = append(errs, c.NATS.Validate())
 	return c, envflag.AsUsage(errors.Join(errs...))
 }
 
@@ -124,7 +130,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 // run connects to NATS, runs feed f once under its lease and drains the
 // connection.
 func run(ctx context.Context, c Config, f feedcat.Feed, cat *catalogue.Catalogue, log zerolog.Logger, d *display) (res ingest.Result, err error) {
-	nc, js, err := extnats.Connect(c.NATSURL, "ounce-backfill", log)
+	nc, js, err := extnats.Connect(c.NATS, "ounce-backfill", log)
 	if err != nil {
 		return res, err
 	}

@@ -120,7 +120,7 @@ func TestIntegrationBackfillMirrorFeed(t *testing.T) {
 	dir := testenv.SharedDataDir(t)
 	rows, want := expected(t, filepath.Join(dir, filepath.FromSlash(owidFeed(t).Mirror)))
 	require.Positive(t, want)
-	args := []string{"--feed", feedID, "--mirror", dir, "--nats-url", ns.URL, "--progress", "log", "--log-every", "1ms", "--log-format", "json"}
+	args := []string{"--feed", feedID, "--mirror", dir, "--nats-url", ns.URL, "--nats-nkey", ns.Client.NKey, "--progress", "log", "--log-every", "1ms", "--log-format", "json"}
 
 	var out bytes.Buffer
 	require.NoError(t, Run(t.Context(), args, &out))
@@ -192,7 +192,7 @@ func TestIntegrationBackfillBar(t *testing.T) {
 	dir := headMirror(t, 2000)
 	rows, want := expected(t, filepath.Join(dir, filepath.FromSlash(owidFeed(t).Mirror)))
 	var out bytes.Buffer
-	require.NoError(t, Run(t.Context(), []string{"--feed", feedID, "--mirror", dir, "--nats-url", ns.URL, "--progress", "bar", "--log-level", "warn"}, &out))
+	require.NoError(t, Run(t.Context(), []string{"--feed", feedID, "--mirror", dir, "--nats-url", ns.URL, "--nats-nkey", ns.Client.NKey, "--progress", "bar", "--log-level", "warn"}, &out))
 	frames := strings.Split(out.String(), "\r")
 	require.Greater(t, len(frames), 2, "the bar is redrawn in place")
 	final := frames[len(frames)-1]
@@ -218,7 +218,7 @@ func TestIntegrationBackfillWaitsForTheLease(t *testing.T) {
 	out := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"--feed", feedID, "--mirror", dir, "--nats-url", ns.URL, "--progress", "none", "--log-format", "json"}, out)
+		done <- Run(ctx, []string{"--feed", feedID, "--mirror", dir, "--nats-url", ns.URL, "--nats-nkey", ns.Client.NKey, "--progress", "none", "--log-format", "json"}, out)
 	}()
 	require.Eventually(t, func() bool {
 		return strings.Contains(out.String(), "waiting for the feed's lease") && strings.Contains(out.String(), "worker-running-it")

@@ -31,6 +31,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/lifecycle"
 	"github.com/ounce-data/ounce/pkg/logging"
+	"github.com/ounce-data/ounce/pkg/natsserver"
 	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/services/gateway"
 	"github.com/ounce-data/ounce/services/ingest"
@@ -41,7 +42,7 @@ import (
 // Config of ounce dev; every field is a flag with an OUNCE_* fallback.
 type Config struct {
 	DataDir            string
-	NATSURL            string
+	NATS               extnats.Client // external NATS; empty URL runs an embedded server
 	NATSPort           int
 	ClickHouseDSN      string
 	ClickHouseTCPPort  int
@@ -61,7 +62,7 @@ type Config struct {
 func (c *Config) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.DataDir, "data-dir", "./.ounce", "JetStream store, ClickHouse data and logs")
-	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS server or cluster; empty runs an embedded server")
+	c.NATS.RegisterFlags(fs, "", "external NATS server or cluster; empty runs an embedded server, whose services nkey is <data-dir>/nats-services.nk")
 	fs.IntVar(&c.NATSPort, "nats-port", 4222, "port of the embedded NATS server")
 	fs.StringVar(&c.ClickHouseDSN, "clickhouse-dsn", "", "existing ClickHouse (clickhouse://host:9000/db); empty starts one from the local install")
 	fs.IntVar(&c.ClickHouseTCPPort, "clickhouse-tcp-port", chserver.DefaultTCPPort, "native port of the ClickHouse ounce dev starts")
@@ -156,7 +157,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	}
 	qcfg := query.Config{Addr: c.QueryAddr, AnalystToken: token, CORS: httpapi.CORS{Origins: origins}}
 	gcfg := gateway.Config{Addr: c.GatewayAddr}
-	if err := errors.Join(qcfg.WithDefaults().Validate(), gcfg.WithDefaults().Validate(), c.Loader.WithDefaults().Validate()); err != nil {
+	if err := errors.Join(qcfg.WithDefaults().Validate(), gcfg.WithDefaults().Validate(), c.Loader.WithDefaults().Validate(), c.NATS.Validate()); err != nil {
 		return envflag.AsUsage(err)
 	}
 	queryLn, err := httpapi.Listen(ctx, c.QueryAddr, "query-addr")
@@ -173,19 +174,28 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 
-	natsURL := c.NATSURL
-	if natsURL == "" {
-		ns, err := extnats.StartEmbedded(extnats.EmbeddedConfig{Port: c.NATSPort, StoreDir: filepath.Join(c.DataDir, "nats"), PortFlag: "--nats-port"})
+	natsc := c.NATS
+	var embedded *natsserver.Server
+	if natsc.URL == "" {
+		seedFile := filepath.Join(c.DataDir, natsserver.ServicesNKeyFile)
+		_, public, err := natsserver.ServicesSeed(seedFile)
+		if err != nil {
+			return err
+		}
+		embedded, err = natsserver.Start(natsserver.Config{
+			Port: c.NATSPort, StoreDir: filepath.Join(c.DataDir, "nats"), PortFlag: "--nats-port", ServicesKey: public,
+		})
 		if err != nil {
 			return err
 		}
 		defer func() {
-			ns.Shutdown()
-			ns.WaitForShutdown()
+			embedded.Shutdown()
+			embedded.WaitForShutdown()
 			log.Info().Msg("embedded nats stopped")
 		}()
-		natsURL = ns.ClientURL()
-		log.Info().Str("nats_url", natsURL).Str("store", filepath.Join(c.DataDir, "nats")).Msg("embedded nats started")
+		natsc = extnats.Client{URL: embedded.ClientURL(), NKey: seedFile}
+		log.Info().Str("nats_url", natsc.URL).Str("store", filepath.Join(c.DataDir, "nats")).Str("services_nkey", seedFile).
+			Str("admits", "the services nkey and registered partners' nkeys").Msg("embedded nats started")
 	}
 
 	dsn := c.ClickHouseDSN
@@ -220,7 +230,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		}
 	}()
 
-	nc, js, err := extnats.Connect(natsURL, "ounce-dev", log)
+	nc, js, err := extnats.Connect(natsc, "ounce-dev", log)
 	if err != nil {
 		return err
 	}
@@ -264,6 +274,10 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if child != nil {
 		components = append(components, lifecycle.Component{Name: "clickhouse supervisor", Run: child.Run})
 	}
+	if embedded != nil {
+		users := partnerUsers(embedded, log.With().Str("svc", "nats").Logger())
+		components = append(components, lifecycle.Component{Name: "nats partner users", Run: func(ctx context.Context) error { return users.Run(ctx, js) }})
+	}
 	if !c.NoIngest {
 		feeds, err := feedcat.Load()
 		if err != nil {
@@ -280,7 +294,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		// and log collectors should not keep it.
 		fmt.Fprintf(stderr, "\nanalyst token (writes to the query API; set OUNCE_ANALYST_TOKEN to choose your own):\n  export OUNCE_ANALYST_TOKEN=%s\n\n", token)
 	}
-	log.Info().Str("query", "http://"+c.QueryAddr).Str("gateway", "http://"+c.GatewayAddr).Str("nats", natsURL).Str("clickhouse", redact(dsn)).
+	log.Info().Str("query", "http://"+c.QueryAddr).Str("gateway", "http://"+c.GatewayAddr).Str("nats", natsc.Redacted()).Str("clickhouse", redact(dsn)).
 		Str("mirror", c.Mirror).Msg("ounce dev is up; Ctrl-C stops everything")
 	return lifecycle.Run(ctx, components...)
 }

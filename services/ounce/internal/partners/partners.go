@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/natsserver"
 	"github.com/ounce-data/ounce/services/gateway/registry"
 )
 
@@ -24,15 +26,20 @@ import (
 const Usage = `usage: ounce partners <command> [flags]
 
 commands:
-  add --id ID --name NAME --indicators CODE,… --places GEO,… [--licence L] [--url U]
+  add --id ID --name NAME --indicators CODE,… --places GEO,… [--licence L] [--url U] [--nats]
             register a partner; prints its API key once, alone on the last line
+            (with --nats, also the nkey seed of its NATS user, printed once before it)
   list      list partners, their grants and key state
   rotate ID [--grace 24h]
             give the partner a new key (printed on the last line); the old one works for --grace
-  revoke ID stop every key of the partner at once
+  revoke ID stop every key of the partner at once, its NATS user's too
+  nats ID   give the partner a NATS user (or a new nkey, the old one stops at once);
+            prints the nkey seed once, alone on the last line
 
 Every command takes --nats-url (env OUNCE_NATS_URL, default nats://127.0.0.1:4222):
-the NATS of the running stack (ounce dev or a cluster).
+the NATS of the running stack (ounce dev or a cluster), and the services user's
+credentials (--nats-creds or --nats-nkey, TLS with --nats-tls-*); without them, the
+services nkey of the ounce dev on --data-dir (default ./.ounce) when it is there.
 `
 
 // Run runs `ounce partners` with args (after "partners"), writing results
@@ -40,15 +47,18 @@ the NATS of the running stack (ounce dev or a cluster).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, Usage)
-		return envflag.Usagef("name a command: add, list, rotate or revoke")
+		return envflag.Usagef("name a command: add, list, rotate, revoke or nats")
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("ounce partners "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", extnats.DefaultURL, "NATS of the running stack")
+	var natsc extnats.Client
+	natsc.RegisterFlags(fs, extnats.DefaultURL, "NATS of the running stack")
+	dataDir := fs.String("data-dir", "./.ounce", "data directory of the ounce dev whose services nkey to use when no NATS credentials are given")
 	var (
 		id, name, indicators, places, licence, url string
 		grace                                      time.Duration
+		withNATS                                   bool
 	)
 	switch cmd {
 	case "add":
@@ -58,9 +68,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&places, "places", "", "comma-separated place codes the key may write")
 		fs.StringVar(&licence, "licence", "CC BY 4.0", "licence of the partner's data, written into its observations' provenance")
 		fs.StringVar(&url, "url", "", "partner's page about the data, written into provenance")
+		fs.BoolVar(&withNATS, "nats", false, "also give the partner a NATS user allowed to publish only obs.v1.partner.<id>[.…]")
 	case "rotate":
 		fs.DurationVar(&grace, "grace", registry.DefaultGrace, "how long the current key keeps working")
-	case "list", "revoke":
+	case "list", "revoke", "nats":
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, Usage)
 		return nil
@@ -70,13 +81,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs.Usage = envflag.Usage(fs, "")
 	// The partner id of rotate and revoke comes first: `ounce partners rotate acme --grace 1h`.
-	if (cmd == "rotate" || cmd == "revoke") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if (cmd == "rotate" || cmd == "revoke" || cmd == "nats") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		id, args = args[0], args[1:]
 	}
 	if err := envflag.Parse(fs, "", args); err != nil {
 		return err
 	}
-	if (cmd == "rotate" || cmd == "revoke") && id == "" {
+	if (cmd == "rotate" || cmd == "revoke" || cmd == "nats") && id == "" {
 		if fs.NArg() != 1 {
 			return envflag.Usagef("%s: name one partner id", cmd)
 		}
@@ -84,7 +95,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else if err := envflag.NoArgs(fs); err != nil {
 		return err
 	}
-	nc, js, err := extnats.Connect(*natsURL, "ounce-partners", zerolog.Nop())
+	natsc = natsc.OrSeedFile(filepath.Join(*dataDir, natsserver.ServicesNKeyFile))
+	if err := natsc.Validate(); err != nil {
+		return envflag.AsUsage(err)
+	}
+	nc, js, err := extnats.Connect(natsc, "ounce-partners", zerolog.Nop())
 	if err != nil {
 		return err
 	}
@@ -111,6 +126,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "registered partner %s (%s): source %s, NATS subject obs.v1.partner.%s\n", p.ID, p.Name, p.Source(), p.ID)
 		fmt.Fprintf(stdout, "indicators: %s\nplaces: %s\n", strings.Join(p.Indicators, ", "), strings.Join(p.Places, ", "))
+		if withNATS {
+			seed, err := reg.IssueNATSKey(ctx, p.ID)
+			if err != nil {
+				return fmt.Errorf("partners add: %w", err)
+			}
+			printNATSSeed(stdout, p.ID, seed)
+		}
 		fmt.Fprintln(stdout, "API key (shown once; only its hash is stored):")
 		fmt.Fprintln(stdout, key)
 	case "list":
@@ -119,13 +141,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tSTATE\tKEYS\tINDICATORS\tPLACES")
+		fmt.Fprintln(tw, "ID\tNAME\tSTATE\tKEYS\tNATS\tINDICATORS\tPLACES")
 		for _, p := range ps {
 			state := "active"
 			if !p.Active() {
 				state = "revoked " + p.RevokedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, state, keyState(p.Keys, time.Now()),
+			natsUser := "-"
+			if p.NATSKey != "" {
+				natsUser = p.NATSKey[:8] + "…"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, state, keyState(p.Keys, time.Now()), natsUser,
 				strings.Join(p.Indicators, ","), strings.Join(p.Places, ","))
 		}
 		return tw.Flush()
@@ -136,6 +162,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "new key for %s; the previous key works until %s\n", id, time.Now().Add(grace).UTC().Format(time.RFC3339))
 		fmt.Fprintln(stdout, key)
+	case "nats":
+		seed, err := reg.IssueNATSKey(ctx, id)
+		if err != nil {
+			return fmt.Errorf("partners nats: %w", err)
+		}
+		printNATSSeed(stdout, id, seed)
 	case "revoke":
 		if err := reg.Revoke(ctx, id); err != nil {
 			return fmt.Errorf("partners revoke: %w", err)
@@ -186,4 +218,12 @@ func idFromName(name string) string {
 		}
 	}
 	return strings.TrimSuffix(b.String(), "-")
+}
+
+// printNATSSeed shows a partner's NATS nkey seed once, alone on the last
+// line, with how the partner connects.
+func printNATSSeed(w io.Writer, id, seed string) {
+	fmt.Fprintf(w, "NATS user: publish to obs.v1.partner.%s (or below it), connect with this nkey seed and the inbox prefix _INBOX_%s;\n", id, id)
+	fmt.Fprintln(w, "nkey seed (shown once; only its public key is stored):")
+	fmt.Fprintln(w, seed)
 }

@@ -11,23 +11,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/gateway"
+	"github.com/ounce-data/ounce/services/gateway/registry"
 	"github.com/ounce-data/ounce/services/loader"
 	"github.com/ounce-data/ounce/services/ounce/internal/partners"
 	"github.com/ounce-data/ounce/services/query"
 )
 
 // run runs `ounce partners args…` and returns its output.
-func run(t *testing.T, natsURL string, args ...string) (string, error) {
+func run(t *testing.T, nc extnats.Client, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := partners.Run(context.Background(), append(args, "--nats-url", natsURL), &out, &errOut)
+	err := partners.Run(context.Background(), append(args, "--nats-url", nc.URL, "--nats-nkey", nc.NKey), &out, &errOut)
 	return out.String(), err
 }
 
@@ -38,37 +41,93 @@ func lastLine(s string) string {
 
 func TestAddListRotateRevoke(t *testing.T) {
 	ns := testenv.StartNATS(t)
-	out, err := run(t, ns.URL, "add", "--name", "Clinic Network A", "--indicators", "who.NCD_PAA", "--places", "GBR,GB-MAN")
+	out, err := run(t, ns.Client, "add", "--name", "Clinic Network A", "--indicators", "who.NCD_PAA", "--places", "GBR,GB-MAN")
 	require.NoError(t, err)
 	key := lastLine(out)
 	require.True(t, strings.HasPrefix(key, "ounce_clinic-network-a_"), out)
 	require.NotContains(t, strings.TrimSuffix(out, key+"\n"), key, "the key is printed once")
 
-	_, err = run(t, ns.URL, "add", "--name", "Clinic Network A", "--indicators", "who.NCD_PAA", "--places", "GBR")
+	_, err = run(t, ns.Client, "add", "--name", "Clinic Network A", "--indicators", "who.NCD_PAA", "--places", "GBR")
 	require.ErrorContains(t, err, "already exists")
-	_, err = run(t, ns.URL, "add", "--name", "X", "--indicators", "who.NOPE", "--places", "GBR")
+	_, err = run(t, ns.Client, "add", "--name", "X", "--indicators", "who.NOPE", "--places", "GBR")
 	require.ErrorContains(t, err, `indicator "who.NOPE" is not in the catalogue`)
 
-	out, err = run(t, ns.URL, "list")
+	out, err = run(t, ns.Client, "list")
 	require.NoError(t, err)
 	require.Contains(t, out, "clinic-network-a")
 	require.Contains(t, out, "GB-MAN,GBR")
 	require.NotContains(t, out, key)
 
-	out, err = run(t, ns.URL, "rotate", "clinic-network-a", "--grace", "1h")
+	out, err = run(t, ns.Client, "rotate", "clinic-network-a", "--grace", "1h")
 	require.NoError(t, err)
 	require.NotEqual(t, key, lastLine(out))
-	out, err = run(t, ns.URL, "list")
+	out, err = run(t, ns.Client, "list")
 	require.NoError(t, err)
 	require.Contains(t, out, "1 (+1 in grace)")
 
-	_, err = run(t, ns.URL, "revoke", "clinic-network-a")
+	_, err = run(t, ns.Client, "revoke", "clinic-network-a")
 	require.NoError(t, err)
-	out, err = run(t, ns.URL, "list")
+	out, err = run(t, ns.Client, "list")
 	require.NoError(t, err)
 	require.Contains(t, out, "revoked")
-	_, err = run(t, ns.URL, "revoke", "nobody")
+	_, err = run(t, ns.Client, "revoke", "nobody")
 	require.ErrorContains(t, err, "no such partner")
+}
+
+// A partner given a NATS user gets an nkey seed printed once; only its
+// public key is in the registry; `nats ID` re-keys it; revoke removes it.
+func TestNATSUserOfAPartner(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	out, err := run(t, ns.Client, "add", "--id", "clinic-b", "--name", "Clinic B", "--indicators", "who.NCD_PAA", "--places", "GBR", "--nats")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	var seed string
+	for i, l := range lines {
+		if strings.HasPrefix(l, "nkey seed") {
+			seed = lines[i+1]
+		}
+	}
+	require.True(t, strings.HasPrefix(seed, "SU"), out)
+	require.Contains(t, out, "obs.v1.partner.clinic-b")
+	kp, err := nkeys.FromSeed([]byte(seed))
+	require.NoError(t, err)
+	public, err := kp.PublicKey()
+	require.NoError(t, err)
+
+	reg, err := registry.Open(t.Context(), ns.JS)
+	require.NoError(t, err)
+	p, err := reg.Get(t.Context(), "clinic-b")
+	require.NoError(t, err)
+	require.Equal(t, public, p.NATSKey, "the registry holds the public key")
+	raw, err := json.Marshal(p)
+	require.NoError(t, err)
+	require.NotContains(t, string(raw), seed, "and never the seed")
+
+	out, err = run(t, ns.Client, "list")
+	require.NoError(t, err)
+	require.Contains(t, out, public[:8]+"…")
+
+	out, err = run(t, ns.Client, "nats", "clinic-b")
+	require.NoError(t, err)
+	again := lastLine(out)
+	require.True(t, strings.HasPrefix(again, "SU"), out)
+	require.NotEqual(t, seed, again)
+	p, err = reg.Get(t.Context(), "clinic-b")
+	require.NoError(t, err)
+	require.NotEqual(t, public, p.NATSKey, "re-keying replaces the public key")
+
+	_, err = run(t, ns.Client, "revoke", "clinic-b")
+	require.NoError(t, err)
+	p, err = reg.Get(t.Context(), "clinic-b")
+	require.NoError(t, err)
+	require.Empty(t, p.NATSKey)
+	_, err = run(t, ns.Client, "nats", "clinic-b")
+	require.ErrorContains(t, err, "is revoked")
+
+	// Without credentials, and no ounce dev data directory to read them from, NATS refuses.
+	var stdout, stderr bytes.Buffer
+	err = partners.Run(t.Context(), []string{"list", "--nats-url", ns.URL, "--data-dir", t.TempDir()}, &stdout, &stderr)
+	require.ErrorContains(t, err, "Authorization Violation")
 }
 
 // TestIntegrationPartnerPushReachesClickHouse is the gateway end to end: a
@@ -79,7 +138,7 @@ func TestAddListRotateRevoke(t *testing.T) {
 func TestIntegrationPartnerPushReachesClickHouse(t *testing.T) {
 	ch := testenv.StartClickHouse(t)
 	ns := testenv.StartNATS(t)
-	out, err := run(t, ns.URL, "add", "--id", "clinic-a", "--name", "Clinic A", "--indicators", "who.NCD_PAA,SP.POP.TOTL", "--places", "GBR,GB-MAN")
+	out, err := run(t, ns.Client, "add", "--id", "clinic-a", "--name", "Clinic A", "--indicators", "who.NCD_PAA,SP.POP.TOTL", "--places", "GBR,GB-MAN")
 	require.NoError(t, err)
 	key := lastLine(out)
 

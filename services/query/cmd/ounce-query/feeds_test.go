@@ -23,7 +23,8 @@ func TestIntegrationFeedsFromNATSURL(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 
-	t.Setenv("OUNCE_NATS_URL", ns.URL) // the shared variable reaches --nats-url
+	t.Setenv("OUNCE_NATS_URL", ns.URL) // the shared variables reach --nats-url and --nats-nkey
+	t.Setenv("OUNCE_NATS_NKEY", ns.Client.NKey)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var stderr bytes.Buffer

@@ -56,12 +56,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	shutdownTimeout := fs.Duration("shutdown-timeout", query.DefaultShutdownTimeout, "how long in-flight requests get to finish on SIGTERM")
 	analystToken := fs.String("analyst-token", "", "bearer token that authorises writes (initiatives); empty disables writes. Prefer the environment (OUNCE_ANALYST_TOKEN) to a flag, which other users can see")
 	readToken := fs.String("read-token", "", "when set, reading /v1/ needs this token (or the analyst token); empty leaves reads open")
-	natsURL := fs.String("nats-url", "", "NATS holding the ingest workers' feed status, for GET /v1/feeds; empty answers that route 503")
+	var natsc extnats.Client
+	natsc.RegisterFlags(fs, "", "NATS holding the ingest workers' feed status, for GET /v1/feeds; empty answers that route 503")
 	corsOrigins := fs.String("cors-origins", "", "comma-separated origins whose pages may read the API from a browser (https://dash.example.org), or *; empty allows none")
 	corsWrites := fs.Bool("cors-writes", false, "let those origins also write (initiatives) from a browser; off, they can only read")
 	var logLevel, logFormat string
 	logging.RegisterFlags(fs, &logLevel, &logFormat)
-	if err := envflag.Parse(fs, envPrefix, args, "clickhouse-dsn", "log-level", "log-format", "analyst-token", "read-token", "nats-url"); err != nil {
+	if err := envflag.Parse(fs, envPrefix, args, append(extnats.Flags, "clickhouse-dsn", "log-level", "log-format", "analyst-token", "read-token")...); err != nil {
 		return err
 	}
 	if err := envflag.NoArgs(fs); err != nil {
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		AnalystToken:    *analystToken,
 		ReadToken:       *readToken,
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(cfg.Validate(), natsc.Validate()); err != nil {
 		return envflag.AsUsage(err)
 	}
 
@@ -142,8 +143,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	); err != nil {
 		return fmt.Errorf("register runtime metrics: %w", err)
 	}
-	if *natsURL != "" {
-		nc, js, err := extnats.Connect(*natsURL, "ounce-query", log)
+	if natsc.URL != "" {
+		nc, js, err := extnats.Connect(natsc, "ounce-query", log)
 		if err != nil {
 			return err
 		}
