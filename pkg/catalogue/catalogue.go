@@ -44,6 +44,9 @@ type Indicator struct {
 	// of two other indicators, so that values of several places or periods
 	// aggregate as Σ numerator / Σ denominator rather than a mean of ratios.
 	Ratio *Ratio `yaml:"ratio" json:"ratio,omitempty"`
+	// Range, when set, declares where values are plausible beyond what the
+	// unit says (Plausible); e.g. a growth rate in "%" from -100 up.
+	Range *Range `yaml:"range" json:"range,omitempty"`
 }
 
 // Ratio defines a ratio indicator from two catalogue indicators:
@@ -191,6 +194,9 @@ func (ind *Indicator) check() error {
 	}
 	if ind.Licence == "" {
 		errs = append(errs, errors.New("licence is missing (set it on the entry or the file)"))
+	}
+	if err := ind.Range.check(); err != nil {
+		errs = append(errs, err)
 	}
 	if r := ind.Ratio; r != nil {
 		if r.Numerator == "" || r.Denominator == "" {

@@ -37,9 +37,9 @@ func SyncCatalogue(ctx context.Context, conn driver.Conn, cat *catalogue.Catalog
 	var changed []catalogue.Indicator
 	for _, ind := range inds {
 		cur := ind
-		// Neither the source column nor the ratio is a column of the
-		// indicators table: compare what the table holds.
-		cur.Column, cur.Ratio = "", nil
+		// Neither the source column, the ratio nor the plausible range is
+		// a column of the indicators table: compare what the table holds.
+		cur.Column, cur.Ratio, cur.Range = "", nil, nil
 		if current[ind.Code] != cur {
 			changed = append(changed, ind)
 		}

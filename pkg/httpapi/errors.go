@@ -40,6 +40,7 @@ const (
 	CodePreconditionFail  Code = "precondition_failed"
 	CodeInvalidInitiative Code = "invalid_initiative"
 	CodeInsufficientData  Code = "insufficient_data"
+	CodeImplausibleValue  Code = "implausible_value"
 
 	CodeForbidden            Code = "forbidden"
 	CodePayloadTooLarge      Code = "payload_too_large"
@@ -64,6 +65,7 @@ var codeStatus = map[Code]int{
 	CodePreconditionFail:  http.StatusPreconditionFailed,
 	CodeInvalidInitiative: http.StatusUnprocessableEntity,
 	CodeInsufficientData:  http.StatusUnprocessableEntity,
+	CodeImplausibleValue:  http.StatusUnprocessableEntity,
 
 	CodeForbidden:            http.StatusForbidden,
 	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,

@@ -71,12 +71,12 @@ func ParseDims(s string) (Dims, error) {
 	for _, pair := range strings.Split(s, "&") {
 		k, v, ok := strings.Cut(pair, "=")
 		if !ok {
-			return nil, fmt.Errorf("dims %q: pair %q has no '='", s, pair)
+			return nil, fmt.Errorf("dims %s: pair %s has no '='", Quote(s), Quote(pair))
 		}
 		uk, err1 := unescapeDim(k)
 		uv, err2 := unescapeDim(v)
 		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("dims %q: %w", s, err)
+			return nil, fmt.Errorf("dims %s: %w", Quote(s), err)
 		}
 		d[uk] = uv
 	}
@@ -203,14 +203,14 @@ func (o *Observation) Validate() error {
 		if o.Indicator == "" {
 			add("indicator", "is missing")
 		} else {
-			add("indicator", "%q must be 1-128 letters, digits, '.', '_' or '-'", o.Indicator)
+			add("indicator", "%s must be 1-128 letters, digits, '.', '_' or '-'", Quote(o.Indicator))
 		}
 	}
 	if !geoRE.MatchString(o.Geo) {
 		if o.Geo == "" {
 			add("geo", "is missing")
 		} else {
-			add("geo", "%q must be 1-64 letters, digits, '.', '_', ':' or '-'", o.Geo)
+			add("geo", "%s must be 1-64 letters, digits, '.', '_', ':' or '-'", Quote(o.Geo))
 		}
 	}
 	if err := o.Period.Check(); err != nil {
@@ -237,7 +237,7 @@ func (o *Observation) Validate() error {
 		add("unit", "must be 1-%d characters", MaxUnitLen)
 	}
 	if !sourceRE.MatchString(o.Source) {
-		add("source", "%q must be a feed id (lower-case letters, digits, '-') or partner:<id>", o.Source)
+		add("source", "%s must be a feed id (lower-case letters, digits, '-') or partner:<id>", Quote(o.Source))
 	}
 	if o.Version == 0 {
 		add("version", "must be a positive integer (source revision or receive time in Unix milliseconds)")
@@ -252,7 +252,7 @@ func (o *Observation) Validate() error {
 		add("provenance.retrieved_at", "is missing")
 	}
 	if o.Initiative != "" && !initiativeRE.MatchString(o.Initiative) {
-		add("initiative", "%q must be 1-64 letters, digits, '.', '_' or '-'", o.Initiative)
+		add("initiative", "%s must be 1-64 letters, digits, '.', '_' or '-'", Quote(o.Initiative))
 	}
 	if len(ps) == 0 {
 		return nil

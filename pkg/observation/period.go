@@ -61,7 +61,7 @@ func (p Period) End() time.Time {
 // Check reports why p is not a valid period, or nil.
 func (p Period) Check() error {
 	if !p.Grain.Valid() {
-		return fmt.Errorf("grain %q is not one of year, quarter, month, day, halfhour", p.Grain)
+		return fmt.Errorf("grain %s is not one of year, quarter, month, day, halfhour", Quote(string(p.Grain)))
 	}
 	s := p.Start
 	if s.IsZero() {
@@ -124,36 +124,36 @@ func ParsePeriod(code string) (Period, error) {
 	case len(c) == 4:
 		y, err := strconv.Atoi(c)
 		if err != nil {
-			return Period{}, fmt.Errorf("period %q: year is not a number", code)
+			return Period{}, fmt.Errorf("period %s: year is not a number", Quote(code))
 		}
 		return Year(y), nil
 	case len(c) == 7 && (c[5] == 'Q' || c[5] == 'q'):
 		y, err1 := strconv.Atoi(c[:4])
 		q, err2 := strconv.Atoi(c[6:])
 		if err1 != nil || err2 != nil || c[4] != '-' || q < 1 || q > 4 {
-			return Period{}, fmt.Errorf("period %q: want a quarter like 2018-Q1", code)
+			return Period{}, fmt.Errorf("period %s: want a quarter like 2018-Q1", Quote(code))
 		}
 		return Period{Grain: GrainQuarter, Start: time.Date(y, time.Month(3*(q-1)+1), 1, 0, 0, 0, 0, time.UTC)}, nil
 	case len(c) == 7:
 		t, err := time.Parse("2006-01", c)
 		if err != nil {
-			return Period{}, fmt.Errorf("period %q: want a month like 2018-03", code)
+			return Period{}, fmt.Errorf("period %s: want a month like 2018-03", Quote(code))
 		}
 		return Period{Grain: GrainMonth, Start: t}, nil
 	case len(c) == 10:
 		t, err := time.Parse("2006-01-02", c)
 		if err != nil {
-			return Period{}, fmt.Errorf("period %q: want a day like 2018-03-05", code)
+			return Period{}, fmt.Errorf("period %s: want a day like 2018-03-05", Quote(code))
 		}
 		return Period{Grain: GrainDay, Start: t}, nil
 	case len(c) > 10:
 		t, err := parseInstant(c)
 		if err != nil {
-			return Period{}, fmt.Errorf("period %q: want a half hour like 2019-08-25T12:30Z", code)
+			return Period{}, fmt.Errorf("period %s: want a half hour like 2019-08-25T12:30Z", Quote(code))
 		}
 		return Period{Grain: GrainHalfHour, Start: t}, nil
 	}
-	return Period{}, fmt.Errorf("period %q: want 2018, 2018-Q1, 2018-03, 2018-03-05 or 2019-08-25T12:30Z", code)
+	return Period{}, fmt.Errorf("period %s: want 2018, 2018-Q1, 2018-03, 2018-03-05 or 2019-08-25T12:30Z", Quote(code))
 }
 
 func parseInstant(s string) (time.Time, error) {
@@ -162,7 +162,7 @@ func parseInstant(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("time %q is not RFC 3339", s)
+	return time.Time{}, fmt.Errorf("time %s is not RFC 3339", Quote(s))
 }
 
 func (p Period) startString() string { return formatBound(p.Grain, p.Start) }
@@ -220,7 +220,7 @@ func (p *Period) UnmarshalJSON(b []byte) error {
 
 func (raw periodJSON) period() (Period, error) {
 	if !raw.Grain.Valid() {
-		return Period{}, fmt.Errorf("period grain %q is not one of year, quarter, month, day, halfhour", raw.Grain)
+		return Period{}, fmt.Errorf("period grain %s is not one of year, quarter, month, day, halfhour", Quote(string(raw.Grain)))
 	}
 	var start time.Time
 	var err error
@@ -230,11 +230,11 @@ func (raw periodJSON) period() (Period, error) {
 		start, err = time.Parse("2006-01-02", raw.Start)
 	}
 	if err != nil {
-		return Period{}, fmt.Errorf("period start %q: want %s", raw.Start, boundLayoutHint(raw.Grain))
+		return Period{}, fmt.Errorf("period start %s: want %s", Quote(raw.Start), boundLayoutHint(raw.Grain))
 	}
 	q := Period{Grain: raw.Grain, Start: start}
 	if raw.End != "" && raw.End != formatBound(q.Grain, q.End()) {
-		return Period{}, fmt.Errorf("period end %q: want %s (start plus one %s, exclusive)", raw.End, formatBound(q.Grain, q.End()), q.Grain)
+		return Period{}, fmt.Errorf("period end %s: want %s (start plus one %s, exclusive)", Quote(raw.End), formatBound(q.Grain, q.End()), q.Grain)
 	}
 	return q, nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 // Body formats a push may use, by Content-Type.
@@ -72,7 +74,7 @@ func decodeRows(format string, body []byte, maxRows int) ([]row, error) {
 	case FormatCSV:
 		return decodeCSV(body, maxRows)
 	}
-	return nil, badBody("format %q is not supported", format)
+	return nil, badBody("format %s is not supported", observation.Quote(format))
 }
 
 func tooMany(maxRows int) error {
@@ -106,7 +108,7 @@ func decodeJSONStream(body []byte, maxRows int) ([]row, error) {
 		}
 		key, _ := tok.(string)
 		if key != "observations" {
-			return nil, badBody(`the body has the member %q; the only member is "observations"`, key)
+			return nil, badBody(`the body has the member %s; the only member is "observations"`, observation.Quote(key))
 		}
 		if seen {
 			return nil, badBody(`the body has "observations" twice`)
@@ -199,7 +201,7 @@ func decodeJSONRow(raw []byte, n int) row {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		p = &problem{code: "unknown_field", field: name,
-			message: fmt.Sprintf("%q is not a field of a partner observation; the fields are indicator, geo, period, value, unit, dims, initiative, version", name)}
+			message: fmt.Sprintf("%s is not a field of a partner observation; the fields are indicator, geo, period, value, unit, dims, initiative, version", observation.Quote(name))}
 	case errors.As(err, &typeErr) && typeErr.Field != "":
 		p = &problem{code: "malformed_row", field: typeErr.Field,
 			message: fmt.Sprintf("%s must be a JSON %s, not %s", typeErr.Field, jsonKind(typeErr.Type.String()), typeErr.Value)}
@@ -242,7 +244,7 @@ func decodeCSV(body []byte, maxRows int) ([]row, error) {
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if have[h] {
-			return nil, badBody("the CSV header names column %q twice", h)
+			return nil, badBody("the CSV header names column %s twice", observation.Quote(h))
 		}
 		have[h] = true
 		if k, ok := strings.CutPrefix(h, "dim."); ok {
@@ -258,7 +260,7 @@ func decodeCSV(body []byte, maxRows int) ([]row, error) {
 			known = known || c == h
 		}
 		if !known {
-			return nil, badBody("the CSV header has the unknown column %q; the columns are %s and dim.<key>", h, strings.Join(csvColumns, ", "))
+			return nil, badBody("the CSV header has the unknown column %s; the columns are %s and dim.<key>", observation.Quote(h), strings.Join(csvColumns, ", "))
 		}
 		cols[i] = col{name: h}
 	}

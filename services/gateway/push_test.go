@@ -45,10 +45,20 @@ func TestConflictCodes(t *testing.T) {
 			wantCode: gateway.ConflictValueNotNumber, wantField: "value", errContains: "not a finite number"},
 		{name: "value NaN", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":"NaN"}`, csv: "who.NCD_PAA,GBR,2023,NaN,",
 			wantCode: gateway.ConflictValueNotNumber, wantField: "value"},
+		{name: "value in hex", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":"0x1p3"}`, csv: "who.NCD_PAA,GBR,2023,0x1p3,",
+			wantCode: gateway.ConflictValueNotNumber, wantField: "value", errContains: "plain decimal"},
+		{name: "value with an underscore", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":"1_0"}`, csv: "who.NCD_PAA,GBR,2023,1_0,",
+			wantCode: gateway.ConflictValueNotNumber, wantField: "value", errContains: `"1_0"`},
+		{name: "value Inf", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":"Inf"}`, csv: "who.NCD_PAA,GBR,2023,Inf,",
+			wantCode: gateway.ConflictValueNotNumber, wantField: "value"},
+		{name: "value beyond float64", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":1e400}`, csv: "who.NCD_PAA,GBR,2023,1e400,",
+			wantCode: gateway.ConflictValueNotNumber, wantField: "value"},
 		{name: "percentage above 100", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":140}`, csv: "who.NCD_PAA,GBR,2023,140,",
 			wantCode: gateway.ConflictValueOutOfRange, wantField: "value", errContains: "0 to 100"},
 		{name: "negative count of people", row: `{"indicator":"SP.POP.TOTL","geo":"GBR","period":"2023","value":-5}`, csv: "SP.POP.TOTL,GBR,2023,-5,",
-			wantCode: gateway.ConflictValueOutOfRange, wantField: "value", errContains: "0 or more"},
+			wantCode: gateway.ConflictValueOutOfRange, wantField: "value", errContains: "0 to 1e+10"},
+		{name: "people beyond the plausible ceiling", row: `{"indicator":"SP.POP.TOTL","geo":"GBR","period":"2023","value":1e308}`, csv: "SP.POP.TOTL,GBR,2023,1e308,",
+			wantCode: gateway.ConflictValueOutOfRange, wantField: "value", errContains: "plausible values are 0 to 1e+10"},
 		{name: "period malformed", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023-Q5","value":1}`, csv: "who.NCD_PAA,GBR,2023-Q5,1,",
 			wantCode: gateway.ConflictPeriodMalformed, wantField: "period", errContains: "2018-Q1"},
 		{name: "period object end wrong", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":{"grain":"year","start":"2023-01-01","end":"2023-06-01"},"value":1}`,
@@ -363,4 +373,42 @@ func TestRotateAndRevoke(t *testing.T) {
 		return f.push(t, graced, gateway.FormatJSON, "dry_run=true", jsonBody(good)).Code == http.StatusUnauthorized
 	}, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, http.StatusUnauthorized, f.push(t, newKey, gateway.FormatJSON, "dry_run=true", jsonBody(good)).Code)
+}
+
+// However large and varied the bad input, the answer stays small: each
+// conflict quotes at most a short prefix of the bad value, and a summary
+// has at most MaxConflicts entries.
+func TestBadValuesAreQuotedShort(t *testing.T) {
+	f := newFixture(t, gateway.Config{})
+	var rows []string
+	for i := range 400 {
+		long := fmt.Sprintf("%03d", i) + strings.Repeat("x", 60_000)
+		switch i % 4 {
+		case 0:
+			rows = append(rows, fmt.Sprintf(`{"indicator":%q,"geo":"GBR","period":"2023","value":1}`, long))
+		case 1:
+			rows = append(rows, fmt.Sprintf(`{"indicator":"who.NCD_PAA","geo":%q,"period":"2023","value":1}`, long))
+		case 2:
+			rows = append(rows, fmt.Sprintf(`{"indicator":"who.NCD_PAA","geo":"GBR","period":%q,"value":1}`, long))
+		case 3:
+			rows = append(rows, fmt.Sprintf(`{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":%q}`, long))
+		}
+	}
+	body := jsonBody(rows...)
+	require.Greater(t, len(body), 20<<20)
+	rec := f.push(t, f.keyA, gateway.FormatJSON, "dry_run=true", body)
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, "the default body limit applies first")
+
+	f = newFixture(t, gateway.Config{MaxBodyBytes: 64 << 20, MaxDecoded: 64 << 20})
+	rec = f.push(t, f.keyA, gateway.FormatJSON, "dry_run=true", body)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	require.Less(t, rec.Body.Len(), 64<<10, "a %d-byte push of bad values answers in under 64 KiB", len(body))
+	s := summary(t, rec)
+	require.Equal(t, 400, s.Counts.Rejected)
+	require.Len(t, s.Conflicts, gateway.MaxConflicts)
+	require.Equal(t, 400-gateway.MaxConflicts, s.ConflictsOmitted)
+	for _, c := range s.Conflicts {
+		require.Less(t, len(c.Message), 600, c.Message)
+		require.Contains(t, c.Message, "(60003 bytes)", c.Message)
+	}
 }

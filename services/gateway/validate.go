@@ -91,7 +91,7 @@ func (v *validator) check(r *row) (observation.Observation, *problem, error) {
 	ind, ok := v.cat.Indicator(r.Indicator)
 	if !ok {
 		return observation.Observation{}, &problem{code: ConflictUnknownIndicator, field: "indicator",
-			message: fmt.Sprintf("indicator %q is not in the catalogue; GET /v1/indicators on the query API lists the codes", r.Indicator)}, nil
+			message: fmt.Sprintf("indicator %s is not in the catalogue; GET /v1/indicators on the query API lists the codes", observation.Quote(r.Indicator))}, nil
 	}
 	if !v.partner.CanWriteIndicator(r.Indicator) {
 		return observation.Observation{}, &problem{code: ConflictIndicatorNotGranted, field: "indicator",
@@ -99,15 +99,15 @@ func (v *validator) check(r *row) (observation.Observation, *problem, error) {
 	}
 	if !v.partner.CanWritePlace(r.Geo) {
 		return observation.Observation{}, &problem{code: ConflictPlaceNotGranted, field: "geo",
-			message: fmt.Sprintf("place %q is not granted to this key (granted: %s)", r.Geo, strings.Join(v.partner.Places, ", "))}, nil
+			message: fmt.Sprintf("place %s is not granted to this key (granted: %s)", observation.Quote(r.Geo), strings.Join(v.partner.Places, ", "))}, nil
 	}
 	value, p := parseValue(r.Value)
 	if p != nil {
 		return observation.Observation{}, p, nil
 	}
-	if lo, hi, ok := unitRange(ind.Unit); ok && (value < lo || value > hi) {
+	if b := ind.Plausible(); !b.Contains(value) {
 		return observation.Observation{}, &problem{code: ConflictValueOutOfRange, field: "value",
-			message: fmt.Sprintf("indicator %s is in %q, so its value must be in %s", ind.Code, ind.Unit, rangeText(lo, hi))}, nil
+			message: fmt.Sprintf("indicator %s is in %q, and its plausible values are %s; check the unit and the scale of the value", ind.Code, ind.Unit, b)}, nil
 	}
 	period, p := v.period(r.Period)
 	if p != nil {
@@ -122,7 +122,7 @@ func (v *validator) check(r *row) (observation.Observation, *problem, error) {
 		unit = ind.Unit
 	} else if unit != ind.Unit {
 		return observation.Observation{}, &problem{code: ConflictWrongUnit, field: "unit",
-			message: fmt.Sprintf("indicator %s is measured in %q, not %q; convert the value or leave the unit out", ind.Code, ind.Unit, unit)}, nil
+			message: fmt.Sprintf("indicator %s is measured in %q, not %s; convert the value or leave the unit out", ind.Code, ind.Unit, observation.Quote(unit))}, nil
 	}
 	version := v.version
 	if !isNull(r.Version) {
@@ -197,32 +197,49 @@ func unquote(raw json.RawMessage) []byte {
 func parseValue(raw json.RawMessage) (float64, *problem) {
 	t := unquote(raw)
 	f, err := strconv.ParseFloat(string(t), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		shown := string(raw)
-		if len(shown) > 40 {
-			shown = shown[:40] + "…"
-		}
+	if !plainNumber(t) || err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, &problem{code: ConflictValueNotNumber, field: "value",
-			message: fmt.Sprintf("value %s is not a finite number; write it with a '.' decimal point and no thousands separators or units", shown)}
+			message: fmt.Sprintf("value %s is not a finite number in plain decimal (-12.5) or exponent (1.25e6) form; write it with a '.' decimal point and no thousands separators, units, hex or '_'",
+				observation.Quote(string(t)))}
 	}
 	return f, nil
 }
 
-// unitRange is what a unit allows: percentages lie in 0-100, counts of
-// people are not negative. Other units are not bounded.
-func unitRange(unit string) (lo, hi float64, ok bool) {
-	switch {
-	case strings.HasPrefix(unit, "%"):
-		return 0, 100, true
-	case unit == "people":
-		return 0, math.Inf(1), true
+// plainNumber reports whether t is a number as JSON writes one, leniently
+// for CSV cells: an optional '-', digits with an optional '.' and fraction
+// (or '.' and digits), and an optional exponent. strconv.ParseFloat alone
+// would also take "0x1p3", "1_0", "+5", "Inf" and "NaN".
+func plainNumber(t []byte) bool {
+	i := 0
+	if i < len(t) && t[i] == '-' {
+		i++
 	}
-	return 0, 0, false
-}
-
-func rangeText(lo, hi float64) string {
-	if math.IsInf(hi, 1) {
-		return fmt.Sprintf("%g or more", lo)
+	intDigits := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i, intDigits = i+1, intDigits+1
 	}
-	return fmt.Sprintf("%g to %g", lo, hi)
+	fracDigits := 0
+	if i < len(t) && t[i] == '.' {
+		i++
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i, fracDigits = i+1, fracDigits+1
+		}
+	}
+	if intDigits+fracDigits == 0 {
+		return false
+	}
+	if i < len(t) && (t[i] == 'e' || t[i] == 'E') {
+		i++
+		if i < len(t) && (t[i] == '+' || t[i] == '-') {
+			i++
+		}
+		expDigits := 0
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i, expDigits = i+1, expDigits+1
+		}
+		if expDigits == 0 {
+			return false
+		}
+	}
+	return i == len(t)
 }

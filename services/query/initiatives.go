@@ -271,6 +271,8 @@ func savingsError(err error) *httpapi.Error {
 		return httpapi.BadRequest("method", "%s", ie.Message)
 	case savings.CodeInsufficientData:
 		return httpapi.Errorf(httpapi.CodeInsufficientData, ie.Field, "%s", ie.Message)
+	case savings.CodeImplausibleValue:
+		return httpapi.Errorf(httpapi.CodeImplausibleValue, ie.Field, "%s", ie.Message)
 	}
 	return httpapi.Errorf(httpapi.CodeInvalidInitiative, ie.Field, "%s", ie.Message)
 }

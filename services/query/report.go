@@ -14,6 +14,7 @@ import (
 
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/services/query/savings"
@@ -45,7 +46,8 @@ LIMIT ?`
 // with several breakdowns uses its total (no dims); one without a total
 // but with exactly one breakdown uses that; any other mix is a client
 // error, since the method needs one series per place.
-func readYearly(ctx context.Context, conn chdriver.Conn, indicator, unit string, geos []string, limit int) (map[string]savings.Series, error) {
+func readYearly(ctx context.Context, conn chdriver.Conn, ind *catalogue.Indicator, geos []string, limit int) (map[string]savings.Series, error) {
+	indicator, unit := ind.Code, ind.Unit
 	rows, err := conn.Query(ctx, yearlySQL, indicator, extch.InList(geos), limit)
 	if err != nil {
 		return nil, fmt.Errorf("query yearly %s: %w", indicator, err)
@@ -66,7 +68,7 @@ func readYearly(ctx context.Context, conn chdriver.Conn, indicator, unit string,
 	}
 	out := map[string]savings.Series{}
 	for _, geo := range geos {
-		series := savings.Series{Indicator: indicator, Geo: geo, Unit: unit, Values: map[int]float64{}}
+		series := savings.Series{Indicator: indicator, Geo: geo, Unit: unit, Plausible: ind.Plausible(), Values: map[int]float64{}}
 		dims := byGeoDims[geo]
 		var chosen []yearlyRow
 		switch {
@@ -126,7 +128,7 @@ func (s *Service) report(ctx context.Context, in savings.Initiative, method stri
 			geos = append(geos, in.ComparisonGeos...)
 		}
 		start := time.Now()
-		series, err := readYearly(ctx, s.conn, ind.Code, ind.Unit, geos, s.cfg.MaxRows)
+		series, err := readYearly(ctx, s.conn, ind, geos, s.cfg.MaxRows)
 		s.chDuration.WithLabelValues("savings").Observe(time.Since(start).Seconds())
 		if err != nil {
 			return savings.Report{}, err
@@ -143,7 +145,7 @@ func (s *Service) report(ctx context.Context, in savings.Initiative, method stri
 				return savings.Report{}, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "population.indicator",
 					Message: fmt.Sprintf("indicator %q is no longer in the catalogue", in.Population.Indicator)}
 			}
-			ps, err := readYearly(ctx, s.conn, pop.Code, pop.Unit, []string{in.Geo}, s.cfg.MaxRows)
+			ps, err := readYearly(ctx, s.conn, pop, []string{in.Geo}, s.cfg.MaxRows)
 			if err != nil {
 				return savings.Report{}, err
 			}
@@ -352,7 +354,7 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 			httpapi.WriteError(w, httpapi.BadRequest("geo", "initiative %s names no place; give geo= for the cost indicator", id))
 			return
 		}
-		costs, err := readYearly(ctx, s.conn, ind.Code, ind.Unit, []string{place}, s.cfg.MaxRows)
+		costs, err := readYearly(ctx, s.conn, ind, []string{place}, s.cfg.MaxRows)
 		if err != nil {
 			s.reportError(w, r, err)
 			return

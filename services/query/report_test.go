@@ -324,6 +324,25 @@ func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
 	env := decode[httpapi.Envelope](t, rec)
 	require.Equal(t, httpapi.CodeInsufficientData, env.Error.Code)
 	require.Contains(t, env.Error.Message, "3")
+
+	// A population stored at 1e308 (a bad push from before the gateway
+	// bounded values) stops the report with a 422 naming it, instead of a
+	// 347-digit amount of money.
+	popDoc := `{"id": "pop-series", "indicator": "SH.STA.OWAD.ZS", "geo": "FRA", "start_year": 2012, "method": "its",
+	  "population": {"indicator": "SP.POP.TOTL"}, "scale": 0.01,
+	  "unit_costs": [{"agency": "CNAM", "amount": 1, "currency": "EUR", "price_year": 2015}]}`
+	rec = f.send(t, http.MethodPost, "/v1/initiatives", popDoc, "Authorization", "Bearer "+testAnalystToken)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	bad := obs("SP.POP.TOTL", "FRA", observation.Year(2014), 1e308, 1, nil)
+	bad.Unit, bad.Source = "people", "partner:clinic-a"
+	insert(t, f.ch, bad)
+	rec = f.get(t, "/v1/initiatives/pop-series/savings")
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+	env = decode[httpapi.Envelope](t, rec)
+	require.Equal(t, httpapi.CodeImplausibleValue, env.Error.Code)
+	require.Equal(t, "population.indicator", env.Error.Field)
+	require.Contains(t, env.Error.Message, "SP.POP.TOTL for FRA in 2014 is 1e+308")
+	require.Contains(t, env.Error.Message, "partner:clinic-a")
 }
 
 // TestCompareOnePlace checks that compare, which reads one place's cost

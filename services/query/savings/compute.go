@@ -2,6 +2,7 @@ package savings
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"regexp"
@@ -20,6 +21,10 @@ type Series struct {
 	Unit      string
 	Values    map[int]float64 // calendar year → value; non-finite values are left out
 	Sources   []Source
+	// Plausible is the indicator's plausible range (catalogue); a value
+	// outside it stops the report with implausible_value. The zero Bounds
+	// checks nothing.
+	Plausible catalogue.Bounds
 }
 
 // Source is the provenance of a series: the feed (or partner) that
@@ -203,7 +208,53 @@ func Compute(in Initiative, method string, data Data) (Report, error) {
 	}
 
 	totalsOf(&rep, d, dfs, cases, low, high, money)
+	if err := checkShowable(&rep); err != nil {
+		return Report{}, err
+	}
 	return rep, nil
+}
+
+// MaxFigure bounds every amount of money a report shows: 10^15 (a thousand
+// trillion) is beyond any public budget, and beyond it a float64 — what
+// JSON clients in Go and JavaScript decode a number into — no longer holds
+// an amount to the cent.
+const MaxFigure = 1e15
+
+// checkShowable refuses a report with a figure beyond MaxFigure, naming the
+// figure and the inputs it is the product of, instead of answering a number
+// nobody can read.
+func checkShowable(rep *Report) error {
+	limit := new(big.Rat).SetFloat64(MaxFigure)
+	tooBig := func(m Money) bool { return m.r != nil && new(big.Rat).Abs(m.r).Cmp(limit) > 0 }
+	fail := func(figure string, m Money) error {
+		field, inputs := "unit_costs", "unit_costs amounts × avoided cases (population or scale × the change in the indicator)"
+		if rep.Method == MethodModelled {
+			inputs = "unit_costs amounts × cohort.size × engagement × success"
+		}
+		f, _ := m.Rat().Float64()
+		return inputError(CodeImplausibleValue, field,
+			"%s would be %.3g %s, beyond the %g this service shows; it is the product of %s: check their units and scale", figure, f, rep.Currency, MaxFigure, inputs)
+	}
+	t := rep.Totals
+	for _, c := range []struct {
+		name string
+		m    *Money
+	}{{"pv_benefits", &t.PVBenefits}, {"pv_benefits_low", t.PVBenefitsLow}, {"pv_benefits_high", t.PVBenefitsHigh}, {"pv_costs", &t.PVCosts}, {"npv", &t.NPV}} {
+		if c.m != nil && tooBig(*c.m) {
+			return fail("totals."+c.name, *c.m)
+		}
+	}
+	for _, y := range rep.Years {
+		for _, c := range []struct {
+			name string
+			m    Money
+		}{{"benefit", y.Benefit}, {"cost", y.Cost}, {"pv_benefit", y.PVBenefit}, {"pv_cost", y.PVCost}, {"cumulative_net_pv", y.CumulativeNetPV}} {
+			if tooBig(c.m) {
+				return fail(fmt.Sprintf("years[%d].%s", y.Year, c.name), c.m)
+			}
+		}
+	}
+	return nil
 }
 
 // counterfactualCases fills the observed and counterfactual values of its
@@ -225,6 +276,21 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 		s := ScaleForUnit(data.Target.Unit)
 		scale, in.ScaleFrom = &s, "unit"
 		in.Scale = scale
+	}
+	checks := []struct {
+		s     Series
+		field string
+	}{{data.Target, "indicator"}, {data.Population, "population.indicator"}}
+	for _, c := range data.Comparison {
+		checks = append(checks, struct {
+			s     Series
+			field string
+		}{c, "comparison_geos"})
+	}
+	for _, c := range checks {
+		if err := checkPlausible(c.s, c.field); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	pop, err := populationOf(d, data, &in.PopulationFilled)
 	if err != nil {
@@ -310,7 +376,11 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 		if !finite(av, lo, hi) {
 			continue
 		}
-		factor := new(big.Rat).Mul(adj, pop(y.CalendarYear))
+		people, err := pop(y.CalendarYear)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		factor := new(big.Rat).Mul(adj, people)
 		cases[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(av), factor)
 		low[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(lo), factor)
 		high[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(hi), factor)
@@ -344,13 +414,42 @@ func tooLarge(s Series) error {
 	return inputError(CodeInsufficientData, "indicator", "the values of %s for %s are too large to fit a counterfactual", s.Indicator, s.Geo)
 }
 
+// MaxPopulationFill is how many years away a missing population year may
+// be filled from (docs/savings.md): a population moves little in five
+// years, and a report built on one decades away would be fiction.
+const MaxPopulationFill = 5
+
+// checkPlausible stops a report on a stored value outside the indicator's
+// plausible range: a unit slip or a bad push, which would otherwise turn
+// into an absurd (or unrepresentable) amount of money.
+func checkPlausible(s Series, field string) error {
+	if s.Plausible == (catalogue.Bounds{}) {
+		return nil
+	}
+	years, values := points(s.Values)
+	for i, y := range years {
+		if !s.Plausible.Contains(values[i]) {
+			var from []string
+			for _, src := range s.Sources {
+				from = append(from, src.Source)
+			}
+			return inputError(CodeImplausibleValue, field,
+				"the stored value of %s for %s in %d is %g, outside its plausible range %s (%s); it comes from %s: correct it there, or read the pre-period from another year with pre_from",
+				s.Indicator, s.Geo, y, values[i], s.Plausible, s.Unit, strings.Join(from, ", "))
+		}
+	}
+	return nil
+}
+
 // populationOf returns the population of each calendar year: the
 // document's value, or the population series' value of that year, else of
-// the nearest year (the latest earlier one if any), recorded in filled.
-func populationOf(d Initiative, data Data, filled *[]FilledYear) (func(year int) *big.Rat, error) {
+// the nearest year within MaxPopulationFill (the earlier one on a tie),
+// recorded in filled. A year with no population that near is
+// insufficient_data.
+func populationOf(d Initiative, data Data, filled *[]FilledYear) (func(year int) (*big.Rat, error), error) {
 	if d.Population.Value != nil {
 		v := d.Population.Value.rat()
-		return func(int) *big.Rat { return v }, nil
+		return func(int) (*big.Rat, error) { return v, nil }, nil
 	}
 	years, values := points(data.Population.Values)
 	if len(years) == 0 {
@@ -365,18 +464,21 @@ func populationOf(d Initiative, data Data, filled *[]FilledYear) (func(year int)
 			rats[y] = new(big.Rat)
 		}
 	}
-	return func(year int) *big.Rat {
+	return func(year int) (*big.Rat, error) {
 		if r, ok := rats[year]; ok {
-			return r
+			return r, nil
 		}
-		from := years[0]
-		for _, y := range years {
-			if y < year {
-				from = y
+		for dist := 1; dist <= MaxPopulationFill; dist++ {
+			for _, from := range []int{year - dist, year + dist} {
+				if r, ok := rats[from]; ok {
+					*filled = append(*filled, FilledYear{Year: year, FromYear: from})
+					return r, nil
+				}
 			}
 		}
-		*filled = append(*filled, FilledYear{Year: year, FromYear: from})
-		return rats[from]
+		return nil, inputError(CodeInsufficientData, "population.indicator",
+			"no value of %s for %s in %d or within %d years of it (held: %d-%d); give a population value, or another population indicator",
+			d.Population.Indicator, d.Geo, year, MaxPopulationFill, years[0], years[len(years)-1])
 	}, nil
 }
 

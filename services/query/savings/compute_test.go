@@ -316,6 +316,48 @@ func TestComputePopulationSeries(t *testing.T) {
 	data.Population.Values = nil
 	_, err = savings.Compute(in, "its", data)
 	requireInputError(t, err, savings.CodeInsufficientData, "population.indicator", "no value of pop for GBR")
+
+	// A year is filled from the nearest within MaxPopulationFill, an
+	// earlier one first on a tie, a later one when no earlier is near.
+	data.Population.Values = map[int]float64{2019: 500, 2023: 700}
+	r, err = savings.Compute(in, "its", data)
+	require.NoError(t, err)
+	require.Equal(t, []savings.FilledYear{{Year: 2017, FromYear: 2019}, {Year: 2018, FromYear: 2019}, {Year: 2020, FromYear: 2019}}, r.Inputs.PopulationFilled)
+	require.InDelta(t, 10, *r.Years[1].Avoided, 1e-12, "2017 takes 2019's population, two years later")
+
+	// None within reach: insufficient_data naming the year, not a value from decades away.
+	data.Population.Values = map[int]float64{1990: 1000}
+	_, err = savings.Compute(in, "its", data)
+	requireInputError(t, err, savings.CodeInsufficientData, "population.indicator", "no value of pop for GBR in 2017 or within 5 years of it (held: 1990-1990)")
+}
+
+// A stored value outside its indicator's plausible range stops the report
+// with implausible_value naming the input, the year and the source; a
+// report whose money would exceed MaxFigure is refused the same way.
+func TestComputeRefusesImplausibleInputsAndFigures(t *testing.T) {
+	in, data := itsCase(t)
+	in.Population = &savings.Population{Indicator: "pop"}
+	data.Target.Plausible = catalogue.Bounds{Min: 0, Max: 100}
+	data.Population = savings.Series{Indicator: "pop", Geo: "GBR", Unit: "people", Values: map[int]float64{2016: 1000, 2017: 1e308},
+		Plausible: catalogue.Bounds{Min: 0, Max: catalogue.MaxPeople}, Sources: []savings.Source{{Source: "partner:bad", Licence: "CC BY 4.0", RetrievedAt: retrieved}}}
+	_, err := savings.Compute(in, "its", data)
+	requireInputError(t, err, savings.CodeImplausibleValue, "population.indicator", "the stored value of pop for GBR in 2017 is 1e+308, outside its plausible range 0 to 1e+10 (people); it comes from partner:bad")
+
+	data.Population.Values[2017] = 2000
+	data.Target.Values[2012] = 140
+	_, err = savings.Compute(in, "its", data)
+	requireInputError(t, err, savings.CodeImplausibleValue, "indicator", "ind for GBR in 2012 is 140, outside its plausible range 0 to 100")
+
+	// Every input within its own bound, the product beyond what can be shown.
+	big, err := savings.Decode(strings.NewReader(`{"id": "big", "start_year": 2020, "method": "modelled",
+		"unit_costs": [{"agency": "council", "amount": 1e15, "currency": "GBP", "price_year": 2020}],
+		"costs": [{"year": 2020, "amount": 100}],
+		"cohort": {"size": 1e15, "engagement": 1, "success": 1},
+		"cba": {"persistence": 3, "horizon": 3, "discount": 0.035}}`))
+	require.NoError(t, err, "each input is within its own bound")
+	_, err = savings.Compute(big, "", savings.Data{})
+	ie := requireInputError(t, err, savings.CodeImplausibleValue, "unit_costs", "beyond the 1e+15 this service shows")
+	require.Contains(t, ie.Message, "cohort.size")
 }
 
 func TestComputeErrors(t *testing.T) {

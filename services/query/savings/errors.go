@@ -22,10 +22,16 @@ const (
 	// CodeInsufficientData: the data held for the initiative's indicator and
 	// places cannot support the method, e.g. fewer than 3 pre-period years (422).
 	CodeInsufficientData Code = "insufficient_data"
+	// CodeImplausibleValue: a stored value the report would use lies
+	// outside its indicator's plausible range, or a figure of the report
+	// would be too large to show exactly (422). Field names the input.
+	CodeImplausibleValue Code = "implausible_value"
 )
 
 // Codes lists every code an InputError may carry.
-func Codes() []Code { return []Code{CodeInvalidInitiative, CodeUnknownMethod, CodeInsufficientData} }
+func Codes() []Code {
+	return []Code{CodeInvalidInitiative, CodeUnknownMethod, CodeInsufficientData, CodeImplausibleValue}
+}
 
 // APICode is the code of schemas/errors.yaml an HTTP handler answers with.
 func (c Code) APICode() string {

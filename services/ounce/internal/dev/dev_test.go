@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
@@ -264,4 +266,50 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 		return owid.Status == "ok"
 	}, 60*time.Second, 50*time.Millisecond, "owid-co2 never ok in /v1/feeds: %+v", owid)
 	require.Equal(t, len(records)-1, owid.Rows)
+
+	// Every value the feeds of the mirror hold lies in its indicator's
+	// plausible range (catalogue.Indicator.Plausible): the ranges the
+	// gateway enforces on partners never contradict the open data.
+	var statuses map[string]string
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/v1/feeds")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct{ Feeds []feedEntry }
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		statuses = map[string]string{}
+		for _, e := range body.Feeds {
+			statuses[e.ID] = e.Status
+			if e.Status != "ok" {
+				return false
+			}
+		}
+		return len(body.Feeds) > 0
+	}, 2*time.Minute, 100*time.Millisecond, "not every feed ran ok: %v", statuses)
+	require.Eventually(t, func() bool {
+		var pending uint64
+		return ch.Conn.QueryRow(context.Background(), "SELECT count() FROM observations").Scan(&pending) == nil && pending > 0
+	}, time.Minute, 50*time.Millisecond)
+	cat, err := catalogue.Load()
+	require.NoError(t, err)
+	type extent struct {
+		Indicator string  `ch:"indicator"`
+		Min       float64 `ch:"lo"`
+		Max       float64 `ch:"hi"`
+		Rows      uint64  `ch:"n"`
+	}
+	var extents []extent
+	require.NoError(t, ch.Conn.Select(context.Background(), &extents,
+		"SELECT indicator, min(value) AS lo, max(value) AS hi, count() AS n FROM observations GROUP BY indicator ORDER BY indicator"))
+	require.Greater(t, len(extents), 100)
+	for _, e := range extents {
+		ind, ok := cat.Indicator(e.Indicator)
+		require.True(t, ok, e.Indicator)
+		b := ind.Plausible()
+		assert.True(t, b.Contains(e.Min) && b.Contains(e.Max), "%s (%s): stored values %g to %g over %d rows, plausible %s", e.Indicator, ind.Unit, e.Min, e.Max, e.Rows, b)
+	}
 }
