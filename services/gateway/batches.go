@@ -25,6 +25,11 @@ type batchRecord struct {
 	PublishedAt time.Time `json:"published_at"`
 	Rows        int       `json:"rows"`
 	MessageIDs  []string  `json:"message_ids"`
+	// Duplicates are the message ids JetStream already held when they
+	// were published (a repeat of the same rows and versions within the
+	// duplicate window): the loader reports them under the batch that
+	// first published them.
+	Duplicates []string `json:"duplicates,omitempty"`
 }
 
 // Batch states.
@@ -32,6 +37,9 @@ const (
 	BatchPublished = "published" // in JetStream, not yet in ClickHouse
 	BatchLoading   = "loading"   // some of its messages are in ClickHouse
 	BatchLoaded    = "loaded"    // every message is in ClickHouse
+	// BatchDuplicate: every message was already held by JetStream (a
+	// repeat of an earlier push) and that earlier copy is in ClickHouse.
+	BatchDuplicate = "duplicate"
 )
 
 // BatchStatus is the body of GET /v1/batches/{id}.
@@ -42,7 +50,11 @@ type BatchStatus struct {
 	RowsPublished  int       `json:"rows_published"`
 	Messages       int       `json:"messages"`
 	MessagesLoaded int       `json:"messages_loaded"`
-	RowsLoaded     int       `json:"rows_loaded"`
+	// MessagesDuplicate of the messages were a repeat JetStream already
+	// held; they count as loaded once the earlier copy is, and their rows
+	// as ignored.
+	MessagesDuplicate int `json:"messages_duplicate,omitempty"`
+	RowsLoaded        int `json:"rows_loaded"`
 	// RowsRejectedByLoader are rows the loader dead-lettered (OBS_DLQ).
 	RowsRejectedByLoader int        `json:"rows_rejected_by_loader"`
 	LoadedAt             *time.Time `json:"loaded_at,omitempty"`
@@ -135,6 +147,25 @@ func (s *Service) batchStatus(ctx context.Context, id string) (BatchStatus, stri
 	for _, m := range rec.MessageIDs {
 		want[m] = true
 	}
+	for _, m := range rec.Duplicates {
+		delete(want, m)
+		rep, ok, err := s.reportOf(ctx, m)
+		if err != nil {
+			return BatchStatus{}, "", err
+		}
+		if !ok {
+			continue // the earlier copy is not in ClickHouse yet
+		}
+		st.MessagesLoaded++
+		st.MessagesDuplicate++
+		st.RowsLoaded += rep.Rows
+		st.RowsRejectedByLoader += rep.Rejected
+		st.addChanges(&extch.RowChanges{Ignored: rep.Rows})
+		if st.LoadedAt == nil || rep.LoadedAt.After(*st.LoadedAt) {
+			t := rep.LoadedAt
+			st.LoadedAt = &t
+		}
+	}
 	lister, err := s.batches.ListKeysFiltered(ctx, id+".*")
 	if err != nil {
 		return BatchStatus{}, "", fmt.Errorf("list load reports of %s: %w", id, err)
@@ -174,8 +205,37 @@ func (s *Service) batchStatus(ctx context.Context, id string) (BatchStatus, stri
 	case st.MessagesLoaded < st.Messages:
 		st.State = BatchLoading
 		st.LoadedAt = nil
+	case st.MessagesDuplicate == st.Messages:
+		st.State = BatchDuplicate
 	default:
 		st.State = BatchLoaded
 	}
 	return st, rec.Partner, nil
+}
+
+// reportOf finds the loader's report of message msgID under whichever
+// batch published it first (keys are <batch id>.<message id>).
+func (s *Service) reportOf(ctx context.Context, msgID string) (loader.LoadReport, bool, error) {
+	lister, err := s.batches.ListKeysFiltered(ctx, "*."+msgID)
+	if err != nil {
+		return loader.LoadReport{}, false, fmt.Errorf("list load reports of message %s: %w", msgID, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		e, err := s.batches.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return loader.LoadReport{}, false, fmt.Errorf("read load report %s: %w", k, err)
+		}
+		var rep loader.LoadReport
+		if json.Unmarshal(e.Value(), &rep) == nil {
+			return rep, true, nil
+		}
+	}
+	return loader.LoadReport{}, false, nil
 }

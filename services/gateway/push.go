@@ -417,11 +417,13 @@ func (s *Service) publish(ctx context.Context, p *registry.Partner, batchID stri
 	}
 	out := published{messages: len(msgs)}
 	ids := make([]string, len(msgs))
+	var dups []string
 	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
 			if ack.Duplicate {
 				out.ignoredRows += msgs[i].Count
+				dups = append(dups, msgs[i].MsgID)
 			}
 			ids[i] = msgs[i].MsgID
 		case err := <-f.Err():
@@ -433,7 +435,7 @@ func (s *Service) publish(ctx context.Context, p *registry.Partner, batchID stri
 		}
 	}
 	s.m.published.Add(float64(len(msgs)))
-	s.recordBatch(ctx, batchID, batchRecord{Partner: p.ID, Subject: subject, PublishedAt: now, Rows: len(obs), MessageIDs: ids})
+	s.recordBatch(ctx, batchID, batchRecord{Partner: p.ID, Subject: subject, PublishedAt: now, Rows: len(obs), MessageIDs: ids, Duplicates: dups})
 	return out, nil
 }
 

@@ -244,6 +244,37 @@ func TestIntegrationPartnerPushReachesClickHouse(t *testing.T) {
 	want["who.NCD_PAA|GB-MAN|2020"] = 36
 	want["who.NCD_PAA|GBR|2023"] = 28
 
+	// The same rows with the same versions pushed twice: JetStream keeps
+	// one copy; the repeat's batch settles to "duplicate", its rows loaded
+	// (by the first push) and ignored.
+	repeat := `{"observations":[{"indicator":"who.NCD_PAA","geo":"GBR","period":"2024","value":27.5,"version":7}]}`
+	status, s = push("application/json", "", repeat)
+	require.Equal(t, http.StatusOK, status, "%+v", s)
+	st = loaded(s.BatchID, 1)
+	require.Zero(t, st.MessagesDuplicate)
+	status, s = push("application/json", "", repeat)
+	require.Equal(t, http.StatusOK, status, "%+v", s)
+	require.NotNil(t, s.Counts.Ignored)
+	require.Equal(t, 1, *s.Counts.Ignored, "JetStream held the message already")
+	var dup gateway.BatchStatus
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/batches/"+s.BatchID, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		dup = gateway.BatchStatus{}
+		return json.NewDecoder(resp.Body).Decode(&dup) == nil && dup.State == gateway.BatchDuplicate
+	}, 20*time.Second, 50*time.Millisecond, "the repeat's batch never settled: %+v", dup)
+	require.Equal(t, 1, dup.MessagesDuplicate)
+	require.Equal(t, 1, dup.MessagesLoaded)
+	require.Equal(t, 1, dup.RowsLoaded)
+	require.NotNil(t, dup.LoadedAt)
+	require.Equal(t, [3]int{0, 0, 1}, [3]int{*dup.RowsImported, *dup.RowsUpdated, *dup.RowsIgnored})
+	want["who.NCD_PAA|GBR|2024"] = 27.5
+
 	// An atomic push of several NATS messages (one JetStream atomic
 	// batch) is loaded and reported like any other.
 	var nd strings.Builder
