@@ -48,6 +48,7 @@ const (
 	CodeRateLimited          Code = "rate_limited"
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
 	CodeIdempotencyKeyInUse  Code = "idempotency_key_in_use"
+	CodeRequestTimeout       Code = "request_timeout"
 )
 
 var codeStatus = map[Code]int{
@@ -73,6 +74,7 @@ var codeStatus = map[Code]int{
 	CodeRateLimited:          http.StatusTooManyRequests,
 	CodeIdempotencyKeyReused: http.StatusConflict,
 	CodeIdempotencyKeyInUse:  http.StatusConflict,
+	CodeRequestTimeout:       http.StatusRequestTimeout,
 }
 
 // Codes returns every error code, sorted.

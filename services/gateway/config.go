@@ -21,6 +21,8 @@ const (
 	DefaultRateBurst      = 20
 	DefaultPublishTimeout = 30 * time.Second
 	DefaultPendingTimeout = time.Minute
+	// DefaultReadTimeout fits the largest default body (16 MiB) at 1 Mbit/s.
+	DefaultReadTimeout = 3 * time.Minute
 )
 
 // Config tunes the gateway. Zero values take the defaults.
@@ -33,6 +35,9 @@ type Config struct {
 	RateBurst    int
 	// PublishTimeout bounds the wait for JetStream to acknowledge a push.
 	PublishTimeout time.Duration
+	// ReadTimeout bounds reading a push's body, from its headers to its
+	// last byte: a body trickling in slower is refused with 408.
+	ReadTimeout time.Duration
 	// PendingTimeout is how long an Idempotency-Key stays claimed by a
 	// request that never finished (a crashed replica) before another may
 	// take it over.
@@ -52,6 +57,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.RateLimit, "rate-limit", DefaultRateLimit, "requests per second per key, shared by every replica (each replica's own when NATS does not answer)")
 	fs.IntVar(&c.RateBurst, "rate-burst", DefaultRateBurst, "requests a key may send at once above the rate")
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", DefaultPublishTimeout, "wait this long for JetStream to acknowledge a push")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", DefaultReadTimeout, "a push body not read in full within this is refused (408); the default fits 16 MiB at 1 Mbit/s")
 }
 
 // WithDefaults fills zero fields.
@@ -80,6 +86,9 @@ func (c Config) WithDefaults() Config {
 	if c.PendingTimeout == 0 {
 		c.PendingTimeout = DefaultPendingTimeout
 	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -103,6 +112,9 @@ func (c Config) Validate() error {
 	}
 	if c.PublishTimeout < 0 {
 		errs = append(errs, fmt.Errorf("publish-timeout %s: want a positive duration", c.PublishTimeout))
+	}
+	if c.ReadTimeout < 0 {
+		errs = append(errs, fmt.Errorf("read-timeout %s: want a positive duration", c.ReadTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -55,6 +55,9 @@ type metrics struct {
 	duration    prometheus.Histogram
 	published   prometheus.Counter
 	publishFail prometheus.Counter
+	// bodyTimeouts counts pushes whose body did not arrive within
+	// Config.ReadTimeout (408).
+	bodyTimeouts prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -84,6 +87,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		publishFail: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "ounce", Subsystem: "gateway", Name: "publish_errors_total",
 			Help: "Pushes answered 503 because JetStream did not acknowledge every message.",
+		}),
+		bodyTimeouts: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "ounce", Subsystem: "gateway", Name: "body_read_timeouts_total",
+			Help: "Pushes answered 408 because the body was not received within --read-timeout.",
 		}),
 	}
 }

@@ -1,11 +1,15 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -411,4 +415,39 @@ func TestBadValuesAreQuotedShort(t *testing.T) {
 		require.Less(t, len(c.Message), 600, c.Message)
 		require.Contains(t, c.Message, "(60003 bytes)", c.Message)
 	}
+}
+
+// A body trickling in slower than --read-timeout is refused with 408 once
+// the timeout passes, over a real connection; nothing is published.
+func TestSlowBodyIsRefusedAfterTheReadTimeout(t *testing.T) {
+	f := newFixture(t, gateway.Config{ReadTimeout: 300 * time.Millisecond})
+	srv := httptest.NewServer(f.h)
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	body := jsonBody(good)
+	_, err = fmt.Fprintf(conn, "POST /v1/observations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		f.keyA, len(body), body[:10])
+	require.NoError(t, err)
+	start := time.Now()
+	go func() { // a byte every 100 ms: the whole body would take minutes
+		for _, b := range body[10:] {
+			time.Sleep(100 * time.Millisecond)
+			if _, err := conn.Write([]byte{b}); err != nil {
+				return
+			}
+		}
+	}()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+	require.Less(t, time.Since(start), 5*time.Second)
+	var env httpapi.Envelope
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&env))
+	require.Equal(t, httpapi.CodeRequestTimeout, env.Error.Code)
+	require.Contains(t, env.Error.Message, "not received within 300ms")
+	require.Zero(t, f.streamMessages(t))
 }
