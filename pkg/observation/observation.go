@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Observation is one fact. Its natural key is (Indicator, Geo, Period, Dims,
@@ -220,11 +221,18 @@ func (o *Observation) Validate() error {
 		add("dims", "has %d entries; at most %d", len(o.Dims), MaxDims)
 	}
 	for k, v := range o.Dims {
+		field := "dims." + k
 		if !dimKeyRE.MatchString(k) {
-			add("dims."+k, "key must be lower-case snake_case, 1-32 characters")
+			if len(k) > 32 {
+				field = "dims." + k[:32] + "…"
+			}
+			add(field, "key %s must be lower-case snake_case, 1-32 characters", Quote(k))
 		}
-		if v == "" || len(v) > MaxDimValueLen {
-			add("dims."+k, "value must be 1-%d characters", MaxDimValueLen)
+		switch {
+		case v == "" || len(v) > MaxDimValueLen:
+			add(field, "value must be 1-%d characters", MaxDimValueLen)
+		case !plainText(v):
+			add(field, "value %s holds a control character or is not UTF-8; send printable text", Quote(v))
 		}
 	}
 	switch {
@@ -235,6 +243,8 @@ func (o *Observation) Validate() error {
 	}
 	if o.Unit == "" || len(o.Unit) > MaxUnitLen {
 		add("unit", "must be 1-%d characters", MaxUnitLen)
+	} else if !plainText(o.Unit) {
+		add("unit", "%s holds a control character or is not UTF-8", Quote(o.Unit))
 	}
 	if !sourceRE.MatchString(o.Source) {
 		add("source", "%s must be a feed id (lower-case letters, digits, '-') or partner:<id>", Quote(o.Source))
@@ -244,9 +254,13 @@ func (o *Observation) Validate() error {
 	}
 	if o.Provenance.Licence == "" || len(o.Provenance.Licence) > MaxLicenceLen {
 		add("provenance.licence", "must be 1-%d characters", MaxLicenceLen)
+	} else if !plainText(o.Provenance.Licence) {
+		add("provenance.licence", "%s holds a control character or is not UTF-8", Quote(o.Provenance.Licence))
 	}
 	if len(o.Provenance.URL) > MaxURLLen {
 		add("provenance.url", "is longer than %d characters", MaxURLLen)
+	} else if !plainText(o.Provenance.URL) {
+		add("provenance.url", "%s holds a control character or is not UTF-8", Quote(o.Provenance.URL))
 	}
 	if o.Provenance.RetrievedAt.IsZero() {
 		add("provenance.retrieved_at", "is missing")
@@ -269,3 +283,21 @@ func ValidGeo(s string) bool { return geoRE.MatchString(s) }
 
 // ValidDimKey reports whether s is a well-formed dims key (^[a-z][a-z0-9_]{0,31}$).
 func ValidDimKey(s string) bool { return dimKeyRE.MatchString(s) }
+
+// plainText reports whether s is valid UTF-8 without control characters
+// (C0, DEL, C1): what a label, a unit or a breakdown value may hold. A NUL
+// or an escape sequence in stored text would reach CSV exports, terminals
+// and dashboards.
+func plainText(s string) bool {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return false
+		}
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+			return false
+		}
+		i += size
+	}
+	return true
+}

@@ -527,3 +527,38 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateRefusesControlCharacters(t *testing.T) {
+	base := func() Observation {
+		return Observation{Indicator: "a.b", Geo: "GBR", Period: Year(2020), Value: Float(1), Unit: "%", Source: "feed-x", Version: 1,
+			Provenance: Provenance{Licence: "CC0", RetrievedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	}
+	ok := base()
+	ok.Dims = Dims{"site": "Saint-Étienne (nord)"}
+	require.NoError(t, ok.Validate(), "accents and punctuation are text")
+	for name, tc := range map[string]struct {
+		change func(*Observation)
+		field  string
+	}{
+		"NUL in dims":        {func(o *Observation) { o.Dims = Dims{"site": "a\x00b"} }, "dims.site"},
+		"escape in dims":     {func(o *Observation) { o.Dims = Dims{"site": "\x1b[31m"} }, "dims.site"},
+		"C1 in dims":         {func(o *Observation) { o.Dims = Dims{"site": "a\u0085b"} }, "dims.site"},
+		"bad UTF-8 in dims":  {func(o *Observation) { o.Dims = Dims{"site": "a\xffb"} }, "dims.site"},
+		"tab in unit":        {func(o *Observation) { o.Unit = "%\t" }, "unit"},
+		"newline in licence": {func(o *Observation) { o.Provenance.Licence = "CC0\nX" }, "provenance.licence"},
+		"DEL in url":         {func(o *Observation) { o.Provenance.URL = "https://x/\x7f" }, "provenance.url"},
+	} {
+		o := base()
+		tc.change(&o)
+		err := o.Validate()
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve, name)
+		require.Equal(t, tc.field, ve.Problems[0].Field, name)
+	}
+	long := base()
+	key := strings.Repeat("K", 70_000)
+	long.Dims = Dims{key: "v"}
+	err := long.Validate()
+	require.Error(t, err)
+	require.Less(t, len(err.Error()), 300, "a huge bad key is quoted short")
+}

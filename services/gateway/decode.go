@@ -65,7 +65,12 @@ func badBody(format string, args ...any) error { return &bodyError{msg: fmt.Spri
 // the body as a whole is unreadable; a single unreadable row (an NDJSON
 // line, a CSV record, a JSON element of the wrong shape) becomes that row's
 // conflict and the others are kept.
+//
+// Every format is read alike at its edges: a leading UTF-8 byte-order mark
+// (Excel and Windows editors write one) is skipped, and the validator trims
+// white space around every field.
 func decodeRows(format string, body []byte, maxRows int) ([]row, error) {
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
 	switch format {
 	case FormatJSON:
 		return decodeJSON(body, maxRows)
@@ -224,7 +229,6 @@ var csvColumns = []string{"indicator", "geo", "period", "value", "unit", "initia
 
 // decodeCSV reads a header line naming the columns, then one row a record.
 func decodeCSV(body []byte, maxRows int) ([]row, error) {
-	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")) // Excel's byte-order mark
 	cr := csv.NewReader(bytes.NewReader(body))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true

@@ -79,6 +79,12 @@ func TestConflictCodes(t *testing.T) {
 			wantCode: gateway.ConflictMalformedRow, errContains: "not a JSON object"},
 		{name: "bad dims key", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":1,"dims":{"Sex":"f"}}`,
 			wantCode: gateway.ConflictInvalidField, wantField: "dims.Sex", errContains: "snake_case"},
+		{name: "NUL in a dims value", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":1,"dims":{"site":"a\u0000b"}}`,
+			wantCode: gateway.ConflictInvalidField, wantField: "dims.site", errContains: "control character"},
+		{name: "escape sequence in a dims value", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":1,"dims":{"site":"\u001b[31mred"}}`,
+			wantCode: gateway.ConflictInvalidField, wantField: "dims.site", errContains: "control character"},
+		{name: "control character in a unit", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":1,"unit":"%\u0007"}`,
+			wantCode: gateway.ConflictWrongUnit, wantField: "unit", errContains: `not "%\a"`},
 		{name: "bad version", row: `{"indicator":"who.NCD_PAA","geo":"GBR","period":"2023","value":1,"version":-1}`,
 			wantCode: gateway.ConflictInvalidField, wantField: "version", errContains: "positive integer"},
 	}
@@ -450,4 +456,23 @@ func TestSlowBodyIsRefusedAfterTheReadTimeout(t *testing.T) {
 	require.Equal(t, httpapi.CodeRequestTimeout, env.Error.Code)
 	require.Contains(t, env.Error.Message, "not received within 300ms")
 	require.Zero(t, f.streamMessages(t))
+}
+
+// Every format reads its edges alike: a leading byte-order mark is
+// skipped, and white space around a field is not part of it.
+func TestBOMAndWhiteSpaceAreReadAlikeInEveryFormat(t *testing.T) {
+	f := newFixture(t, gateway.Config{})
+	const bom = "\xef\xbb\xbf"
+	row := `{"indicator":" who.NCD_PAA ","geo":"GBR\t","period":" 2023 ","value":" 31.5 ","dims":{"sex":" female "}}`
+	for format, body := range map[string]string{
+		gateway.FormatJSON:   bom + `{"observations":[` + row + `]}`,
+		gateway.FormatNDJSON: bom + row + "\n",
+		gateway.FormatCSV:    bom + "indicator,geo,period,value,dim.sex\n who.NCD_PAA ,GBR\t, 2023 , 31.5 , female \n",
+	} {
+		rec := f.push(t, f.keyA, format, "dry_run=true", []byte(body))
+		require.Equal(t, http.StatusOK, rec.Code, "%s: %s", format, rec.Body.String())
+		s := summary(t, rec)
+		require.Equal(t, gateway.StatusSuccess, s.Status, "%s: %+v", format, s.Conflicts)
+		require.Equal(t, 1, s.Counts.Accepted, format)
+	}
 }

@@ -68,8 +68,17 @@ func (v *validator) check(r *row) (observation.Observation, *problem, error) {
 	if r.bad != nil {
 		return observation.Observation{}, r.bad, nil
 	}
+	r.Source = strings.TrimSpace(r.Source)
 	if r.Source != "" && r.Source != v.source {
 		return observation.Observation{}, nil, errForeignSource
+	}
+	// White space around a field is not part of it, in any format.
+	r.Indicator, r.Geo = strings.TrimSpace(r.Indicator), strings.TrimSpace(r.Geo)
+	r.Unit, r.Initiative = strings.TrimSpace(r.Unit), strings.TrimSpace(r.Initiative)
+	for k, d := range r.Dims {
+		if t := strings.TrimSpace(d); t != d {
+			r.Dims[k] = t
+		}
 	}
 	var missing []string
 	if strings.TrimSpace(r.Indicator) == "" {
