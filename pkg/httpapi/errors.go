@@ -215,6 +215,22 @@ func ETagMatch(ifNoneMatch, tag string) bool {
 	return false
 }
 
+// IfMatch reports whether an If-Match header value matches tag, using the
+// strong comparison RFC 9110 prescribes for If-Match: a weak candidate
+// (W/"…") never matches, and "*" matches any current representation.
+func IfMatch(ifMatch, tag string) bool {
+	if strings.HasPrefix(tag, "W/") {
+		return false
+	}
+	for _, c := range strings.Split(ifMatch, ",") {
+		c = strings.TrimSpace(c)
+		if c == "*" || c == tag {
+			return true
+		}
+	}
+	return false
+}
+
 func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

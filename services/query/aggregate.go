@@ -167,7 +167,7 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	has, err := readGeosWithData(ctx, s.conn, codes)
 	s.chDuration.WithLabelValues("aggregate").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.chErrors.WithLabelValues("aggregate").Inc()
+		s.countStoreError(r.Context(), "aggregate")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
@@ -192,7 +192,7 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	rows, err := readAggregateRows(ctx, s.conn, codes, members, p.seriesParams, limit+1)
 	s.chDuration.WithLabelValues("aggregate").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.chErrors.WithLabelValues("aggregate").Inc()
+		s.countStoreError(r.Context(), "aggregate")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}

@@ -136,7 +136,7 @@ func (s *Service) timedInitiatives(ctx context.Context, id string) (map[string]s
 	stored, order, err := readInitiatives(ctx, s.conn, id)
 	s.chDuration.WithLabelValues("initiatives").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.chErrors.WithLabelValues("initiatives").Inc()
+		s.countStoreError(ctx, "initiatives")
 	}
 	return stored, order, err
 }
@@ -207,7 +207,7 @@ func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pat
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			httpapi.WriteError(w, httpapi.BadRequest("body", "the initiative is larger than %d bytes", MaxInitiativeBytes))
+			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePayloadTooLarge, "body", "the initiative is larger than %d bytes; an initiative document is a few kilobytes", MaxInitiativeBytes))
 		} else {
 			httpapi.WriteError(w, httpapi.BadRequest("body", "the body could not be read: %v", err))
 		}
@@ -311,11 +311,17 @@ func (s *Service) putInitiative(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if match := r.Header.Get("If-Match"); match != "" {
-		if !live || !httpapi.ETagMatch(match, initiativeTag(prev.Version)) {
+		if !live || !httpapi.IfMatch(match, initiativeTag(prev.Version)) {
 			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePreconditionFail, "If-Match",
-				"initiative %q changed since you read it (or is gone); GET it again, reapply your change and retry", id))
+				"initiative %q changed since you read it (or is gone); GET it again, reapply your change and retry (If-Match takes the strong ETag \"v<version>\", never W/)", id))
 			return
 		}
+	}
+	// If-None-Match: * creates only; a tag refuses to overwrite that version.
+	if inm := r.Header.Get("If-None-Match"); inm != "" && live && httpapi.ETagMatch(inm, initiativeTag(prev.Version)) {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePreconditionFail, "If-None-Match",
+			"initiative %q exists (version %d); with If-None-Match: * the PUT only creates. GET it and PUT with If-Match to change it", id, prev.Version))
+		return
 	}
 	status := http.StatusOK
 	if !live {
@@ -359,7 +365,7 @@ func (s *Service) storeInitiative(w http.ResponseWriter, r *http.Request, id, do
 	err := writeInitiative(ctx, s.conn, id, doc, false, version)
 	s.chDuration.WithLabelValues("initiative_write").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.chErrors.WithLabelValues("initiative_write").Inc()
+		s.countStoreError(r.Context(), "initiative_write")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
@@ -386,7 +392,7 @@ func (s *Service) deleteInitiative(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if match := r.Header.Get("If-Match"); match != "" && !httpapi.ETagMatch(match, initiativeTag(cur.Version)) {
+	if match := r.Header.Get("If-Match"); match != "" && !httpapi.IfMatch(match, initiativeTag(cur.Version)) {
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePreconditionFail, "If-Match",
 			"initiative %q changed since you read it; GET it again and retry", id))
 		return
@@ -398,7 +404,7 @@ func (s *Service) deleteInitiative(w http.ResponseWriter, r *http.Request) {
 	err := writeInitiative(ctx, s.conn, id, "", true, version)
 	s.chDuration.WithLabelValues("initiative_write").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.chErrors.WithLabelValues("initiative_write").Inc()
+		s.countStoreError(r.Context(), "initiative_write")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}

@@ -71,6 +71,14 @@ func TestIntegrationInitiativesLifecycle(t *testing.T) {
 	changed := strings.Replace(initiativeDoc, `"name": "Diabetes prevention programme"`, `"name": "NHS DPP"`, 1)
 	rec = f.send(t, http.MethodPut, "/v1/initiatives/nhs-dpp-england", changed, append(auth, "If-Match", `"v1"`)...)
 	require.Equal(t, http.StatusPreconditionFailed, rec.Code, rec.Body.String())
+	// A weak ETag never satisfies If-Match (RFC 9110's strong comparison);
+	// If-None-Match: * on PUT creates only.
+	rec = f.send(t, http.MethodPut, "/v1/initiatives/nhs-dpp-england", changed, append(auth, "If-Match", "W/"+created)...)
+	require.Equal(t, http.StatusPreconditionFailed, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), "never W/")
+	rec = f.send(t, http.MethodPut, "/v1/initiatives/nhs-dpp-england", changed, append(auth, "If-None-Match", "*")...)
+	require.Equal(t, http.StatusPreconditionFailed, rec.Code, rec.Body.String())
+	require.Equal(t, "If-None-Match", decode[httpapi.Envelope](t, rec).Error.Field)
 	rec = f.send(t, http.MethodPut, "/v1/initiatives/nhs-dpp-england", changed, append(auth, "If-Match", created)...)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	updated := rec.Header().Get("ETag")
@@ -88,7 +96,13 @@ func TestIntegrationInitiativesLifecycle(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
 	require.Equal(t, http.StatusNotFound, f.get(t, "/v1/initiatives/nhs-dpp-england").Code)
 	require.Equal(t, 0, decode[query.InitiativesResponse](t, f.get(t, "/v1/initiatives")).Count)
+
 	require.Equal(t, http.StatusNotFound, f.send(t, http.MethodDelete, "/v1/initiatives/nhs-dpp-england", "", auth...).Code)
+
+	// Once it is gone, If-None-Match: * lets the PUT create it again.
+	rec = f.send(t, http.MethodPut, "/v1/initiatives/nhs-dpp-england", changed, append(auth, "If-None-Match", "*")...)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	require.Equal(t, http.StatusNoContent, f.send(t, http.MethodDelete, "/v1/initiatives/nhs-dpp-england", "", auth...).Code)
 
 	// A deleted id can be registered again.
 	rec = f.send(t, http.MethodPost, "/v1/initiatives", initiativeDoc, auth...)
@@ -124,7 +138,9 @@ func TestIntegrationInitiativeBadInput(t *testing.T) {
 	rec := f.send(t, http.MethodPost, "/v1/initiatives", initiativeDoc, append(auth, "Content-Type", "text/plain")...)
 	require.Equal(t, http.StatusBadRequest, rec.Code)
 	rec = f.send(t, http.MethodPost, "/v1/initiatives", "{"+strings.Repeat(" ", query.MaxInitiativeBytes)+"}", auth...)
-	require.Equal(t, http.StatusBadRequest, rec.Code)
-	require.Contains(t, rec.Body.String(), "larger than")
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	env := decode[httpapi.Envelope](t, rec)
+	require.Equal(t, httpapi.CodePayloadTooLarge, env.Error.Code)
+	require.Contains(t, env.Error.Message, "larger than")
 	require.Equal(t, 0, decode[query.InitiativesResponse](t, f.get(t, "/v1/initiatives")).Count, "nothing stored")
 }

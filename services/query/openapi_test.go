@@ -115,12 +115,18 @@ func TestOpenAPIParameters(t *testing.T) {
 			require.Equal(t, routes[op.pattern()], documented,
 				"query parameters the handler understands vs. the document")
 
-			// The handlers that write an ETag take it back in If-None-Match.
-			_, revalidates := doc.responses(t, op)["304"]
+			// The reads that write an ETag take it back in If-None-Match
+			// (304); a write that takes If-None-Match answers 412.
+			responses := doc.responses(t, op)
+			_, revalidates := responses["304"]
 			hasINM := slices.ContainsFunc(params, func(p map[string]any) bool {
 				return p["in"] == "header" && p["name"] == "If-None-Match"
 			})
-			require.Equal(t, revalidates, hasINM, "an operation answering 304 documents If-None-Match and vice versa")
+			if op.method == http.MethodGet {
+				require.Equal(t, revalidates, hasINM, "a read answering 304 documents If-None-Match and vice versa")
+			} else if hasINM {
+				require.Contains(t, responses, "412", "a write taking If-None-Match documents its 412")
+			}
 
 			if !strings.HasPrefix(op.path, "/v1/") {
 				return

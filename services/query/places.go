@@ -188,7 +188,7 @@ func (s *Service) loadPlaces(w http.ResponseWriter, r *http.Request) (*placeTree
 	tree, err := readPlaces(ctx, s.conn)
 	s.chDuration.WithLabelValues("places").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.chErrors.WithLabelValues("places").Inc()
+		s.countStoreError(r.Context(), "places")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return nil, false
 	}

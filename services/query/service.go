@@ -40,6 +40,7 @@ type Service struct {
 
 	chDuration    *prometheus.HistogramVec
 	chErrors      *prometheus.CounterVec
+	clientAborts  *prometheus.CounterVec
 	analystWrites *prometheus.CounterVec
 }
 
@@ -85,7 +86,13 @@ func New(cfg Config, conn driver.Conn, cat *catalogue.Catalogue, log zerolog.Log
 			Namespace: "ounce",
 			Subsystem: "query",
 			Name:      "clickhouse_errors_total",
-			Help:      "ClickHouse queries of the API that failed, by query.",
+			Help:      "ClickHouse queries of the API that failed, by query; a query stopped because its client went away is counted in client_aborts_total instead.",
+		}, []string{"query"}),
+		clientAborts: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "client_aborts_total",
+			Help:      "ClickHouse queries of the API stopped because the client closed the request, by query.",
 		}, []string{"query"}),
 		analystWrites: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ounce",
@@ -262,7 +269,7 @@ func (s *Service) indicators(w http.ResponseWriter, r *http.Request) {
 	cov, err := readCoverage(ctx, s.conn, "")
 	s.chDuration.WithLabelValues("coverage").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.chErrors.WithLabelValues("coverage").Inc()
+		s.countStoreError(r.Context(), "coverage")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
@@ -312,7 +319,7 @@ func (s *Service) indicator(w http.ResponseWriter, r *http.Request) {
 	cov, err := readCoverage(ctx, s.conn, ind.Code)
 	s.chDuration.WithLabelValues("coverage").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.chErrors.WithLabelValues("coverage").Inc()
+		s.countStoreError(r.Context(), "coverage")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
@@ -386,7 +393,7 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 	rows, err := readSeries(ctx, s.conn, p, limit+1)
 	s.chDuration.WithLabelValues("series").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.chErrors.WithLabelValues("series").Inc()
+		s.countStoreError(r.Context(), "series")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
@@ -487,6 +494,18 @@ func (s *Service) writeCached(w http.ResponseWriter, r *http.Request, v any) {
 // storeError turns a ClickHouse error into the response for the client:
 // 503 unavailable when the server is unreachable, busy or too slow, 500
 // internal (logged under the request id) otherwise.
+// countStoreError counts a failed ClickHouse query of the API: as a
+// ClickHouse error, or as a client abort when ctx (the request's) was
+// cancelled because the client went away — not ClickHouse's fault, and no
+// reason to page anyone.
+func (s *Service) countStoreError(ctx context.Context, query string) {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		s.clientAborts.WithLabelValues(query).Inc()
+		return
+	}
+	s.chErrors.WithLabelValues(query).Inc()
+}
+
 func (s *Service) storeError(r *http.Request, err error) *httpapi.Error {
 	id := httpapi.RequestID(r.Context())
 	if r.Context().Err() != nil {

@@ -1,8 +1,10 @@
 package query_test
 
 import (
+	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -107,4 +109,33 @@ func lintRegistry(reg *prometheus.Registry) ([]promlint.Problem, error) {
 		return nil, err
 	}
 	return promlint.NewWithMetricFamilies(mfs).Lint()
+}
+
+// A request whose client went away while ClickHouse worked is counted as a
+// client abort, not as a ClickHouse error (which an operator alerts on).
+func TestIntegrationClientAbortsAreNotClickHouseErrors(t *testing.T) {
+	f := newFixture(t, query.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, target := range []string{"/v1/series?indicator=owid.co2&geo=GBR", "/v1/aggregate?indicator=owid.co2&geo=GBR&agg=sum", "/v1/initiatives"} {
+		req := httptest.NewRequest(http.MethodGet, target, nil).WithContext(ctx)
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusServiceUnavailable, rec.Code, "%s: %s", target, rec.Body.String())
+	}
+	aborts, chErrors := 0.0, 0.0
+	mfs, err := f.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "ounce_query_client_aborts_total":
+				aborts += m.GetCounter().GetValue()
+			case "ounce_query_clickhouse_errors_total":
+				chErrors += m.GetCounter().GetValue()
+			}
+		}
+	}
+	require.GreaterOrEqual(t, aborts, 3.0)
+	require.Zero(t, chErrors)
 }
