@@ -120,8 +120,10 @@ func loadScale(b *testing.B, ctx context.Context, conn driver.Conn, codes []stri
 			for y := range years {
 				o := observation.Observation{
 					Indicator: code, Geo: scaleGeo(p), Period: observation.Year(scaleFirstYear + y),
-					// A gentle trend with a step at year 500, and noise.
-					Value: observation.Float(100 + float64(y)/10 - float64(min(max(y-500, 0), 1))*3 + float64((p*7919+y*104729)%97)/50),
+					// A gentle trend with a step at year 500, and noise, kept
+					// within 17 to 62 so that it is plausible for every unit
+					// (a share in % included): savings refuse implausible data.
+					Value: observation.Float(20 + float64(y)/25 - float64(min(max(y-500, 0), 1))*3 + float64((p*7919+y*104729)%97)/50),
 					Unit:  "unit", Source: "bench", Version: 1,
 					Provenance: observation.Provenance{URL: "https://example.org/bench", Licence: "CC0", RetrievedAt: retrieved},
 				}
