@@ -242,23 +242,13 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 	records, err := csv.NewReader(f).ReadAll()
 	require.NoError(t, f.Close())
 	require.NoError(t, err)
-	type feedEntry struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-		Rows   int    `json:"rows"`
-	}
 	var owid feedEntry
 	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/v1/feeds")
-		if err != nil {
+		feeds, ok := getFeeds(addr)
+		if !ok {
 			return false
 		}
-		defer resp.Body.Close()
-		var body struct{ Feeds []feedEntry }
-		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
-			return false
-		}
-		for _, e := range body.Feeds {
+		for _, e := range feeds {
 			if e.ID == "owid-co2" {
 				owid = e
 			}
@@ -272,23 +262,15 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 	// gateway enforces on partners never contradict the open data.
 	var statuses map[string]string
 	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/v1/feeds")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var body struct{ Feeds []feedEntry }
-		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
-			return false
-		}
+		feeds, ok := getFeeds(addr)
 		statuses = map[string]string{}
-		for _, e := range body.Feeds {
+		for _, e := range feeds {
 			statuses[e.ID] = e.Status
 			if e.Status != "ok" {
 				return false
 			}
 		}
-		return len(body.Feeds) > 0
+		return ok && len(feeds) > 0
 	}, 2*time.Minute, 100*time.Millisecond, "not every feed ran ok: %v", statuses)
 	require.Eventually(t, func() bool {
 		var pending uint64
@@ -312,4 +294,24 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 		b := ind.Plausible()
 		assert.True(t, b.Contains(e.Min) && b.Contains(e.Max), "%s (%s): stored values %g to %g over %d rows, plausible %s", e.Indicator, ind.Unit, e.Min, e.Max, e.Rows, b)
 	}
+}
+
+type feedEntry struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Rows   int    `json:"rows"`
+}
+
+// getFeeds reads GET /v1/feeds; false when it did not answer 200 with JSON.
+func getFeeds(addr string) ([]feedEntry, bool) {
+	resp, err := http.Get("http://" + addr + "/v1/feeds")
+	if err != nil {
+		return nil, false
+	}
+	defer resp.Body.Close()
+	var body struct{ Feeds []feedEntry }
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+		return nil, false
+	}
+	return body.Feeds, true
 }
