@@ -43,6 +43,12 @@ test: clickhouse-installed chromium-installed ## run every module's tests, integ
 test-integration: ## the integration tests only, failing (not skipping) when ClickHouse is missing
 	OUNCE_INTEGRATION=1 go test -count=1 -timeout 30m -run Integration work
 
+# The fault suite: ounce dev killed with SIGKILL at several moments of its
+# first load and while partners push, and its ClickHouse killed mid-load;
+# every run must end equal to a clean one (services/ounce/faults_test.go).
+test-faults: clickhouse-installed ## the fault suite: kill -9 of ounce dev and of its ClickHouse, each run compared with a clean load
+	OUNCE_INTEGRATION=1 go test -tags faults -count=1 -timeout 20m -run Faults -v ./services/ounce
+
 bench: clickhouse-installed ## benchmarks: loader vs raw insert, decoders, query latency (results in the README)
 	OUNCE_INTEGRATION=$${OUNCE_INTEGRATION:-1} go test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m work
 
@@ -51,6 +57,7 @@ fuzz: ## run each fuzz test for FUZZTIME
 
 lint: lint-openapi ## go vet, gofmt and the OpenAPI documents
 	go vet work
+	go vet -tags faults ./services/ounce
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # The OpenAPI linter, pinned, installed from the npm registry into .tools/.
@@ -76,4 +83,4 @@ build: ## build the binaries into ./bin
 clean: ## remove ./bin, the dev data directory and the tools in .tools
 	rm -rf bin $(DATA_DIR) .tools
 
-.PHONY: help run clickhouse-installed chromium-installed lint-openapi test test-integration bench fuzz lint fmt tidy build clean
+.PHONY: help run clickhouse-installed chromium-installed lint-openapi test test-integration test-faults bench fuzz lint fmt tidy build clean

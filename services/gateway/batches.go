@@ -96,7 +96,7 @@ func (s *Service) putBatch(ctx context.Context, id string, rec batchRecord) erro
 
 // batch is GET /v1/batches/{id}: where a partner's batch stands.
 func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
-	p, herr := s.authenticate(r)
+	p, herr := s.authenticate(w, r)
 	if herr != nil {
 		httpapi.WriteError(w, herr)
 		return

@@ -20,7 +20,7 @@ const (
 	DefaultRateLimit      = 10 // pushes per second per key
 	DefaultRateBurst      = 20
 	DefaultPublishTimeout = 30 * time.Second
-	DefaultPendingTimeout = time.Minute
+	DefaultPendingTimeout = 10 * time.Second
 	// DefaultReadTimeout fits the largest default body (16 MiB) at 1 Mbit/s.
 	DefaultReadTimeout = 3 * time.Minute
 )
@@ -39,8 +39,8 @@ type Config struct {
 	// last byte: a body trickling in slower is refused with 408.
 	ReadTimeout time.Duration
 	// PendingTimeout is how long an Idempotency-Key stays claimed by a
-	// request that never finished (a crashed replica) before another may
-	// take it over.
+	// request that stopped renewing its claim (a crashed replica) before
+	// another may take it over; a live request renews it every third of it.
 	PendingTimeout time.Duration
 	// BatchBytes caps one NATS message (observation.DefaultMaxBatchBytes when 0).
 	BatchBytes int

@@ -88,6 +88,34 @@ func (s *Service) claimIdempotency(ctx context.Context, partner, key, fp string)
 		"a push with this %s is being processed concurrently; retry in a few seconds", IdempotencyKeyHeader)
 }
 
+// keepClaim renews c's claim every third of PendingTimeout while the push
+// runs, so that a replica that died holding a key is known within
+// PendingTimeout however long a live push takes. The returned stop ends the
+// renewal; call it before storing or releasing c.
+func (s *Service) keepClaim(ctx context.Context, c *idemClaim) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.PendingTimeout / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			rec, _ := json.Marshal(idemRecord{Fingerprint: c.fingerprint, ClaimedAt: s.cfg.Now()})
+			rev, err := s.idem.Update(context.WithoutCancel(ctx), c.kvKey, rec, c.revision)
+			if err != nil {
+				s.log.Warn().Err(err).Msg("renew idempotency claim; a retry may run this push again")
+				return
+			}
+			c.revision = rev
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
 // storeIdempotency records the answer of a claimed key.
 func (s *Service) storeIdempotency(ctx context.Context, c *idemClaim, a answer) {
 	rec, err := json.Marshal(idemRecord{Fingerprint: c.fingerprint, ClaimedAt: s.cfg.Now(), Answer: &a})

@@ -61,8 +61,10 @@ func parseOptions(r *http.Request) (pushOptions, *httpapi.Error) {
 	return o, nil
 }
 
-// authenticate returns the partner of the request's bearer key.
-func (s *Service) authenticate(r *http.Request) (*registry.Partner, *httpapi.Error) {
+// authenticate returns the partner of the request's bearer key. Until the
+// partner registry has been read (just after a start) no key can be judged:
+// the answer is 503 with Retry-After, never a 401 for a valid key.
+func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (*registry.Partner, *httpapi.Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, httpapi.Errorf(httpapi.CodeUnauthorized, "Authorization", "send the partner key as Authorization: Bearer <key>")
@@ -70,6 +72,11 @@ func (s *Service) authenticate(r *http.Request) (*registry.Partner, *httpapi.Err
 	scheme, key, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
 		return nil, httpapi.Errorf(httpapi.CodeUnauthorized, "Authorization", "want Authorization: Bearer <key>")
+	}
+	if s.partners.Ready(r.Context()) != nil {
+		w.Header().Set("Retry-After", "1")
+		return nil, httpapi.Errorf(httpapi.CodeUnavailable, "",
+			"the gateway is starting and has not read the partner registry yet; retry in a second")
 	}
 	p, ok := s.partners.Authenticate(strings.TrimSpace(key))
 	if !ok {
@@ -181,7 +188,7 @@ type answer struct {
 // caller to write as an envelope instead.
 func (s *Service) doPush(w http.ResponseWriter, r *http.Request) (pushAudit, *httpapi.Error) {
 	var a pushAudit
-	p, herr := s.authenticate(r)
+	p, herr := s.authenticate(w, r)
 	if herr != nil {
 		return a, herr
 	}
@@ -211,8 +218,13 @@ func (s *Service) doPush(w http.ResponseWriter, r *http.Request) (pushAudit, *ht
 			return a, nil
 		}
 	}
+	var stopClaim func()
+	if claim != nil {
+		stopClaim = s.keepClaim(r.Context(), claim)
+	}
 	ans, herr := s.importRows(r.Context(), p, format, body, opts)
 	if claim != nil {
+		stopClaim()
 		if herr != nil && herr.Code.Status() >= 500 {
 			s.releaseIdempotency(r.Context(), claim) // let a retry run again
 		} else if herr == nil {

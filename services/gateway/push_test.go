@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ounce-data/ounce/pkg/extnats"
@@ -475,4 +477,41 @@ func TestBOMAndWhiteSpaceAreReadAlikeInEveryFormat(t *testing.T) {
 		require.Equal(t, gateway.StatusSuccess, s.Status, "%s: %+v", format, s.Conflicts)
 		require.Equal(t, 1, s.Counts.Accepted, format)
 	}
+}
+
+// Until the gateway has read the partner registry (just after a start), a
+// valid key is not refused as unknown: the push and the batch status answer
+// 503 with Retry-After, and the retried push succeeds once it is read.
+func TestValidKeyIsNotRefusedBeforeTheRegistryIsRead(t *testing.T) {
+	f := newFixture(t, gateway.Config{})
+	svc, err := gateway.New(context.Background(), gateway.Config{RateLimit: 1e6, RateBurst: 1e6, Now: func() time.Time { return testNow }},
+		f.nats.JS, f.cat, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	body := jsonBody(`{"indicator":"who.NCD_PAA","geo":"GBR","period":"2020","value":31.2}`)
+	for _, target := range []string{"/v1/observations", "/v1/batches/any"} {
+		method := http.MethodGet
+		if target == "/v1/observations" {
+			method = http.MethodPost
+		}
+		req := httptest.NewRequest(method, target, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+f.keyA)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		svc.Handler().ServeHTTP(rec, req)
+		require.Equal(t, http.StatusServiceUnavailable, rec.Code, "%s %s: %s", method, target, rec.Body)
+		require.Equal(t, "1", rec.Header().Get("Retry-After"))
+		require.Equal(t, httpapi.CodeUnavailable, envelope(t, rec).Code)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.RunRegistry(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	require.NoError(t, svc.WaitReady(ctx))
+	req := httptest.NewRequest(http.MethodPost, "/v1/observations", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+f.keyA)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	svc.Handler().ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 }

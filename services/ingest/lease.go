@@ -160,3 +160,28 @@ func (in *Ingester) leaseBucket(ctx context.Context) (jetstream.KeyValue, time.D
 	}
 	return kv, in.leaseTTL, nil
 }
+
+// ReleaseAllLeases deletes every feed lease and returns the feeds whose
+// lease it deleted. Call it only on a NATS server no ingest worker can be
+// connected to yet — ounce dev's embedded server, just started — where
+// every lease belongs to a process that died: waiting for their TTL would
+// only delay the feeds that process was running.
+func ReleaseAllLeases(ctx context.Context, js jetstream.JetStream) ([]string, error) {
+	kv, err := js.KeyValue(ctx, extnats.BucketFeedLeases)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", extnats.BucketFeedLeases, err)
+	}
+	keys, err := kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list feed leases: %w", err)
+	}
+	for _, k := range keys {
+		if err := kv.Delete(ctx, k); err != nil {
+			return nil, fmt.Errorf("release the lease of feed %s: %w", k, err)
+		}
+	}
+	return keys, nil
+}

@@ -129,6 +129,33 @@ func TestCrashedWorkersLeaseExpires(t *testing.T) {
 	t.Logf("run started %s after the lease was taken", got.LastAttempt.Sub(taken))
 }
 
+// A lease left by a process that died is released at once by
+// ReleaseAllLeases (what ounce dev does on its embedded server's start),
+// and the feed runs without waiting for the lease's TTL.
+func TestReleaseAllLeasesFreesADeadWorkersFeeds(t *testing.T) {
+	dir := headMirror(t, headRows)
+	e := newEnv(t, ingest.Config{MirrorDir: dir, Worker: "worker-b", LeaseRetry: 50 * time.Millisecond, Clock: time.Now})
+	ctx := ctxT(t)
+	require.NoError(t, extnats.Topology{LeaseTTL: time.Hour}.Ensure(ctx, e.nats.JS))
+	none, err := ingest.ReleaseAllLeases(ctx, e.nats.JS)
+	require.NoError(t, err)
+	require.Empty(t, none)
+	leases, err := e.nats.JS.KeyValue(ctx, extnats.BucketFeedLeases)
+	require.NoError(t, err)
+	_, err = leases.Create(ctx, feedID, []byte("worker-a")) // taken, and never released
+	require.NoError(t, err)
+
+	released, err := ingest.ReleaseAllLeases(ctx, e.nats.JS)
+	require.NoError(t, err)
+	require.Equal(t, []string{feedID}, released)
+	runAll(t, func() bool {
+		_, ok, err := e.in.Status(ctx, feedID)
+		return err == nil && ok
+	}, e.in)
+	require.Equal(t, ingest.ResultSuccess, e.status(t).Result, "ran within the test's bound, not after an hour's TTL")
+	require.Zero(t, metric(t, e, "ounce_ingest_feed_lease_conflicts_total"))
+}
+
 func TestLeaseLostStopsTheRun(t *testing.T) {
 	e := newEnv(t, ingest.Config{MirrorDir: headMirror(t, headRows), Worker: "worker-a", MaxInFlight: 1})
 	ctx := ctxT(t)

@@ -242,6 +242,17 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err := (extnats.Topology{}).Ensure(ctx, js); err != nil {
 		return err
 	}
+	if embedded != nil {
+		// Nothing else can have connected to a server started a moment ago:
+		// its leases are those of an ounce dev that died mid-run.
+		feeds, err := ingest.ReleaseAllLeases(ctx, js)
+		if err != nil {
+			return err
+		}
+		if len(feeds) > 0 {
+			log.Info().Strs("feeds", feeds).Msg("released the feed leases of a previous run that did not stop")
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
