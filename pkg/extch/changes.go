@@ -9,25 +9,19 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-)
 
-// RowChanges says how rows change what queries return, against what
-// ClickHouse held before them.
-type RowChanges struct {
-	Imported int `json:"imported"` // a key ClickHouse did not hold
-	Updated  int `json:"updated"`  // a new value for a stored key
-	Ignored  int `json:"ignored"`  // the stored value again, or older than the stored version
-}
+	"github.com/ounce-data/ounce/pkg/batchstatus"
+)
 
 // Range is rows [From, To) of Columns: one message, all of one source and
 // one batch.
 type Range struct{ From, To int }
 
 // Classify is ClassifyRanges of one range.
-func Classify(ctx context.Context, conn driver.Conn, c *Columns, from, to int) (RowChanges, error) {
+func Classify(ctx context.Context, conn driver.Conn, c *Columns, from, to int) (batchstatus.RowChanges, error) {
 	out, err := ClassifyRanges(ctx, conn, c, []Range{{from, to}})
 	if err != nil {
-		return RowChanges{}, err
+		return batchstatus.RowChanges{}, err
 	}
 	return out[0], nil
 }
@@ -45,8 +39,8 @@ const classifyKeysTable = "classify_keys"
 // server as an external table and matched on the table's sorting key, in
 // one query for every range: its cost follows the rows classified, not
 // how much the sources have stored.
-func ClassifyRanges(ctx context.Context, conn driver.Conn, c *Columns, ranges []Range) ([]RowChanges, error) {
-	out := make([]RowChanges, len(ranges))
+func ClassifyRanges(ctx context.Context, conn driver.Conn, c *Columns, ranges []Range) ([]batchstatus.RowChanges, error) {
+	out := make([]batchstatus.RowChanges, len(ranges))
 	var (
 		ind, geo, grain, dims, src []string
 		start                      []int64

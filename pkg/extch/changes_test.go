@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/batchstatus"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
@@ -44,7 +45,7 @@ func TestIntegrationClassify(t *testing.T) {
 	} {
 		next.Add(&o, "batch-2")
 	}
-	want := extch.RowChanges{Imported: 2, Updated: 1, Ignored: 2}
+	want := batchstatus.RowChanges{Imported: 2, Updated: 1, Ignored: 2}
 	got, err := extch.Classify(ctx, ch.Conn, &next, 0, next.Len())
 	require.NoError(t, err)
 	require.Equal(t, want, got)
@@ -56,7 +57,7 @@ func TestIntegrationClassify(t *testing.T) {
 
 	part, err := extch.Classify(ctx, ch.Conn, &next, 1, 2)
 	require.NoError(t, err)
-	require.Equal(t, extch.RowChanges{Updated: 1}, part)
+	require.Equal(t, batchstatus.RowChanges{Updated: 1}, part)
 	none, err := extch.Classify(ctx, ch.Conn, &next, 2, 2)
 	require.NoError(t, err)
 	require.Zero(t, none)

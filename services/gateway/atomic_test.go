@@ -9,10 +9,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/batchstatus"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/services/gateway"
-	"github.com/ounce-data/ounce/services/loader"
 )
 
 // manyRows is n valid rows of clinic-a: GBR, one a year.
@@ -77,7 +77,7 @@ func TestAtomicPushSpanningMessagesIsStoredWholeOrNotAtAll(t *testing.T) {
 		m, err := st.GetMsg(context.Background(), seq)
 		require.NoError(t, err)
 		require.Equal(t, "obs.v1.partner.clinic-a", m.Subject)
-		require.NotEmpty(t, m.Header.Get(loader.HeaderMsgID), "the loader keys its report by the content id")
+		require.NotEmpty(t, m.Header.Get(batchstatus.HeaderMsgID), "the loader keys its report by the content id")
 		b, err := observation.Decode(m.Data)
 		require.NoError(t, err)
 		require.Equal(t, s.BatchID, b.ID)

@@ -12,9 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/batchstatus"
 	"github.com/ounce-data/ounce/pkg/httpapi"
-	"github.com/ounce-data/ounce/services/loader"
 )
 
 // batchRecord is what the gateway stores under <batch id> in the batch
@@ -69,7 +68,7 @@ type BatchStatus struct {
 }
 
 // addChanges counts a loaded message's classified rows.
-func (st *BatchStatus) addChanges(c *extch.RowChanges) {
+func (st *BatchStatus) addChanges(c *batchstatus.RowChanges) {
 	if c == nil {
 		return
 	}
@@ -160,7 +159,7 @@ func (s *Service) batchStatus(ctx context.Context, id string) (BatchStatus, stri
 		st.MessagesDuplicate++
 		st.RowsLoaded += rep.Rows
 		st.RowsRejectedByLoader += rep.Rejected
-		st.addChanges(&extch.RowChanges{Ignored: rep.Rows})
+		st.addChanges(&batchstatus.RowChanges{Ignored: rep.Rows})
 		if st.LoadedAt == nil || rep.LoadedAt.After(*st.LoadedAt) {
 			t := rep.LoadedAt
 			st.LoadedAt = &t
@@ -186,7 +185,7 @@ func (s *Service) batchStatus(ctx context.Context, id string) (BatchStatus, stri
 			}
 			return BatchStatus{}, "", fmt.Errorf("read load report %s: %w", k, err)
 		}
-		var rep loader.LoadReport // written by the loader after a confirmed insert
+		var rep batchstatus.LoadReport // written by the loader after a confirmed insert
 		if err := json.Unmarshal(re.Value(), &rep); err != nil {
 			continue
 		}
@@ -215,10 +214,10 @@ func (s *Service) batchStatus(ctx context.Context, id string) (BatchStatus, stri
 
 // reportOf finds the loader's report of message msgID under whichever
 // batch published it first (keys are <batch id>.<message id>).
-func (s *Service) reportOf(ctx context.Context, msgID string) (loader.LoadReport, bool, error) {
-	lister, err := s.batches.ListKeysFiltered(ctx, "*."+msgID)
+func (s *Service) reportOf(ctx context.Context, msgID string) (batchstatus.LoadReport, bool, error) {
+	lister, err := s.batches.ListKeysFiltered(ctx, batchstatus.ReportsOfMessage(msgID))
 	if err != nil {
-		return loader.LoadReport{}, false, fmt.Errorf("list load reports of message %s: %w", msgID, err)
+		return batchstatus.LoadReport{}, false, fmt.Errorf("list load reports of message %s: %w", msgID, err)
 	}
 	var keys []string
 	for k := range lister.Keys() {
@@ -230,12 +229,12 @@ func (s *Service) reportOf(ctx context.Context, msgID string) (loader.LoadReport
 			continue
 		}
 		if err != nil {
-			return loader.LoadReport{}, false, fmt.Errorf("read load report %s: %w", k, err)
+			return batchstatus.LoadReport{}, false, fmt.Errorf("read load report %s: %w", k, err)
 		}
-		var rep loader.LoadReport
+		var rep batchstatus.LoadReport
 		if json.Unmarshal(e.Value(), &rep) == nil {
 			return rep, true, nil
 		}
 	}
-	return loader.LoadReport{}, false, nil
+	return batchstatus.LoadReport{}, false, nil
 }

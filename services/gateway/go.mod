@@ -5,7 +5,6 @@ go 1.26.8
 replace (
 	github.com/ounce-data/ounce/pkg => ../../pkg
 	github.com/ounce-data/ounce/schemas => ../../schemas
-	github.com/ounce-data/ounce/services/loader => ../loader
 )
 
 require (
@@ -14,7 +13,6 @@ require (
 	github.com/nats-io/nkeys v0.4.16
 	github.com/ounce-data/ounce/pkg v0.0.0
 	github.com/ounce-data/ounce/schemas v0.0.0
-	github.com/ounce-data/ounce/services/loader v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/rs/zerolog v1.35.1
 	github.com/stretchr/testify v1.12.1

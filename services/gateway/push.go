@@ -22,10 +22,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ounce-data/ounce/pkg/batchstatus"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/services/gateway/registry"
-	"github.com/ounce-data/ounce/services/loader"
 )
 
 // IdempotencyKeyHeader names a push so that a retry is answered, not redone.
@@ -482,7 +482,7 @@ func (s *Service) recordBatch(ctx context.Context, batchID string, rec batchReco
 // server answers once it staged it; the last commits and is answered with
 // the batch's acknowledgement or the reason the batch failed. The messages
 // carry no Nats-Msg-Id, since one already in the duplicate window would
-// fail the whole batch; they carry their content id in loader.HeaderMsgID
+// fail the whole batch; they carry their content id in batchstatus.HeaderMsgID
 // for the loader's load reports. Storing a push twice cannot count a row
 // twice: the loader's insert is idempotent by key and version.
 func (s *Service) publishAtomic(ctx context.Context, subject, batchID string, msgs []observation.Message) *httpapi.Error {
@@ -492,7 +492,7 @@ func (s *Service) publishAtomic(ctx context.Context, subject, batchID string, ms
 	nc := s.js.Conn()
 	for i, m := range msgs {
 		nm := &nats.Msg{Subject: subject, Data: m.Data, Header: nats.Header{}}
-		nm.Header.Set(loader.HeaderMsgID, m.MsgID)
+		nm.Header.Set(batchstatus.HeaderMsgID, m.MsgID)
 		nm.Header.Set(headerBatchID, batchID)
 		nm.Header.Set(headerBatchSeq, strconv.Itoa(i+1))
 		last := i == len(msgs)-1

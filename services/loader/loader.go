@@ -18,51 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/ounce-data/ounce/pkg/batchstatus"
+	"github.com/ounce-data/ounce/pkg/deadletter"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
-
-// Headers on dead-lettered messages.
-const (
-	HeaderError           = "Ounce-Error"
-	HeaderKind            = "Ounce-Dead-Letter-Kind"
-	HeaderOriginalSubject = "Ounce-Original-Subject"
-	HeaderOriginalSeq     = "Ounce-Original-Sequence"
-	HeaderDeliveries      = "Ounce-Deliveries"
-	// HeaderMsgID carries a message's content id when it cannot travel as
-	// Nats-Msg-Id (the messages of a JetStream atomic batch); the loader
-	// keys its load report by either.
-	HeaderMsgID = "Ounce-Msg-Id"
-)
-
-// Kinds of dead letter.
-const (
-	// KindRejected: some observations of a message failed validation; the
-	// body lists them and the rest of the message was loaded.
-	KindRejected = "rejected-observations"
-	// KindUndecodable: the body is not an observation batch at all.
-	KindUndecodable = "undecodable-message"
-	// KindInsertFailed: ClickHouse refused the message's rows MaxDeliver times.
-	KindInsertFailed = "insert-failed"
-)
-
-// Reject is one observation the loader will not load, as written in the body
-// of a rejected-observations dead letter.
-type Reject struct {
-	Index       int             `json:"index"`
-	Reason      string          `json:"reason"` // schema, invalid, unknown_indicator
-	Error       string          `json:"error"`
-	Observation json.RawMessage `json:"observation"`
-}
-
-// RejectedBody is the body of a rejected-observations dead letter.
-type RejectedBody struct {
-	Subject  string   `json:"subject"`
-	Sequence uint64   `json:"sequence"`
-	BatchID  string   `json:"batch_id,omitempty"`
-	Rejected []Reject `json:"rejected"`
-}
 
 // Loader is one replica of the loader service.
 type Loader struct {
@@ -117,7 +78,7 @@ type pending struct {
 	meta     *jetstream.MsgMetadata
 	batchID  string
 	from, to int // its rows in the batch's columns
-	rejects  []Reject
+	rejects  []deadletter.Reject
 }
 
 // New builds a loader. It does not touch NATS or ClickHouse until Run.
@@ -344,7 +305,7 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 	}
 	b, rejects, err := decode(&l.dec, msg.Data())
 	if err != nil {
-		l.deadLetterWhole(ctx, msg, meta, KindUndecodable, err)
+		l.deadLetterWhole(ctx, msg, meta, deadletter.KindUndecodable, err)
 		return
 	}
 	open := l.open
@@ -393,7 +354,7 @@ func partnerSourceOf(subject string) string {
 // When the batch as a whole does not decode it retries observation by
 // observation, so one bad value rejects one observation, not its whole
 // message.
-func decode(dec *observation.Decoder, data []byte) (observation.Batch, []Reject, error) {
+func decode(dec *observation.Decoder, data []byte) (observation.Batch, []deadletter.Reject, error) {
 	b, err := dec.Decode(data)
 	if err == nil {
 		return b, nil, nil
@@ -407,11 +368,11 @@ func decode(dec *observation.Decoder, data []byte) (observation.Batch, []Reject,
 		return observation.Batch{}, nil, err
 	}
 	out := observation.Batch{ID: loose.ID, Observations: make([]observation.Observation, 0, len(loose.Observations))}
-	var rejects []Reject
+	var rejects []deadletter.Reject
 	for i, raw := range loose.Observations {
 		o, oerr := decodeOne(loose.Common, raw)
 		if oerr != nil {
-			rejects = append(rejects, Reject{Index: i, Reason: "schema", Error: oerr.Error(), Observation: raw})
+			rejects = append(rejects, deadletter.Reject{Index: i, Reason: "schema", Error: oerr.Error(), Observation: raw})
 			continue
 		}
 		out.Observations = append(out.Observations, o)
@@ -432,12 +393,12 @@ func decodeOne(common, raw json.RawMessage) (observation.Observation, error) {
 	return b.Observations[0], nil
 }
 
-func reject(o *observation.Observation, index int, reason string, err error) Reject {
+func reject(o *observation.Observation, index int, reason string, err error) deadletter.Reject {
 	raw, merr := json.Marshal(o)
 	if merr != nil {
 		raw = nil
 	}
-	return Reject{Index: index, Reason: reason, Error: err.Error(), Observation: raw}
+	return deadletter.Reject{Index: index, Reason: reason, Error: err.Error(), Observation: raw}
 }
 
 // load inserts one batch and settles its messages: ack when the rows are
@@ -543,7 +504,7 @@ func (l *Loader) isolate(ctx context.Context, b *batch) {
 		}
 		l.m.insertErrors.Inc()
 		if int(p.meta.NumDelivered) >= l.cfg.MaxDeliver {
-			l.deadLetterWhole(ctx, p.msg, p.meta, KindInsertFailed, err)
+			l.deadLetterWhole(ctx, p.msg, p.meta, deadletter.KindInsertFailed, err)
 			continue
 		}
 		delay := min(l.cfg.RetryMin<<min(p.meta.NumDelivered, 16), l.cfg.RetryMax)
@@ -554,11 +515,11 @@ func (l *Loader) isolate(ctx context.Context, b *batch) {
 }
 
 // commit dead-letters a loaded message's rejects, then acks it.
-func (l *Loader) commit(ctx context.Context, b *batch, p *pending, changes *extch.RowChanges) {
+func (l *Loader) commit(ctx context.Context, b *batch, p *pending, changes *batchstatus.RowChanges) {
 	if len(p.rejects) > 0 {
-		body, err := json.Marshal(RejectedBody{Subject: p.msg.Subject(), Sequence: p.meta.Sequence.Stream, BatchID: p.batchID, Rejected: p.rejects})
+		body, err := json.Marshal(deadletter.RejectedBody{Subject: p.msg.Subject(), Sequence: p.meta.Sequence.Stream, BatchID: p.batchID, Rejected: p.rejects})
 		if err == nil {
-			err = l.publishDeadLetter(ctx, p.msg, p.meta, KindRejected,
+			err = l.publishDeadLetter(ctx, p.msg, p.meta, deadletter.KindRejected,
 				fmt.Sprintf("%d of %d observations rejected; first: %s", len(p.rejects), len(p.rejects)+p.to-p.from, p.rejects[0].Error), body)
 		}
 		if err != nil {
@@ -569,7 +530,7 @@ func (l *Loader) commit(ctx context.Context, b *batch, p *pending, changes *extc
 		for _, r := range p.rejects {
 			l.m.rejected.WithLabelValues(r.Reason).Inc()
 		}
-		l.m.deadLettered.WithLabelValues(KindRejected).Inc()
+		l.m.deadLettered.WithLabelValues(deadletter.KindRejected).Inc()
 	}
 	if err := p.msg.Ack(); err != nil {
 		l.log.Warn().Err(err).Uint64("stream_seq", p.meta.Sequence.Stream).Msg("ack; the message will be redelivered and deduplicated")
@@ -632,26 +593,13 @@ func sourceOfSubject(subject string) string {
 	return subject
 }
 
-// LoadReport is what the loader writes to the batch status bucket under
-// <batch id>.<Nats-Msg-Id> once a message of that batch is in ClickHouse;
-// the gateway's GET /v1/batches/{id} sums them.
-type LoadReport struct {
-	Rows     int       `json:"rows"`
-	Rejected int       `json:"rejected"`
-	LoadedAt time.Time `json:"loaded_at"`
-	// Changes classifies a partner's rows against what ClickHouse held
-	// before them; absent for feeds, and when the loader could not read the
-	// stored values.
-	Changes *extch.RowChanges `json:"changes,omitempty"`
-}
-
 // classifyPartners classifies the rows of the partner messages of pend,
 // loaded from cols, against what other batches stored (see
 // extch.ClassifyRanges): one keyed lookup for all of them, bounded in time.
 // A partner waits on GET /v1/batches/{id} for this; feeds, which publish far
 // more, are not classified. It returns nil for a message it could not
 // classify; the batch status then lacks imported/updated/ignored.
-func (l *Loader) classifyPartners(ctx context.Context, cols *extch.Columns, pend []*pending) map[*pending]*extch.RowChanges {
+func (l *Loader) classifyPartners(ctx context.Context, cols *extch.Columns, pend []*pending) map[*pending]*batchstatus.RowChanges {
 	var (
 		which  []*pending
 		ranges []extch.Range
@@ -672,7 +620,7 @@ func (l *Loader) classifyPartners(ctx context.Context, cols *extch.Columns, pend
 		l.log.Warn().Err(err).Int("messages", len(which)).Msg("classify partners' rows; their batch status will lack imported/updated/ignored")
 		return nil
 	}
-	out := make(map[*pending]*extch.RowChanges, len(which))
+	out := make(map[*pending]*batchstatus.RowChanges, len(which))
 	for i, p := range which {
 		out[p] = &changes[i]
 	}
@@ -683,16 +631,16 @@ func (l *Loader) classifyPartners(ctx context.Context, cols *extch.Columns, pend
 // what queries return when that is known. Keyed by message id, a
 // redelivered message rewrites its own report rather than adding one. A
 // failure only delays what a batch's status says, so it is logged.
-func (l *Loader) reportLoaded(ctx context.Context, p *pending, changes *extch.RowChanges) {
+func (l *Loader) reportLoaded(ctx context.Context, p *pending, changes *batchstatus.RowChanges) {
 	msgID := p.msg.Headers().Get(jetstream.MsgIDHeader)
 	if msgID == "" {
-		msgID = p.msg.Headers().Get(HeaderMsgID)
+		msgID = p.msg.Headers().Get(batchstatus.HeaderMsgID)
 	}
 	if l.batches == nil || p.batchID == "" || msgID == "" {
 		return
 	}
-	key := p.batchID + "." + msgID
-	rep := LoadReport{Rows: p.to - p.from, Rejected: len(p.rejects), LoadedAt: time.Now().UTC(), Changes: changes}
+	key := batchstatus.ReportKey(p.batchID, msgID)
+	rep := batchstatus.LoadReport{Rows: p.to - p.from, Rejected: len(p.rejects), LoadedAt: time.Now().UTC(), Changes: changes}
 	body, err := json.Marshal(rep)
 	if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -721,11 +669,11 @@ func (l *Loader) publishDeadLetter(ctx context.Context, msg jetstream.Msg, meta 
 		reason = reason[:1024]
 	}
 	dl := nats.NewMsg("dlq." + msg.Subject())
-	dl.Header.Set(HeaderKind, kind)
-	dl.Header.Set(HeaderError, reason)
-	dl.Header.Set(HeaderOriginalSubject, msg.Subject())
-	dl.Header.Set(HeaderOriginalSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
-	dl.Header.Set(HeaderDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
+	dl.Header.Set(deadletter.HeaderKind, kind)
+	dl.Header.Set(deadletter.HeaderError, reason)
+	dl.Header.Set(deadletter.HeaderOriginalSubject, msg.Subject())
+	dl.Header.Set(deadletter.HeaderOriginalSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
+	dl.Header.Set(deadletter.HeaderDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
 	dl.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dlq-%d-%s", meta.Sequence.Stream, kind))
 	dl.Data = body
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/deadletter"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/observation"
@@ -247,22 +248,22 @@ func TestIntegrationDeadLettersBadInputAndLoadsTheRest(t *testing.T) {
 		require.NoError(t, err)
 		m := &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data}
 		require.Equal(t, "dlq."+subj, m.Subject)
-		kinds[m.Header.Get(HeaderKind)+"#"+fmt.Sprint(seq)] = m
-		require.NotEmpty(t, m.Header.Get(HeaderError))
+		kinds[m.Header.Get(deadletter.HeaderKind)+"#"+fmt.Sprint(seq)] = m
+		require.NotEmpty(t, m.Header.Get(deadletter.HeaderError))
 	}
 	var rejected *nats.Msg
 	undecodable := 0
 	for k, m := range kinds {
 		switch {
-		case strings.HasPrefix(k, KindUndecodable):
+		case strings.HasPrefix(k, deadletter.KindUndecodable):
 			undecodable++
-		case strings.HasPrefix(k, KindRejected):
+		case strings.HasPrefix(k, deadletter.KindRejected):
 			rejected = m
 		}
 	}
 	require.Equal(t, 2, undecodable)
 	require.NotNil(t, rejected)
-	var body RejectedBody
+	var body deadletter.RejectedBody
 	require.NoError(t, json.Unmarshal(rejected.Data, &body))
 	require.Len(t, body.Rejected, 3)
 	reasons := map[string]string{}
@@ -273,8 +274,8 @@ func TestIntegrationDeadLettersBadInputAndLoadsTheRest(t *testing.T) {
 	require.Contains(t, reasons["schema"], "value")
 	require.Contains(t, reasons["invalid"], "value: is missing")
 
-	require.Equal(t, 2.0, testutil.ToFloat64(r.l.m.deadLettered.WithLabelValues(KindUndecodable)))
-	require.Equal(t, 1.0, testutil.ToFloat64(r.l.m.deadLettered.WithLabelValues(KindRejected)))
+	require.Equal(t, 2.0, testutil.ToFloat64(r.l.m.deadLettered.WithLabelValues(deadletter.KindUndecodable)))
+	require.Equal(t, 1.0, testutil.ToFloat64(r.l.m.deadLettered.WithLabelValues(deadletter.KindRejected)))
 	require.Equal(t, 1.0, testutil.ToFloat64(r.l.m.rejected.WithLabelValues("unknown_indicator")))
 
 	// Nothing is left unacked: the stream is not blocked.
@@ -472,8 +473,8 @@ func TestIntegrationSubjectLoadsOnlyItsOwnSource(t *testing.T) {
 	for seq := uint64(1); seq <= uint64(len(cases)); seq++ {
 		raw, err := dlq.GetMsg(ctx, seq)
 		require.NoError(t, err)
-		require.Equal(t, KindRejected, raw.Header.Get(HeaderKind))
-		var body RejectedBody
+		require.Equal(t, deadletter.KindRejected, raw.Header.Get(deadletter.HeaderKind))
+		var body deadletter.RejectedBody
 		require.NoError(t, json.Unmarshal(raw.Data, &body))
 		i := slices.Index(subjects, body.Subject)
 		require.GreaterOrEqual(t, i, 0, body.Subject)
