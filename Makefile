@@ -52,8 +52,12 @@ test-faults: clickhouse-installed ## the fault suite: kill -9 of ounce dev and o
 bench: clickhouse-installed ## benchmarks: loader vs raw insert, decoders, query latency (results in the README)
 	OUNCE_INTEGRATION=$${OUNCE_INTEGRATION:-1} go test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m work
 
-fuzz: ## run each fuzz test for FUZZTIME
-	go test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./pkg/observation
+fuzz: ## run every fuzz target of every module for FUZZTIME each
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg services | xargs -n1 dirname | sort -u); do \
+	  for f in $$(go test -list '^Fuzz' ./$$dir | grep '^Fuzz'); do \
+	    echo "== $$dir $$f"; go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./$$dir || exit 1; \
+	  done; \
+	done
 
 lint: lint-openapi ## go vet, gofmt and the OpenAPI documents
 	go vet work
@@ -77,8 +81,8 @@ tidy: ## go mod tidy in every module, then go work sync
 	@for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done
 	go work sync
 
-build: ## build the binaries into ./bin
-	go build -o bin/ ./services/ounce ./services/loader/cmd/ounce-loader ./services/query/cmd/ounce-query ./services/ingest/cmd/ounce-ingest
+build: ## build every binary into ./bin
+	go build -o bin/ ./services/ounce ./services/loader/cmd/ounce-loader ./services/query/cmd/ounce-query ./services/ingest/cmd/ounce-ingest ./services/gateway/cmd/ounce-gateway
 
 clean: ## remove ./bin, the dev data directory and the tools in .tools
 	rm -rf bin $(DATA_DIR) .tools

@@ -231,7 +231,7 @@ func (o *Observation) Validate() error {
 		switch {
 		case v == "" || len(v) > MaxDimValueLen:
 			add(field, "value must be 1-%d characters", MaxDimValueLen)
-		case !plainText(v):
+		case !PlainText(v):
 			add(field, "value %s holds a control character or is not UTF-8; send printable text", Quote(v))
 		}
 	}
@@ -243,7 +243,7 @@ func (o *Observation) Validate() error {
 	}
 	if o.Unit == "" || len(o.Unit) > MaxUnitLen {
 		add("unit", "must be 1-%d characters", MaxUnitLen)
-	} else if !plainText(o.Unit) {
+	} else if !PlainText(o.Unit) {
 		add("unit", "%s holds a control character or is not UTF-8", Quote(o.Unit))
 	}
 	if !sourceRE.MatchString(o.Source) {
@@ -254,12 +254,12 @@ func (o *Observation) Validate() error {
 	}
 	if o.Provenance.Licence == "" || len(o.Provenance.Licence) > MaxLicenceLen {
 		add("provenance.licence", "must be 1-%d characters", MaxLicenceLen)
-	} else if !plainText(o.Provenance.Licence) {
+	} else if !PlainText(o.Provenance.Licence) {
 		add("provenance.licence", "%s holds a control character or is not UTF-8", Quote(o.Provenance.Licence))
 	}
 	if len(o.Provenance.URL) > MaxURLLen {
 		add("provenance.url", "is longer than %d characters", MaxURLLen)
-	} else if !plainText(o.Provenance.URL) {
+	} else if !PlainText(o.Provenance.URL) {
 		add("provenance.url", "%s holds a control character or is not UTF-8", Quote(o.Provenance.URL))
 	}
 	if o.Provenance.RetrievedAt.IsZero() {
@@ -288,7 +288,9 @@ func ValidDimKey(s string) bool { return dimKeyRE.MatchString(s) }
 // (C0, DEL, C1): what a label, a unit or a breakdown value may hold. A NUL
 // or an escape sequence in stored text would reach CSV exports, terminals
 // and dashboards.
-func plainText(s string) bool {
+// PlainText reports whether s is valid UTF-8 without control characters:
+// what a dims value, a unit, a licence or a URL must be.
+func PlainText(s string) bool {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size <= 1 {

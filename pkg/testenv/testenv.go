@@ -236,7 +236,11 @@ func StartClickHouse(t testing.TB) *ClickHouse {
 	dsn := withDatabase(serverDSN, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := extch.Open(ctx, dsn)
+	cat, err := catalogue.Load()
+	require.NoError(t, err)
+	pl, err := places.Load()
+	require.NoError(t, err)
+	conn, _, err := extch.Setup(ctx, dsn, cat, pl)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -248,14 +252,6 @@ func StartClickHouse(t testing.TB) *ClickHouse {
 			t.Errorf("close clickhouse: %v", err)
 		}
 	})
-	_, err = extch.Migrate(ctx, conn)
-	require.NoError(t, err)
-	cat, err := catalogue.Load()
-	require.NoError(t, err)
-	require.NoError(t, extch.SyncCatalogue(ctx, conn, cat))
-	pl, err := places.Load()
-	require.NoError(t, err)
-	require.NoError(t, extch.SyncPlaces(ctx, conn, pl))
 	return &ClickHouse{DSN: dsn, Database: name, Conn: conn, ServerDSN: serverDSN}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
@@ -514,4 +515,18 @@ func TestValidKeyIsNotRefusedBeforeTheRegistryIsRead(t *testing.T) {
 	rec := httptest.NewRecorder()
 	svc.Handler().ServeHTTP(rec, req)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+}
+
+// The gateway's metrics, once a push has filled them, follow Prometheus'
+// naming conventions (promlint).
+func TestMetricsFollowConventions(t *testing.T) {
+	f := newFixture(t, gateway.Config{})
+	require.Equal(t, http.StatusOK, f.push(t, f.keyA, gateway.FormatJSON, "", jsonBody(good)).Code)
+	require.Equal(t, http.StatusUnauthorized, f.push(t, "ounce_nobody_x", gateway.FormatJSON, "", jsonBody(good)).Code)
+	families, err := f.metrics.Gather()
+	require.NoError(t, err)
+	require.NotEmpty(t, families)
+	problems, err := promlint.NewWithMetricFamilies(families).Lint()
+	require.NoError(t, err)
+	require.Empty(t, problems)
 }

@@ -81,7 +81,7 @@ type feedState struct {
 // New checks cfg and every feed (a known format, a catalogue file that maps
 // columns, a valid subject) and builds an ingester. It does not touch NATS
 // or the network until a feed runs.
-func New(cfg Config, js jetstream.JetStream, fs []feedcat.Feed, cat *catalogue.Catalogue, log zerolog.Logger, reg prometheus.Registerer) (*Ingester, error) {
+func New(cfg Config, js jetstream.JetStream, fs []feedcat.Feed, cat *catalogue.Catalogue, log zerolog.Logger, reg *prometheus.Registry) (*Ingester, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ingest config: %w", err)

@@ -82,7 +82,7 @@ type pending struct {
 }
 
 // New builds a loader. It does not touch NATS or ClickHouse until Run.
-func New(cfg Config, js jetstream.JetStream, conn driver.Conn, log zerolog.Logger, reg prometheus.Registerer) (*Loader, error) {
+func New(cfg Config, js jetstream.JetStream, conn driver.Conn, log zerolog.Logger, reg *prometheus.Registry) (*Loader, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("loader config: %w", err)

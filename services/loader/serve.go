@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/lifecycle"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // DefaultAddr is where a standalone loader serves /metrics, health and
@@ -69,7 +70,15 @@ func Serve(ctx context.Context, d Deps) (err error) {
 	if err := (extnats.Topology{}).Ensure(ctx, js); err != nil {
 		return err
 	}
-	conn, err := extch.Open(ctx, d.ClickHouseDSN)
+	cat, err := catalogue.Load()
+	if err != nil {
+		return err
+	}
+	pl, err := places.Load()
+	if err != nil {
+		return err
+	}
+	conn, _, err := extch.Setup(ctx, d.ClickHouseDSN, cat, pl)
 	if err != nil {
 		return err
 	}
@@ -78,21 +87,13 @@ func Serve(ctx context.Context, d Deps) (err error) {
 			err = errors.Join(err, fmt.Errorf("close clickhouse: %w", cerr))
 		}
 	}()
-	if _, err := extch.Migrate(ctx, conn); err != nil {
-		return err
-	}
 	l, err := New(d.Config, js, conn, d.Log, d.Registry)
 	if err != nil {
 		return err
 	}
 	health := httpapi.NewHealth(0)
 	health.Register("loader", l.Ready)
-	mux := httpapi.NewMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", health.Live)
-	mux.HandleFunc("GET /readyz", health.Ready)
-	httpapi.HandleProfiling(mux)
-	srv := &httpapi.Server{Handler: mux, Log: d.Log, Health: health}
+	srv := &httpapi.Server{Handler: httpapi.OpsMux(d.Registry, health), Log: d.Log, Health: health}
 	return lifecycle.Run(ctx,
 		lifecycle.Component{Name: "loader", Run: l.Run},
 		lifecycle.Component{Name: "ops http", Run: func(ctx context.Context) error { return srv.Serve(ctx, ln) }},

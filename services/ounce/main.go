@@ -13,6 +13,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/services/ounce/internal/backfill"
 	"github.com/ounce-data/ounce/services/ounce/internal/dev"
+	"github.com/ounce-data/ounce/services/ounce/internal/migrate"
 	"github.com/ounce-data/ounce/services/ounce/internal/partners"
 )
 
@@ -40,7 +41,7 @@ func main() {
 	case "dev":
 		err = dev.Run(ctx, os.Args[2:], os.Stderr)
 	case "migrate":
-		err = dev.Migrate(ctx, os.Args[2:], os.Stderr)
+		err = migrate.Run(ctx, os.Args[2:], os.Stderr)
 	case "partners":
 		err = partners.Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "backfill":

@@ -339,6 +339,9 @@ func (r *Reader) row(rec []string) (o observation.Observation, ok bool, err erro
 	if len(flag) > observation.MaxDimValueLen {
 		return o, false, r.fail(r.flag, flag, "is longer than %d characters", observation.MaxDimValueLen)
 	}
+	if !observation.PlainText(flag) {
+		return o, false, r.fail(r.flag, observation.Quote(flag), "holds a control character or is not UTF-8")
+	}
 	cell := rec[r.value]
 	if cell == ":" || cell == "" {
 		r.stats.Missing++
@@ -418,6 +421,9 @@ func (r *Reader) dimsFor(rec []string, flag string) (observation.Dims, error) {
 		}
 		if len(v) > observation.MaxDimValueLen {
 			return nil, r.fail(c.index, v, "is longer than %d characters", observation.MaxDimValueLen)
+		}
+		if !observation.PlainText(v) {
+			return nil, r.fail(c.index, observation.Quote(v), "holds a control character or is not UTF-8")
 		}
 		d[c.key] = strings.Clone(v)
 	}

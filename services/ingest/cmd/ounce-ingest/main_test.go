@@ -68,9 +68,9 @@ func TestListenAddressTaken(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
 	var logs testenv.SyncBuffer
-	code := run(context.Background(), []string{"--nats-url", n.URL, "--nats-nkey", n.Client.NKey, "--listen", ln.Addr().String()}, &logs)
+	code := run(context.Background(), []string{"--nats-url", n.URL, "--nats-nkey", n.Client.NKey, "--addr", ln.Addr().String()}, &logs)
 	require.Equal(t, 1, code)
-	require.Contains(t, logs.String(), "choose another address with --listen")
+	require.Contains(t, logs.String(), "choose another address with --addr")
 }
 
 // TestSIGTERM runs the service, waits until it is ready and publishing,
@@ -81,7 +81,7 @@ func TestSIGTERM(t *testing.T) {
 	var logs testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(context.Background(), []string{"--nats-url", n.URL, "--nats-nkey", n.Client.NKey, "--mirror", testenv.SharedDataDir(t), "--listen", addr}, &logs)
+		done <- run(context.Background(), []string{"--nats-url", n.URL, "--nats-nkey", n.Client.NKey, "--mirror", testenv.SharedDataDir(t), "--addr", addr}, &logs)
 	}()
 	require.Eventually(t, func() bool {
 		return get(t, "http://"+addr+"/readyz") == http.StatusOK
@@ -98,7 +98,7 @@ func TestSIGTERM(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no exit 30s after SIGTERM; logs:\n%s", logs.String())
 	}
-	require.Contains(t, logs.String(), `"message":"shutting down"`)
+	require.Contains(t, logs.String(), `"message":"http server shutting down"`)
 	_, err := net.DialTimeout("tcp", addr, time.Second)
 	require.Error(t, err, "the HTTP server is closed")
 }

@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -93,48 +92,20 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer, level, format *str
 	return log, envflag.AsUsage(err)
 }
 
-// Migrate applies the ClickHouse migrations and the catalogue to the
-// server named by --clickhouse-dsn, then exits.
-func Migrate(ctx context.Context, args []string, stderr io.Writer) error {
-	var dsn, level, format string
-	fs := flag.NewFlagSet("ounce migrate", flag.ContinueOnError)
-	fs.StringVar(&dsn, "clickhouse-dsn", extch.DefaultDSN, "ClickHouse to migrate (clickhouse://host:9000/db)")
-	logging.RegisterFlags(fs, &level, &format)
-	log, err := parse(fs, args, stderr, &level, &format)
-	if err != nil {
-		return err
-	}
-	conn, err := openClickHouse(ctx, dsn, log)
-	if err != nil {
-		return err
-	}
-	return conn.Close()
-}
-
 func openClickHouse(ctx context.Context, dsn string, log zerolog.Logger) (driver.Conn, error) {
-	conn, err := extch.Open(ctx, dsn)
+	cat, err := catalogue.Load()
 	if err != nil {
 		return nil, err
 	}
-	applied, err := extch.Migrate(ctx, conn)
-	if err != nil {
-		return nil, errors.Join(err, conn.Close())
-	}
-	cat, err := catalogue.Load()
-	if err != nil {
-		return nil, errors.Join(err, conn.Close())
-	}
-	if err := extch.SyncCatalogue(ctx, conn, cat); err != nil {
-		return nil, errors.Join(err, conn.Close())
-	}
 	pl, err := places.Load()
 	if err != nil {
-		return nil, errors.Join(err, conn.Close())
+		return nil, err
 	}
-	if err := extch.SyncPlaces(ctx, conn, pl); err != nil {
-		return nil, errors.Join(err, conn.Close())
+	conn, applied, err := extch.Setup(ctx, dsn, cat, pl)
+	if err != nil {
+		return nil, err
 	}
-	log.Info().Str("clickhouse", redact(dsn)).Interface("applied_migrations", applied).Int("indicators", len(cat.Indicators())).Msg("clickhouse ready")
+	log.Info().Str("clickhouse", extch.RedactDSN(dsn)).Interface("applied_migrations", applied).Int("indicators", len(cat.Indicators())).Msg("clickhouse ready")
 	return conn, nil
 }
 
@@ -305,21 +276,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		// and log collectors should not keep it.
 		fmt.Fprintf(stderr, "\nanalyst token (writes to the query API; set OUNCE_ANALYST_TOKEN to choose your own):\n  export OUNCE_ANALYST_TOKEN=%s\n\n", token)
 	}
-	log.Info().Str("query", "http://"+c.QueryAddr).Str("gateway", "http://"+c.GatewayAddr).Str("nats", natsc.Redacted()).Str("clickhouse", redact(dsn)).
+	log.Info().Str("query", "http://"+c.QueryAddr).Str("gateway", "http://"+c.GatewayAddr).Str("nats", natsc.Redacted()).Str("clickhouse", extch.RedactDSN(dsn)).
 		Str("mirror", c.Mirror).Msg("ounce dev is up; Ctrl-C stops everything")
 	return lifecycle.Run(ctx, components...)
-}
-
-// redact hides a password in a DSN for logs.
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // analystToken is the configured token, or a new random one (generated true).
