@@ -214,8 +214,10 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return err
 	}
 	if embedded != nil {
-		// Nothing else can have connected to a server started a moment ago:
-		// its leases are those of an ounce dev that died mid-run.
+		// The server started moments ago, so its leases are those of an
+		// ounce dev that died mid-run. (A worker of its own that connected
+		// in these seconds would lose its lease and stop its run; data is
+		// never duplicated, as storage is idempotent.)
 		feeds, err := ingest.ReleaseAllLeases(ctx, js)
 		if err != nil {
 			return err
