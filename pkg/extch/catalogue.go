@@ -7,34 +7,34 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 )
 
 // SyncCatalogue writes the indicator catalogue to the indicators table in one
 // INSERT, unless the table already holds exactly these entries.
-func SyncCatalogue(ctx context.Context, conn driver.Conn, cat *catalogue.Catalogue) error {
+func SyncCatalogue(ctx context.Context, conn driver.Conn, cat *indicators.Catalogue) error {
 	inds := cat.Indicators()
-	current := map[string]catalogue.Indicator{}
+	current := map[string]indicators.Indicator{}
 	rows, err := conn.Query(ctx, `SELECT code, name, unit, polarity, domain, description, producer, url, licence, cadence
 		FROM indicators FINAL`)
 	if err != nil {
 		return fmt.Errorf("read indicators: %w", err)
 	}
 	for rows.Next() {
-		var ind catalogue.Indicator
+		var ind indicators.Indicator
 		var pol string
 		if err := rows.Scan(&ind.Code, &ind.Name, &ind.Unit, &pol, &ind.Domain, &ind.Description,
 			&ind.Producer, &ind.URL, &ind.Licence, &ind.Cadence); err != nil {
 			_ = rows.Close()
 			return fmt.Errorf("read indicators: %w", err)
 		}
-		ind.Polarity = catalogue.Polarity(pol)
+		ind.Polarity = indicators.Polarity(pol)
 		current[ind.Code] = ind
 	}
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("read indicators: %w", err)
 	}
-	var changed []catalogue.Indicator
+	var changed []indicators.Indicator
 	for _, ind := range inds {
 		cur := ind
 		// Neither the source column, the ratio nor the plausible range is

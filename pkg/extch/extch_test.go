@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
@@ -34,7 +34,7 @@ func TestIntegrationMigrateIsIdempotent(t *testing.T) {
 func TestIntegrationSyncCatalogueWritesOnlyChanges(t *testing.T) {
 	ch := testenv.StartClickHouse(t) // synced once already
 	ctx := context.Background()
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	var before, after uint64
 	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM indicators").Scan(&before))

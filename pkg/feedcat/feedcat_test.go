@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/indicators"
 )
 
 func TestParseBad(t *testing.T) {
@@ -114,7 +114,7 @@ func TestLoadEmbeddedCatalogue(t *testing.T) {
 	feeds, err := feedcat.Load()
 	require.NoError(t, err)
 	require.NotEmpty(t, feeds)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	for _, f := range feeds {
 		require.NoError(t, f.Validate())

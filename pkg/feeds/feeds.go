@@ -1,7 +1,9 @@
-// Package feeds holds what every feed adapter shares. Each format has its own
-// package below (feeds/owid, …) that turns a publisher's bytes into
-// observations; services/ingest fetches, picks the adapter by the feed's
-// declared format, and publishes.
+// Package feeds holds what every feed format shares: the Format a format
+// package exports, the Source its reader is, one Stats and one Error for
+// all of them. Each format has its own package below (feeds/owid, …) that
+// turns a publisher's bytes into observations; services/ingest lists the
+// formats in one table, fetches, binds each feed to its format and
+// publishes.
 package feeds
 
 import (
@@ -12,7 +14,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -40,7 +42,7 @@ type Column struct {
 
 // Columns maps source column name to indicator for every entry of f that
 // names a column. Two entries naming the same column are an error.
-func Columns(f *catalogue.File) (map[string]Column, error) {
+func Columns(f *indicators.File) (map[string]Column, error) {
 	cols := map[string]Column{}
 	var errs []error
 	for _, ind := range f.Indicators {

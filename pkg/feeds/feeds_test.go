@@ -1,18 +1,19 @@
 package feeds_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 func TestColumnsFromCatalogue(t *testing.T) {
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	f := cat.Files["owid-co2"]
 	require.NotNil(t, f)
@@ -27,12 +28,12 @@ func TestColumnsFromCatalogue(t *testing.T) {
 }
 
 func TestColumnsErrors(t *testing.T) {
-	_, err := feeds.Columns(&catalogue.File{Name: "x", Indicators: []catalogue.Indicator{
+	_, err := feeds.Columns(&indicators.File{Name: "x", Indicators: []indicators.Indicator{
 		{Code: "a.one", Column: "c", Unit: "u"},
 		{Code: "a.two", Column: "c", Unit: "u"},
 	}})
 	require.ErrorContains(t, err, `catalogue x: column "c" is mapped by both a.one and a.two`)
-	_, err = feeds.Columns(&catalogue.File{Name: "y", Indicators: []catalogue.Indicator{{Code: "a.one", Unit: "u"}}})
+	_, err = feeds.Columns(&indicators.File{Name: "y", Indicators: []indicators.Indicator{{Code: "a.one", Unit: "u"}}})
 	require.ErrorContains(t, err, "catalogue y: no indicator names a source column")
 }
 
@@ -58,4 +59,37 @@ func TestCheckAndStamp(t *testing.T) {
 	require.ErrorContains(t, err, `check mapping of column "a": unit`)
 	require.ErrorContains(t, err, `check mapping of column "b": indicator`)
 	require.ErrorContains(t, feeds.Check(meta, nil), "no columns are mapped")
+}
+
+func TestErrorSaysWhereAndWhy(t *testing.T) {
+	e := feeds.LineError("owid csv", 12, 11, "co2", "n/a", "is not a number")
+	e.Feed = "owid-co2"
+	require.Equal(t, `feed owid-co2: owid csv line 12 (data row 11), field co2, value "n/a": is not a number`, e.Error())
+	e.Field = "Flag and Footnotes"
+	require.Contains(t, e.Error(), `field "Flag and Footnotes"`, "a field with spaces is quoted")
+	j := &feeds.Error{Format: "worldbank json", At: "records[3] (byte 512)", Record: 3, Value: `{"x":1}`, JSON: true, Reason: "bad"}
+	require.Equal(t, `worldbank json records[3] (byte 512), value {"x":1}: bad`, j.Error())
+	cause := errors.New("unexpected EOF")
+	w := &feeds.Error{Format: "gho odata", Reason: "read", Err: cause}
+	require.ErrorIs(t, w, cause)
+	require.Equal(t, "gho odata: read: unexpected EOF", w.Error())
+}
+
+func TestShortenCutsOnARuneBoundary(t *testing.T) {
+	require.Equal(t, "abc", feeds.Shorten("abc", 3))
+	require.Equal(t, "ab…", feeds.Shorten("abcd", 2))
+	require.Equal(t, "é…", feeds.Shorten("éé", 3), "3 bytes would split the second é")
+}
+
+func TestStatsCloneSharesNothing(t *testing.T) {
+	var s feeds.Stats
+	feeds.Count(&s.Unmapped, "x", 1)
+	s.SetDetail("pages", 2)
+	c := s.Clone()
+	c.Unmapped["y"] = 1
+	c.SetDetail("pages", 3)
+	require.Equal(t, map[string]int{"x": 1}, s.Unmapped)
+	require.Equal(t, 2, s.Detail("pages"))
+	require.Equal(t, 3, c.Detail("pages"))
+	require.Nil(t, s.Detail("none"))
 }

@@ -29,12 +29,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/chserver"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/natsserver"
-	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // Environment variables read by this package.
@@ -236,12 +234,9 @@ func StartClickHouse(t testing.TB) *ClickHouse {
 	dsn := withDatabase(serverDSN, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cat, err := catalogue.Load()
+	ch, err := extch.Setup(ctx, dsn)
 	require.NoError(t, err)
-	pl, err := places.Load()
-	require.NoError(t, err)
-	conn, _, err := extch.Setup(ctx, dsn, cat, pl)
-	require.NoError(t, err)
+	conn := ch.Conn
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

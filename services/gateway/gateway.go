@@ -16,9 +16,9 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/lifecycle"
 	"github.com/ounce-data/ounce/schemas"
 	"github.com/ounce-data/ounce/services/gateway/registry"
@@ -28,7 +28,7 @@ import (
 type Service struct {
 	cfg      Config
 	js       jetstream.JetStream
-	cat      *catalogue.Catalogue
+	cat      *indicators.Catalogue
 	log      zerolog.Logger
 	partners *registry.Cache
 	idem     jetstream.KeyValue
@@ -98,7 +98,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // New builds the gateway on js, whose topology (extnats.Topology.Ensure)
 // must be in place. It does not read the registry until Run (or
 // RunRegistry).
-func New(ctx context.Context, cfg Config, js jetstream.JetStream, cat *catalogue.Catalogue, log zerolog.Logger, reg *prometheus.Registry) (*Service, error) {
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, cat *indicators.Catalogue, log zerolog.Logger, reg *prometheus.Registry) (*Service, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)

@@ -13,8 +13,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/gateway"
 	"github.com/ounce-data/ounce/services/gateway/registry"
@@ -29,7 +29,7 @@ type fixture struct {
 	svc     *gateway.Service
 	h       http.Handler
 	reg     *registry.Registry
-	cat     *catalogue.Catalogue
+	cat     *indicators.Catalogue
 	keyA    string // partner "clinic-a": who.NCD_PAA and SP.POP.TOTL in GBR and GB-MAN
 	keyB    string // partner "council-b": who.NCD_PAA in FRA
 	metrics *prometheus.Registry
@@ -45,7 +45,7 @@ func newFixture(t testing.TB, cfg gateway.Config) *fixture {
 func newFixtureOn(t testing.TB, ns *testenv.NATS, cfg gateway.Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	reg, err := registry.Open(ctx, ns.JS)
 	require.NoError(t, err)
@@ -70,7 +70,7 @@ func startReplica(t testing.TB, f *fixture, cfg gateway.Config) http.Handler {
 
 // startGateway runs a gateway on ns until the test ends, with the test
 // clock and, unless cfg sets one, no effective rate limit.
-func startGateway(t testing.TB, ns *testenv.NATS, cat *catalogue.Catalogue, cfg gateway.Config, m *prometheus.Registry, log zerolog.Logger) *gateway.Service {
+func startGateway(t testing.TB, ns *testenv.NATS, cat *indicators.Catalogue, cfg gateway.Config, m *prometheus.Registry, log zerolog.Logger) *gateway.Service {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if cfg.RateLimit == 0 {

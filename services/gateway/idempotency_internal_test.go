@@ -9,8 +9,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
@@ -18,7 +18,7 @@ import (
 // claim nobody renews (its replica died) is taken over after PendingTimeout.
 func TestIdempotencyClaimIsRenewedWhileThePushRuns(t *testing.T) {
 	ns := testenv.StartNATS(t)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	const pending = time.Second
 	s, err := New(context.Background(), Config{PendingTimeout: pending}, ns.JS, cat, zerolog.Nop(), prometheus.NewRegistry())

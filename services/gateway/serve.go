@@ -9,9 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 )
 
 // Deps is what a standalone gateway process needs.
@@ -48,7 +48,7 @@ func Serve(ctx context.Context, d Deps) (err error) {
 	if err := (extnats.Topology{}).Ensure(ctx, js); err != nil {
 		return err
 	}
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/services/gateway/registry"
 )
@@ -47,7 +47,7 @@ var errForeignSource = errors.New("foreign source")
 // validator turns rows into observations of one partner.
 type validator struct {
 	partner *registry.Partner
-	cat     *catalogue.Catalogue
+	cat     *indicators.Catalogue
 	now     time.Time
 	version uint64 // receive time in Unix milliseconds, for rows without one
 	source  string // the partner's source, partner:<id>
@@ -57,7 +57,7 @@ type validator struct {
 	periods map[string]observation.Period
 }
 
-func newValidator(p *registry.Partner, cat *catalogue.Catalogue, now time.Time) *validator {
+func newValidator(p *registry.Partner, cat *indicators.Catalogue, now time.Time) *validator {
 	return &validator{partner: p, cat: cat, now: now, version: uint64(now.UnixMilli()), source: p.Source(),
 		periods: make(map[string]observation.Period)}
 }

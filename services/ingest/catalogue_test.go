@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/services/ingest"
 )
 
@@ -18,11 +18,11 @@ func TestEveryFeedHasAnAdapterAndACatalogue(t *testing.T) {
 	feeds, err := feedcat.Load()
 	require.NoError(t, err)
 	require.NotEmpty(t, feeds)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	formats := ingest.Formats()
 	for _, f := range feeds {
-		require.True(t, slices.Contains(formats, f.Format), "feed %s: format %q has no adapter (have %v)", f.ID, f.Format, formats)
+		require.True(t, slices.Contains(formats, f.Format), "feed %s: format %q is not in the formats table (have %v)", f.ID, f.Format, formats)
 		cf, ok := cat.Files[f.Catalogue]
 		require.True(t, ok, "feed %s: catalogue %q is not in schemas/catalogue", f.ID, f.Catalogue)
 		require.NotEmpty(t, cf.Indicators, "feed %s: catalogue %q has no indicators", f.ID, f.Catalogue)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/feeds"
 )
 
 // fetched is one retrieved feed body and what its source said about it.
@@ -84,8 +85,8 @@ func (e *statusError) temporary() bool {
 }
 
 func (in *Ingester) fetchHTTP(ctx context.Context, f feedcat.Feed, cp Checkpoint, pr *progress) (fetched, error) {
-	if pg, ok := pagers[f.Format]; ok && f.PageSize > 0 {
-		return in.fetchPages(ctx, f, cp, pr, pg)
+	if st := in.byID[f.ID]; st != nil && st.pager != nil && f.PageSize > 0 {
+		return in.fetchPages(ctx, f, cp, pr, st.pager)
 	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
@@ -115,27 +116,17 @@ func (in *Ingester) fetchHTTP(ctx context.Context, f feedcat.Feed, cp Checkpoint
 	return fetched{}, fmt.Errorf("get %s: %w", f.URL, lastErr)
 }
 
-// pager pages the answers of a format: pageURL is the URL of the page of
-// size records from offset, count the records a page body holds.
-type pager struct {
-	pageURL func(base string, offset, size int) (string, error)
-	count   func(body []byte) (int, error)
-}
-
-// pagers by feed format, for feeds that declare a page_size.
-var pagers = map[string]pager{}
-
 // fetchPages fetches a paged feed page after page (each with retries)
 // until a page holds fewer than f.PageSize records, and returns the pages
 // one after the other as one body. Only the first page is a conditional
 // GET: a 304 to it means the dataset has not changed. A page equal to the
 // one before means the server ignores the paging parameters: an error,
 // not a loop.
-func (in *Ingester) fetchPages(ctx context.Context, f feedcat.Feed, cp Checkpoint, pr *progress, pg pager) (fetched, error) {
+func (in *Ingester) fetchPages(ctx context.Context, f feedcat.Feed, cp Checkpoint, pr *progress, pg *feeds.Pager) (fetched, error) {
 	var all fetched
 	var prev []byte
 	for page := 0; ; page++ {
-		u, err := pg.pageURL(f.URL, page*f.PageSize, f.PageSize)
+		u, err := pg.PageURL(f.URL, page*f.PageSize, f.PageSize)
 		if err != nil {
 			return fetched{}, err
 		}
@@ -162,7 +153,7 @@ func (in *Ingester) fetchPages(ctx context.Context, f feedcat.Feed, cp Checkpoin
 		if int64(len(all.body)+len(got.body)) > in.cfg.MaxBodyBytes {
 			return fetched{}, fmt.Errorf("get %s: %w: the pages are larger than the limit of %d bytes (raise MaxBodyBytes)", f.URL, errBodyTooLarge, in.cfg.MaxBodyBytes)
 		}
-		n, err := pg.count(got.body)
+		n, err := pg.Count(got.body)
 		if err != nil {
 			return fetched{}, fmt.Errorf("get %s page %d: %w", f.URL, page+1, err)
 		}

@@ -18,12 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feedstatus"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // Result is what one feed run did.
@@ -73,15 +74,16 @@ type Ingester struct {
 
 type feedState struct {
 	feed    feedcat.Feed
-	cat     *catalogue.File
-	open    adapter
+	open    feeds.Opener
+	pager   *feeds.Pager // nil when the format is not paged
 	subject string
 }
 
 // New checks cfg and every feed (a known format, a catalogue file that maps
-// columns, a valid subject) and builds an ingester. It does not touch NATS
-// or the network until a feed runs.
-func New(cfg Config, js jetstream.JetStream, fs []feedcat.Feed, cat *catalogue.Catalogue, log zerolog.Logger, reg *prometheus.Registry) (*Ingester, error) {
+// columns, a valid subject) against the indicator and place catalogues and
+// builds an ingester. It does not touch NATS or the network until a feed
+// runs.
+func New(cfg Config, js jetstream.JetStream, fs []feedcat.Feed, cat *indicators.Catalogue, pl *places.Catalogue, log zerolog.Logger, reg *prometheus.Registry) (*Ingester, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ingest config: %w", err)
@@ -89,8 +91,8 @@ func New(cfg Config, js jetstream.JetStream, fs []feedcat.Feed, cat *catalogue.C
 	if js == nil {
 		return nil, errors.New("ingest: jetstream is required")
 	}
-	if cat == nil {
-		return nil, errors.New("ingest: indicator catalogue is required")
+	if cat == nil || pl == nil {
+		return nil, errors.New("ingest: the indicator and place catalogues are required")
 	}
 	if mp := js.Conn().MaxPayload(); mp > 0 && int64(cfg.BatchBytes)+4<<10 > mp {
 		return nil, fmt.Errorf("ingest config: batch bytes %d plus headers exceed the server's max payload of %d", cfg.BatchBytes, mp)
@@ -99,7 +101,7 @@ func New(cfg Config, js jetstream.JetStream, fs []feedcat.Feed, cat *catalogue.C
 	var errs []error
 	ids := make([]string, 0, len(fs))
 	for _, f := range fs {
-		st, err := checkFeed(f, cat)
+		st, err := checkFeed(f, cat, pl)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -119,13 +121,9 @@ func New(cfg Config, js jetstream.JetStream, fs []feedcat.Feed, cat *catalogue.C
 	return in, nil
 }
 
-func checkFeed(f feedcat.Feed, cat *catalogue.Catalogue) (*feedState, error) {
+func checkFeed(f feedcat.Feed, cat *indicators.Catalogue, pl *places.Catalogue) (*feedState, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
-	}
-	open, ok := adapters[f.Format]
-	if !ok {
-		return nil, fmt.Errorf("feed %s (%s): format %q has no adapter; known formats: %v", f.ID, f.File, f.Format, Formats())
 	}
 	cf, ok := cat.Files[f.Catalogue]
 	if !ok {
@@ -134,7 +132,7 @@ func checkFeed(f feedcat.Feed, cat *catalogue.Catalogue) (*feedState, error) {
 	if _, err := feeds.Columns(cf); err != nil {
 		return nil, fmt.Errorf("feed %s (%s): %w", f.ID, f.File, err)
 	}
-	open, err := bindMapping(f, cf, open)
+	open, pager, err := bind(f, cf, pl)
 	if err != nil {
 		return nil, fmt.Errorf("feed %s (%s): %w", f.ID, f.File, err)
 	}
@@ -142,7 +140,7 @@ func checkFeed(f feedcat.Feed, cat *catalogue.Catalogue) (*feedState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feed %s (%s): %w", f.ID, f.File, err)
 	}
-	return &feedState{feed: f, cat: cf, open: open, subject: subject}, nil
+	return &feedState{feed: f, open: open, pager: pager, subject: subject}, nil
 }
 
 // Feeds returns the feeds the ingester runs.
@@ -311,7 +309,7 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState, pr *progress, o 
 	// Parse the whole body first: a body that fails anywhere publishes nothing.
 	size := int64(len(got.body))
 	pr.start(PhaseParse, size)
-	p, err := st.open(pr.reader(bytes.NewReader(got.body)), st.cat, meta)
+	p, err := st.open(pr.reader(bytes.NewReader(got.body)), meta)
 	if err != nil {
 		return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: %w", got.source, err))
 	}
@@ -322,30 +320,31 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState, pr *progress, o 
 		}
 		n++
 		if n%parseReportEvery == 0 && pr.fn != nil {
-			pr.p.Rows, pr.p.Observations = p.Rows(), n
+			pr.p.Rows, pr.p.Observations = p.Stats().Rows, n
 			pr.report()
 		}
 	}
 	// Rows without a single observation mean a mapping that no longer fits
 	// the source; no rows at all is an empty answer (WHO GHO answers an
 	// unmatched filter with "value": []), a run that publishes nothing.
-	if n == 0 && p.Rows() > 0 {
-		return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: the body holds no observations (%d rows)", got.source, p.Rows()))
+	stats := p.Stats()
+	if n == 0 && stats.Rows > 0 {
+		return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: the body holds no observations (%d rows)", got.source, stats.Rows))
 	}
-	ev := in.log.Info().Str("feed", f.ID).Int("rows", p.Rows()).Int("observations", n)
-	p.Describe(ev)
+	ev := in.log.Info().Str("feed", f.ID).Int("rows", stats.Rows).Int("observations", n)
+	describe(ev, stats)
 	ev.Msg("feed parsed")
 
 	pr.start(PhasePublish, size)
 	pr.p.ObservationsTotal = n
-	p, err = st.open(pr.reader(bytes.NewReader(got.body)), st.cat, meta)
+	p, err = st.open(pr.reader(bytes.NewReader(got.body)), meta)
 	if err != nil {
 		return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: %w", got.source, err))
 	}
 	pub := &publisher{in: in, subject: st.subject, feed: f.ID, pr: pr}
 	batchID := f.ID + "-" + strconv.FormatUint(meta.Version, 10)
 	err = pub.publishAll(ctx, batchID, p)
-	res.Rows = p.Rows()
+	res.Rows = p.Stats().Rows
 	res.Observations, res.Messages, res.Duplicates = pub.observations, pub.messages, pub.duplicates
 	if err != nil {
 		return res, err
@@ -410,7 +409,7 @@ type inflight struct {
 // them. Observations are encoded EncodeChunk at a time; the last, partly
 // filled message of a chunk is encoded again with the next chunk, so the
 // messages are exactly those of encoding every observation at once.
-func (p *publisher) publishAll(ctx context.Context, batchID string, src parsed) error {
+func (p *publisher) publishAll(ctx context.Context, batchID string, src feeds.Source) error {
 	chunk := p.in.cfg.EncodeChunk
 	pending := make([]observation.Observation, 0, chunk)
 	carried := 0
@@ -418,7 +417,7 @@ func (p *publisher) publishAll(ctx context.Context, batchID string, src parsed) 
 		if err != nil {
 			return failed(feedstatus.KindParse, fmt.Errorf("parse: %w", err))
 		}
-		p.pr.p.Rows = src.Rows()
+		p.pr.p.Rows = src.Stats().Rows
 		pending = append(pending, o)
 		if len(pending) < carried+chunk {
 			continue

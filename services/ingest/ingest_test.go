@@ -17,11 +17,12 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/owid"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/ingest"
@@ -35,7 +36,7 @@ var fixedClock = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 type env struct {
 	nats *testenv.NATS
 	feed feedcat.Feed
-	cat  *catalogue.Catalogue
+	cat  *indicators.Catalogue
 	reg  *prometheus.Registry
 	in   *ingest.Ingester
 }
@@ -49,13 +50,13 @@ func newEnv(t testing.TB, cfg ingest.Config, change ...func(*feedcat.Feed)) *env
 	for _, c := range change {
 		c(&f)
 	}
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	if cfg.Clock == nil {
 		cfg.Clock = func() time.Time { return fixedClock }
 	}
 	e := &env{nats: testenv.StartNATS(t), feed: f, cat: cat, reg: prometheus.NewRegistry()}
-	e.in, err = ingest.New(cfg, e.nats.JS, []feedcat.Feed{f}, cat, zerolog.New(zerolog.NewTestWriter(t)), e.reg)
+	e.in, err = ingest.New(cfg, e.nats.JS, []feedcat.Feed{f}, cat, testPlaces(t), zerolog.New(zerolog.NewTestWriter(t)), e.reg)
 	require.NoError(t, err)
 	return e
 }
@@ -114,13 +115,13 @@ func parse(t *testing.T, e *env, data []byte, version uint64) []observation.Obse
 	t.Helper()
 	cols, err := feeds.Columns(e.cat.Files[e.feed.Catalogue])
 	require.NoError(t, err)
-	obs, _, err := owid.ReadAll(bytes.NewReader(data), owid.Mapping{
+	obs, _, err := feedtest.ReadAll(owid.NewReader(bytes.NewReader(data), owid.Mapping{
 		Meta: feeds.Meta{
 			Source: e.feed.ID, URL: e.feed.URL, Licence: e.feed.Licence,
 			RetrievedAt: fixedClock, Version: version,
 		},
 		Columns: cols,
-	})
+	}))
 	require.NoError(t, err)
 	return obs
 }
@@ -348,7 +349,7 @@ func TestNewRejects(t *testing.T) {
 	require.NoError(t, err)
 	good, ok := feedcat.ByID(all, feedID)
 	require.True(t, ok)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	tests := []struct {
 		name        string
@@ -360,7 +361,7 @@ func TestNewRejects(t *testing.T) {
 			f := good
 			f.Format = "sdmx-json"
 			return []feedcat.Feed{f}
-		}, `format "sdmx-json" has no adapter; known formats: [`},
+		}, `format "sdmx-json" is not one this ingester reads; known formats: [`},
 		{"unknown catalogue", ingest.Config{}, func() []feedcat.Feed {
 			f := good
 			f.Catalogue = "nope"
@@ -377,7 +378,7 @@ func TestNewRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ingest.New(tt.cfg, n.JS, tt.feeds(), cat, zerolog.Nop(), prometheus.NewRegistry())
+			_, err := ingest.New(tt.cfg, n.JS, tt.feeds(), cat, testPlaces(t), zerolog.Nop(), prometheus.NewRegistry())
 			require.ErrorContains(t, err, tt.errContains)
 		})
 	}
@@ -419,7 +420,7 @@ func TestEncodeChunkDoesNotChangeMessages(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, res.Messages, 3, "enough messages for the chunks to cut across them")
 	small, err := ingest.New(ingest.Config{MirrorDir: dir, EncodeChunk: 777, Clock: func() time.Time { return fixedClock }},
-		e.nats.JS, []feedcat.Feed{e.feed}, e.cat, zerolog.Nop(), prometheus.NewRegistry())
+		e.nats.JS, []feedcat.Feed{e.feed}, e.cat, testPlaces(t), zerolog.Nop(), prometheus.NewRegistry())
 	require.NoError(t, err)
 	res2, err := small.RunFeed(ctxT(t), feedID)
 	require.NoError(t, err)

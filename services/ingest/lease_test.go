@@ -28,7 +28,7 @@ func (e *env) worker(t *testing.T, cfg ingest.Config) (*ingest.Ingester, *promet
 		cfg.Clock = func() time.Time { return fixedClock }
 	}
 	reg := prometheus.NewRegistry()
-	in, err := ingest.New(cfg, js, []feedcat.Feed{e.feed}, e.cat, zerolog.New(zerolog.NewTestWriter(t)), reg)
+	in, err := ingest.New(cfg, js, []feedcat.Feed{e.feed}, e.cat, testPlaces(t), zerolog.New(zerolog.NewTestWriter(t)), reg)
 	require.NoError(t, err)
 	return in, reg
 }
@@ -171,7 +171,7 @@ func TestLeaseLostStopsTheRun(t *testing.T) {
 		}
 	}))
 	in, err := ingest.New(ingest.Config{MirrorDir: headMirror(t, headRows), Worker: "worker-a", MaxInFlight: 1,
-		Clock: func() time.Time { return fixedClock }}, e.nats.JS, []feedcat.Feed{e.feed}, e.cat, log, prometheus.NewRegistry())
+		Clock: func() time.Time { return fixedClock }}, e.nats.JS, []feedcat.Feed{e.feed}, e.cat, testPlaces(t), log, prometheus.NewRegistry())
 	require.NoError(t, err)
 
 	stolen := false

@@ -3,6 +3,9 @@ package ingest_test
 import (
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
@@ -10,4 +13,12 @@ import (
 // run that returned must not leave fetches or publishes running.
 func TestMain(m *testing.M) {
 	testenv.Main(m)
+}
+
+// testPlaces is the embedded place catalogue.
+func testPlaces(tb testing.TB) *places.Catalogue {
+	tb.Helper()
+	pl, err := places.Load()
+	require.NoError(tb, err)
+	return pl
 }

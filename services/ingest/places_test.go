@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/ingest"
@@ -29,7 +29,7 @@ func TestEveryRecordedPlaceIsCatalogued(t *testing.T) {
 	dir := testenv.SharedDataDir(t)
 	all, err := feedcat.Load()
 	require.NoError(t, err)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	pl, err := places.Load()
 	require.NoError(t, err)
@@ -41,7 +41,7 @@ func TestEveryRecordedPlaceIsCatalogued(t *testing.T) {
 		t.Run(f.ID, func(t *testing.T) {
 			body, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Mirror)))
 			require.NoError(t, err)
-			obs, err := ingest.ParseBody(f, cat, body, fixedClock)
+			obs, err := ingest.ParseBody(f, cat, testPlaces(t), body, fixedClock)
 			require.NoError(t, err)
 			n := 0
 			missing := map[string]int{}

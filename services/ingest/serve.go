@@ -12,12 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/lifecycle"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // DefaultAddr is where a standalone ingest worker serves /metrics, health
@@ -51,9 +52,13 @@ func Serve(ctx context.Context, d Deps) (err error) {
 	if err != nil {
 		return fmt.Errorf("load feed catalogue: %w", err)
 	}
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	if err != nil {
 		return fmt.Errorf("load indicator catalogue: %w", err)
+	}
+	pl, err := places.Load()
+	if err != nil {
+		return fmt.Errorf("load place catalogue: %w", err)
 	}
 	if d.Feed != "" {
 		f, ok := feedcat.ByID(feeds, d.Feed)
@@ -93,7 +98,7 @@ func Serve(ctx context.Context, d Deps) (err error) {
 	if err != nil {
 		return err
 	}
-	in, err := New(d.Config, js, feeds, cat, d.Log, d.Registry)
+	in, err := New(d.Config, js, feeds, cat, pl, d.Log, d.Registry)
 	if err != nil {
 		return err
 	}

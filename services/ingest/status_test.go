@@ -58,7 +58,7 @@ func TestStatusRecordsFailuresAndSuccess(t *testing.T) {
 	dir := headMirror(t, headRows)
 	reg := prometheus.NewRegistry()
 	good, err := ingest.New(ingest.Config{MirrorDir: dir, Worker: "worker-b", Clock: func() time.Time { return fixedClock }},
-		e.nats.JS, []feedcat.Feed{e.feed}, e.cat, zerolog.Nop(), reg)
+		e.nats.JS, []feedcat.Feed{e.feed}, e.cat, testPlaces(t), zerolog.Nop(), reg)
 	require.NoError(t, err)
 	res, err := good.RunFeed(ctxT(t), feedID)
 	require.NoError(t, err)

@@ -10,12 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/lifecycle"
-	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // DefaultAddr is where a standalone loader serves /metrics, health and
@@ -70,18 +68,11 @@ func Serve(ctx context.Context, d Deps) (err error) {
 	if err := (extnats.Topology{}).Ensure(ctx, js); err != nil {
 		return err
 	}
-	cat, err := catalogue.Load()
+	ch, err := extch.Setup(ctx, d.ClickHouseDSN)
 	if err != nil {
 		return err
 	}
-	pl, err := places.Load()
-	if err != nil {
-		return err
-	}
-	conn, _, err := extch.Setup(ctx, d.ClickHouseDSN, cat, pl)
-	if err != nil {
-		return err
-	}
+	conn := ch.Conn
 	defer func() {
 		if cerr := conn.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close clickhouse: %w", cerr))

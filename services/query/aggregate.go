@@ -2,8 +2,6 @@ package query
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -13,11 +11,8 @@ import (
 	"strings"
 	"time"
 
-	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/ounce-data/ounce/pkg/catalogue"
-	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -53,7 +48,7 @@ type aggregateParams struct {
 	Agg    string
 }
 
-func parseAggregateParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
+func parseAggregateParams(q url.Values, cat *indicators.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
 	var p aggregateParams
 	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, from, to, dims, by, agg, format and max_rows"); err != nil {
 		return p, err
@@ -103,12 +98,12 @@ type AggregateResponse struct {
 	Agg       string       `json:"agg"`
 	// Method is "values" (agg over the stored values) or "ratio_of_sums"
 	// (a ratio indicator averaged as Σ numerator / Σ denominator × scale).
-	Method     string           `json:"method"`
-	Ratio      *catalogue.Ratio `json:"ratio,omitempty"`
-	By         []string         `json:"by"`
-	Groups     []AggregateGroup `json:"groups"`
-	Count      int              `json:"count"` // groups
-	Provenance []SourceRef      `json:"provenance"`
+	Method     string            `json:"method"`
+	Ratio      *indicators.Ratio `json:"ratio,omitempty"`
+	By         []string          `json:"by"`
+	Groups     []AggregateGroup  `json:"groups"`
+	Count      int               `json:"count"` // groups
+	Provenance []SourceRef       `json:"provenance"`
 }
 
 // AggregateGroup is one value of an aggregate: for a place (when grouped by
@@ -132,6 +127,8 @@ type SourceRef struct {
 	RetrievedAt time.Time `json:"retrieved_at"` // the latest retrieval among them
 }
 
+// aggregate answers GET /v1/aggregate: one indicator aggregated over
+// places and periods.
 func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
 	if perr != nil {
@@ -163,11 +160,8 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	start := time.Now()
-	has, err := readGeosWithData(ctx, s.conn, codes)
-	s.chDuration.WithLabelValues("aggregate").Observe(time.Since(start).Seconds())
+	has, err := s.store.geosWithData(ctx, codes)
 	if err != nil {
-		s.countStoreError(r.Context(), "aggregate")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
@@ -188,11 +182,8 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(members)
 
-	start = time.Now()
-	rows, err := readAggregateRows(ctx, s.conn, codes, members, p.seriesParams, limit+1)
-	s.chDuration.WithLabelValues("aggregate").Observe(time.Since(start).Seconds())
+	rows, err := s.store.aggregateRows(ctx, codes, members, p.seriesParams, limit+1)
 	if err != nil {
-		s.countStoreError(r.Context(), "aggregate")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
@@ -241,88 +232,11 @@ func aggregateGroups(p aggregateParams, tree *placeTree, has map[string]bool) ([
 	return out, nil
 }
 
-// readGeosWithData lists the places holding any value of the indicators.
-func readGeosWithData(ctx context.Context, conn chdriver.Conn, codes []string) (map[string]bool, error) {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT geo FROM observations WHERE indicator IN ?", extch.InList(codes))
-	if err != nil {
-		return nil, fmt.Errorf("query places with data: %w", err)
-	}
-	out := map[string]bool{}
-	for rows.Next() {
-		var g string
-		if err := rows.Scan(&g); err != nil {
-			return nil, errors.Join(fmt.Errorf("scan places with data: %w", err), rows.Close())
-		}
-		out[g] = true
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("read places with data: %w", err)
-	}
-	return out, nil
-}
-
-// aggRow is one stored value read for an aggregate.
-type aggRow struct {
-	Indicator, Geo, Dims, Grain, Source, URL, Licence string
-	PeriodStart                                       int64
-	Value                                             float64
-	RetrievedAt                                       time.Time
-}
-
-func readAggregateRows(ctx context.Context, conn chdriver.Conn, codes, geos []string, p seriesParams, limit int) ([]aggRow, error) {
-	if len(geos) == 0 {
-		// A place whose children are all publisher aggregates has no
-		// members; ClickHouse would refuse the empty IN ().
-		return nil, nil
-	}
-	var (
-		b    strings.Builder
-		args []any
-	)
-	b.WriteString(`SELECT indicator, geo, dims, grain, period_start, value, source, source_url, licence, retrieved_at
-FROM observations FINAL
-WHERE indicator IN ? AND geo IN ?`)
-	args = append(args, extch.InList(codes), extch.InList(geos))
-	if p.From != nil {
-		b.WriteString("\n  AND period_end > ?")
-		args = append(args, p.From.Start.Unix())
-	}
-	if p.To != nil {
-		b.WriteString("\n  AND period_start < ?")
-		args = append(args, p.To.End().Unix())
-	}
-	for _, pair := range p.DimPairs {
-		b.WriteString("\n  AND has(splitByChar('&', dims), ?)")
-		args = append(args, pair)
-	}
-	// Ordered, so that sums add up in the same order on every request and
-	// the body, hence its ETag, only changes when the data does.
-	b.WriteString("\nORDER BY geo, dims, period_start, grain, indicator, source\nLIMIT ?")
-	args = append(args, limit)
-	rows, err := conn.Query(ctx, b.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("query aggregate of %s: %w", strings.Join(codes, ", "), err)
-	}
-	var out []aggRow
-	for rows.Next() {
-		var r aggRow
-		if err := rows.Scan(&r.Indicator, &r.Geo, &r.Dims, &r.Grain, &r.PeriodStart, &r.Value, &r.Source, &r.URL,
-			&r.Licence, &r.RetrievedAt); err != nil {
-			return nil, errors.Join(fmt.Errorf("scan aggregate: %w", err), rows.Close())
-		}
-		out = append(out, r)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("read aggregate: %w", err)
-	}
-	return out, nil
-}
-
 // buildAggregate computes the groups from the stored rows.
-func buildAggregate(p aggregateParams, groups []aggGroup, rows []aggRow) AggregateResponse {
+func buildAggregate(p aggregateParams, groups []aggGroup, rows []observationRow) AggregateResponse {
 	ind := p.Indicator
 	resp := AggregateResponse{
-		Indicator: IndicatorRef{Code: ind.Code, Name: ind.Name, Unit: ind.Unit, Polarity: ind.Polarity},
+		Indicator: indicatorRef(ind),
 		Agg:       p.Agg,
 		Method:    MethodValues,
 		By:        []string{},

@@ -17,9 +17,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/query"
@@ -82,7 +82,7 @@ func newFixture(t testing.TB, cfg query.Config) *fixture {
 func newFixtureLogging(t testing.TB, cfg query.Config, log zerolog.Logger) *fixture {
 	t.Helper()
 	ch := testenv.StartClickHouse(t)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	svc, err := query.New(cfg, ch.Conn, cat, log, reg)
@@ -158,7 +158,7 @@ func TestIntegrationSeries(t *testing.T) {
 	require.Equal(t, "owid-co2", last.Source)
 	require.Equal(t, query.Provenance{URL: "https://github.com/owid/co2-data", Licence: "CC BY 4.0", RetrievedAt: retrieved}, last.Provenance)
 	require.Equal(t, query.IndicatorRef{Code: "owid.co2_per_capita", Name: "CO2 emissions per capita",
-		Unit: "t CO2/person", Polarity: catalogue.LowerIsBetter}, got.Indicator)
+		Unit: "t CO2/person", Polarity: indicators.LowerIsBetter}, got.Indicator)
 	require.Contains(t, rec.Body.String(), `"dims":{}`, "no breakdown is an empty object, not null")
 }
 
@@ -302,7 +302,7 @@ func TestIntegrationIndicators(t *testing.T) {
 	rec := f.get(t, "/v1/indicators")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	got := decode[query.IndicatorsResponse](t, rec)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	require.Equal(t, len(cat.Indicators()), got.Count)
 	require.Len(t, got.Indicators, got.Count)
@@ -314,7 +314,7 @@ func TestIntegrationIndicators(t *testing.T) {
 	e := byCode["owid.co2_per_capita"]
 	require.Equal(t, "CO2 emissions per capita", e.Name)
 	require.Equal(t, "t CO2/person", e.Unit)
-	require.Equal(t, catalogue.LowerIsBetter, e.Polarity)
+	require.Equal(t, indicators.LowerIsBetter, e.Polarity)
 	require.Equal(t, "carbon", e.Domain)
 	require.Equal(t, "CC BY 4.0", e.Licence)
 	require.Equal(t, "https://github.com/owid/co2-data", e.URL)
@@ -540,7 +540,7 @@ func TestIntegrationRun(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
 	// A second service on the same address fails clearly.
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	other, err := query.New(query.Config{Addr: addr}, f.ch.Conn, cat, zerolog.Nop(), prometheus.NewRegistry())
 	require.NoError(t, err)

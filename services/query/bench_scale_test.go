@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/query"
@@ -65,7 +65,7 @@ func scaleService(b *testing.B) (*query.Service, driver.Conn) {
 	if _, err := extch.Migrate(ctx, conn); err != nil {
 		b.Fatal(err)
 	}
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func scaleService(b *testing.B) (*query.Service, driver.Conn) {
 	return svc, conn
 }
 
-func scaleCodes(cat *catalogue.Catalogue) []string {
+func scaleCodes(cat *indicators.Catalogue) []string {
 	var codes []string
 	for _, ind := range cat.Indicators() {
 		if ind.Ratio == nil {
@@ -185,7 +185,7 @@ func BenchmarkScaleSavings(b *testing.B) {
 	cat := mustCatalogue(b)
 	target := ""
 	for _, c := range codes {
-		if ind, _ := cat.Indicator(c); ind.Polarity != catalogue.Neutral {
+		if ind, _ := cat.Indicator(c); ind.Polarity != indicators.Neutral {
 			target = c
 			break
 		}
@@ -264,8 +264,8 @@ func BenchmarkScaleETagPolling(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 }
 
-func mustCatalogue(b *testing.B) *catalogue.Catalogue {
-	cat, err := catalogue.Load()
+func mustCatalogue(b *testing.B) *indicators.Catalogue {
+	cat, err := indicators.Load()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,10 @@
 package query
 
-import "slices"
+import (
+	"slices"
+	"sync"
+	"time"
+)
 
 // Routes returns, for tests, every pattern s registers on its mux with the
 // sorted query parameters its handler understands (nil when none).
@@ -28,4 +32,37 @@ func (s *Service) IsWrite(pattern string) bool {
 		}
 	}
 	return false
+}
+
+// SetClock makes s measure, for tests, the age of its data watermark by now
+// instead of the wall clock. Call it before s serves.
+func (s *Service) SetClock(now func() time.Time) {
+	s.fresh.mu.Lock()
+	defer s.fresh.mu.Unlock()
+	s.fresh.now = now
+}
+
+// Clock is, for tests, a clock that moves only when told to.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock is a Clock at a fixed instant.
+func NewClock() *Clock {
+	return &Clock{now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

@@ -2,15 +2,10 @@ package query
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
-
-	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
 )
@@ -22,16 +17,6 @@ const DefaultFreshnessInterval = time.Second
 // maxCachedTags bounds the ETags remembered; past it the cache starts afresh.
 const maxCachedTags = 20_000
 
-// watermarkSQL reads, from ClickHouse's own metadata, the highest block
-// number inserted into each table the API reads. Every INSERT takes a new
-// block number; merges keep the highest of the parts they merge, so the
-// mark moves when data is written and not when the server tidies up.
-const watermarkSQL = `SELECT table, max(max_block_number)
-FROM system.parts
-WHERE database = currentDatabase() AND active AND table IN ('observations', 'places', 'initiatives', 'indicators')
-GROUP BY table
-ORDER BY table`
-
 // freshness lets dashboards poll cheaply: it remembers the ETag each
 // request last got together with the data watermark it was computed at,
 // and answers If-None-Match with 304 from memory while the watermark has
@@ -39,10 +24,13 @@ ORDER BY table`
 // requests arrive, so polling costs ClickHouse one metadata query per
 // interval instead of one query per request. A write is seen within one
 // interval (or at once when made through this service: see bump).
+//
+// Its clock and its watermark reader are given to it (newFreshness), so
+// that tests can move time and data explicitly.
 type freshness struct {
-	conn     chdriver.Conn
+	read     func(context.Context) (string, error) // the data watermark: store.watermark
 	interval time.Duration
-	now      func() time.Time
+	now      func() time.Time // the clock the watermark's age is measured by: time.Now
 
 	mu      sync.Mutex
 	mark    string
@@ -57,8 +45,10 @@ type cachedTag struct {
 	etag string
 }
 
-func newFreshness(conn chdriver.Conn, interval time.Duration) *freshness {
-	return &freshness{conn: conn, interval: interval, now: time.Now, tags: map[string]cachedTag{}}
+// newFreshness trusts each watermark read returns for interval, as
+// measured by now.
+func newFreshness(read func(context.Context) (string, error), interval time.Duration, now func() time.Time) *freshness {
+	return &freshness{read: read, interval: interval, now: now, tags: map[string]cachedTag{}}
 }
 
 // current is the data watermark, read again when older than the interval.
@@ -85,7 +75,7 @@ func (f *freshness) current(ctx context.Context) (string, error) {
 		bumps := f.bumps
 		f.mu.Unlock()
 
-		m, err := readWatermark(ctx, f.conn)
+		m, err := f.read(ctx)
 		f.mu.Lock()
 		f.reading = nil
 		close(done)
@@ -107,28 +97,6 @@ func (f *freshness) bump() {
 	f.bumps++
 	f.mark = ""
 	f.mu.Unlock()
-}
-
-func readWatermark(ctx context.Context, conn chdriver.Conn) (string, error) {
-	rows, err := conn.Query(ctx, watermarkSQL)
-	if err != nil {
-		return "", fmt.Errorf("query data watermark: %w", err)
-	}
-	var b strings.Builder
-	for rows.Next() {
-		var (
-			table string
-			block int64
-		)
-		if err := rows.Scan(&table, &block); err != nil {
-			return "", errors.Join(fmt.Errorf("scan data watermark: %w", err), rows.Close())
-		}
-		fmt.Fprintf(&b, "%s:%d;", table, block)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return "", fmt.Errorf("read data watermark: %w", err)
-	}
-	return b.String(), nil
 }
 
 // conditional wraps a GET handler whose 200 answers carry an ETag.

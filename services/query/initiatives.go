@@ -6,15 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/services/query/savings"
@@ -27,71 +23,6 @@ const MaxInitiativeBytes = 1 << 20
 type InitiativesResponse struct {
 	Initiatives []savings.Initiative `json:"initiatives"`
 	Count       int                  `json:"count"`
-}
-
-// storedInitiative is the newest row of one initiative id.
-type storedInitiative struct {
-	Doc       string
-	Deleted   bool
-	Version   uint64
-	UpdatedAt time.Time
-}
-
-const initiativesSQL = `SELECT id, argMax(doc, version), argMax(deleted, version), max(version), argMax(updated_at, version)
-FROM initiatives
-%s
-GROUP BY id
-ORDER BY id`
-
-func readInitiatives(ctx context.Context, conn chdriver.Conn, id string) (map[string]storedInitiative, []string, error) {
-	sql, args := fmt.Sprintf(initiativesSQL, ""), []any(nil)
-	if id != "" {
-		sql, args = fmt.Sprintf(initiativesSQL, "WHERE id = ?"), []any{id}
-	}
-	rows, err := conn.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("query initiatives: %w", err)
-	}
-	out := map[string]storedInitiative{}
-	var order []string
-	for rows.Next() {
-		var (
-			key     string
-			s       storedInitiative
-			deleted uint8
-		)
-		if err := rows.Scan(&key, &s.Doc, &deleted, &s.Version, &s.UpdatedAt); err != nil {
-			return nil, nil, errors.Join(fmt.Errorf("scan initiatives: %w", err), rows.Close())
-		}
-		s.Deleted = deleted != 0
-		out[key] = s
-		if !s.Deleted {
-			order = append(order, key)
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, nil, fmt.Errorf("read initiatives: %w", err)
-	}
-	return out, order, nil
-}
-
-func writeInitiative(ctx context.Context, conn chdriver.Conn, id, doc string, deleted bool, version uint64) error {
-	var del uint8
-	if deleted {
-		del = 1
-	}
-	// One row per analyst write: rare by nature, so one INSERT each.
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO initiatives (id, doc, deleted, version, updated_at)")
-	if err != nil {
-		return fmt.Errorf("write initiative %s: %w", id, err)
-	}
-	if err := b.Append(id, doc, del, version, time.Now().UTC().Truncate(time.Second)); err != nil {
-		return errors.Join(fmt.Errorf("write initiative %s: %w", id, err), b.Abort())
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("write initiative %s: %w", id, err)
-	}
-	return nil
 }
 
 // initiativeTag is the ETag of one stored version of an initiative, which
@@ -108,13 +39,14 @@ func nextVersion(prev uint64) uint64 {
 	return v
 }
 
+// listInitiatives answers GET /v1/initiatives: every live initiative, by id.
 func (s *Service) listInitiatives(w http.ResponseWriter, r *http.Request) {
 	if !s.noParams(w, r) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	stored, order, err := s.timedInitiatives(ctx, "")
+	stored, order, err := s.store.initiatives(ctx, "")
 	if err != nil {
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
@@ -131,37 +63,13 @@ func (s *Service) listInitiatives(w http.ResponseWriter, r *http.Request) {
 	s.writeCached(w, r, resp)
 }
 
-func (s *Service) timedInitiatives(ctx context.Context, id string) (map[string]storedInitiative, []string, error) {
-	start := time.Now()
-	stored, order, err := readInitiatives(ctx, s.conn, id)
-	s.chDuration.WithLabelValues("initiatives").Observe(time.Since(start).Seconds())
-	if err != nil {
-		s.countStoreError(ctx, "initiatives")
-	}
-	return stored, order, err
-}
-
-// noParams refuses any query parameter on a route that takes none.
-func (s *Service) noParams(w http.ResponseWriter, r *http.Request) bool {
-	q, perr := parseQuery(r.URL.RawQuery)
-	if perr == nil && len(q) > 0 {
-		name := slices.Sorted(maps.Keys(q))[0]
-		perr = httpapi.BadRequest(name, "unknown parameter %q; %s takes no parameters", name, r.Pattern)
-	}
-	if perr != nil {
-		httpapi.WriteError(w, perr)
-		return false
-	}
-	return true
-}
-
 // currentInitiative reads the live initiative of the path's id, answering
 // the error itself when there is none.
 func (s *Service) currentInitiative(w http.ResponseWriter, r *http.Request) (string, storedInitiative, bool) {
 	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	stored, _, err := s.timedInitiatives(ctx, id)
+	stored, _, err := s.store.initiatives(ctx, id)
 	if err != nil {
 		httpapi.WriteError(w, s.storeError(r, err))
 		return id, storedInitiative{}, false
@@ -174,6 +82,8 @@ func (s *Service) currentInitiative(w http.ResponseWriter, r *http.Request) (str
 	return id, cur, true
 }
 
+// getInitiative answers GET /v1/initiatives/{id} with the document as
+// stored, its ETag its version.
 func (s *Service) getInitiative(w http.ResponseWriter, r *http.Request) {
 	if !s.noParams(w, r) {
 		return
@@ -260,23 +170,8 @@ func (s *Service) checkInitiativeCodes(in savings.Initiative) error {
 	return nil
 }
 
-// savingsError maps an error of the savings package to the API's answer.
-func savingsError(err error) *httpapi.Error {
-	var ie *savings.InputError
-	if !errors.As(err, &ie) {
-		return httpapi.Errorf(httpapi.CodeInternal, "", "the initiative could not be processed; the log has details")
-	}
-	switch ie.Code {
-	case savings.CodeUnknownMethod:
-		return httpapi.BadRequest("method", "%s", ie.Message)
-	case savings.CodeInsufficientData:
-		return httpapi.Errorf(httpapi.CodeInsufficientData, ie.Field, "%s", ie.Message)
-	case savings.CodeImplausibleValue:
-		return httpapi.Errorf(httpapi.CodeImplausibleValue, ie.Field, "%s", ie.Message)
-	}
-	return httpapi.Errorf(httpapi.CodeInvalidInitiative, ie.Field, "%s", ie.Message)
-}
-
+// createInitiative answers POST /v1/initiatives: it registers an
+// initiative whose id is not live.
 func (s *Service) createInitiative(w http.ResponseWriter, r *http.Request) {
 	if !s.noParams(w, r) {
 		return
@@ -297,6 +192,8 @@ func (s *Service) createInitiative(w http.ResponseWriter, r *http.Request) {
 	s.storeInitiative(w, r, in.ID, doc, prev.Version, http.StatusCreated)
 }
 
+// putInitiative answers PUT /v1/initiatives/{id}: it replaces the
+// initiative or creates it, under If-Match and If-None-Match.
 func (s *Service) putInitiative(w http.ResponseWriter, r *http.Request) {
 	if !s.noParams(w, r) {
 		return
@@ -336,7 +233,7 @@ func (s *Service) putInitiative(w http.ResponseWriter, r *http.Request) {
 func (s *Service) latestInitiative(w http.ResponseWriter, r *http.Request, id string) (prev storedInitiative, live, ok bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	stored, _, err := s.timedInitiatives(ctx, id)
+	stored, _, err := s.store.initiatives(ctx, id)
 	if err != nil {
 		httpapi.WriteError(w, s.storeError(r, err))
 		return prev, false, false
@@ -357,15 +254,13 @@ func (s *Service) decodeStored(w http.ResponseWriter, id, doc string) (savings.I
 	return in, true
 }
 
+// storeInitiative writes doc as the next version of initiative id after
+// prev and answers status with it.
 func (s *Service) storeInitiative(w http.ResponseWriter, r *http.Request, id, doc string, prev uint64, status int) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	version := nextVersion(prev)
-	start := time.Now()
-	err := writeInitiative(ctx, s.conn, id, doc, false, version)
-	s.chDuration.WithLabelValues("initiative_write").Observe(time.Since(start).Seconds())
-	if err != nil {
-		s.countStoreError(r.Context(), "initiative_write")
+	if err := s.store.writeInitiative(ctx, id, doc, false, version); err != nil {
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
@@ -384,6 +279,7 @@ func (s *Service) storeInitiative(w http.ResponseWriter, r *http.Request, id, do
 	_, _ = io.WriteString(w, doc+"\n")
 }
 
+// deleteInitiative answers DELETE /v1/initiatives/{id}, under If-Match.
 func (s *Service) deleteInitiative(w http.ResponseWriter, r *http.Request) {
 	if !s.noParams(w, r) {
 		return
@@ -399,12 +295,8 @@ func (s *Service) deleteInitiative(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	start := time.Now()
 	version := nextVersion(cur.Version)
-	err := writeInitiative(ctx, s.conn, id, "", true, version)
-	s.chDuration.WithLabelValues("initiative_write").Observe(time.Since(start).Seconds())
-	if err != nil {
-		s.countStoreError(r.Context(), "initiative_write")
+	if err := s.store.writeInitiative(ctx, id, "", true, version); err != nil {
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}

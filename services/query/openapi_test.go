@@ -26,8 +26,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/schemas"
 	"github.com/ounce-data/ounce/services/query"
@@ -623,7 +623,7 @@ func newOfflineServiceWith(t *testing.T, cfg query.Config) (*query.Service, http
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{"127.0.0.1:1"}, DialTimeout: time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, conn.Close()) })
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	svc, err := query.New(cfg, conn, cat, zerolog.Nop(), prometheus.NewRegistry())
 	require.NoError(t, err)

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -25,7 +25,7 @@ var seriesParamNames = map[string]bool{"indicator": true, "geo": true, "from": t
 
 // seriesParams is a parsed, valid GET /v1/series request.
 type seriesParams struct {
-	Indicator *catalogue.Indicator
+	Indicator *indicators.Indicator
 	Geos      []string // sorted, distinct; empty means every place
 	From, To  *observation.Period
 	// DimPairs are canonical "k=v" pairs (escaped as in observation.Dims)
@@ -62,7 +62,7 @@ func parseQuery(raw string) (url.Values, *httpapi.Error) {
 
 // parseSeriesParams reads the query string of GET /v1/series. It needs no
 // server: every problem is a client mistake reported as a 4xx Error.
-func parseSeriesParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
+func parseSeriesParams(q url.Values, cat *indicators.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
 	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims, format and max_rows"); err != nil {
 		return seriesParams{}, err
 	}
@@ -71,7 +71,7 @@ func parseSeriesParams(q url.Values, cat *catalogue.Catalogue, maxGeos int) (ser
 
 // parseSelection reads the indicator, geo, from, to and dims parameters
 // shared by the data routes.
-func parseSelection(q url.Values, cat *catalogue.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
+func parseSelection(q url.Values, cat *indicators.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
 	var p seriesParams
 	code := strings.TrimSpace(q.Get("indicator"))
 	if code == "" {

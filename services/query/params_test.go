@@ -7,13 +7,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 )
 
 // TestParseSeriesParams checks request parsing alone: no server needed.
 func TestParseSeriesParams(t *testing.T) {
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -126,7 +126,7 @@ func requirePeriod(t *testing.T, want string, got interface{ Code() string }) {
 // TestSeriesQueryBindsEveryValue checks that no request value reaches the SQL
 // text: the text is the same whatever the values, which travel as arguments.
 func TestSeriesQueryBindsEveryValue(t *testing.T) {
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	evil := "x'; DROP TABLE observations; --"
 	q := url.Values{
@@ -151,10 +151,10 @@ func TestSeriesQueryBindsEveryValue(t *testing.T) {
 }
 
 func TestDedupeVersionsKeepsTheNewestOfEachKey(t *testing.T) {
-	row := func(geo, dims string, start int64, source string, version uint64, value float64) seriesRow {
-		return seriesRow{Geo: geo, Dims: dims, Grain: "year", PeriodStart: start, Source: source, Version: version, Value: value}
+	row := func(geo, dims string, start int64, source string, version uint64, value float64) observationRow {
+		return observationRow{Geo: geo, Dims: dims, Grain: "year", PeriodStart: start, Source: source, Version: version, Value: value}
 	}
-	in := []seriesRow{
+	in := []observationRow{
 		row("FRA", "", 0, "a", 1, 10),
 		row("GBR", "", 0, "a", 1, 1), row("GBR", "", 0, "a", 2, 2), row("GBR", "", 0, "a", 5, 5),
 		row("GBR", "", 0, "b", 1, 7), // another source: another key

@@ -2,15 +2,10 @@ package query
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
-	"time"
-
-	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
 )
@@ -37,12 +32,6 @@ type PlacesResponse struct {
 
 var placesParamNames = map[string]bool{"level": true, "parent": true, "format": true}
 
-// placesSQL reads the newest entry of every place.
-const placesSQL = `SELECT code, argMax(name, version), argMax(level, version), argMax(parent, version)
-FROM places
-GROUP BY code
-ORDER BY code`
-
 // placeTree is the place catalogue with its hierarchy.
 type placeTree struct {
 	byCode   map[string]Place
@@ -50,27 +39,16 @@ type placeTree struct {
 	list     []Place // sorted by code
 }
 
-func readPlaces(ctx context.Context, conn chdriver.Conn) (*placeTree, error) {
-	rows, err := conn.Query(ctx, placesSQL)
-	if err != nil {
-		return nil, fmt.Errorf("query places: %w", err)
-	}
-	t := &placeTree{byCode: map[string]Place{}, children: map[string][]string{}}
-	for rows.Next() {
-		var p Place
-		if err := rows.Scan(&p.Code, &p.Name, &p.Level, &p.Parent); err != nil {
-			return nil, errors.Join(fmt.Errorf("scan places: %w", err), rows.Close())
-		}
+// newPlaceTree indexes list, sorted by code, by code and parent.
+func newPlaceTree(list []Place) *placeTree {
+	t := &placeTree{byCode: map[string]Place{}, children: map[string][]string{}, list: list}
+	for _, p := range list {
 		t.byCode[p.Code] = p
-		t.list = append(t.list, p)
 		if p.Parent != "" {
 			t.children[p.Parent] = append(t.children[p.Parent], p.Code)
 		}
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("read places: %w", err)
-	}
-	return t, nil
+	return t
 }
 
 // members are the places whose values make up code's roll-up, sorted and
@@ -132,6 +110,8 @@ func (t *placeTree) unknownLevel(level string) *httpapi.Error {
 	return httpapi.BadRequest("level", "level %q has no places; the levels are %s", level, strings.Join(levels, ", "))
 }
 
+// places answers GET /v1/places: the place catalogue, filtered by level
+// and parent.
 func (s *Service) places(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
 	if perr == nil {
@@ -184,13 +164,10 @@ func (s *Service) places(w http.ResponseWriter, r *http.Request) {
 func (s *Service) loadPlaces(w http.ResponseWriter, r *http.Request) (*placeTree, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	start := time.Now()
-	tree, err := readPlaces(ctx, s.conn)
-	s.chDuration.WithLabelValues("places").Observe(time.Since(start).Seconds())
+	list, err := s.store.places(ctx)
 	if err != nil {
-		s.countStoreError(r.Context(), "places")
 		httpapi.WriteError(w, s.storeError(r, err))
 		return nil, false
 	}
-	return tree, true
+	return newPlaceTree(list), true
 }

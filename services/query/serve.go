@@ -10,12 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/httpapi"
-	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // StartupTimeout bounds connecting to ClickHouse and applying the
@@ -69,27 +67,20 @@ func Serve(ctx context.Context, d Deps) (err error) {
 	}
 	defer func() { _ = ln.Close() }() // closed by the server once it serves
 
-	cat, err := catalogue.Load()
-	if err != nil {
-		return fmt.Errorf("load catalogue: %w", err)
-	}
-	pl, err := places.Load()
-	if err != nil {
-		return err
-	}
 	startCtx, cancel := context.WithTimeout(ctx, StartupTimeout)
-	conn, applied, err := extch.Setup(startCtx, d.ClickHouseDSN, cat, pl)
+	ch, err := extch.Setup(startCtx, d.ClickHouseDSN)
 	cancel()
 	if err != nil {
 		return err
 	}
+	conn := ch.Conn
 	defer func() {
 		if cerr := conn.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close clickhouse: %w", cerr))
 		}
 	}()
-	if len(applied) > 0 {
-		d.Log.Info().Uints32("versions", applied).Msg("applied clickhouse migrations")
+	if len(ch.Applied) > 0 {
+		d.Log.Info().Uints32("versions", ch.Applied).Msg("applied clickhouse migrations")
 	}
 	if d.NATS.URL != "" {
 		nc, js, err := extnats.Connect(d.NATS, "ounce-query", d.Log)
@@ -103,7 +94,7 @@ func Serve(ctx context.Context, d Deps) (err error) {
 		}()
 		cfg.JetStream = js
 	}
-	svc, err := New(cfg, conn, cat, d.Log, d.Registry)
+	svc, err := New(cfg, conn, ch.Indicators, d.Log, d.Registry)
 	if err != nil {
 		return err
 	}

@@ -13,94 +13,164 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-// coverageSQL summarises what is stored for every indicator in one pass.
-// FINAL deduplicates versions of a key, so rows counts facts, not inserts.
-const coverageSQL = `SELECT indicator, uniqExact(geo), count(),
-	min(period_start), argMin(grain, period_start),
-	max(period_start), argMax(grain, period_start),
-	max(loaded_at)
-FROM observations FINAL
-%s
-GROUP BY indicator`
+// store is every read and write the service makes of ClickHouse: the SQL
+// is in the store_*.go files, and no other file of the package calls the
+// connection. Each call is measured under the name of its query in the
+// ounce_query_clickhouse_* metrics.
+type store struct {
+	conn chdriver.Conn
 
-// coverageRow is one indicator's coverage as stored.
-type coverageRow struct {
-	Places, Rows          uint64
-	FirstStart, LastStart int64
-	FirstGrain, LastGrain string
-	LastLoadedAt          time.Time
+	duration *prometheus.HistogramVec
+	failures *prometheus.CounterVec
+	aborts   *prometheus.CounterVec
 }
 
-// readCoverage returns the coverage of every indicator with stored rows,
-// or of the one named by only.
-func readCoverage(ctx context.Context, conn chdriver.Conn, only string) (map[string]coverageRow, error) {
-	var (
-		sql  = fmt.Sprintf(coverageSQL, "")
-		args []any
-	)
-	if only != "" {
-		sql = fmt.Sprintf(coverageSQL, "WHERE indicator = ?")
-		args = append(args, only)
+// newStore reads and writes through conn, registering its metrics with f.
+func newStore(conn chdriver.Conn, f promauto.Factory) *store {
+	return &store{
+		conn: conn,
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "clickhouse_query_duration_seconds",
+			Help:      "Time ClickHouse took to answer a query of the API, by query.",
+			Buckets:   []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"query"}),
+		failures: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "clickhouse_errors_total",
+			Help:      "ClickHouse queries of the API that failed, by query; a query stopped because its client went away is counted in client_aborts_total instead.",
+		}, []string{"query"}),
+		aborts: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "client_aborts_total",
+			Help:      "ClickHouse queries of the API stopped because the client closed the request, by query.",
+		}, []string{"query"}),
 	}
+}
+
+// ping checks that ClickHouse answers, for /readyz.
+func (st *store) ping(ctx context.Context) error {
+	if err := st.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("ping clickhouse: %w", err)
+	}
+	return nil
+}
+
+// observe records a call of query that began at start: its duration and,
+// when err is set, its failure (see countFailure).
+func (st *store) observe(ctx context.Context, query string, start time.Time, err error) {
+	st.timed(query, start)
+	if err != nil {
+		st.countFailure(ctx, query)
+	}
+}
+
+// timed records the duration of a call of query that began at start.
+func (st *store) timed(query string, start time.Time) {
+	st.duration.WithLabelValues(query).Observe(time.Since(start).Seconds())
+}
+
+// countFailure counts a failed call of query: as a ClickHouse error, or
+// as a client abort when ctx (the request's) was cancelled because the
+// client went away — not ClickHouse's fault, and no reason to page anyone.
+func (st *store) countFailure(ctx context.Context, query string) {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		st.aborts.WithLabelValues(query).Inc()
+		return
+	}
+	st.failures.WithLabelValues(query).Inc()
+}
+
+// selectRows runs sql and returns its rows as Ts. fields names, for one T,
+// the destinations of the selected columns in order; every row is scanned
+// into the same T and copied, so fields runs once per query. what names
+// the read in errors.
+func selectRows[T any](ctx context.Context, conn chdriver.Conn, what, sql string, args []any, fields func(*T) []any) ([]T, error) {
 	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("query coverage: %w", err)
+		return nil, fmt.Errorf("query %s: %w", what, err)
 	}
-	out := map[string]coverageRow{}
+	var (
+		out []T
+		row T
+	)
+	dest := fields(&row)
 	for rows.Next() {
-		var (
-			code string
-			c    coverageRow
-		)
-		if err := rows.Scan(&code, &c.Places, &c.Rows, &c.FirstStart, &c.FirstGrain,
-			&c.LastStart, &c.LastGrain, &c.LastLoadedAt); err != nil {
-			return nil, errors.Join(fmt.Errorf("scan coverage: %w", err), rows.Close())
+		if err := rows.Scan(dest...); err != nil {
+			return nil, errors.Join(fmt.Errorf("scan %s: %w", what, err), rows.Close())
 		}
-		out[code] = c
+		out = append(out, row)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("read coverage: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	return out, nil
 }
 
-// seriesRow is one stored observation of a series request.
-type seriesRow struct {
-	Geo, Dims, Grain, Unit, Source, URL, Licence string
-	PeriodStart                                  int64
-	Value                                        float64
-	Version                                      uint64
-	RetrievedAt                                  time.Time
+// observationRow is one row read from observations. A read selects the
+// columns it needs (its column list, see fields); the others stay zero.
+type observationRow struct {
+	Indicator, Geo, Dims, Grain, Unit, Source, URL, Licence string
+	PeriodStart                                             int64
+	Value                                                   float64
+	Version                                                 uint64
+	RetrievedAt                                             time.Time
 }
 
-// seriesQuery builds the SELECT for p, returning at most limit rows. Every
-// value from the request is a bound parameter; the SQL text is fixed
-// fragments only.
-//
-// With final, ClickHouse deduplicates (FINAL). Without, every stored version
-// of a key is read, the versions of one key adjacent and ascending, for
-// dedupeVersions to keep the newest: on ClickHouse 18.16 this reads the same
-// rows in about half the time of FINAL, which merges them on one thread.
-func seriesQuery(p seriesParams, limit int, final bool) (string, []any) {
-	var (
-		b    strings.Builder
-		args []any
-	)
-	b.WriteString(`SELECT geo, dims, grain, period_start, value, unit, source, version, source_url, licence, retrieved_at
-FROM observations`)
-	if final {
-		b.WriteString(" FINAL")
+// fields are the destinations in r of the observations columns cols, for
+// selectRows. A column observationRow does not hold is a bug of the
+// store's SQL and panics.
+func (r *observationRow) fields(cols []string) []any {
+	dest := make([]any, len(cols))
+	for i, c := range cols {
+		switch c {
+		case "indicator":
+			dest[i] = &r.Indicator
+		case "geo":
+			dest[i] = &r.Geo
+		case "dims":
+			dest[i] = &r.Dims
+		case "grain":
+			dest[i] = &r.Grain
+		case "unit":
+			dest[i] = &r.Unit
+		case "source":
+			dest[i] = &r.Source
+		case "source_url":
+			dest[i] = &r.URL
+		case "licence":
+			dest[i] = &r.Licence
+		case "period_start":
+			dest[i] = &r.PeriodStart
+		case "value":
+			dest[i] = &r.Value
+		case "version":
+			dest[i] = &r.Version
+		case "retrieved_at":
+			dest[i] = &r.RetrievedAt
+		default:
+			panic(fmt.Sprintf("query store: observations column %q has no field in observationRow", c))
+		}
 	}
-	b.WriteString("\nWHERE indicator = ?")
-	args = append(args, p.Indicator.Code)
-	if len(p.Geos) > 0 {
-		b.WriteString("\n  AND geo IN ?")
-		args = append(args, extch.InList(p.Geos))
-	}
+	return dest
+}
+
+// selectObservations runs sql, which selects cols of observations (in
+// that order, as strings.Join(cols, ", ")), and returns its rows.
+func selectObservations(ctx context.Context, conn chdriver.Conn, what, sql string, args []any, cols []string) ([]observationRow, error) {
+	return selectRows(ctx, conn, what, sql, args, func(r *observationRow) []any { return r.fields(cols) })
+}
+
+// whereSelection appends to b the conditions of p's from, to and dims, and
+// to args their values, returning args. Every value is a bound parameter.
+func whereSelection(b *strings.Builder, args []any, p seriesParams) []any {
 	// A period is returned when it overlaps [from, to]: its end is after the
 	// start of from and its start is before the end of to.
 	if p.From != nil {
@@ -115,60 +185,39 @@ FROM observations`)
 		b.WriteString("\n  AND has(splitByChar('&', dims), ?)")
 		args = append(args, pair)
 	}
-	b.WriteString("\nORDER BY geo, dims, period_start, grain, source, version\nLIMIT ?")
-	args = append(args, limit)
-	return b.String(), args
+	return args
 }
 
-// readSeries returns the newest version of each row of p, at most limit of
-// them. It reads every version and keeps the newest; when that read reaches
-// its limit, versions may have been cut off, so it reads again with FINAL.
-func readSeries(ctx context.Context, conn chdriver.Conn, p seriesParams, limit int) ([]seriesRow, error) {
-	rows, err := querySeries(ctx, conn, p, limit, false)
-	if err != nil || len(rows) < limit {
-		return dedupeVersions(rows), err
-	}
-	return querySeries(ctx, conn, p, limit, true)
+// watermarkSQL reads, from ClickHouse's own metadata, the highest block
+// number inserted into each table the API reads. Every INSERT takes a new
+// block number; merges keep the highest of the parts they merge, so the
+// mark moves when data is written and not when the server tidies up.
+const watermarkSQL = `SELECT table, max(max_block_number)
+FROM system.parts
+WHERE database = currentDatabase() AND active AND table IN ('observations', 'places', 'initiatives', 'indicators')
+GROUP BY table
+ORDER BY table`
+
+// partRow is one table's highest block number, from system.parts.
+type partRow struct {
+	Table string
+	Block int64
 }
 
-func querySeries(ctx context.Context, conn chdriver.Conn, p seriesParams, limit int, final bool) ([]seriesRow, error) {
-	sql, args := seriesQuery(p, limit, final)
-	rows, err := conn.Query(ctx, sql, args...)
+// watermark is the data watermark of the tables the API reads, for
+// freshness: "table:block;" for each, in table order.
+func (st *store) watermark(ctx context.Context) (string, error) {
+	parts, err := selectRows(ctx, st.conn, "data watermark", watermarkSQL, nil, func(p *partRow) []any {
+		return []any{&p.Table, &p.Block}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("query series of %s: %w", p.Indicator.Code, err)
+		return "", err
 	}
-	var out []seriesRow
-	for rows.Next() {
-		var r seriesRow
-		if err := rows.Scan(&r.Geo, &r.Dims, &r.Grain, &r.PeriodStart, &r.Value, &r.Unit, &r.Source,
-			&r.Version, &r.URL, &r.Licence, &r.RetrievedAt); err != nil {
-			return nil, errors.Join(fmt.Errorf("scan series of %s: %w", p.Indicator.Code, err), rows.Close())
-		}
-		out = append(out, r)
+	var b strings.Builder
+	for _, p := range parts {
+		fmt.Fprintf(&b, "%s:%d;", p.Table, p.Block)
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("read series of %s: %w", p.Indicator.Code, err)
-	}
-	return out, nil
-}
-
-// dedupeVersions keeps, of each run of rows with one key (geo, dims,
-// period_start, grain, source; the indicator is the query's), the last: the
-// highest version, as the rows come ordered by key then version. Between
-// equal versions the choice is ClickHouse's, as with argMax.
-func dedupeVersions(rows []seriesRow) []seriesRow {
-	out := rows[:0]
-	for i, r := range rows {
-		if i+1 < len(rows) && sameSeriesKey(&r, &rows[i+1]) {
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-func sameSeriesKey(a, b *seriesRow) bool {
-	return a.Geo == b.Geo && a.Dims == b.Dims && a.PeriodStart == b.PeriodStart && a.Grain == b.Grain && a.Source == b.Source
+	return b.String(), nil
 }
 
 // ClickHouse server error codes that mean "busy or cut off; retry", not a bug.

@@ -14,8 +14,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/services/query"
 )
 
@@ -30,7 +30,7 @@ func TestUnavailable(t *testing.T) {
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{dead}, DialTimeout: time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, conn.Close()) })
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	svc, err := query.New(query.Config{}, conn, cat, zerolog.Nop(), reg)
@@ -67,7 +67,7 @@ func TestUnavailable(t *testing.T) {
 
 // TestNewRejects checks New's arguments.
 func TestNewRejects(t *testing.T) {
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{"127.0.0.1:1"}})
 	require.NoError(t, err)

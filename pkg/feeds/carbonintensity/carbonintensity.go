@@ -18,7 +18,7 @@
 // Places: regionid 1–17 becomes the geo "ci:<regionid>" (1–14 the DNO
 // regions, 15 England, 16 Scotland, 17 Wales); regionid 18, which the API
 // calls "GB", is Great Britain as a whole and gets the geo "GB" — the geo of
-// the national figures too. The regions' names are in Stats.Regions.
+// the national figures too. The regions' names are in the stats' regions detail.
 //
 // Which fields become which indicators is the Mapping's Columns, keyed by
 // ColumnForecast, ColumnActual and ColumnGenerationMix; a field not mapped is
@@ -113,17 +113,6 @@ type Region struct {
 	DNORegion string // dnoregion, e.g. "Scottish Hydro Electric Power Distribution"
 }
 
-// Stats describes what a Reader read.
-type Stats struct {
-	Records       int            // data[] records read: half hours
-	RegionEntries int            // regions[] entries read (regional responses)
-	Observations  int            // observations yielded
-	ByIndicator   map[string]int // observations yielded per indicator
-	Missing       int            // null values of mapped fields
-	Regions       []Region       // regions in order of first appearance (regional responses)
-	From, To      time.Time      // start of the earliest and end of the latest half hour read
-}
-
 // APIError is the API's own error answer, such as
 // {"error":{"code":"400 Bad Request","message":"Please enter a valid datetime…"}}.
 type APIError struct {
@@ -136,50 +125,26 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("carbon intensity %s response is an API error, code %q: %s", e.Kind, e.Code, e.Message)
 }
 
-// RecordError is a problem with the body at one place: within a record of
-// data[] (Record ≥ 0) or outside the records (Record = -1).
-type RecordError struct {
-	Kind   Kind
-	Record int    // index in data[], -1 outside the records
-	Field  string // path of the field within the record (or the body), e.g. "regions[3].intensity.forecast"; empty for the record as a whole
-	Value  string // the offending JSON text, shortened, when there is one
-	Offset int    // byte offset in the body
-	Reason string
-}
-
-// Path is the field's JSON path in the body, e.g. "data[5].intensity.forecast".
-func (e *RecordError) Path() string {
-	if e.Record < 0 {
-		return e.Field
-	}
-	p := "data[" + strconv.Itoa(e.Record) + "]"
-	if e.Field != "" {
-		p += "." + e.Field
-	}
-	return p
-}
-
-func (e *RecordError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "carbon intensity %s response", e.Kind)
-	if p := e.Path(); p != "" {
-		b.WriteString(": ")
-		b.WriteString(p)
-	}
-	b.WriteString(" (")
-	if e.Record >= 0 {
-		fmt.Fprintf(&b, "record %d", e.Record)
-		if e.Field != "" {
-			fmt.Fprintf(&b, ", field %s", e.Field)
+// recordError is the error at byte offset of the body: within record rec
+// of data[] (≥ 0) or outside the records (-1). field is the path of the
+// field within the record (or the body), e.g.
+// "regions[3].intensity.forecast", empty for the record as a whole; value
+// the offending JSON text, shortened.
+func recordError(kind Kind, rec int, field string, offset int, value, reason string) *feeds.Error {
+	path := field
+	at := fmt.Sprintf("(byte %d)", offset)
+	if rec >= 0 {
+		path = "data[" + strconv.Itoa(rec) + "]"
+		if field != "" {
+			path += "." + field
 		}
-		b.WriteString(", ")
+		at = fmt.Sprintf("(record %d, byte %d)", rec, offset)
 	}
-	fmt.Fprintf(&b, "byte %d): ", e.Offset)
-	if e.Value != "" {
-		fmt.Fprintf(&b, "value %s ", e.Value)
+	if path != "" {
+		at = path + " " + at
 	}
-	b.WriteString(e.Reason)
-	return b.String()
+	return &feeds.Error{Format: "carbon intensity " + string(kind) + " response", At: at, Record: rec, Offset: offset,
+		Field: field, Value: value, JSON: true, Reason: reason}
 }
 
 // Reader reads observations from one response body. It is not safe for
@@ -191,8 +156,12 @@ type Reader struct {
 	forecast *feeds.Column
 	actual   *feeds.Column
 	mix      *feeds.Column
-	stats    Stats
-	used     bool
+	stats    feeds.Stats
+	// regions are the regions in order of first appearance, regionEntries
+	// the regions[] entries read (regional responses).
+	regions       []Region
+	regionEntries int
+	used          bool
 
 	cols   [numColumns]*feeds.Column // by colForecast, colActual, colMix
 	counts [numColumns]int           // observations yielded per column
@@ -208,7 +177,7 @@ type Reader struct {
 	mixFuels   []string
 	mixIndex   []int
 	periods    map[int64]int         // half hour start (Unix seconds) -> record that had it
-	regionSeen [MaxRegionID + 1]bool // regionids in stats.Regions
+	regionSeen [MaxRegionID + 1]bool // regionids in regions
 }
 
 // NewReader reads body and checks its start: an empty body, an HTML page,
@@ -284,8 +253,7 @@ func (r *Reader) start() error {
 			return r.fail(-1, "", err)
 		}
 		if !more {
-			return &RecordError{Kind: r.kind, Record: -1, Offset: s.pos - 1,
-				Reason: `the response has neither "data" nor "error"`}
+			return recordError(r.kind, -1, "", s.pos-1, "", `the response has neither "data" nor "error"`)
 		}
 		switch string(key) {
 		case "error":
@@ -361,16 +329,25 @@ func (r *Reader) apiError() error {
 	return e
 }
 
-// Stats returns what was read so far; complete once All has finished.
-func (r *Reader) Stats() Stats {
-	st := r.stats
-	st.ByIndicator = map[string]int{}
+// Stats returns what was read so far, complete once All has finished:
+// Rows are the data[] records (half hours), Missing the null values of
+// mapped fields, From and To the start of the earliest and the end of the
+// latest half hour. Details: by_indicator, the observations per
+// indicator; for regional responses region_entries, the regions[] entries
+// read, and regions, the []Region in order of first appearance.
+func (r *Reader) Stats() feeds.Stats {
+	st := r.stats.Clone()
+	by := map[string]int{}
 	for i, c := range r.cols {
 		if c != nil && r.counts[i] > 0 {
-			st.ByIndicator[c.Indicator] += r.counts[i]
+			by[c.Indicator] += r.counts[i]
 		}
 	}
-	st.Regions = slices.Clone(st.Regions)
+	st.SetDetail("by_indicator", by)
+	if r.kind == Regional {
+		st.SetDetail("region_entries", r.regionEntries)
+		st.SetDetail("regions", slices.Clone(r.regions))
+	}
 	return st
 }
 
@@ -401,7 +378,7 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 				if i == 0 {
 					err = r.fail(-1, "data", err)
 				} else {
-					e := r.fail(i-1, "", err).(*RecordError)
+					e := r.fail(i-1, "", err).(*feeds.Error)
 					e.Reason = "after the record: " + e.Reason
 					err = e
 				}
@@ -421,7 +398,7 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 				yield(observation.Observation{}, err)
 				return
 			}
-			r.stats.Records++
+			r.stats.Rows++
 			o.Period = r.period
 			for k := range r.buf {
 				p := &r.buf[k]
@@ -438,22 +415,6 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 			yield(observation.Observation{}, err)
 		}
 	}
-}
-
-// ReadAll reads every observation of body into memory.
-func ReadAll(body io.Reader, kind Kind, m Mapping) ([]observation.Observation, Stats, error) {
-	rd, err := NewReader(body, kind, m)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	var out []observation.Observation
-	for o, err := range rd.All() {
-		if err != nil {
-			return nil, rd.Stats(), err
-		}
-		out = append(out, o)
-	}
-	return out, rd.Stats(), nil
 }
 
 // finish reads the rest of the body after data[].
@@ -487,33 +448,30 @@ func (r *Reader) finish() error {
 
 // fail wraps a scanner error (or any error) at record rec and field.
 func (r *Reader) fail(rec int, field string, err error) error {
-	e := &RecordError{Kind: r.kind, Record: rec, Field: field, Offset: r.s.pos}
 	var se *scanError
-	if errors.As(err, &se) {
-		e.Offset, e.Reason = se.offset, se.reason
-		if len(se.value) > 0 {
-			e.Value = snippet(se.value, 40)
-		}
-	} else {
-		e.Reason = err.Error()
+	if !errors.As(err, &se) {
+		return recordError(r.kind, rec, field, r.s.pos, "", err.Error())
 	}
-	return e
+	value := ""
+	if len(se.value) > 0 {
+		value = snippet(se.value, 40)
+	}
+	return recordError(r.kind, rec, field, se.offset, value, se.reason)
 }
 
-// bad is a RecordError about the value read from start to the scanner's position.
+// bad is the error about the value read from start to the scanner's position.
 func (r *Reader) bad(rec int, field string, start int, format string, args ...any) error {
-	return &RecordError{Kind: r.kind, Record: rec, Field: field, Offset: start,
-		Value: snippet(bytes.TrimSpace(r.s.data[start:r.s.pos]), 40), Reason: fmt.Sprintf(format, args...)}
+	return recordError(r.kind, rec, field, start, snippet(bytes.TrimSpace(r.s.data[start:r.s.pos]), 40), fmt.Sprintf(format, args...))
 }
 
-// missing is a RecordError for a required field a record lacks.
+// missing is the error for a required field a record lacks.
 func (r *Reader) missing(rec int, field string, at int) error {
-	return &RecordError{Kind: r.kind, Record: rec, Field: field, Offset: at, Reason: "is missing"}
+	return recordError(r.kind, rec, field, at, "", "is missing")
 }
 
-// repeated is a RecordError for a member that appears twice in one object.
+// repeated is the error for a member that appears twice in one object.
 func (r *Reader) repeated(rec int, field string, at int) error {
-	return &RecordError{Kind: r.kind, Record: rec, Field: field, Offset: at, Reason: "appears twice in one object"}
+	return recordError(r.kind, rec, field, at, "", "appears twice in one object")
 }
 
 // Column indexes of Reader.cols.
@@ -595,18 +553,14 @@ func (r *Reader) checkPeriod(rec int, h *halfHour, end int) (observation.Period,
 		if m := h.from.Minute(); (m != 0 && m != 30) || h.from.Second() != 0 {
 			reason = "is not on a half hour (:00 or :30)"
 		}
-		return observation.Period{}, &RecordError{Kind: r.kind, Record: rec, Field: "from", Offset: h.fromAt,
-			Value: valueAt(h.fromAt, h.fromEnd), Reason: reason}
+		return observation.Period{}, recordError(r.kind, rec, "from", h.fromAt, valueAt(h.fromAt, h.fromEnd), reason)
 	}
 	if !h.to.Equal(p.End()) {
-		return observation.Period{}, &RecordError{Kind: r.kind, Record: rec, Field: "to", Offset: h.toAt,
-			Value:  valueAt(h.toAt, h.toEnd),
-			Reason: fmt.Sprintf("is not 30 minutes after from (%s); a record is one half hour", p.Start.Format("2006-01-02T15:04Z"))}
+		return observation.Period{}, recordError(r.kind, rec, "to", h.toAt, valueAt(h.toAt, h.toEnd), fmt.Sprintf("is not 30 minutes after from (%s); a record is one half hour", p.Start.Format("2006-01-02T15:04Z")))
 	}
 	key := p.Start.Unix()
 	if prev, dup := r.periods[key]; dup {
-		return observation.Period{}, &RecordError{Kind: r.kind, Record: rec, Field: "from", Offset: h.fromAt,
-			Value: valueAt(h.fromAt, h.fromEnd), Reason: fmt.Sprintf("repeats the half hour of record %d", prev)}
+		return observation.Period{}, recordError(r.kind, rec, "from", h.fromAt, valueAt(h.fromAt, h.fromEnd), fmt.Sprintf("repeats the half hour of record %d", prev))
 	}
 	r.periods[key] = rec
 	if r.stats.From.IsZero() || p.Start.Before(r.stats.From) {
@@ -730,14 +684,13 @@ func (r *Reader) intensityValue(rec, j int, name string, v value, col int, geo s
 	return nil
 }
 
-// valueErr is a RecordError about the number at offset at.
+// valueErr is the error about the number at offset at.
 func (r *Reader) valueErr(rec int, field string, at int, reason string) error {
 	end := at
 	for end < len(r.s.data) && bytes.IndexByte([]byte("+-.0123456789eE"), r.s.data[end]) >= 0 {
 		end++
 	}
-	return &RecordError{Kind: r.kind, Record: rec, Field: field, Offset: at,
-		Value: snippet(r.s.data[at:end], 40), Reason: reason}
+	return recordError(r.kind, rec, field, at, snippet(r.s.data[at:end], 40), reason)
 }
 
 // add appends one observation of column col to the record's buffer.
@@ -884,7 +837,7 @@ func (r *Reader) region(rec, j int, seen *[MaxRegionID + 1]int) error {
 	if err := s.open('{', "an object"); err != nil {
 		return r.fail(rec, regionField(j, ""), err)
 	}
-	r.stats.RegionEntries++
+	r.regionEntries++
 	bufStart := len(r.buf)
 	var (
 		id                   int
@@ -968,8 +921,7 @@ func (r *Reader) region(rec, j int, seen *[MaxRegionID + 1]int) error {
 		return r.missing(rec, regionField(j, "regionid"), end)
 	}
 	if prev := seen[id]; prev > 0 {
-		return &RecordError{Kind: r.kind, Record: rec, Field: regionField(j, "regionid"), Offset: idAt,
-			Value: snippet(r.s.data[idAt:idEnd], 40), Reason: fmt.Sprintf("repeats the region of regions[%d]", prev-1)}
+		return recordError(r.kind, rec, regionField(j, "regionid"), idAt, snippet(r.s.data[idAt:idEnd], 40), fmt.Sprintf("repeats the region of regions[%d]", prev-1))
 	}
 	seen[id] = j + 1
 	if !hasIntensity && r.forecast != nil {
@@ -994,7 +946,7 @@ func (r *Reader) region(rec, j int, seen *[MaxRegionID + 1]int) error {
 	}
 	if !r.regionSeen[id] {
 		r.regionSeen[id] = true
-		r.stats.Regions = append(r.stats.Regions, Region{ID: id, Geo: geo, ShortName: string(short), DNORegion: string(dno)})
+		r.regions = append(r.regions, Region{ID: id, Geo: geo, ShortName: string(short), DNORegion: string(dno)})
 	}
 	return nil
 }
@@ -1085,8 +1037,7 @@ func (r *Reader) generationMix(rec, j int) error {
 		}
 		for k, prev := range r.mixFuels {
 			if prev == f.name {
-				return &RecordError{Kind: r.kind, Record: rec, Field: mixField(j, g, "fuel"), Offset: fuelAt,
-					Value: strconv.Quote(f.name), Reason: fmt.Sprintf("repeats the fuel of %s", mixField(j, r.mixIndex[k], ""))}
+				return recordError(r.kind, rec, mixField(j, g, "fuel"), fuelAt, strconv.Quote(f.name), fmt.Sprintf("repeats the fuel of %s", mixField(j, r.mixIndex[k], "")))
 			}
 		}
 		r.mixFuels = append(r.mixFuels, f.name)

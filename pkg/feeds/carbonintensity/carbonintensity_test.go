@@ -14,9 +14,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feeds"
 	ci "github.com/ounce-data/ounce/pkg/feeds/carbonintensity"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
@@ -44,7 +45,7 @@ func realFile(tb testing.TB, name string) []byte {
 
 func mapping(tb testing.TB) ci.Mapping {
 	tb.Helper()
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(tb, err)
 	f, ok := cat.Files["carbonintensity"]
 	require.True(tb, ok)
@@ -164,7 +165,7 @@ func rawNumber(tb testing.TB, v any, what string) (float64, bool) {
 func TestNationalRealFile(t *testing.T) {
 	body := realFile(t, nationalFile)
 	m := mapping(t)
-	obs, stats, err := ci.ReadAll(bytes.NewReader(body), ci.National, m)
+	obs, stats, err := feedtest.ReadAll(ci.NewReader(bytes.NewReader(body), ci.National, m))
 	require.NoError(t, err)
 	checkStamped(t, m, obs)
 	got := index(t, obs)
@@ -196,10 +197,10 @@ func TestNationalRealFile(t *testing.T) {
 	}
 	require.Equal(t, forecasts+actuals, len(obs))
 	require.Equal(t, len(obs), stats.Observations)
-	require.Equal(t, map[string]int{indForecast: forecasts, indActual: actuals}, stats.ByIndicator)
+	require.Equal(t, map[string]int{indForecast: forecasts, indActual: actuals}, stats.Detail("by_indicator"))
 	require.Equal(t, nulls, stats.Missing)
-	require.Equal(t, len(recs), stats.Records)
-	require.Zero(t, stats.RegionEntries)
+	require.Equal(t, len(recs), stats.Rows)
+	require.Nil(t, stats.Detail("region_entries"))
 	require.Equal(t, rawTime(t, recs[0]["from"]), stats.From)
 	require.Equal(t, rawTime(t, recs[len(recs)-1]["to"]), stats.To)
 
@@ -273,7 +274,7 @@ func regionGeo(tb testing.TB, v any) string {
 func TestRegionalRealFile(t *testing.T) {
 	body := realFile(t, regionalFile)
 	m := mapping(t)
-	obs, stats, err := ci.ReadAll(bytes.NewReader(body), ci.Regional, m)
+	obs, stats, err := feedtest.ReadAll(ci.NewReader(bytes.NewReader(body), ci.Regional, m))
 	require.NoError(t, err)
 	checkStamped(t, m, obs)
 	got := index(t, obs)
@@ -284,13 +285,13 @@ func TestRegionalRealFile(t *testing.T) {
 	c := countRegional(t, doc)
 	regionsPerRecord := len(arr(t, recs[0]["regions"], "regions"))
 	require.Equal(t, len(recs)*regionsPerRecord, c.forecasts, "every region of every half hour has a forecast")
-	require.Equal(t, map[string]int{indForecast: c.forecasts, indShare: c.shares}, stats.ByIndicator)
+	require.Equal(t, map[string]int{indForecast: c.forecasts, indShare: c.shares}, stats.Detail("by_indicator"))
 	require.Zero(t, c.actuals, "regional responses carry no actual")
 	require.Equal(t, c.forecasts+c.shares, len(obs))
 	require.Equal(t, len(obs), stats.Observations)
 	require.Equal(t, c.nulls, stats.Missing)
-	require.Equal(t, len(recs), stats.Records)
-	require.Equal(t, c.regions, stats.RegionEntries)
+	require.Equal(t, len(recs), stats.Rows)
+	require.Equal(t, c.regions, stats.Detail("region_entries"))
 	require.Equal(t, rawTime(t, recs[0]["from"]), stats.From)
 	require.Equal(t, rawTime(t, recs[len(recs)-1]["to"]), stats.To)
 
@@ -342,14 +343,15 @@ func TestRegionalRealFile(t *testing.T) {
 
 	// Regions as first seen, with their names from the body.
 	first := arr(t, recs[0]["regions"], "regions")
-	require.Len(t, stats.Regions, len(first))
+	regions := stats.Detail("regions").([]ci.Region)
+	require.Len(t, regions, len(first))
 	for j, rv := range first {
 		reg := obj(t, rv, "region")
 		id := int(reg["regionid"].(float64))
 		geo, ok := ci.RegionGeo(id)
 		require.True(t, ok)
 		require.Equal(t, ci.Region{ID: id, Geo: geo, ShortName: reg["shortname"].(string), DNORegion: reg["dnoregion"].(string)},
-			stats.Regions[j])
+			regions[j])
 	}
 }
 
@@ -383,7 +385,7 @@ func TestAPIErrorRecording(t *testing.T) {
 			require.ErrorContains(t, err, code)
 			require.ErrorContains(t, err, message)
 
-			obs, _, err := ci.ReadAll(bytes.NewReader(body), kind, mapping(t))
+			obs, _, err := feedtest.ReadAll(ci.NewReader(bytes.NewReader(body), kind, mapping(t)))
 			require.Error(t, err)
 			require.Empty(t, obs)
 		})
@@ -398,7 +400,7 @@ func TestAPIErrorAfterData(t *testing.T) {
 	require.NoError(t, err)
 	// encoding/json writes map keys sorted, so data comes before error.
 	require.Less(t, bytes.Index(body, []byte(`"data"`)), bytes.Index(body, []byte(`"error"`)))
-	_, _, err = ci.ReadAll(bytes.NewReader(body), ci.National, mapping(t))
+	_, _, err = feedtest.ReadAll(ci.NewReader(bytes.NewReader(body), ci.National, mapping(t)))
 	var ae *ci.APIError
 	require.True(t, errors.As(err, &ae), "%v", err)
 }
@@ -464,9 +466,9 @@ func TestMalformed(t *testing.T) {
 		name        string
 		kind        ci.Kind
 		body        []byte
-		openErr     bool            // the error comes from NewReader
-		errContains []string        // substrings of the error
-		rec         *ci.RecordError // when set, the error is a RecordError with this Record and Field
+		openErr     bool      // the error comes from NewReader
+		errContains []string  // substrings of the error
+		rec         *recordAt // when set, the error is a *feeds.Error at this Record and Field
 	}{
 		{name: "empty body", kind: ci.National, body: nil, openErr: true, errContains: []string{"body is empty"}},
 		{name: "white space only", kind: ci.Regional, body: []byte(" \n\t"), openErr: true, errContains: []string{"body is empty"}},
@@ -486,13 +488,13 @@ func TestMalformed(t *testing.T) {
 			name: "truncated inside a record", kind: ci.National,
 			body:        cutAfter(t, national, natRecs[10]["to"], 5),
 			errContains: []string{"data[10].to", "record 10", "cut short"},
-			rec:         &ci.RecordError{Record: 10, Field: "to"},
+			rec:         &recordAt{Record: 10, Field: "to"},
 		},
 		{
 			name: "truncated between records", kind: ci.National,
 			body:        compact(t, natRecs[:3])[:len(compact(t, natRecs[:3]))-2],
 			errContains: []string{"record 2", "after the record", "cut short"},
-			rec:         &ci.RecordError{Record: 2},
+			rec:         &recordAt{Record: 2},
 		},
 		{
 			name: "truncated inside the intensity", kind: ci.National,
@@ -503,7 +505,7 @@ func TestMalformed(t *testing.T) {
 			name: "truncated regional body", kind: ci.Regional,
 			body:        cutAfter(t, regional, regRecs[20]["to"], 8),
 			errContains: []string{"data[20].to", "record 20", "cut short"},
-			rec:         &ci.RecordError{Record: 20, Field: "to"},
+			rec:         &recordAt{Record: 20, Field: "to"},
 		},
 		{
 			name: "truncated inside a generation mix", kind: ci.Regional,
@@ -514,37 +516,37 @@ func TestMalformed(t *testing.T) {
 			name: "record missing from", kind: ci.National,
 			body:        editNational(t, 6, func(r []map[string]any) { delete(r[3], "from") }),
 			errContains: []string{"data[3].from", "record 3", "is missing"},
-			rec:         &ci.RecordError{Record: 3, Field: "from"},
+			rec:         &recordAt{Record: 3, Field: "from"},
 		},
 		{
 			name: "record missing to", kind: ci.Regional,
 			body:        editRegional(t, 3, func(r []map[string]any) { delete(r[1], "to") }),
 			errContains: []string{"data[1].to", "is missing"},
-			rec:         &ci.RecordError{Record: 1, Field: "to"},
+			rec:         &recordAt{Record: 1, Field: "to"},
 		},
 		{
 			name: "non-numeric forecast", kind: ci.National,
 			body:        editNational(t, 8, func(r []map[string]any) { intensity(r[5])["forecast"] = "high" }),
 			errContains: []string{"data[5].intensity.forecast", `value "high"`, "is a string, not a number"},
-			rec:         &ci.RecordError{Record: 5, Field: "intensity.forecast"},
+			rec:         &recordAt{Record: 5, Field: "intensity.forecast"},
 		},
 		{
 			name: "boolean actual", kind: ci.National,
 			body:        editNational(t, 8, func(r []map[string]any) { intensity(r[7])["actual"] = true }),
 			errContains: []string{"data[7].intensity.actual", "is a boolean, not a number"},
-			rec:         &ci.RecordError{Record: 7, Field: "intensity.actual"},
+			rec:         &recordAt{Record: 7, Field: "intensity.actual"},
 		},
 		{
 			name: "malformed number", kind: ci.National,
 			body:        bytes.Replace(compact(t, natRecs[:3]), []byte(`"forecast":`), []byte(`"forecast":0x`), 1),
 			errContains: []string{"data[0].intensity", "',' or '}' expected, found 'x'"},
-			rec:         &ci.RecordError{Record: 0, Field: "intensity"},
+			rec:         &recordAt{Record: 0, Field: "intensity"},
 		},
 		{
 			name: "forecast out of range", kind: ci.National,
 			body:        bytes.Replace(compact(t, natRecs[:3]), []byte(`"forecast":`), []byte(`"forecast":1e999,"x":`), 1),
 			errContains: []string{"data[0].intensity.forecast", "value 1e999", "out of the range"},
-			rec:         &ci.RecordError{Record: 0, Field: "intensity.forecast"},
+			rec:         &recordAt{Record: 0, Field: "intensity.forecast"},
 		},
 		{
 			name: "negative forecast", kind: ci.National,
@@ -552,19 +554,19 @@ func TestMalformed(t *testing.T) {
 				intensity(r[2])["forecast"] = -intensity(r[2])["forecast"].(float64)
 			}),
 			errContains: []string{"data[2].intensity.forecast", "is negative"},
-			rec:         &ci.RecordError{Record: 2, Field: "intensity.forecast"},
+			rec:         &recordAt{Record: 2, Field: "intensity.forecast"},
 		},
 		{
 			name: "national record without actual", kind: ci.National,
 			body:        editNational(t, 4, func(r []map[string]any) { delete(intensity(r[1]), "actual") }),
 			errContains: []string{"data[1].intensity.actual", "is missing"},
-			rec:         &ci.RecordError{Record: 1, Field: "intensity.actual"},
+			rec:         &recordAt{Record: 1, Field: "intensity.actual"},
 		},
 		{
 			name: "record without intensity", kind: ci.National,
 			body:        editNational(t, 4, func(r []map[string]any) { delete(r[2], "intensity") }),
 			errContains: []string{"data[2].intensity", "is missing"},
-			rec:         &ci.RecordError{Record: 2, Field: "intensity"},
+			rec:         &recordAt{Record: 2, Field: "intensity"},
 		},
 		{
 			name: "period not on a half hour", kind: ci.National,
@@ -573,25 +575,25 @@ func TestMalformed(t *testing.T) {
 				r[4]["to"] = shift(t, r[4]["to"], 15*time.Minute)
 			}),
 			errContains: []string{"data[4].from", "record 4", "not on a half hour (:00 or :30)"},
-			rec:         &ci.RecordError{Record: 4, Field: "from"},
+			rec:         &recordAt{Record: 4, Field: "from"},
 		},
 		{
 			name: "to not half an hour after from", kind: ci.Regional,
 			body:        editRegional(t, 3, func(r []map[string]any) { r[2]["to"] = shift(t, r[2]["to"], 30*time.Minute) }),
 			errContains: []string{"data[2].to", "is not 30 minutes after from"},
-			rec:         &ci.RecordError{Record: 2, Field: "to"},
+			rec:         &recordAt{Record: 2, Field: "to"},
 		},
 		{
 			name: "from not a time", kind: ci.National,
 			body:        editNational(t, 3, func(r []map[string]any) { r[1]["from"] = "yesterday" }),
 			errContains: []string{"data[1].from", `value "yesterday"`, "not a UTC time"},
-			rec:         &ci.RecordError{Record: 1, Field: "from"},
+			rec:         &recordAt{Record: 1, Field: "from"},
 		},
 		{
 			name: "from a number", kind: ci.National,
 			body:        editNational(t, 3, func(r []map[string]any) { r[1]["from"] = 1566736200 }),
 			errContains: []string{"data[1].from", "is a number, not a time"},
-			rec:         &ci.RecordError{Record: 1, Field: "from"},
+			rec:         &recordAt{Record: 1, Field: "from"},
 		},
 		{
 			name: "repeated half hour", kind: ci.National,
@@ -599,19 +601,19 @@ func TestMalformed(t *testing.T) {
 				r[3]["from"], r[3]["to"] = r[1]["from"], r[1]["to"]
 			}),
 			errContains: []string{"data[3].from", "repeats the half hour of record 1"},
-			rec:         &ci.RecordError{Record: 3, Field: "from"},
+			rec:         &recordAt{Record: 3, Field: "from"},
 		},
 		{
 			name: "record not an object", kind: ci.National,
 			body:        bytes.Replace(compact(t, natRecs[:2]), []byte(`[{`), []byte(`[42,{`), 1),
 			errContains: []string{"data[0]", "is a number, not an object"},
-			rec:         &ci.RecordError{Record: 0},
+			rec:         &recordAt{Record: 0},
 		},
 		{
 			name: "member repeated", kind: ci.National,
 			body:        bytes.Replace(compact(t, natRecs[:2]), []byte(`"forecast":`), []byte(`"forecast":1,"forecast":`), 1),
 			errContains: []string{"data[0].intensity.forecast", "appears twice"},
-			rec:         &ci.RecordError{Record: 0, Field: "intensity.forecast"},
+			rec:         &recordAt{Record: 0, Field: "intensity.forecast"},
 		},
 		{
 			name: "data twice", kind: ci.National,
@@ -627,25 +629,25 @@ func TestMalformed(t *testing.T) {
 			name: "regionid out of range", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { region(r[1], 4)["regionid"] = 19 }),
 			errContains: []string{"data[1].regions[4].regionid", "value 19", "not one of the API's region ids 1 to 18"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions[4].regionid"},
+			rec:         &recordAt{Record: 1, Field: "regions[4].regionid"},
 		},
 		{
 			name: "regionid fractional", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { region(r[0], 2)["regionid"] = 2.5 }),
 			errContains: []string{"data[0].regions[2].regionid", "value 2.5"},
-			rec:         &ci.RecordError{Record: 0, Field: "regions[2].regionid"},
+			rec:         &recordAt{Record: 0, Field: "regions[2].regionid"},
 		},
 		{
 			name: "regionid a string", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { region(r[0], 2)["regionid"] = "3" }),
 			errContains: []string{"data[0].regions[2].regionid", "is a string, not a number"},
-			rec:         &ci.RecordError{Record: 0, Field: "regions[2].regionid"},
+			rec:         &recordAt{Record: 0, Field: "regions[2].regionid"},
 		},
 		{
 			name: "regionid missing", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { delete(region(r[1], 7), "regionid") }),
 			errContains: []string{"data[1].regions[7].regionid", "is missing"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions[7].regionid"},
+			rec:         &recordAt{Record: 1, Field: "regions[7].regionid"},
 		},
 		{
 			name: "region repeated", kind: ci.Regional,
@@ -653,49 +655,49 @@ func TestMalformed(t *testing.T) {
 				region(r[1], 5)["regionid"] = region(r[1], 2)["regionid"]
 			}),
 			errContains: []string{"data[1].regions[5].regionid", "repeats the region of regions[2]"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions[5].regionid"},
+			rec:         &recordAt{Record: 1, Field: "regions[5].regionid"},
 		},
 		{
 			name: "regional forecast non-numeric", kind: ci.Regional,
 			body:        editRegional(t, 3, func(r []map[string]any) { intensity(region(r[2], 9))["forecast"] = "low" }),
 			errContains: []string{"data[2].regions[9].intensity.forecast", `value "low"`, "is a string, not a number"},
-			rec:         &ci.RecordError{Record: 2, Field: "regions[9].intensity.forecast"},
+			rec:         &recordAt{Record: 2, Field: "regions[9].intensity.forecast"},
 		},
 		{
 			name: "regional forecast missing", kind: ci.Regional,
 			body:        editRegional(t, 3, func(r []map[string]any) { delete(intensity(region(r[2], 9)), "forecast") }),
 			errContains: []string{"data[2].regions[9].intensity.forecast", "is missing"},
-			rec:         &ci.RecordError{Record: 2, Field: "regions[9].intensity.forecast"},
+			rec:         &recordAt{Record: 2, Field: "regions[9].intensity.forecast"},
 		},
 		{
 			name: "perc not a number", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { mixEntry(r[1], 3, 4)["perc"] = "n/a" }),
 			errContains: []string{"data[1].regions[3].generationmix[4].perc", `value "n/a"`, "not a number"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions[3].generationmix[4].perc"},
+			rec:         &recordAt{Record: 1, Field: "regions[3].generationmix[4].perc"},
 		},
 		{
 			name: "perc above 100", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { mixEntry(r[0], 0, 8)["perc"] = 100.5 }),
 			errContains: []string{"data[0].regions[0].generationmix[8].perc", "value 100.5", "not a percentage"},
-			rec:         &ci.RecordError{Record: 0, Field: "regions[0].generationmix[8].perc"},
+			rec:         &recordAt{Record: 0, Field: "regions[0].generationmix[8].perc"},
 		},
 		{
 			name: "perc missing", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { delete(mixEntry(r[1], 1, 2), "perc") }),
 			errContains: []string{"data[1].regions[1].generationmix[2].perc", "is missing"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions[1].generationmix[2].perc"},
+			rec:         &recordAt{Record: 1, Field: "regions[1].generationmix[2].perc"},
 		},
 		{
 			name: "fuel missing", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { delete(mixEntry(r[1], 1, 2), "fuel") }),
 			errContains: []string{"data[1].regions[1].generationmix[2].fuel", "is missing"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions[1].generationmix[2].fuel"},
+			rec:         &recordAt{Record: 1, Field: "regions[1].generationmix[2].fuel"},
 		},
 		{
 			name: "fuel empty", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { mixEntry(r[1], 1, 2)["fuel"] = "" }),
 			errContains: []string{"data[1].regions[1].generationmix[2].fuel", "must be 1 to 128 bytes"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions[1].generationmix[2].fuel"},
+			rec:         &recordAt{Record: 1, Field: "regions[1].generationmix[2].fuel"},
 		},
 		{
 			name: "fuel repeated", kind: ci.Regional,
@@ -703,32 +705,32 @@ func TestMalformed(t *testing.T) {
 				mixEntry(r[1], 6, 5)["fuel"] = mixEntry(r[1], 6, 1)["fuel"]
 			}),
 			errContains: []string{"data[1].regions[6].generationmix[5].fuel", "repeats the fuel of regions[6].generationmix[1]"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions[6].generationmix[5].fuel"},
+			rec:         &recordAt{Record: 1, Field: "regions[6].generationmix[5].fuel"},
 		},
 		{
 			name: "generation mix missing", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { delete(region(r[1], 10), "generationmix") }),
 			errContains: []string{"data[1].regions[10].generationmix", "is missing"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions[10].generationmix"},
+			rec:         &recordAt{Record: 1, Field: "regions[10].generationmix"},
 		},
 		{
 			name: "regions missing", kind: ci.Regional,
 			body:        editRegional(t, 2, func(r []map[string]any) { delete(r[1], "regions") }),
 			errContains: []string{"data[1].regions", "is missing"},
-			rec:         &ci.RecordError{Record: 1, Field: "regions"},
+			rec:         &recordAt{Record: 1, Field: "regions"},
 		},
 		{
 			name: "national body read as regional", kind: ci.Regional,
 			body:        compact(t, natRecs[:2]),
 			errContains: []string{"data[0].regions", "is missing"},
-			rec:         &ci.RecordError{Record: 0, Field: "regions"},
+			rec:         &recordAt{Record: 0, Field: "regions"},
 		},
 		{
 			name: "nesting too deep", kind: ci.National,
 			body: bytes.Replace(compact(t, natRecs[:1]), []byte(`"index":`),
 				[]byte(`"x":`+strings.Repeat("[", 300)+strings.Repeat("]", 300)+`,"index":`), 1),
 			errContains: []string{"data[0].intensity.x", "nested deeper than 256"},
-			rec:         &ci.RecordError{Record: 0, Field: "intensity.x"},
+			rec:         &recordAt{Record: 0, Field: "intensity.x"},
 		},
 	}
 	for _, tt := range tests {
@@ -751,11 +753,11 @@ func TestMalformed(t *testing.T) {
 				require.ErrorContains(t, err, want)
 			}
 			if tt.rec != nil {
-				var re *ci.RecordError
-				require.True(t, errors.As(err, &re), "error %v is not a RecordError", err)
+				var re *feeds.Error
+				require.True(t, errors.As(err, &re), "error %v is not a *feeds.Error", err)
 				require.Equal(t, tt.rec.Record, re.Record, "record of %v", err)
 				require.Equal(t, tt.rec.Field, re.Field, "field of %v", err)
-				require.Equal(t, tt.kind, re.Kind)
+				require.Equal(t, "carbon intensity "+string(tt.kind)+" response", re.Format)
 				require.GreaterOrEqual(t, re.Offset, 0)
 				require.LessOrEqual(t, re.Offset, len(tt.body))
 			}
@@ -768,7 +770,7 @@ func TestNullsAreMissing(t *testing.T) {
 		mixEntry(r[0], 2, 3)["perc"] = nil
 		intensity(region(r[2], 5))["forecast"] = nil
 	})
-	obs, stats, err := ci.ReadAll(bytes.NewReader(body), ci.Regional, mapping(t))
+	obs, stats, err := feedtest.ReadAll(ci.NewReader(bytes.NewReader(body), ci.Regional, mapping(t)))
 	require.NoError(t, err)
 	c := countRegional(t, rawDoc(t, body))
 	require.Equal(t, 2, c.nulls)
@@ -782,12 +784,12 @@ func TestNullsAreMissing(t *testing.T) {
 		intensity(r[4])["actual"] = nil
 		intensity(r[5])["actual"] = nil
 	})
-	obs, stats, err = ci.ReadAll(bytes.NewReader(nb), ci.National, mapping(t))
+	obs, stats, err = feedtest.ReadAll(ci.NewReader(bytes.NewReader(nb), ci.National, mapping(t)))
 	require.NoError(t, err)
 	nc := countNational(t, rawDoc(t, nb))
 	require.GreaterOrEqual(t, nc.nulls, 2)
 	require.Equal(t, nc.nulls, stats.Missing)
-	require.Equal(t, map[string]int{indForecast: nc.forecasts, indActual: nc.actuals}, stats.ByIndicator)
+	require.Equal(t, map[string]int{indForecast: nc.forecasts, indActual: nc.actuals}, stats.Detail("by_indicator"))
 	require.Len(t, obs, nc.forecasts+nc.actuals)
 }
 
@@ -818,9 +820,9 @@ func TestRegionalActualIsRead(t *testing.T) {
 	body := editRegional(t, 1, func(r []map[string]any) {
 		intensity(region(r[0], 0))["actual"] = intensity(region(r[0], 0))["forecast"]
 	})
-	_, stats, err := ci.ReadAll(bytes.NewReader(body), ci.Regional, mapping(t))
+	_, stats, err := feedtest.ReadAll(ci.NewReader(bytes.NewReader(body), ci.Regional, mapping(t)))
 	require.NoError(t, err)
-	require.Equal(t, 1, stats.ByIndicator[indActual])
+	require.Equal(t, 1, stats.Detail("by_indicator").(map[string]int)[indActual])
 }
 
 func TestKeyOrderAndLayoutDoNotMatter(t *testing.T) {
@@ -832,15 +834,15 @@ func TestKeyOrderAndLayoutDoNotMatter(t *testing.T) {
 	}{{ci.National, nationalFile}, {ci.Regional, regionalFile}} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			body := realFile(t, tc.file)
-			want, _, err := ci.ReadAll(bytes.NewReader(body), tc.kind, mapping(t))
+			want, _, err := feedtest.ReadAll(ci.NewReader(bytes.NewReader(body), tc.kind, mapping(t)))
 			require.NoError(t, err)
 			c := compact(t, rawRecords(t, rawDoc(t, body)))
-			got, _, err := ci.ReadAll(bytes.NewReader(c), tc.kind, mapping(t))
+			got, _, err := feedtest.ReadAll(ci.NewReader(bytes.NewReader(c), tc.kind, mapping(t)))
 			require.NoError(t, err)
 			require.Equal(t, index(t, want), index(t, got))
 			// A byte-order mark and CRLF line ends are read too.
 			crlf := append([]byte("\uFEFF"), bytes.ReplaceAll(body, []byte("\n"), []byte("\r\n"))...)
-			got, _, err = ci.ReadAll(bytes.NewReader(crlf), tc.kind, mapping(t))
+			got, _, err = feedtest.ReadAll(ci.NewReader(bytes.NewReader(crlf), tc.kind, mapping(t)))
 			require.NoError(t, err)
 			require.Equal(t, want, got)
 		})
@@ -848,20 +850,20 @@ func TestKeyOrderAndLayoutDoNotMatter(t *testing.T) {
 }
 
 func TestEmptyData(t *testing.T) {
-	obs, stats, err := ci.ReadAll(strings.NewReader(`{"data":[]}`), ci.National, mapping(t))
+	obs, stats, err := feedtest.ReadAll(ci.NewReader(strings.NewReader(`{"data":[]}`), ci.National, mapping(t)))
 	require.NoError(t, err)
 	require.Empty(t, obs)
-	require.Zero(t, stats.Records)
+	require.Zero(t, stats.Rows)
 }
 
 func TestUnmappedFieldsAreNotRead(t *testing.T) {
 	body := realFile(t, regionalFile)
 	m := mapping(t)
 	delete(m.Columns, ci.ColumnForecast)
-	_, stats, err := ci.ReadAll(bytes.NewReader(body), ci.Regional, m)
+	_, stats, err := feedtest.ReadAll(ci.NewReader(bytes.NewReader(body), ci.Regional, m))
 	require.NoError(t, err)
 	c := countRegional(t, rawDoc(t, body))
-	require.Equal(t, map[string]int{indShare: c.shares}, stats.ByIndicator)
+	require.Equal(t, map[string]int{indShare: c.shares}, stats.Detail("by_indicator"))
 }
 
 func TestMappingChecked(t *testing.T) {
@@ -947,10 +949,17 @@ func ExampleReader_All() {
 		fmt.Println(o.Indicator, o.Geo, o.Period, o.Dims.Canonical(), *o.Value, o.Unit)
 	}
 	s := rd.Stats()
-	fmt.Println(s.Records, s.RegionEntries, s.Observations, s.Missing)
+	fmt.Println(s.Rows, s.Detail("region_entries"), s.Observations, s.Missing)
 	// Output:
 	// ci.generation_share GB 2020-01-01T00:00Z fuel=wind 40.5 %
 	// ci.intensity_forecast GB 2020-01-01T00:00Z  200 gCO2/kWh
 	// ci.intensity_forecast ci:3 2020-01-01T00:00Z  100 gCO2/kWh
 	// 1 2 3 1
+}
+
+// recordAt is where an error is: the record's index in data[] (-1 outside
+// the records) and the field's path within it.
+type recordAt struct {
+	Record int
+	Field  string
 }

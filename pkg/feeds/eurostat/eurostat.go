@@ -119,18 +119,6 @@ type Mapping struct {
 	Places *Places
 }
 
-// Stats describes what a Reader read.
-type Stats struct {
-	Rows         int            // data rows
-	Observations int            // observations yielded
-	Missing      int            // ":" or empty values
-	Aggregates   int            // observations of aggregates (EU27_2020…)
-	Flags        map[string]int // observations (and missing values) per flag
-	// Unmapped counts the rows of each indicator label no catalogue entry
-	// maps; those rows are skipped.
-	Unmapped map[string]int
-}
-
 type dimCol struct {
 	key   string
 	index int
@@ -156,7 +144,7 @@ type Reader struct {
 	seen   map[string]int
 	key    []byte
 	dimsOf map[string]observation.Dims
-	stats  Stats
+	stats  feeds.Stats
 	line   int
 	used   bool
 }
@@ -182,7 +170,7 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 	}
 	rd := &Reader{m: m, tail: tail, recs: csvrows.New(br),
 		geos: map[string]Place{}, seen: make(map[string]int, 64), dimsOf: map[string]observation.Dims{},
-		stats: Stats{Flags: map[string]int{}, Unmapped: map[string]int{}}}
+		stats: feeds.Stats{Flags: map[string]int{}, Unmapped: map[string]int{}}}
 	header, err := rd.recs.Read()
 	if err != nil {
 		return nil, fmt.Errorf("%s: read header: %w", prefix, err)
@@ -238,23 +226,12 @@ func (r *Reader) bind() error {
 // Header returns the header's column names.
 func (r *Reader) Header() []string { return slices.Clone(r.header) }
 
-// Stats returns what was read so far; complete once All has finished.
-func (r *Reader) Stats() Stats {
-	s := r.stats
-	s.Flags = maps.Clone(s.Flags)
-	s.Unmapped = maps.Clone(s.Unmapped)
-	return s
-}
-
-// ReadAll reads every observation of r into memory.
-func ReadAll(r io.Reader, m Mapping) ([]observation.Observation, Stats, error) {
-	rd, err := NewReader(r, m)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	obs, err := feeds.Collect(rd.All())
-	return obs, rd.Stats(), err
-}
+// Stats returns what was read so far, complete once All has finished:
+// Rows are data rows, Missing the ":" or empty values, Aggregates the
+// observations of aggregates (EU27_2020…), Flags the observations (and
+// missing values) per flag, Unmapped the rows of each indicator label no
+// catalogue entry maps, skipped.
+func (r *Reader) Stats() feeds.Stats { return r.stats.Clone() }
 
 // All yields every observation in file order; the first error ends the
 // sequence. All yields once.
@@ -460,10 +437,5 @@ func Number(s string) (float64, error) {
 
 // fail is a row error at the current row; col < 0 blames the whole row.
 func (r *Reader) fail(col int, value, reason string, args ...any) error {
-	e := &mappedcsv.RowError{Feed: r.m.Source, Format: format, Line: r.line, Row: r.stats.Rows, Value: value,
-		Reason: fmt.Sprintf(reason, args...)}
-	if col >= 0 {
-		e.Column = r.header[col]
-	}
-	return e
+	return mappedcsv.RowError(r.m.Source, format, r.line, r.stats.Rows, r.header, col, value, fmt.Sprintf(reason, args...))
 }

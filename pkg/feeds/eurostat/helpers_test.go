@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/eurostat"
 	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/observation"
@@ -26,11 +27,11 @@ func setup(tb testing.TB) (eurostat.Mapping, []byte) {
 
 // readAll runs a reader over body to its end, checking every observation
 // and that Stats counts what was yielded.
-func readAll(tb testing.TB, body []byte, m eurostat.Mapping) ([]observation.Observation, eurostat.Stats, error) {
+func readAll(tb testing.TB, body []byte, m eurostat.Mapping) ([]observation.Observation, feeds.Stats, error) {
 	tb.Helper()
 	rd, err := eurostat.NewReader(bytes.NewReader(body), m)
 	if err != nil {
-		return nil, eurostat.Stats{}, err
+		return nil, feeds.Stats{}, err
 	}
 	obs, err := feedtest.Drain(tb, rd.All())
 	require.Equal(tb, len(obs), rd.Stats().Observations)

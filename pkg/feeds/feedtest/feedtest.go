@@ -11,9 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
@@ -23,7 +23,7 @@ import (
 type Recorded struct {
 	Feed      feedcat.Feed
 	Meta      feeds.Meta              // stamped with a fixed retrieval time and version
-	Catalogue *catalogue.File         // its indicator catalogue file
+	Catalogue *indicators.File        // its indicator catalogue file
 	Columns   map[string]feeds.Column // its catalogue's columns
 	Places    *places.Catalogue       // the embedded place catalogue
 	Data      []byte                  // its recording under the shared data directory
@@ -36,7 +36,7 @@ func Load(tb testing.TB, id string) Recorded {
 	require.NoError(tb, err)
 	f, ok := feedcat.ByID(all, id)
 	require.True(tb, ok, "feed %s is not in schemas/feeds", id)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(tb, err)
 	cf, ok := cat.Files[f.Catalogue]
 	require.True(tb, ok, "catalogue %s of feed %s", f.Catalogue, id)
@@ -68,4 +68,21 @@ func Drain(tb testing.TB, seq iter.Seq2[observation.Observation, error]) ([]obse
 		obs = append(obs, o)
 	}
 	return obs, nil
+}
+
+// ReadAll reads every observation of src, as opened by a format's
+// NewReader (src, err), and returns them with its stats: the first error,
+// of the opening or of the body, ends it.
+func ReadAll[S feeds.Source](src S, err error) ([]observation.Observation, feeds.Stats, error) {
+	if err != nil {
+		return nil, feeds.Stats{}, err
+	}
+	var out []observation.Observation
+	for o, err := range src.All() {
+		if err != nil {
+			return nil, src.Stats(), err
+		}
+		out = append(out, o)
+	}
+	return out, src.Stats(), nil
 }

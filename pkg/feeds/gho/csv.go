@@ -9,7 +9,6 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/csvrows"
-	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 // CSV columns of the GHO data download.
@@ -110,15 +109,6 @@ func NewCSVReader(r io.Reader, m Mapping) (*Reader, error) {
 	return rd, nil
 }
 
-// ReadAllCSV reads every observation of a data-download CSV into memory.
-func ReadAllCSV(r io.Reader, m Mapping) ([]observation.Observation, Stats, error) {
-	rd, err := NewCSVReader(r, m)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	return readAll(rd)
-}
-
 // csvColumns are the positions of the columns read; -1 when absent.
 type csvColumns struct {
 	id, indicator, spatialType, spatial, timeType, time, value, low, high int
@@ -136,7 +126,7 @@ type csvSource struct {
 	line    int // line where the last record started
 }
 
-func (c *csvSource) finish(*Stats) {}
+func (c *csvSource) finish(*Reader) {}
 
 func (c *csvSource) next(rec *record) error {
 	row, err := c.cr.Read()

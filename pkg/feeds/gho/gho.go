@@ -41,8 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -77,67 +75,22 @@ type Mapping struct {
 	Indicators map[string]feeds.Column
 }
 
-// Stats describes what a Reader read.
-type Stats struct {
-	Records      int // records read: elements of value[], or CSV data rows
-	Observations int // observations yielded
-	Missing      int // records of mapped indicators without a NumericValue
-	// Intervals counts yielded observations whose record has a Low or a
-	// High. The interval is not stored yet.
-	Intervals  int
-	Aggregates int            // observations of aggregates (geo who:…)
-	Places     map[string]int // records of mapped indicators by SpatialDimType
-	// Unmapped counts the records of each IndicatorCode that is not in the
-	// mapping; they are skipped.
-	Unmapped map[string]int
-	// NextLink is the OData @odata.nextLink, set when the service cut the
-	// answer into pages: the body holds only the first.
-	NextLink string
-}
-
-// RecordError is a problem with one record of the body.
-type RecordError struct {
-	// Format is "odata" or "csv".
-	Format string
-	// Index is the record's index in the OData value array (0 = first), or
-	// for CSV its data row (1 = first after the header).
-	Index int
-	// Line is the CSV line where the record starts (1 = header); 0 for OData.
-	Line int
-	// ID is the record's Id, when it has one.
-	ID string
-	// Field is the field (OData name or CSV column) at fault; empty when the
-	// whole record is.
-	Field string
-	// Value is the offending value as written, when there is one; OData
-	// values of the wrong JSON type are given as JSON text.
-	Value  string
-	Reason string
-}
-
-func (e *RecordError) Error() string {
-	var b strings.Builder
-	if e.Format == formatCSV {
-		fmt.Fprintf(&b, "gho csv line %d (data row %d", e.Line, e.Index)
-		if e.ID != "" {
-			fmt.Fprintf(&b, ", Id %s", e.ID)
-		}
-		b.WriteByte(')')
-	} else {
-		fmt.Fprintf(&b, "gho odata record value[%d]", e.Index)
-		if e.ID != "" {
-			fmt.Fprintf(&b, " (Id %s)", e.ID)
-		}
+// recordError is the error of rec, read as format (formatOData or
+// formatCSV); field is empty when the whole record is at fault.
+func recordError(format string, rec *record, field, value, reason string) *feeds.Error {
+	e := &feeds.Error{Format: "gho " + format, Record: rec.index, Field: field, Value: value, Reason: reason}
+	id := rec.ID()
+	switch {
+	case format == formatCSV && id != "":
+		e.At = fmt.Sprintf("line %d (data row %d, Id %s)", rec.line, rec.index, id)
+	case format == formatCSV:
+		e.At = fmt.Sprintf("line %d (data row %d)", rec.line, rec.index)
+	case id != "":
+		e.At = fmt.Sprintf("record value[%d] (Id %s)", rec.index, id)
+	default:
+		e.At = fmt.Sprintf("record value[%d]", rec.index)
 	}
-	if e.Field != "" {
-		fmt.Fprintf(&b, ", field %s", e.Field)
-	}
-	if e.Value != "" {
-		fmt.Fprintf(&b, ", value %q", e.Value)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	return b.String()
+	return e
 }
 
 const (
@@ -202,7 +155,7 @@ type source interface {
 	// next reads the next record into rec; errEnd at the end of a whole body.
 	next(rec *record) error
 	// finish is called after the last record; it may add to stats.
-	finish(s *Stats)
+	finish(r *Reader)
 }
 
 type geoKey struct{ spatialType, spatial string }
@@ -239,24 +192,26 @@ type Reader struct {
 	format string
 	names  *fields
 	src    source
-	stats  Stats
-	intern map[string]string
-	geos   map[geoKey]*place
-	dims   map[string]*dimSet
-	dimBuf []byte
-	inds   map[string]uint32 // catalogue indicator -> number
-	geoIDs map[string]uint32 // geo -> number
-	dimIDs map[string]uint32 // canonical breakdown -> number
-	years  map[int]observation.Period
-	seen   map[obsKey]int32       // -> index (OData) or line (CSV) of the record
-	places [len(spatialTypes)]int // records by SpatialDimType
-	used   bool
+	stats  feeds.Stats
+	// nextLink is the OData @odata.nextLink, when the answer has one.
+	nextLink string
+	intern   map[string]string
+	geos     map[geoKey]*place
+	dims     map[string]*dimSet
+	dimBuf   []byte
+	inds     map[string]uint32 // catalogue indicator -> number
+	geoIDs   map[string]uint32 // geo -> number
+	dimIDs   map[string]uint32 // canonical breakdown -> number
+	years    map[int]observation.Period
+	seen     map[obsKey]int32       // -> index (OData) or line (CSV) of the record
+	places   [len(spatialTypes)]int // records by SpatialDimType
+	used     bool
 }
 
 func newReader(m Mapping, format string, names *fields, src source) *Reader {
 	return &Reader{
 		m: m, format: format, names: names, src: src,
-		stats:  Stats{Unmapped: map[string]int{}},
+		stats:  feeds.Stats{Unmapped: map[string]int{}},
 		intern: map[string]string{},
 		geos:   map[geoKey]*place{},
 		dims:   map[string]*dimSet{},
@@ -268,22 +223,28 @@ func newReader(m Mapping, format string, names *fields, src source) *Reader {
 	}
 }
 
-// Stats returns what was read so far; complete once All has finished.
-func (r *Reader) Stats() Stats {
-	s := r.stats
-	s.Places = map[string]int{}
+// Stats returns what was read so far, complete once All has finished:
+// Rows are the records (elements of value[], or CSV data rows), Missing
+// the records of mapped indicators without a NumericValue, Intervals the
+// observations whose record has a Low or a High (not stored yet),
+// Aggregates those of geo who:…, Unmapped the records of each
+// IndicatorCode not in the mapping (skipped). Details: spatial_types, the
+// records of mapped indicators by SpatialDimType; next_link, the OData
+// @odata.nextLink when the service cut the answer into pages and the body
+// holds only the first.
+func (r *Reader) Stats() feeds.Stats {
+	s := r.stats.Clone()
+	types := map[string]int{}
 	for i, n := range r.places {
 		if n > 0 {
-			s.Places[spatialTypes[i]] = n
+			types[spatialTypes[i]] = n
 		}
 	}
-	s.Unmapped = maps.Clone(s.Unmapped)
+	s.SetDetail("spatial_types", types)
+	if r.nextLink != "" {
+		s.SetDetail("next_link", r.nextLink)
+	}
 	return s
-}
-
-// UnmappedCodes lists the IndicatorCodes not in the mapping, sorted.
-func (s Stats) UnmappedCodes() []string {
-	return slices.Sorted(maps.Keys(s.Unmapped))
 }
 
 // All yields every observation of the body in record order. The first
@@ -301,14 +262,14 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 		for {
 			err := r.src.next(&rec)
 			if errors.Is(err, errEnd) {
-				r.src.finish(&r.stats)
+				r.src.finish(r)
 				return
 			}
 			if err != nil {
 				yield(observation.Observation{}, err)
 				return
 			}
-			r.stats.Records++
+			r.stats.Rows++
 			o, ok, err := r.observe(&rec)
 			if err != nil {
 				yield(observation.Observation{}, err)
@@ -324,12 +285,9 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 // errEnd ends a source's records.
 var errEnd = errors.New("end of records")
 
-// fail is a RecordError at rec.
+// fail is the error of rec.
 func (r *Reader) fail(rec *record, field, value, format string, args ...any) error {
-	return &RecordError{
-		Format: r.format, Index: rec.index, Line: rec.line, ID: rec.ID(),
-		Field: field, Value: value, Reason: fmt.Sprintf(format, args...),
-	}
+	return recordError(r.format, rec, field, value, fmt.Sprintf(format, args...))
 }
 
 // observe maps one record; ok is false for a record that yields nothing.

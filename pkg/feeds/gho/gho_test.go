@@ -3,6 +3,8 @@ package gho_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/gho"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
@@ -18,7 +21,7 @@ import (
 // checkAgainstRaw compares what a reader made of a body with the records as
 // read independently: one observation per record of a mapped indicator with
 // a value, in record order, equal to the record; and the stats.
-func checkAgainstRaw(t *testing.T, m gho.Mapping, recs []rawRecord, obs []observation.Observation, stats gho.Stats) {
+func checkAgainstRaw(t *testing.T, m gho.Mapping, recs []rawRecord, obs []observation.Observation, stats feeds.Stats) {
 	t.Helper()
 	var (
 		want                           []observation.Observation
@@ -50,12 +53,12 @@ func checkAgainstRaw(t *testing.T, m gho.Mapping, recs []rawRecord, obs []observ
 		require.Equal(t, want[i], obs[i], "observation %d", i)
 		require.NoError(t, obs[i].Validate())
 	}
-	require.Equal(t, len(recs), stats.Records)
+	require.Equal(t, len(recs), stats.Rows)
 	require.Equal(t, len(want), stats.Observations)
 	require.Equal(t, missing, stats.Missing)
 	require.Equal(t, intervals, stats.Intervals)
 	require.Equal(t, aggregates, stats.Aggregates)
-	require.Equal(t, places, stats.Places)
+	require.Equal(t, places, stats.Detail("spatial_types"))
 	require.Equal(t, unmapped, stats.Unmapped)
 	keys := map[string]bool{}
 	for _, o := range obs {
@@ -132,7 +135,7 @@ func TestODataRecordings(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			data := sharedFile(t, tt.file)
 			m := mapping(t)
-			obs, stats, err := gho.ReadAllOData(bytes.NewReader(data), m)
+			obs, stats, err := feedtest.ReadAll(gho.NewODataReader(bytes.NewReader(data), m))
 			require.NoError(t, err)
 			doc := readRawOData(t, data)
 			recs := odataRecords(doc)
@@ -151,10 +154,10 @@ func TestODataRecordings(t *testing.T) {
 			for _, o := range obs {
 				require.Equal(t, tt.indicator, o.Indicator)
 			}
-			require.Empty(t, stats.NextLink)
+			require.Nil(t, stats.Detail("next_link"))
 			if tt.file == fileGlucEmpty {
 				require.Empty(t, obs)
-				require.Zero(t, stats.Records)
+				require.Zero(t, stats.Rows)
 			} else {
 				require.Positive(t, stats.Aggregates)
 				require.Positive(t, stats.Intervals)
@@ -182,7 +185,7 @@ func TestCSVRecordings(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			data := sharedFile(t, tt.file)
 			m := mapping(t)
-			obs, stats, err := gho.ReadAllCSV(bytes.NewReader(data), m)
+			obs, stats, err := feedtest.ReadAll(gho.NewCSVReader(bytes.NewReader(data), m))
 			require.NoError(t, err)
 			raw := readRawCSV(t, data)
 			nonEmpty := 0
@@ -208,7 +211,7 @@ func TestCSVRecordings(t *testing.T) {
 func TestCSVMissingValues(t *testing.T) {
 	data := sharedFile(t, fileCHEPerCap)
 	raw := readRawCSV(t, data)
-	obs, stats, err := gho.ReadAllCSV(bytes.NewReader(data), mapping(t))
+	obs, stats, err := feedtest.ReadAll(gho.NewCSVReader(bytes.NewReader(data), mapping(t)))
 	require.NoError(t, err)
 	have := map[string]bool{}
 	for _, o := range obs {
@@ -229,19 +232,19 @@ func TestUnmappedIndicatorsAreCounted(t *testing.T) {
 	m := mapping(t)
 	delete(m.Indicators, "NCDMORT3070")
 	data := sharedFile(t, fileNCDMort)
-	obs, stats, err := gho.ReadAllOData(bytes.NewReader(data), m)
+	obs, stats, err := feedtest.ReadAll(gho.NewODataReader(bytes.NewReader(data), m))
 	require.NoError(t, err)
 	require.Empty(t, obs)
 	doc := readRawOData(t, data)
 	require.Equal(t, map[string]int{"NCDMORT3070": len(doc.Value)}, stats.Unmapped)
-	require.Equal(t, []string{"NCDMORT3070"}, stats.UnmappedCodes())
-	require.Empty(t, stats.Places)
+	require.Equal(t, []string{"NCDMORT3070"}, slices.Sorted(maps.Keys(stats.Unmapped)))
+	require.Empty(t, stats.Detail("spatial_types"))
 
 	// Unmapped records are skipped without checks: one with an unknown
 	// SpatialDimType is no error.
 	body := editOData(t, headOData(t, fileNCDMort, 4), 1, func(r map[string]any) { r["SpatialDimType"] = "UNREGION" })
 	body = editOData(t, body, 1, func(r map[string]any) { r["IndicatorCode"] = "SOMETHING_ELSE" })
-	obs, stats, err = gho.ReadAllOData(bytes.NewReader(body), mapping(t))
+	obs, stats, err = feedtest.ReadAll(gho.NewODataReader(bytes.NewReader(body), mapping(t)))
 	require.NoError(t, err)
 	require.Len(t, obs, 3)
 	require.Equal(t, map[string]int{"SOMETHING_ELSE": 1}, stats.Unmapped)
@@ -257,10 +260,10 @@ func TestCSVColumnsInAnyOrderCRLFAndBOM(t *testing.T) {
 	})
 	crlf := bytes.ReplaceAll(moved, []byte("\n"), []byte("\r\n"))
 	bom := append([]byte("\uFEFF"), crlf...)
-	want, _, err := gho.ReadAllCSV(bytes.NewReader(body), mapping(t))
+	want, _, err := feedtest.ReadAll(gho.NewCSVReader(bytes.NewReader(body), mapping(t)))
 	require.NoError(t, err)
 	require.Len(t, want, 30)
-	got, _, err := gho.ReadAllCSV(bytes.NewReader(bom), mapping(t))
+	got, _, err := feedtest.ReadAll(gho.NewCSVReader(bytes.NewReader(bom), mapping(t)))
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
@@ -297,9 +300,9 @@ func TestODataAndCSVAgree(t *testing.T) {
 		doc.Value = append(doc.Value, rec)
 	}
 	js := marshal(t, doc)
-	fromCSV, csvStats, err := gho.ReadAllCSV(bytes.NewReader(body), mapping(t))
+	fromCSV, csvStats, err := feedtest.ReadAll(gho.NewCSVReader(bytes.NewReader(body), mapping(t)))
 	require.NoError(t, err)
-	fromJSON, jsonStats, err := gho.ReadAllOData(bytes.NewReader(js), mapping(t))
+	fromJSON, jsonStats, err := feedtest.ReadAll(gho.NewODataReader(bytes.NewReader(js), mapping(t)))
 	require.NoError(t, err)
 	require.Equal(t, fromCSV, fromJSON)
 	require.Equal(t, csvStats, jsonStats)
@@ -381,9 +384,9 @@ func TestStatsAreCopies(t *testing.T) {
 		require.NoError(t, err)
 	}
 	s := rd.Stats()
-	s.Places["X"] = 1
+	s.Detail("spatial_types").(map[string]int)["X"] = 1
 	s.Unmapped["X"] = 1
-	require.NotContains(t, rd.Stats().Places, "X")
+	require.NotContains(t, rd.Stats().Detail("spatial_types"), "X")
 	require.NotContains(t, rd.Stats().Unmapped, "X")
 }
 
@@ -415,7 +418,7 @@ func ExampleReader_All() {
 		fmt.Println(o.Indicator, o.Geo, o.Period, o.Dims.Canonical(), *o.Value, o.Unit)
 	}
 	s := rd.Stats()
-	fmt.Println(s.Records, s.Observations, s.Missing, s.Intervals, s.Aggregates, s.Unmapped)
+	fmt.Println(s.Rows, s.Observations, s.Missing, s.Intervals, s.Aggregates, s.Unmapped)
 	// Output:
 	// who.EXAMPLE_IND XXA 2000 sex=SEX_BTSX 1.5 %
 	// who.EXAMPLE_IND who:EUR 2000 sex=SEX_BTSX 2.5 %

@@ -12,9 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/gho"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
@@ -39,7 +39,7 @@ func sharedFile(tb testing.TB, rel string) []byte {
 
 func mapping(tb testing.TB) gho.Mapping {
 	tb.Helper()
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(tb, err)
 	f, ok := cat.Files["who-gho"]
 	require.True(tb, ok)

@@ -5,12 +5,14 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/gho"
 )
 
@@ -134,7 +136,7 @@ func TestODataMalformed(t *testing.T) {
 		body        []byte
 		openErr     bool // NewODataReader fails, before any record
 		errContains []string
-		recErr      *gho.RecordError
+		recErr      *recordErr
 	}{
 		{name: "empty body", body: nil, openErr: true, errContains: []string{"gho odata: body is empty"}},
 		{name: "white space", body: []byte(" \r\n"), openErr: true, errContains: []string{"body is empty"}},
@@ -177,73 +179,73 @@ func TestODataMalformed(t *testing.T) {
 		{
 			name:   "record not an object",
 			body:   odataJoin(json.RawMessage(`"x"`), append([]json.RawMessage{recs[0], json.RawMessage(`42`)}, recs[1:]...)),
-			recErr: &gho.RecordError{Format: "odata", Index: 1, Value: "42", Reason: "is not a JSON object"},
+			recErr: &recordErr{Format: "odata", Index: 1, Value: "42", Reason: "is not a JSON object"},
 		},
 		{
 			name:   "no SpatialDim",
 			body:   edit(4, func(r map[string]any) { delete(r, "SpatialDim") }),
-			recErr: &gho.RecordError{Format: "odata", Index: 4, ID: id(4), Field: "SpatialDim", Reason: "is missing"},
+			recErr: &recordErr{Format: "odata", Index: 4, ID: id(4), Field: "SpatialDim", Reason: "is missing"},
 		},
 		{
 			name:   "null SpatialDim",
 			body:   edit(5, func(r map[string]any) { r["SpatialDim"] = nil }),
-			recErr: &gho.RecordError{Format: "odata", Index: 5, ID: id(5), Field: "SpatialDim", Reason: "is missing"},
+			recErr: &recordErr{Format: "odata", Index: 5, ID: id(5), Field: "SpatialDim", Reason: "is missing"},
 		},
 		{
 			name:   "no TimeDim",
 			body:   edit(2, func(r map[string]any) { delete(r, "TimeDim") }),
-			recErr: &gho.RecordError{Format: "odata", Index: 2, ID: id(2), Field: "TimeDim", Reason: "is missing"},
+			recErr: &recordErr{Format: "odata", Index: 2, ID: id(2), Field: "TimeDim", Reason: "is missing"},
 		},
 		{
 			name:   "TimeDim as a string",
 			body:   edit(2, func(r map[string]any) { r["TimeDim"] = rawText(r, "TimeDim") }),
-			recErr: &gho.RecordError{Format: "odata", Index: 2, ID: id(2), Field: "TimeDim", Value: quoted(2, "TimeDim"), Reason: "is not a whole year"},
+			recErr: &recordErr{Format: "odata", Index: 2, ID: id(2), Field: "TimeDim", Value: quoted(2, "TimeDim"), Reason: "is not a whole year"},
 		},
 		{
 			name:   "TimeDim not whole",
 			body:   edit(2, func(r map[string]any) { r["TimeDim"] = jsonNumber(rawText(r, "TimeDim") + ".5") }),
-			recErr: &gho.RecordError{Format: "odata", Index: 2, ID: id(2), Field: "TimeDim", Value: rawText(rec(2), "TimeDim") + ".5", Reason: "is not a whole year"},
+			recErr: &recordErr{Format: "odata", Index: 2, ID: id(2), Field: "TimeDim", Value: rawText(rec(2), "TimeDim") + ".5", Reason: "is not a whole year"},
 		},
 		{
 			name:   "TimeDimType not YEAR",
 			body:   edit(2, func(r map[string]any) { r["TimeDimType"] = "DATE" }),
-			recErr: &gho.RecordError{Format: "odata", Index: 2, ID: id(2), Field: "TimeDimType", Value: "DATE", Reason: "is not YEAR; only yearly data is read"},
+			recErr: &recordErr{Format: "odata", Index: 2, ID: id(2), Field: "TimeDimType", Value: "DATE", Reason: "is not YEAR; only yearly data is read"},
 		},
 		{
 			name:   "NumericValue as a string",
 			body:   edit(7, func(r map[string]any) { r["NumericValue"] = rawText(r, "NumericValue") }),
-			recErr: &gho.RecordError{Format: "odata", Index: 7, ID: id(7), Field: "NumericValue", Value: quoted(7, "NumericValue"), Reason: "is not a number"},
+			recErr: &recordErr{Format: "odata", Index: 7, ID: id(7), Field: "NumericValue", Value: quoted(7, "NumericValue"), Reason: "is not a number"},
 		},
 		{
 			name:   "NumericValue true",
 			body:   edit(7, func(r map[string]any) { r["NumericValue"] = true }),
-			recErr: &gho.RecordError{Format: "odata", Index: 7, ID: id(7), Field: "NumericValue", Value: "true", Reason: "is not a number"},
+			recErr: &recordErr{Format: "odata", Index: 7, ID: id(7), Field: "NumericValue", Value: "true", Reason: "is not a number"},
 		},
 		{
 			name:   "NumericValue out of range",
 			body:   edit(7, func(r map[string]any) { r["NumericValue"] = jsonNumber("1e999") }),
-			recErr: &gho.RecordError{Format: "odata", Index: 7, ID: id(7), Field: "NumericValue", Value: "1e999", Reason: "is out of the range of a 64-bit float"},
+			recErr: &recordErr{Format: "odata", Index: 7, ID: id(7), Field: "NumericValue", Value: "1e999", Reason: "is out of the range of a 64-bit float"},
 		},
 		{
 			name:   "Low as a string",
 			body:   edit(8, func(r map[string]any) { r["Low"] = rawText(r, "Low") }),
-			recErr: &gho.RecordError{Format: "odata", Index: 8, ID: id(8), Field: "Low", Value: quoted(8, "Low"), Reason: "is not a number"},
+			recErr: &recordErr{Format: "odata", Index: 8, ID: id(8), Field: "Low", Value: quoted(8, "Low"), Reason: "is not a number"},
 		},
 		{
 			name: "unknown SpatialDimType",
 			body: edit(3, func(r map[string]any) { r["SpatialDimType"] = "UNREGION" }),
-			recErr: &gho.RecordError{Format: "odata", Index: 3, ID: id(3), Field: "SpatialDimType", Value: "UNREGION",
+			recErr: &recordErr{Format: "odata", Index: 3, ID: id(3), Field: "SpatialDimType", Value: "UNREGION",
 				Reason: "is not one of COUNTRY, REGION, WORLDBANKINCOMEGROUP or GLOBAL"},
 		},
 		{
 			name:   "no SpatialDimType",
 			body:   edit(3, func(r map[string]any) { r["SpatialDimType"] = nil }),
-			recErr: &gho.RecordError{Format: "odata", Index: 3, ID: id(3), Field: "SpatialDimType", Reason: "is missing"},
+			recErr: &recordErr{Format: "odata", Index: 3, ID: id(3), Field: "SpatialDimType", Reason: "is missing"},
 		},
 		{
 			name:   "SpatialDim not a string",
 			body:   edit(3, func(r map[string]any) { r["SpatialDim"] = []any{} }),
-			recErr: &gho.RecordError{Format: "odata", Index: 3, ID: id(3), Field: "SpatialDim", Value: "[]", Reason: "is not a string"},
+			recErr: &recordErr{Format: "odata", Index: 3, ID: id(3), Field: "SpatialDim", Value: "[]", Reason: "is not a string"},
 		},
 		{
 			name: "SpatialDim not a place code",
@@ -254,17 +256,17 @@ func TestODataMalformed(t *testing.T) {
 		{
 			name:   "no IndicatorCode",
 			body:   edit(0, func(r map[string]any) { delete(r, "IndicatorCode") }),
-			recErr: &gho.RecordError{Format: "odata", Index: 0, ID: id(0), Field: "IndicatorCode", Reason: "is missing"},
+			recErr: &recordErr{Format: "odata", Index: 0, ID: id(0), Field: "IndicatorCode", Reason: "is missing"},
 		},
 		{
 			name:   "Dim1Type without Dim1",
 			body:   edit(6, func(r map[string]any) { r["Dim1"] = nil }),
-			recErr: &gho.RecordError{Format: "odata", Index: 6, ID: id(6), Field: "Dim1", Reason: `is missing while Dim1Type is "` + rawText(rec(6), "Dim1Type") + `"`},
+			recErr: &recordErr{Format: "odata", Index: 6, ID: id(6), Field: "Dim1", Reason: `is missing while Dim1Type is "` + rawText(rec(6), "Dim1Type") + `"`},
 		},
 		{
 			name: "dimension twice",
 			body: edit(6, func(r map[string]any) { r["Dim3Type"], r["Dim3"] = r["Dim1Type"], r["Dim1"] }),
-			recErr: &gho.RecordError{Format: "odata", Index: 6, ID: id(6), Field: "Dim3Type", Value: rawText(rec(6), "Dim1Type"),
+			recErr: &recordErr{Format: "odata", Index: 6, ID: id(6), Field: "Dim3Type", Value: rawText(rec(6), "Dim1Type"),
 				Reason: `repeats the dimension ` + strings.ToLower(rawText(rec(6), "Dim1Type")) + ` (already "` + rawText(rec(6), "Dim1") + `")`},
 		},
 		{
@@ -296,9 +298,7 @@ func TestODataMalformed(t *testing.T) {
 				require.ErrorContains(t, err, want)
 			}
 			if tt.recErr != nil {
-				var re *gho.RecordError
-				require.True(t, errors.As(err, &re), "error %v is not a RecordError", err)
-				require.Equal(t, tt.recErr, re)
+				requireRecordErr(t, tt.recErr, err)
 				require.Equal(t, tt.recErr.Index, n, "the records before the bad one were yielded")
 			}
 		})
@@ -327,7 +327,7 @@ func TestCSVMalformed(t *testing.T) {
 		body        []byte
 		headerErr   bool
 		errContains []string
-		recErr      *gho.RecordError
+		recErr      *recordErr
 	}{
 		{name: "empty body", body: nil, headerErr: true, errContains: []string{"gho csv: body is empty"}},
 		{name: "HTML page", body: []byte("<html><body>Service unavailable</body></html>\n"), headerErr: true,
@@ -350,58 +350,58 @@ func TestCSVMalformed(t *testing.T) {
 		{
 			name:   "non-numeric NumericValue",
 			body:   edit(setCell("NumericValue", 7, "n/a")),
-			recErr: &gho.RecordError{Format: "csv", Index: 7, Line: 8, ID: id(7), Field: "NumericValue", Value: "n/a", Reason: "is not a number"},
+			recErr: &recordErr{Format: "csv", Index: 7, Line: 8, ID: id(7), Field: "NumericValue", Value: "n/a", Reason: "is not a number"},
 		},
 		{
 			name:   "decimal comma",
 			body:   edit(setCell("NumericValue", 3, strings.Replace(cell("NumericValue", 3), ".", ",", 1))),
-			recErr: &gho.RecordError{Format: "csv", Index: 3, Line: 4, ID: id(3), Field: "NumericValue", Value: strings.Replace(cell("NumericValue", 3), ".", ",", 1), Reason: "is not a number"},
+			recErr: &recordErr{Format: "csv", Index: 3, Line: 4, ID: id(3), Field: "NumericValue", Value: strings.Replace(cell("NumericValue", 3), ".", ",", 1), Reason: "is not a number"},
 		},
 		{
 			name:   "NaN",
 			body:   edit(setCell("NumericValue", 2, "NaN")),
-			recErr: &gho.RecordError{Format: "csv", Index: 2, Line: 3, ID: id(2), Field: "NumericValue", Value: "NaN", Reason: "is not a number"},
+			recErr: &recordErr{Format: "csv", Index: 2, Line: 3, ID: id(2), Field: "NumericValue", Value: "NaN", Reason: "is not a number"},
 		},
 		{
 			name:   "non-numeric High",
 			body:   edit(setCell("High", 2, "-")),
-			recErr: &gho.RecordError{Format: "csv", Index: 2, Line: 3, ID: id(2), Field: "High", Value: "-", Reason: "is not a number"},
+			recErr: &recordErr{Format: "csv", Index: 2, Line: 3, ID: id(2), Field: "High", Value: "-", Reason: "is not a number"},
 		},
 		{
 			name:   "no SpatialDimensionValueCode",
 			body:   edit(setCell("SpatialDimensionValueCode", 5, "")),
-			recErr: &gho.RecordError{Format: "csv", Index: 5, Line: 6, ID: id(5), Field: "SpatialDimensionValueCode", Reason: "is missing"},
+			recErr: &recordErr{Format: "csv", Index: 5, Line: 6, ID: id(5), Field: "SpatialDimensionValueCode", Reason: "is missing"},
 		},
 		{
 			name:   "no TimeDim",
 			body:   edit(setCell("TimeDim", 9, "")),
-			recErr: &gho.RecordError{Format: "csv", Index: 9, Line: 10, ID: id(9), Field: "TimeDim", Reason: "is missing"},
+			recErr: &recordErr{Format: "csv", Index: 9, Line: 10, ID: id(9), Field: "TimeDim", Reason: "is missing"},
 		},
 		{
 			name:   "TimeDim not a year",
 			body:   edit(setCell("TimeDim", 9, "c. "+cell("TimeDim", 9))),
-			recErr: &gho.RecordError{Format: "csv", Index: 9, Line: 10, ID: id(9), Field: "TimeDim", Value: "c. " + cell("TimeDim", 9), Reason: "is not a whole year"},
+			recErr: &recordErr{Format: "csv", Index: 9, Line: 10, ID: id(9), Field: "TimeDim", Value: "c. " + cell("TimeDim", 9), Reason: "is not a whole year"},
 		},
 		{
 			name:   "TimeDim out of range",
 			body:   edit(setCell("TimeDim", 9, cell("TimeDim", 9)+"0")),
-			recErr: &gho.RecordError{Format: "csv", Index: 9, Line: 10, ID: id(9), Field: "TimeDim", Value: cell("TimeDim", 9) + "0", Reason: "is outside the years 1000..2999"},
+			recErr: &recordErr{Format: "csv", Index: 9, Line: 10, ID: id(9), Field: "TimeDim", Value: cell("TimeDim", 9) + "0", Reason: "is outside the years 1000..2999"},
 		},
 		{
 			name: "unknown SpatialDimension",
 			body: edit(setCell("SpatialDimension", 4, "UNSDGREGION")),
-			recErr: &gho.RecordError{Format: "csv", Index: 4, Line: 5, ID: id(4), Field: "SpatialDimension", Value: "UNSDGREGION",
+			recErr: &recordErr{Format: "csv", Index: 4, Line: 5, ID: id(4), Field: "SpatialDimension", Value: "UNSDGREGION",
 				Reason: "is not one of COUNTRY, REGION, WORLDBANKINCOMEGROUP or GLOBAL"},
 		},
 		{
 			name:   "no IndicatorCode",
 			body:   edit(setCell("IndicatorCode", 1, "")),
-			recErr: &gho.RecordError{Format: "csv", Index: 1, Line: 2, ID: id(1), Field: "IndicatorCode", Reason: "is missing"},
+			recErr: &recordErr{Format: "csv", Index: 1, Line: 2, ID: id(1), Field: "IndicatorCode", Reason: "is missing"},
 		},
 		{
 			name:   "dimension value without its type",
 			body:   edit(setCell("DisaggregatingDimension1ValueCode", 6, "X")),
-			recErr: &gho.RecordError{Format: "csv", Index: 6, Line: 7, ID: id(6), Field: "DisaggregatingDimension1", Reason: `is missing while DisaggregatingDimension1ValueCode is "X"`},
+			recErr: &recordErr{Format: "csv", Index: 6, Line: 7, ID: id(6), Field: "DisaggregatingDimension1", Reason: `is missing while DisaggregatingDimension1ValueCode is "X"`},
 		},
 		{
 			name: "repeated row",
@@ -439,19 +439,36 @@ func TestCSVMalformed(t *testing.T) {
 				require.ErrorContains(t, err, want)
 			}
 			if tt.recErr != nil {
-				var re *gho.RecordError
-				require.True(t, errors.As(err, &re), "error %v is not a RecordError", err)
-				require.Equal(t, tt.recErr, re)
+				requireRecordErr(t, tt.recErr, err)
 			}
 		})
 	}
 }
 
-func TestRecordErrorMessages(t *testing.T) {
-	require.Equal(t, `gho odata record value[17] (Id 2961547), field NumericValue, value "\"x\"": is not a number`,
-		(&gho.RecordError{Format: "odata", Index: 17, ID: "2961547", Field: "NumericValue", Value: `"x"`, Reason: "is not a number"}).Error())
-	require.Equal(t, `gho csv line 5 (data row 4, Id 509), field TimeDim: is missing`,
-		(&gho.RecordError{Format: "csv", Index: 4, Line: 5, ID: "509", Field: "TimeDim", Reason: "is missing"}).Error())
-	require.Equal(t, `gho csv line 5 (data row 4): repeats`,
-		(&gho.RecordError{Format: "csv", Index: 4, Line: 5, Reason: "repeats"}).Error())
+// recordErr is where and why a record is refused: Format "odata" or
+// "csv", Index the record's index in value[] or its CSV data row, Line
+// the CSV line.
+type recordErr struct {
+	Format                   string
+	Index, Line              int
+	ID, Field, Value, Reason string
+}
+
+// requireRecordErr requires err to be the *feeds.Error of want.
+func requireRecordErr(t *testing.T, want *recordErr, err error) {
+	t.Helper()
+	var re *feeds.Error
+	require.True(t, errors.As(err, &re), "error %v is not a *feeds.Error", err)
+	at := fmt.Sprintf("record value[%d]", want.Index)
+	if want.ID != "" {
+		at += " (Id " + want.ID + ")"
+	}
+	if want.Format == "csv" {
+		at = fmt.Sprintf("line %d (data row %d)", want.Line, want.Index)
+		if want.ID != "" {
+			at = fmt.Sprintf("line %d (data row %d, Id %s)", want.Line, want.Index, want.ID)
+		}
+	}
+	require.Equal(t, &feeds.Error{Format: "gho " + want.Format, At: at, Record: want.Index,
+		Field: want.Field, Value: want.Value, Reason: want.Reason}, re)
 }

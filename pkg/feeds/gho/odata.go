@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/ounce-data/ounce/pkg/feeds"
-	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 var odataFields = fields{
@@ -42,26 +41,6 @@ func NewODataReader(r io.Reader, m Mapping) (*Reader, error) {
 		return nil, err
 	}
 	return rd, nil
-}
-
-// ReadAllOData reads every observation of an OData answer into memory.
-func ReadAllOData(r io.Reader, m Mapping) ([]observation.Observation, Stats, error) {
-	rd, err := NewODataReader(r, m)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	return readAll(rd)
-}
-
-func readAll(rd *Reader) ([]observation.Observation, Stats, error) {
-	var out []observation.Observation
-	for o, err := range rd.All() {
-		if err != nil {
-			return nil, rd.Stats(), err
-		}
-		out = append(out, o)
-	}
-	return out, rd.Stats(), nil
 }
 
 // odataSource reads the records of value[] one at a time.
@@ -213,7 +192,7 @@ func (o *odataSource) serviceError() error {
 	return errors.New("gho odata: the service answered with an error and no message")
 }
 
-func (o *odataSource) finish(st *Stats) { st.NextLink = o.nextLink }
+func (o *odataSource) finish(r *Reader) { r.nextLink = o.nextLink }
 
 func (o *odataSource) next(rec *record) error {
 	s := &o.s
@@ -251,7 +230,7 @@ func (o *odataSource) next(rec *record) error {
 
 // recordSyntax places a syntax error in the record being read.
 func (o *odataSource) recordSyntax(rec *record, err error) error {
-	return &RecordError{Format: formatOData, Index: rec.index, ID: rec.ID(), Reason: err.Error()}
+	return recordError(formatOData, rec, "", "", err.Error())
 }
 
 // record reads one record object into rec.

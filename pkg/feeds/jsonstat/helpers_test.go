@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/eurostat"
 	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/jsonstat"
@@ -33,11 +34,11 @@ func setup(tb testing.TB, id string) (jsonstat.Mapping, []byte) {
 
 // readAll runs a reader over body to its end, checking every observation
 // and that Stats counts what was yielded.
-func readAll(tb testing.TB, body []byte, m jsonstat.Mapping) ([]observation.Observation, jsonstat.Stats, error) {
+func readAll(tb testing.TB, body []byte, m jsonstat.Mapping) ([]observation.Observation, feeds.Stats, error) {
 	tb.Helper()
 	rd, err := jsonstat.NewReader(bytes.NewReader(body), m)
 	if err != nil {
-		return nil, jsonstat.Stats{}, err
+		return nil, feeds.Stats{}, err
 	}
 	obs, err := feedtest.Drain(tb, rd.All())
 	require.Equal(tb, len(obs), rd.Stats().Observations)

@@ -6,7 +6,7 @@
 // flat index, and status as an array, an object or one string for every
 // cell. It also reads the JSON-stat 1.x bundle of Eurostat's retired wdds
 // API ({"<dataset>": {"dimension": {"id": …, "size": …}, "value": …,
-// "status": {"value": […]}}}), counted in Stats.Legacy.
+// "status": {"value": […]}}}), counted in the stats detail jsonstat_1x.
 //
 // A JSON-stat document cannot be read as a stream: its dimensions may come
 // after its values. The reader parses the whole body (bounded by the
@@ -119,58 +119,6 @@ type Mapping struct {
 	Places *eurostat.Places
 }
 
-// Stats describes what a Reader read.
-type Stats struct {
-	Datasets     int            // datasets read
-	Legacy       bool           // the body was a JSON-stat 1.x bundle
-	Cells        int            // cells visited (values present or null)
-	Observations int            // observations yielded
-	Missing      int            // null or absent values
-	Unmapped     int            // cells no catalogue selector picks, skipped
-	Aggregates   int            // observations of aggregates (EU27_2020…)
-	Statuses     map[string]int // observations and missing values per status
-	// Constant lists the one-category dimensions left out of the
-	// observations ("freq=A").
-	Constant []string
-}
-
-// Error is a problem with the document, one dimension or one cell.
-type Error struct {
-	Feed    string // feed id, when known
-	Dataset string // the dataset's id or label, when known
-	Cell    int    // flat index of the cell, -1 when not about a cell
-	Where   string // the cell's categories, or the dimension and category
-	Value   string // the offending value, when there is one
-	Reason  string
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.Feed != "" {
-		fmt.Fprintf(&b, "feed %s: ", e.Feed)
-	}
-	b.WriteString("jsonstat")
-	if e.Dataset != "" {
-		fmt.Fprintf(&b, " dataset %s", e.Dataset)
-	}
-	if e.Cell >= 0 {
-		fmt.Fprintf(&b, ", cell %d", e.Cell)
-	}
-	if e.Where != "" {
-		fmt.Fprintf(&b, " (%s)", e.Where)
-	}
-	if e.Value != "" {
-		v := e.Value
-		if len(v) > 80 {
-			v = v[:80] + "…"
-		}
-		fmt.Fprintf(&b, ", value %s", v)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	return b.String()
-}
-
 // dimension is one dimension of a dataset.
 type dimension struct {
 	id   string
@@ -204,15 +152,20 @@ type dataset struct {
 type Reader struct {
 	m     Mapping
 	sets  []*dataset
-	stats Stats
-	used  bool
+	stats feeds.Stats
+	// datasets read, legacy for a 1.x bundle, unmapped cells no selector
+	// picks, constant the one-category dimensions left out (id=category).
+	datasets, unmapped int
+	legacy             bool
+	constant           []string
+	used               bool
 	// dims shared between cells with the same kept categories and status.
 	dimsCache   map[dimsKey]observation.Dims
 	statusNames map[string]string
 	parser      *fastjson.Parser
 	vals        []float64 // yielded values, in chunks
 	// the status of the run of cells being counted, and its length so far
-	// (not yet in stats.Statuses)
+	// (not yet in stats.Flags)
 	runStatus string
 	runCount  int
 }
@@ -225,7 +178,7 @@ type dimsKey struct {
 // NewReader reads and checks the whole document.
 func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 	rd := &Reader{m: m, dimsCache: map[dimsKey]observation.Dims{}, statusNames: map[string]string{},
-		stats: Stats{Statuses: map[string]int{}}}
+		stats: feeds.Stats{Flags: map[string]int{}}}
 	if m.Places == nil {
 		return nil, rd.fail(nil, -1, "", "", "no places to resolve geo codes")
 	}
@@ -291,7 +244,7 @@ func (r *Reader) sniff(data []byte) error {
 // load finds the datasets of doc: a 2.0 dataset, or a 1.x bundle.
 func (r *Reader) load(doc *fastjson.Value) error {
 	if e := doc.Get("error"); e != nil {
-		return r.fail(nil, -1, "", "", "the server answered an error, not data: %s", truncate(e.String(), 200))
+		return r.fail(nil, -1, "", "", "the server answered an error, not data: %s", feeds.Shorten(e.String(), 200))
 	}
 	if class := doc.Get("class"); class != nil {
 		c := string(class.GetStringBytes())
@@ -306,7 +259,7 @@ func (r *Reader) load(doc *fastjson.Value) error {
 			return err
 		}
 		r.sets = append(r.sets, ds)
-		r.stats.Datasets = 1
+		r.datasets = 1
 		return nil
 	}
 	// JSON-stat 1.x: a bundle of datasets by name, each with
@@ -318,7 +271,7 @@ func (r *Reader) load(doc *fastjson.Value) error {
 	var errs []error
 	obj.Visit(func(key []byte, v *fastjson.Value) {
 		if v.Type() != fastjson.TypeObject || v.Get("dimension") == nil {
-			errs = append(errs, r.fail(nil, -1, "", "", "member %q is not a dataset: a JSON-stat 2.0 dataset has \"class\":\"dataset\"; a 1.x bundle holds datasets with dimension and value", truncate(string(key), 40)))
+			errs = append(errs, r.fail(nil, -1, "", "", "member %q is not a dataset: a JSON-stat 2.0 dataset has \"class\":\"dataset\"; a 1.x bundle holds datasets with dimension and value", feeds.Shorten(string(key), 40)))
 			return
 		}
 		ds, err := r.dataset(v, nameOf(v, string(key)), true)
@@ -331,21 +284,21 @@ func (r *Reader) load(doc *fastjson.Value) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	r.stats.Datasets = len(r.sets)
-	r.stats.Legacy = true
+	r.datasets = len(r.sets)
+	r.legacy = true
 	return nil
 }
 
 func nameOf(v *fastjson.Value, key string) string {
 	for _, path := range [][]string{{"code"}, {"extension", "id"}} {
 		if b := v.GetStringBytes(path...); len(b) > 0 {
-			return truncate(string(b), 60)
+			return feeds.Shorten(string(b), 60)
 		}
 	}
 	if key != "" {
-		return truncate(key, 60)
+		return feeds.Shorten(key, 60)
 	}
-	return truncate(string(v.GetStringBytes("label")), 60)
+	return feeds.Shorten(string(v.GetStringBytes("label")), 60)
 }
 
 // dataset reads the structure of one dataset and binds it to the mapping.
@@ -527,7 +480,7 @@ func (r *Reader) bind(ds *dataset, role *fastjson.Value) error {
 		case slices.Contains(f.Dims, d.id):
 			ds.kept = append(ds.kept, i)
 		case d.size == 1:
-			r.stats.Constant = append(r.stats.Constant, d.id+"="+d.cats[0])
+			r.constant = append(r.constant, d.id+"="+d.cats[0])
 		default:
 			errs = append(errs, r.fail(ds, -1, "", "", "dimension %q has %d categories but is neither the place, the time, in the catalogue's selectors nor in the feed's mapping dims: its breakdown would be lost", d.id, d.size))
 		}
@@ -613,7 +566,7 @@ func categories(d *fastjson.Value, size int) ([]string, error) {
 			switch {
 			case err != nil:
 			case e != nil || pos < 0 || pos >= size:
-				err = fmt.Errorf("category %q has position %s, not 0..%d", k, truncate(v.String(), 20), size-1)
+				err = fmt.Errorf("category %q has position %s, not 0..%d", k, feeds.Shorten(v.String(), 20), size-1)
 			case cats[pos] != "":
 				err = fmt.Errorf("categories %q and %q share position %d", cats[pos], k, pos)
 			default:
@@ -667,14 +620,25 @@ func ints(v *fastjson.Value) ([]int, error) {
 	return out, nil
 }
 
-// Stats returns what was read so far; complete once All has finished.
-func (r *Reader) Stats() Stats {
-	s := r.stats
-	s.Statuses = maps.Clone(s.Statuses)
+// Stats returns what was read so far, complete once All has finished:
+// Rows are the cells visited (values present or null), Missing the null or
+// absent values, Aggregates the observations of aggregates (EU27_2020…),
+// Flags the observations and missing values per status. Details:
+// datasets, the datasets read; jsonstat_1x, whether the body was a
+// JSON-stat 1.x bundle; unmapped_cells, the cells no catalogue selector
+// picks, skipped; constant_dimensions, the one-category dimensions left
+// out of the observations ("freq=A").
+func (r *Reader) Stats() feeds.Stats {
+	s := r.stats.Clone()
 	if r.runCount > 0 {
-		s.Statuses[r.runStatus] += r.runCount
+		feeds.Count(&s.Flags, r.runStatus, r.runCount)
 	}
-	s.Constant = slices.Clone(s.Constant)
+	s.SetDetail("datasets", r.datasets)
+	s.SetDetail("jsonstat_1x", r.legacy)
+	s.SetDetail("unmapped_cells", r.unmapped)
+	if len(r.constant) > 0 {
+		s.SetDetail("constant_dimensions", slices.Clone(r.constant))
+	}
 	return s
 }
 
@@ -689,19 +653,9 @@ func (r *Reader) countStatus(s string) {
 		return
 	}
 	if r.runCount > 0 {
-		r.stats.Statuses[r.runStatus] += r.runCount
+		feeds.Count(&r.stats.Flags, r.runStatus, r.runCount)
 	}
 	r.runStatus, r.runCount = s, 1
-}
-
-// ReadAll reads every observation of r into memory.
-func ReadAll(r io.Reader, m Mapping) ([]observation.Observation, Stats, error) {
-	rd, err := NewReader(r, m)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	obs, err := feeds.Collect(rd.All())
-	return obs, rd.Stats(), err
 }
 
 // All yields every observation, dataset after dataset, cells in flat-index
@@ -742,7 +696,7 @@ func (r *Reader) cells(n int, ds *dataset, yield func(observation.Observation, e
 		i, err := strconv.Atoi(string(k))
 		if err != nil || i < 0 || i >= ds.cells {
 			ok = false
-			yield(observation.Observation{}, r.fail(ds, -1, "", strconv.Quote(truncate(string(k), 40)), "value key is not a cell index 0..%d", ds.cells-1))
+			yield(observation.Observation{}, r.fail(ds, -1, "", strconv.Quote(feeds.Shorten(string(k), 40)), "value key is not a cell index 0..%d", ds.cells-1))
 			return
 		}
 		ds.locate(i, pos)
@@ -776,7 +730,7 @@ func (ds *dataset) advance(pos []int) {
 // cell yields the observation of cell i, whose categories are pos; false
 // when the sequence ends.
 func (r *Reader) cell(n int, ds *dataset, i int, pos []int, v *fastjson.Value, yield func(observation.Observation, error) bool) bool {
-	r.stats.Cells++
+	r.stats.Rows++
 	combo := 0
 	for k, di := range ds.sel {
 		combo += pos[di] * ds.selStride[k]
@@ -796,15 +750,15 @@ func (r *Reader) cell(n int, ds *dataset, i int, pos []int, v *fastjson.Value, y
 	case fastjson.TypeNumber:
 		val, err = v.Float64()
 		if err != nil || math.IsInf(val, 0) || math.IsNaN(val) {
-			yield(observation.Observation{}, r.fail(ds, i, r.where(ds, i), truncate(v.String(), 40), "is not a finite number"))
+			yield(observation.Observation{}, r.fail(ds, i, r.where(ds, i), feeds.Shorten(v.String(), 40), "is not a finite number"))
 			return false
 		}
 	default:
-		yield(observation.Observation{}, r.fail(ds, i, r.where(ds, i), truncate(v.String(), 40), "is a %s, not a number or null", v.Type()))
+		yield(observation.Observation{}, r.fail(ds, i, r.where(ds, i), feeds.Shorten(v.String(), 40), "is a %s, not a number or null", v.Type()))
 		return false
 	}
 	if col < 0 {
-		r.stats.Unmapped++
+		r.unmapped++
 		return true
 	}
 	geo := ds.geos[pos[ds.geo]]
@@ -852,11 +806,11 @@ func (r *Reader) statuses(ds *dataset, st *fastjson.Value) error {
 		}
 		b, err := s.StringBytes()
 		if err != nil {
-			errs = append(errs, r.fail(ds, i, r.where(ds, i), truncate(s.String(), 40), "status is not a string"))
+			errs = append(errs, r.fail(ds, i, r.where(ds, i), feeds.Shorten(s.String(), 40), "status is not a string"))
 			return
 		}
 		if len(b) > observation.MaxDimValueLen {
-			errs = append(errs, r.fail(ds, i, r.where(ds, i), truncate(string(b), 40), "status is longer than %d characters", observation.MaxDimValueLen))
+			errs = append(errs, r.fail(ds, i, r.where(ds, i), feeds.Shorten(string(b), 40), "status is longer than %d characters", observation.MaxDimValueLen))
 			return
 		}
 		if last != "" && string(b) == last {
@@ -893,7 +847,7 @@ func (r *Reader) statuses(ds *dataset, st *fastjson.Value) error {
 		st.GetObject().Visit(func(k []byte, s *fastjson.Value) {
 			i, err := strconv.Atoi(string(k))
 			if err != nil || i < 0 || i >= ds.cells {
-				errs = append(errs, r.fail(ds, -1, "", strconv.Quote(truncate(string(k), 40)), "status key is not a cell index 0..%d", ds.cells-1))
+				errs = append(errs, r.fail(ds, -1, "", strconv.Quote(feeds.Shorten(string(k), 40)), "status key is not a cell index 0..%d", ds.cells-1))
 				return
 			}
 			set(i, s)
@@ -924,7 +878,7 @@ func (r *Reader) dimsOf(n int, ds *dataset, i int, pos []int, status string) (ob
 	for _, di := range ds.kept {
 		c := ds.dims[di].cats[pos[di]]
 		if len(c) > observation.MaxDimValueLen {
-			return nil, r.fail(ds, i, r.where(ds, i), "", "category %q is longer than %d characters", truncate(c, 40), observation.MaxDimValueLen)
+			return nil, r.fail(ds, i, r.where(ds, i), "", "category %q is longer than %d characters", feeds.Shorten(c, 40), observation.MaxDimValueLen)
 		}
 		d[ds.dims[di].id] = c
 	}
@@ -947,17 +901,20 @@ func (r *Reader) where(ds *dataset, i int) string {
 	return strings.Join(parts, ", ")
 }
 
+// fail is the error of cell (-1 when not about a cell) of dataset ds (nil
+// when not about one); where is the cell's categories, or the dimension
+// and category; value the offending JSON text.
 func (r *Reader) fail(ds *dataset, cell int, where, value, format string, args ...any) error {
-	e := &Error{Feed: r.m.Source, Cell: cell, Where: where, Value: value, Reason: fmt.Sprintf(format, args...)}
-	if ds != nil {
-		e.Dataset = ds.name
+	var at []string
+	if ds != nil && ds.name != "" {
+		at = append(at, "dataset "+ds.name)
 	}
-	return e
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+	if cell >= 0 {
+		at = append(at, "cell "+strconv.Itoa(cell))
 	}
-	return s[:n] + "…"
+	a := strings.Join(at, ", ")
+	if where != "" {
+		a = strings.TrimPrefix(a+" ("+where+")", " ")
+	}
+	return &feeds.Error{Feed: r.m.Source, Format: "jsonstat", At: a, Record: cell, Value: value, JSON: true, Reason: fmt.Sprintf(format, args...)}
 }

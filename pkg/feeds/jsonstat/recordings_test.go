@@ -49,7 +49,7 @@ func TestRecordingsMatchRawCells(t *testing.T) {
 			require.NotEmpty(t, want)
 			require.Len(t, obs, len(want))
 			require.Equal(t, missing, stats.Missing)
-			require.Equal(t, unmapped, stats.Unmapped)
+			require.Equal(t, unmapped, stats.Detail("unmapped_cells"))
 			places, periods := map[string]bool{}, map[string]bool{}
 			for _, o := range obs {
 				require.Equal(t, observation.GrainYear, o.Period.Grain)
@@ -64,7 +64,7 @@ func TestRecordingsMatchRawCells(t *testing.T) {
 				places[o.Geo], periods[o.Period.Code()] = true, true
 			}
 			require.NotEmpty(t, places, "values checked")
-			t.Logf("%s: %d observations, %d missing, %d unmapped; places %v; %d periods", id, len(obs), stats.Missing, stats.Unmapped, sortedKeys(places), len(periods))
+			t.Logf("%s: %d observations, %d missing, %d unmapped; places %v; %d periods", id, len(obs), stats.Missing, stats.Detail("unmapped_cells"), sortedKeys(places), len(periods))
 		})
 	}
 }
@@ -77,7 +77,7 @@ func TestOECDStatusAndAggregates(t *testing.T) {
 	obs, stats, err := readAll(t, data, m)
 	require.NoError(t, err)
 	require.Len(t, obs, 432)
-	require.Equal(t, 72, stats.Statuses["e"])
+	require.Equal(t, 72, stats.Flags["e"])
 	require.Equal(t, 24, stats.Aggregates)
 	for _, o := range obs {
 		require.NotContains(t, o.Dims, "status", "a status is not part of the key unless the mapping asks")
@@ -99,16 +99,16 @@ func TestConstantDimensionsAndLegacy(t *testing.T) {
 	m, data := setup(t, "eurostat-gdp")
 	_, stats, err := readAll(t, data, m)
 	require.NoError(t, err)
-	require.Equal(t, []string{"freq=A"}, stats.Constant)
-	require.False(t, stats.Legacy)
-	require.Equal(t, map[string]int{"d": 1}, stats.Statuses, "cell 43 (B1G, CON_PPCH_PRE); cell 42 is unmapped")
+	require.Equal(t, []string{"freq=A"}, stats.Detail("constant_dimensions"))
+	require.Equal(t, false, stats.Detail("jsonstat_1x"))
+	require.Equal(t, map[string]int{"d": 1}, stats.Flags, "cell 43 (B1G, CON_PPCH_PRE); cell 42 is unmapped")
 
 	m, data = setup(t, "eurostat-gdp-per-capita-wdds")
 	obs, stats, err := readAll(t, data, m)
 	require.NoError(t, err)
-	require.True(t, stats.Legacy)
-	require.Equal(t, 1, stats.Datasets)
-	require.Equal(t, 138, stats.Cells)
+	require.Equal(t, true, stats.Detail("jsonstat_1x"))
+	require.Equal(t, 1, stats.Detail("datasets"))
+	require.Equal(t, 138, stats.Rows)
 	require.Equal(t, 138-len(obs), stats.Missing)
-	require.Equal(t, stats.Missing, stats.Statuses[":"], "wdds marks each empty cell ':'")
+	require.Equal(t, stats.Missing, stats.Flags[":"], "wdds marks each empty cell ':'")
 }

@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/places"
 )
@@ -110,7 +110,7 @@ const (
 // Merge overlays the fields set in a catalogue file's csv block on l and
 // checks the result; block may be nil. Unknown fields in the block are
 // errors.
-func (l Layout) Merge(block *catalogue.Block) (Layout, error) {
+func (l Layout) Merge(block *indicators.Block) (Layout, error) {
 	if block != nil && block.Node != nil {
 		raw, err := yaml.Marshal(block.Node)
 		if err != nil {

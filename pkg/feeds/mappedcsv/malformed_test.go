@@ -10,9 +10,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/mappedcsv"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/places"
 )
 
@@ -31,11 +32,11 @@ func head(data []byte, n int) []byte {
 }
 
 // readErr reads body with the package and returns the first error.
-func readErr(t *testing.T, l mappedcsv.Layout, m mappedcsv.Mapping, body []byte) (mappedcsv.Stats, error) {
+func readErr(t *testing.T, l mappedcsv.Layout, m mappedcsv.Mapping, body []byte) (feeds.Stats, error) {
 	t.Helper()
 	rd, err := mappedcsv.NewReader(bytes.NewReader(body), l, m)
 	if err != nil {
-		return mappedcsv.Stats{}, err
+		return feeds.Stats{}, err
 	}
 	for _, err := range rd.All() {
 		if err != nil {
@@ -76,8 +77,8 @@ func TestMalformed(t *testing.T) {
 			{"cut at a line end", cut(2 + len(`"",`)), []string{"line 13 (data row 8)", "has 70 fields, the header has 71"}},
 			{"html error page with 200", htmlPage, []string{"feed worldbank-bulk-health-expenditure: worldbank bulk csv: body is HTML"}},
 			{"renamed column", replace(`"Country Code"`, `"Economy Code"`), []string{"header (line 5)", `place column "Country Code" is missing from the header`}},
-			{"non-numeric value", replace(`"5.65752277451423"`, `"5,66"`), []string{"line 7 (data row 2)", `column "2000"`, `value "5,66"`, "is not a number"}},
-			{"unknown place code", replace(`"AFE"`, `"ZZZ"`), []string{"line 7 (data row 2)", `column "Country Code"`, `value "ZZZ"`, "not a code place code in the place catalogue"}},
+			{"non-numeric value", replace(`"5.65752277451423"`, `"5,66"`), []string{"line 7 (data row 2)", `field 2000`, `value "5,66"`, "is not a number"}},
+			{"unknown place code", replace(`"AFE"`, `"ZZZ"`), []string{"line 7 (data row 2)", `field "Country Code"`, `value "ZZZ"`, "not a code place code in the place catalogue"}},
 			{"no year columns", replace(`"1960"`, `"y1960"`), nil}, // still has other years: fine
 			{"repeated row", func(b []byte) []byte {
 				lines := bytes.SplitAfter(b, []byte("\n"))
@@ -89,10 +90,10 @@ func TestMalformed(t *testing.T) {
 			{"truncated body", cut(4), []string{"feed owid-diabetes-prevalence: owid grapher csv line 9 (data row 8)", "has 3 fields, the header has 4"}},
 			{"html error page with 200", htmlPage, []string{"body is HTML"}},
 			{"renamed column", replace("Diabetes prevalence (% of population ages 20 to 79)", "Diabetes prevalence"), []string{`column "Diabetes prevalence (% of population ages 20 to 79)" (indicator owid.diabetes_prevalence) is missing from the header`}},
-			{"non-numeric value", replace(",7.6\n", ",n/a\n"), []string{"line 2 (data row 1)", `column "Diabetes prevalence (% of population ages 20 to 79)"`, `value "n/a"`, "is not a number"}},
-			{"unknown place code", replace("AFG", "AFX"), []string{"line 2 (data row 1)", `column "Code"`, `value "AFX"`, "place catalogue"}},
-			{"unknown uncoded entity", replace("Afghanistan,AFG", "Atlantis,"), []string{"line 2 (data row 1)", `column "Entity"`, `value "Atlantis"`, "owid:atlantis is not in the place catalogue"}},
-			{"bad year", replace(",2011,", ",20x1,"), []string{"line 2 (data row 1)", `column "Year"`, `value "20x1"`, "is not a year"}},
+			{"non-numeric value", replace(",7.6\n", ",n/a\n"), []string{"line 2 (data row 1)", `field "Diabetes prevalence (% of population ages 20 to 79)"`, `value "n/a"`, "is not a number"}},
+			{"unknown place code", replace("AFG", "AFX"), []string{"line 2 (data row 1)", `field Code`, `value "AFX"`, "place catalogue"}},
+			{"unknown uncoded entity", replace("Afghanistan,AFG", "Atlantis,"), []string{"line 2 (data row 1)", `field Entity`, `value "Atlantis"`, "owid:atlantis is not in the place catalogue"}},
+			{"bad year", replace(",2011,", ",20x1,"), []string{"line 2 (data row 1)", `field Year`, `value "20x1"`, "is not a year"}},
 			{"json body", func([]byte) []byte { return []byte(`{"error":"not found"}`) }, []string{"body is JSON"}},
 			{"empty body", func([]byte) []byte { return nil }, []string{"body is empty"}},
 		},
@@ -101,19 +102,19 @@ func TestMalformed(t *testing.T) {
 			{"truncated at a line end", cut(1), []string{"line 9 (data row 8)", "ends without a line break"}},
 			{"html error page with 200", htmlPage, []string{"body is HTML"}},
 			{"renamed column", replace("RATE_PER_100_N,", "RATE_N,"), []string{`value column "RATE_PER_100_N" is missing from the header`}},
-			{"non-numeric value", replace(",15.100731,", ",15.1%,"), []string{"line 2 (data row 1)", `column "RATE_PER_100_N"`, `value "15.1%"`}},
-			{"bound above value", replace(",11.168393,", ",16.5,"), []string{"line 2 (data row 1)", `column "RATE_PER_100_NL"`, "lower bound is above the value 15.100731"}},
-			{"other time type", replace(",1994,YEAR,", ",1994,MONTH,"), []string{"line 2 (data row 1)", `column "DIM_TIME_TYPE"`, `must be "YEAR"`}},
-			{"not an M49 number", replace(",807,", ",MK,"), []string{"line 2 (data row 1)", `column "DIM_GEO_CODE_M49"`, `value "MK"`, "is not an M49 number"}},
+			{"non-numeric value", replace(",15.100731,", ",15.1%,"), []string{"line 2 (data row 1)", `field RATE_PER_100_N`, `value "15.1%"`}},
+			{"bound above value", replace(",11.168393,", ",16.5,"), []string{"line 2 (data row 1)", `field RATE_PER_100_NL`, "lower bound is above the value 15.100731"}},
+			{"other time type", replace(",1994,YEAR,", ",1994,MONTH,"), []string{"line 2 (data row 1)", `field DIM_TIME_TYPE`, `must be "YEAR"`}},
+			{"not an M49 number", replace(",807,", ",MK,"), []string{"line 2 (data row 1)", `field DIM_GEO_CODE_M49`, `value "MK"`, "is not an M49 number"}},
 		},
 		waste.feed: {
 			{"truncated body", cut(40), []string{"feed whatawaste: mapped csv line 9 (data row 8)", "fields, the header has 51"}},
 			{"html error page with 200", htmlPage, []string{"body is HTML"}},
 			{"renamed column", replace("total_msw_total_msw_generated_tons_year", "msw_tons"), []string{`column "total_msw_total_msw_generated_tons_year" (indicator waw.msw_generated) is missing`}},
 			{"thousands separator", replace("88132.0167", "88,132"), []string{"line 2 (data row 1)", "has 52 fields, the header has 51"}},
-			{"non-numeric value", replace("88132.0167", "88132 t"), []string{"line 2 (data row 1)", `column "total_msw_total_msw_generated_tons_year"`, `value "88132 t"`, "is not a number"}},
-			{"bad E-notation", replace("1.03042E+11", "1.03042E+1x"), []string{"line 4 (data row 3)", `column "gdp"`, `value "1.03042E+1x"`, "is not a number"}},
-			{"unknown place code", replace("\nAFG,", "\nAFX,"), []string{"line 3 (data row 2)", `column "iso3c"`, `value "AFX"`}},
+			{"non-numeric value", replace("88132.0167", "88132 t"), []string{"line 2 (data row 1)", `field total_msw_total_msw_generated_tons_year`, `value "88132 t"`, "is not a number"}},
+			{"bad E-notation", replace("1.03042E+11", "1.03042E+1x"), []string{"line 4 (data row 3)", `field gdp`, `value "1.03042E+1x"`, "is not a number"}},
+			{"unknown place code", replace("\nAFG,", "\nAFX,"), []string{"line 3 (data row 2)", `field iso3c`, `value "AFX"`}},
 		},
 	}
 	for _, f := range formats {
@@ -149,12 +150,12 @@ func TestWHOPortalUnknownM49(t *testing.T) {
 	stats, err := readErr(t, layout, m, body)
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{"999": 1}, stats.UnknownPlaces)
-	require.Equal(t, 1, stats.UnknownRows)
+	require.Equal(t, 1, sum(stats.UnknownPlaces))
 	require.Equal(t, 8, stats.Observations, "the other rows are read")
 
 	layout.Place.Unknown = mappedcsv.UnknownError
 	_, err = readErr(t, layout, m, body)
-	require.ErrorContains(t, err, `feed who-obesity-adults: who data portal csv line 2 (data row 1), column "DIM_GEO_CODE_M49", value "999": is not a who-m49 place code`)
+	require.ErrorContains(t, err, `feed who-obesity-adults: who data portal csv line 2 (data row 1), field DIM_GEO_CODE_M49, value "999": is not a who-m49 place code`)
 }
 
 func TestLayoutCheck(t *testing.T) {
@@ -186,7 +187,7 @@ func TestLayoutCheck(t *testing.T) {
 }
 
 func TestMergeCSVBlock(t *testing.T) {
-	f, err := catalogue.Parse([]byte("licence: x\ncsv:\n  place: {column: iso}\n  period: {year: 2016}\n  scale: {a: 1000}\nindicators: []\n"))
+	f, err := indicators.Parse([]byte("licence: x\ncsv:\n  place: {column: iso}\n  period: {year: 2016}\n  scale: {a: 1000}\nindicators: []\n"))
 	require.NoError(t, err)
 	l, err := mappedcsv.Generic.Merge(f.CSV)
 	require.NoError(t, err)
@@ -195,7 +196,7 @@ func TestMergeCSVBlock(t *testing.T) {
 	require.Equal(t, 2016, l.Period.Year)
 	require.Equal(t, 1000.0, l.Scale["a"])
 
-	f, err = catalogue.Parse([]byte("licence: x\ncsv:\n  place: {column: iso, colour: red}\n  period: {year: 2016}\nindicators: []\n"))
+	f, err = indicators.Parse([]byte("licence: x\ncsv:\n  place: {column: iso, colour: red}\n  period: {year: 2016}\nindicators: []\n"))
 	require.NoError(t, err)
 	_, err = mappedcsv.Generic.Merge(f.CSV)
 	require.ErrorContains(t, err, "field colour not found")
@@ -218,7 +219,7 @@ func TestDeclaredLongLayoutWithScale(t *testing.T) {
 	}
 	body := "country,year,measure,sex,amount\nDE,2020,msw,F,1.5\nDE,2020,msw,M,2\nFR,2020,other,F,3\nFR,2021,msw,,4\n"
 	m.Columns = map[string]feeds.Column{"msw": {Indicator: "waw.msw_generated", Unit: "t/year"}}
-	obs, stats, err := mappedcsv.ReadAll(strings.NewReader(body), l, m)
+	obs, stats, err := feedtest.ReadAll(mappedcsv.NewReader(strings.NewReader(body), l, m))
 	require.NoError(t, err)
 	require.Len(t, obs, 3)
 	require.Equal(t, "DEU", obs[0].Geo)
@@ -227,7 +228,7 @@ func TestDeclaredLongLayoutWithScale(t *testing.T) {
 	require.Equal(t, "M", obs[1].Dims["sex"])
 	require.Equal(t, "FRA", obs[2].Geo)
 	require.Nil(t, obs[2].Dims, "an empty dims cell leaves the key out")
-	require.Equal(t, map[string]int{"other": 1}, stats.UnmappedCodes)
+	require.Equal(t, map[string]int{"other": 1}, stats.Unmapped)
 }
 
 // A World Bank bulk download is a ZIP; its API_* member is the data.
@@ -272,11 +273,20 @@ func TestAllYieldsOnce(t *testing.T) {
 	for _, err := range rd.All() {
 		require.ErrorContains(t, err, "already read")
 	}
-	var re *mappedcsv.RowError
+	var re *feeds.Error
 	_, err = readErr(t, layout, m, replace("AFG", "AFX")(bytes.Clone(data)))
 	require.True(t, errors.As(err, &re))
-	require.Equal(t, "Code", re.Column)
-	require.Equal(t, 1, re.Row)
-	require.Equal(t, 2, re.Line)
+	require.Equal(t, "Code", re.Field)
+	require.Equal(t, 1, re.Record)
+	require.Equal(t, "line 2 (data row 1)", re.At)
 	require.Equal(t, "owid-diabetes-prevalence", re.Feed)
+}
+
+// sum adds up the counts of m.
+func sum(m map[string]int) int {
+	n := 0
+	for _, c := range m {
+		n += c
+	}
+	return n
 }

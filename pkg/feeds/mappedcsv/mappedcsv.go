@@ -51,62 +51,8 @@ type Mapping struct {
 	Places *places.Catalogue
 }
 
-// Entity is a place without a code and the code given to it.
-type Entity struct {
-	Name string
-	Geo  string
-}
-
-// Stats describes what a Reader read.
-type Stats struct {
-	Rows         int // data rows
-	Observations int // observations yielded
-	Missing      int // empty or missing-value cells of mapped values
-	Aggregates   int // observations of places the catalogue marks as aggregates
-	Intervals    int // observations with an uncertainty interval (checked, not stored)
-	// Unmapped lists header columns no catalogue entry maps (wide by
-	// indicator), in header order.
-	Unmapped []string
-	// UnmappedCodes counts the rows of each indicator code no catalogue
-	// entry maps (long and wide-by-year shapes); those rows are skipped.
-	UnmappedCodes map[string]int
-	// UnknownPlaces counts the rows of each place code the catalogue does
-	// not know, when the layout counts them; those rows are skipped.
-	UnknownPlaces map[string]int
-	UnknownRows   int
-	// Uncoded lists the entities without a code and the place each got.
-	Uncoded []Entity
-	// Preamble holds the lines skipped before the header, as text.
-	Preamble []string
-}
-
-// RowError is a problem with one row or cell of the body.
-type RowError struct {
-	Feed   string // feed id, when known
-	Format string // the layout's name
-	Line   int    // line in the file, 1 = first line
-	Row    int    // data row, 1 = first after the header
-	Column string // header name, empty when the whole row is at fault
-	Value  string // the offending cell, when there is one
-	Reason string
-}
-
-func (e *RowError) Error() string {
-	var b strings.Builder
-	if e.Feed != "" {
-		fmt.Fprintf(&b, "feed %s: ", e.Feed)
-	}
-	fmt.Fprintf(&b, "%s line %d (data row %d)", e.Format, e.Line, e.Row)
-	if e.Column != "" {
-		fmt.Fprintf(&b, ", column %q", e.Column)
-	}
-	if e.Value != "" {
-		fmt.Fprintf(&b, ", value %q", truncate(e.Value, 80))
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	return b.String()
-}
+// Entity is a place without a code and the place it got.
+type Entity = feeds.Entity
 
 // valueColumn is a header column holding values: of one indicator (wide by
 // indicator) or of one year (wide by year).
@@ -169,7 +115,8 @@ type Reader struct {
 	dimIDs     map[string]uint32 // canonical dims -> id
 	seen       *feeds.KeySet     // keys whose numbers fit in 16 bits, packed
 	wide       map[rowKey]int32  // the other keys
-	stats      Stats
+	stats      feeds.Stats
+	preamble   []string // the lines skipped before the header, as text
 	line       int
 	used       bool
 	// buf is the dims values of the current row joined, reused.
@@ -211,14 +158,14 @@ func NewReader(r io.Reader, l Layout, m Mapping) (*Reader, error) {
 		place: -1, name: -1, period: -1, indicator: -1, value: -1, lower: -1, upper: -1,
 		places: make(map[string]place, 256), names: map[string]place{}, geoIDs: make(map[string]uint32, 256), indIDs: map[string]uint32{}, dims: map[string]dimsEntry{}, dimIDs: map[string]uint32{},
 		seen: feeds.NewKeySet(0), wide: map[rowKey]int32{},
-		stats: Stats{UnmappedCodes: map[string]int{}, UnknownPlaces: map[string]int{}},
+		stats: feeds.Stats{Unmapped: map[string]int{}, UnknownPlaces: map[string]int{}},
 	}
 	for i := range l.SkipLines {
 		line, err := br.ReadString('\n')
 		if err != nil {
 			return nil, fmt.Errorf("%s: the body ends in its %d-line preamble, at line %d: not this format", prefix, l.SkipLines, i+1)
 		}
-		rd.stats.Preamble = append(rd.stats.Preamble, strings.TrimRight(line, "\r\n"))
+		rd.preamble = append(rd.preamble, strings.TrimRight(line, "\r\n"))
 	}
 	rd.recs = csvrows.New(br)
 	header, err := rd.recs.Read()
@@ -308,7 +255,7 @@ func (r *Reader) bind() error {
 	}
 	for i, h := range r.header {
 		if !used[i] && h != "" {
-			r.stats.Unmapped = append(r.stats.Unmapped, h)
+			feeds.Count(&r.stats.Unmapped, h, 0)
 		}
 	}
 	return errors.Join(errs...)
@@ -324,25 +271,22 @@ func (r *Reader) scale(indicator string) float64 {
 // Header returns the header's column names.
 func (r *Reader) Header() []string { return slices.Clone(r.header) }
 
-// Stats returns what was read so far; complete once All has finished.
-func (r *Reader) Stats() Stats {
-	s := r.stats
-	s.Unmapped = slices.Clone(s.Unmapped)
-	s.Uncoded = slices.Clone(s.Uncoded)
-	s.UnmappedCodes = maps.Clone(s.UnmappedCodes)
-	s.UnknownPlaces = maps.Clone(s.UnknownPlaces)
-	s.Preamble = slices.Clone(s.Preamble)
-	return s
-}
-
-// ReadAll reads every observation of r into memory.
-func ReadAll(r io.Reader, l Layout, m Mapping) ([]observation.Observation, Stats, error) {
-	rd, err := NewReader(r, l, m)
-	if err != nil {
-		return nil, Stats{}, err
+// Stats returns what was read so far, complete once All has finished:
+// Rows are data rows, Missing the empty or missing-value cells of mapped
+// values, Aggregates the observations of places the catalogue marks as
+// aggregates, Intervals those with an uncertainty interval (checked, not
+// stored). Unmapped holds the header columns no catalogue entry maps
+// (wide by indicator; 0 rows) and the indicator codes no entry maps (long
+// and wide-by-year shapes) with their rows, skipped; UnknownPlaces the
+// rows of each place the catalogue does not know, when the layout counts
+// them, skipped; Uncoded the entities without a code and the place each
+// got. The detail preamble holds the lines skipped before the header.
+func (r *Reader) Stats() feeds.Stats {
+	s := r.stats.Clone()
+	if len(r.preamble) > 0 {
+		s.SetDetail("preamble", slices.Clone(r.preamble))
 	}
-	obs, err := feeds.Collect(rd.All())
-	return obs, rd.Stats(), err
+	return s
 }
 
 // All yields every observation of the body in file order; the first error
@@ -420,7 +364,7 @@ func (r *Reader) row(rec []string, o *observation.Observation, yield func(observ
 			if code == "" {
 				return fail(r.fail(r.indicator, "", "is empty; every row names its indicator"))
 			}
-			r.stats.UnmappedCodes[strings.Clone(code)]++
+			r.stats.Unmapped[strings.Clone(code)]++
 			return true
 		}
 		col = c
@@ -624,7 +568,6 @@ func (r *Reader) coded(code string) (place, error) {
 	if p, ok := r.places[code]; ok {
 		if p.unknown {
 			r.stats.UnknownPlaces[code]++
-			r.stats.UnknownRows++
 		}
 		return p, nil
 	}
@@ -647,7 +590,6 @@ func (r *Reader) coded(code string) (place, error) {
 		code = strings.Clone(code)
 		r.places[code] = p
 		r.stats.UnknownPlaces[code]++
-		r.stats.UnknownRows++
 		return p, nil
 	}
 	if pp.Code == "" {
@@ -678,7 +620,6 @@ func (r *Reader) uncoded(name string) (place, error) {
 		p := place{unknown: true}
 		r.names[strings.Clone(name)] = p
 		r.stats.UnknownPlaces[geo]++
-		r.stats.UnknownRows++
 		return p, nil
 	}
 	p := place{geo: geo, id: intern(r.geoIDs, geo), aggregate: pp.Level == places.Aggregate}
@@ -721,13 +662,20 @@ func (r *Reader) dimsOf(rec []string) (observation.Dims, uint32, error) {
 	return e.dims, e.id, nil
 }
 
-// fail is a RowError at the current row; col < 0 blames the whole row.
+// fail is the error of the current row; col < 0 blames the whole row.
 func (r *Reader) fail(col int, value, format string, args ...any) error {
-	e := &RowError{Feed: r.m.Source, Format: r.l.Name, Line: r.line, Row: r.stats.Rows, Value: value,
-		Reason: fmt.Sprintf(format, args...)}
+	return RowError(r.m.Source, r.l.Name, r.line, r.stats.Rows, r.header, col, value, fmt.Sprintf(format, args...))
+}
+
+// RowError is the error of the CSV data row row, at line, of feed (when
+// known) read as format; col indexes header, < 0 blames the whole row.
+func RowError(feed, format string, line, row int, header []string, col int, value, reason string) *feeds.Error {
+	field := ""
 	if col >= 0 {
-		e.Column = r.header[col]
+		field = header[col]
 	}
+	e := feeds.LineError(format, line, row, field, value, reason)
+	e.Feed = feed
 	return e
 }
 
@@ -768,11 +716,4 @@ func parseYear(s string) (int, bool) {
 		y = y*10 + int(c-'0')
 	}
 	return y, y >= 1000 && y <= 2999
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

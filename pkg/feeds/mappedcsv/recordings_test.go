@@ -10,6 +10,8 @@ import (
 	"github.com/biter777/countries"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/mappedcsv"
 	"github.com/ounce-data/ounce/pkg/feeds/owid"
 	"github.com/ounce-data/ounce/pkg/observation"
@@ -33,12 +35,12 @@ func parseF(t *testing.T, s string) float64 {
 
 // check reads the recording with the package and compares every
 // observation with the independent reading.
-func check(t *testing.T, f format, expect func(t *testing.T, m mappedcsv.Mapping, data []byte) want) mappedcsv.Stats {
+func check(t *testing.T, f format, expect func(t *testing.T, m mappedcsv.Mapping, data []byte) want) feeds.Stats {
 	t.Helper()
 	layout, m, data := setup(t, f)
 	exp := expect(t, m, data)
 	require.NotEmpty(t, exp)
-	obs, stats, err := mappedcsv.ReadAll(bytes.NewReader(data), layout, m)
+	obs, stats, err := feedtest.ReadAll(mappedcsv.NewReader(bytes.NewReader(data), layout, m))
 	require.NoError(t, err)
 	require.Len(t, obs, len(exp), "one observation per non-empty mapped cell")
 	require.Equal(t, len(obs), stats.Observations)
@@ -82,7 +84,7 @@ func TestWorldBankBulkRecording(t *testing.T) {
 		}
 		return w
 	})
-	require.Equal(t, []string{`"Data Source","World Development Indicators",`, "", `"Last Updated Date","2026-07-13",`, ""}, stats.Preamble)
+	require.Equal(t, []string{`"Data Source","World Development Indicators",`, "", `"Last Updated Date","2026-07-13",`, ""}, stats.Detail("preamble"))
 	require.Positive(t, stats.Aggregates, "regions and income groups are kept")
 	require.Positive(t, stats.Missing)
 }
@@ -134,10 +136,10 @@ func TestWHOPortalRecording(t *testing.T) {
 		}
 		require.LessOrEqual(t, parseF(t, r[lo]), parseF(t, r[val]))
 	}
-	obs, stats, err := mappedcsv.ReadAll(bytes.NewReader(data), layout, m)
+	obs, stats, err := feedtest.ReadAll(mappedcsv.NewReader(bytes.NewReader(data), layout, m))
 	require.NoError(t, err)
 	require.Len(t, obs, len(recs)-1, "every row is an observation: every M49 code is known")
-	require.Zero(t, stats.UnknownRows)
+	require.Empty(t, stats.UnknownPlaces)
 	require.Equal(t, len(recs)-1, stats.Intervals)
 	aggregates := 0
 	for _, o := range obs {

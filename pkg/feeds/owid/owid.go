@@ -53,43 +53,10 @@ type Mapping struct {
 }
 
 // Entity is a place without an iso_code and the geo given to it.
-type Entity struct {
-	Name string // the country cell, e.g. "Africa"
-	Geo  string // e.g. "owid:africa"
-}
+type Entity = feeds.Entity
 
-// Stats describes what a Reader read.
-type Stats struct {
-	Rows         int      // data rows
-	Observations int      // observations yielded: non-empty cells of mapped columns
-	Missing      int      // empty cells of mapped columns
-	Unmapped     []string // header columns not in the mapping, in header order
-	Uncoded      []Entity // entities with a blank iso_code, in order of first row
-	UncodedRows  int      // rows of those entities
-}
-
-// RowError is a problem with one cell or row of the body.
-type RowError struct {
-	Line   int    // line in the file, 1 = header
-	Row    int    // data row, 1 = first after the header
-	Column string // header name, empty when the whole row is at fault
-	Value  string // the offending cell, when there is one
-	Reason string
-}
-
-func (e *RowError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "owid csv line %d (data row %d)", e.Line, e.Row)
-	if e.Column != "" {
-		fmt.Fprintf(&b, ", column %s", e.Column)
-	}
-	if e.Value != "" {
-		fmt.Fprintf(&b, ", value %q", e.Value)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	return b.String()
-}
+// format names this reader in errors.
+const format = "owid csv"
 
 type mappedColumn struct {
 	index int
@@ -112,7 +79,7 @@ type Reader struct {
 	name   int
 	year   int
 	cols   []mappedColumn
-	stats  Stats
+	stats  feeds.Stats
 	// geos interns the geo of each iso code or uncoded name.
 	geos   map[string]string
 	bySlug map[string]string // uncoded geo -> the name that took it
@@ -138,9 +105,9 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 		}
 		return nil, errors.New("owid csv: body is empty")
 	case head[0] == '<':
-		return nil, fmt.Errorf("owid csv: body is HTML or XML, not CSV: starts %q", truncate(string(head), 60))
+		return nil, fmt.Errorf("owid csv: body is HTML or XML, not CSV: starts %q", feeds.Shorten(string(head), 60))
 	case head[0] == '{' || head[0] == '[':
-		return nil, fmt.Errorf("owid csv: body is JSON, not CSV: starts %q", truncate(string(head), 60))
+		return nil, fmt.Errorf("owid csv: body is JSON, not CSV: starts %q", feeds.Shorten(string(head), 60))
 	}
 	recs := csvrows.New(br)
 	header, err := recs.Read()
@@ -193,7 +160,7 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 			continue
 		}
 		if _, ok := m.Columns[h]; !ok {
-			rd.stats.Unmapped = append(rd.stats.Unmapped, h)
+			feeds.Count(&rd.stats.Unmapped, h, 0)
 		}
 	}
 	return rd, nil
@@ -202,13 +169,11 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 // Header returns the header's column names.
 func (r *Reader) Header() []string { return slices.Clone(r.header) }
 
-// Stats returns what was read so far; complete once All has finished.
-func (r *Reader) Stats() Stats {
-	s := r.stats
-	s.Unmapped = slices.Clone(s.Unmapped)
-	s.Uncoded = slices.Clone(s.Uncoded)
-	return s
-}
+// Stats returns what was read so far, complete once All has finished:
+// Rows are data rows, Unmapped the header columns not in the mapping (each
+// with 0: nothing is skipped), Uncoded the entities with a blank iso_code,
+// in order of first row.
+func (r *Reader) Stats() feeds.Stats { return r.stats.Clone() }
 
 // All yields every observation of the body in file order. The first error
 // ends the sequence: a malformed row, a non-numeric value, a repeated
@@ -260,22 +225,6 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 	}
 }
 
-// ReadAll reads every observation of r into memory.
-func ReadAll(r io.Reader, m Mapping) ([]observation.Observation, Stats, error) {
-	rd, err := NewReader(r, m)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	var out []observation.Observation
-	for o, err := range rd.All() {
-		if err != nil {
-			return nil, rd.Stats(), err
-		}
-		out = append(out, o)
-	}
-	return out, rd.Stats(), nil
-}
-
 // readRow reads the next data row, sets o's geo and period from it and
 // returns its cells; io.EOF at the end of a complete body.
 func (r *Reader) readRow(o *observation.Observation) ([]string, error) {
@@ -289,8 +238,8 @@ func (r *Reader) readRow(o *observation.Observation) ([]string, error) {
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
-			return nil, &RowError{Line: pe.StartLine, Row: r.stats.Rows + 1,
-				Reason: fmt.Sprintf("has %d fields, the header has %d; the body was probably cut short or is not this format", len(rec), len(r.header))}
+			return nil, feeds.LineError(format, pe.StartLine, r.stats.Rows+1, "", "",
+				fmt.Sprintf("has %d fields, the header has %d; the body was probably cut short or is not this format", len(rec), len(r.header)))
 		}
 		return nil, fmt.Errorf("owid csv: read row %d: %w", r.stats.Rows+1, err)
 	}
@@ -322,13 +271,13 @@ func (r *Reader) readRow(o *observation.Observation) ([]string, error) {
 	return rec, nil
 }
 
-// rowErr is a RowError at the current row; col < 0 blames the whole row.
-func (r *Reader) rowErr(col int, value, format string, args ...any) error {
-	e := &RowError{Line: r.line, Row: r.stats.Rows, Value: value, Reason: fmt.Sprintf(format, args...)}
+// rowErr is the error of the current row; col < 0 blames the whole row.
+func (r *Reader) rowErr(col int, value, reason string, args ...any) error {
+	field := ""
 	if col >= 0 {
-		e.Column = r.header[col]
+		field = r.header[col]
 	}
-	return e
+	return feeds.LineError(format, r.line, r.stats.Rows, field, value, fmt.Sprintf(reason, args...))
 }
 
 // geo returns the interned geo of a row, checking a new one once.
@@ -371,10 +320,3 @@ func (r *Reader) geo(iso, name string) (string, error) {
 // Slug is the lower-case ASCII letters and digits of s, every other run of
 // characters replaced by one '-', with no '-' at either end.
 func Slug(s string) string { return feeds.Slug(s) }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

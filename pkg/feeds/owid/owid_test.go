@@ -85,7 +85,7 @@ func index(tb testing.TB, obs []observation.Observation) map[key]float64 {
 func TestParseRealFile(t *testing.T) {
 	data := realFile(t)
 	m := mapping(t)
-	obs, stats, err := owid.ReadAll(bytes.NewReader(data), m)
+	obs, stats, err := feedtest.ReadAll(owid.NewReader(bytes.NewReader(data), m))
 	require.NoError(t, err)
 	raw := readRaw(t, data)
 	got := index(t, obs)
@@ -239,7 +239,7 @@ func TestParseMalformed(t *testing.T) {
 		body        []byte
 		headerErr   bool // the error comes from NewReader
 		errContains []string
-		rowErr      *owid.RowError // when set, the error is this RowError
+		rowErr      *feeds.Error // when set, the error is this one
 	}{
 		{
 			name:        "empty body",
@@ -296,37 +296,37 @@ func TestParseMalformed(t *testing.T) {
 		{
 			name:   "non-numeric value",
 			body:   edit(t, body, setCell("co2", 7, "n/a")),
-			rowErr: &owid.RowError{Line: 8, Row: 7, Column: "co2", Value: "n/a", Reason: "is not a number"},
+			rowErr: feeds.LineError("owid csv", 8, 7, "co2", "n/a", "is not a number"),
 		},
 		{
 			name:   "thousands separator",
 			body:   edit(t, body, setCell("population", 3, "7,752,000")),
-			rowErr: &owid.RowError{Line: 4, Row: 3, Column: "population", Value: "7,752,000", Reason: "is not a number"},
+			rowErr: feeds.LineError("owid csv", 4, 3, "population", "7,752,000", "is not a number"),
 		},
 		{
 			name:   "nan",
 			body:   edit(t, body, setCell("gdp", 2, "NaN")),
-			rowErr: &owid.RowError{Line: 3, Row: 2, Column: "gdp", Value: "NaN", Reason: "is not a number"},
+			rowErr: feeds.LineError("owid csv", 3, 2, "gdp", "NaN", "is not a number"),
 		},
 		{
 			name:   "overflow",
 			body:   edit(t, body, setCell("gdp", 2, "1e999")),
-			rowErr: &owid.RowError{Line: 3, Row: 2, Column: "gdp", Value: "1e999", Reason: "is out of the range of a 64-bit float"},
+			rowErr: feeds.LineError("owid csv", 3, 2, "gdp", "1e999", "is out of the range of a 64-bit float"),
 		},
 		{
 			name:   "year not a number",
 			body:   edit(t, body, setCell("year", 5, "c. 1950")),
-			rowErr: &owid.RowError{Line: 6, Row: 5, Column: "year", Value: "c. 1950", Reason: "is not a whole year"},
+			rowErr: feeds.LineError("owid csv", 6, 5, "year", "c. 1950", "is not a whole year"),
 		},
 		{
 			name:   "year out of range",
 			body:   edit(t, body, setCell("year", 5, "20000")),
-			rowErr: &owid.RowError{Line: 6, Row: 5, Column: "year", Value: "20000", Reason: "is outside the years 1000..2999"},
+			rowErr: feeds.LineError("owid csv", 6, 5, "year", "20000", "is outside the years 1000..2999"),
 		},
 		{
 			name:   "bad iso code",
 			body:   edit(t, body, setCell("iso_code", 4, "A F G")),
-			rowErr: &owid.RowError{Line: 5, Row: 4, Column: "iso_code", Value: "A F G", Reason: "is not a place code (letters, digits, '.', '_', ':' or '-', at most 64)"},
+			rowErr: feeds.LineError("owid csv", 5, 4, "iso_code", "A F G", "is not a place code (letters, digits, '.', '_', ':' or '-', at most 64)"),
 		},
 		{
 			name: "no code and no name",
@@ -334,7 +334,7 @@ func TestParseMalformed(t *testing.T) {
 				recs = setCell("iso_code", 4, "")(recs)
 				return setCell("country", 4, "")(recs)
 			}),
-			rowErr: &owid.RowError{Line: 5, Row: 4, Column: "country", Reason: "both iso_code and country are empty"},
+			rowErr: feeds.LineError("owid csv", 5, 4, "country", "", "both iso_code and country are empty"),
 		},
 		{
 			name: "repeated row",
@@ -367,8 +367,8 @@ func TestParseMalformed(t *testing.T) {
 				require.ErrorContains(t, err, want)
 			}
 			if tt.rowErr != nil {
-				var re *owid.RowError
-				require.True(t, errors.As(err, &re), "error %v is not a RowError", err)
+				var re *feeds.Error
+				require.True(t, errors.As(err, &re), "error %v is not a *feeds.Error", err)
 				require.Equal(t, tt.rowErr, re)
 			}
 		})
@@ -382,13 +382,13 @@ func TestUnmappedColumnsAreCounted(t *testing.T) {
 		"co2":        m.Columns["co2"],
 		"population": m.Columns["population"],
 	}
-	obs, stats, err := owid.ReadAll(bytes.NewReader(body), m)
+	obs, stats, err := feedtest.ReadAll(owid.NewReader(bytes.NewReader(body), m))
 	require.NoError(t, err)
 	raw := readRaw(t, body)
-	var want []string
+	want := map[string]int{}
 	for _, h := range raw.header[3:] {
 		if h != "co2" && h != "population" {
-			want = append(want, h)
+			want[h] = 0
 		}
 	}
 	require.Equal(t, want, stats.Unmapped)
@@ -413,9 +413,9 @@ func TestColumnsInAnyOrderAndCRLF(t *testing.T) {
 		return recs
 	})
 	crlf := bytes.ReplaceAll(moved, []byte("\n"), []byte("\r\n"))
-	want, _, err := owid.ReadAll(bytes.NewReader(body), mapping(t))
+	want, _, err := feedtest.ReadAll(owid.NewReader(bytes.NewReader(body), mapping(t)))
 	require.NoError(t, err)
-	got, _, err := owid.ReadAll(bytes.NewReader(crlf), mapping(t))
+	got, _, err := feedtest.ReadAll(owid.NewReader(bytes.NewReader(crlf), mapping(t)))
 	require.NoError(t, err)
 	require.Equal(t, index(t, want), index(t, got))
 	require.NotEmpty(t, want)
@@ -428,10 +428,10 @@ func TestUncodedSlugCollision(t *testing.T) {
 		recs = setCell("iso_code", 2, "")(recs)
 		return setCell("country", 2, "North-America")(recs)
 	})
-	_, _, err := owid.ReadAll(bytes.NewReader(body), mapping(t))
-	var re *owid.RowError
+	_, _, err := feedtest.ReadAll(owid.NewReader(bytes.NewReader(body), mapping(t)))
+	var re *feeds.Error
 	require.True(t, errors.As(err, &re), "%v", err)
-	require.Equal(t, 3, re.Line)
+	require.Equal(t, "line 3 (data row 2)", re.At)
 	require.Contains(t, re.Reason, `"owid:north-america", already taken by "North America"`)
 }
 
@@ -509,5 +509,5 @@ func ExampleReader_All() {
 	fmt.Println(s.Rows, s.Observations, s.Missing, s.Uncoded)
 	// Output:
 	// owid.co2 XXA 2000 1.5 Mt CO2
-	// 2 1 1 [{Example region owid:example-region}]
+	// 2 1 1 [{ Example region owid:example-region}]
 }

@@ -97,7 +97,7 @@ func TestSuppressedRow(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, obs, 1)
 	st := rd.Stats()
-	require.Equal(t, map[string]int{"Data suppressed": 1}, st.Suppressed)
+	require.Equal(t, map[string]int{"Data suppressed": 1}, st.Flags)
 	require.Zero(t, st.Missing)
 	require.Equal(t, 1, st.Intervals)
 }
@@ -111,7 +111,7 @@ func TestPagesReadAsOneBody(t *testing.T) {
 	obs, err := readAll(t, rd)
 	require.NoError(t, err)
 	require.Len(t, obs, 2)
-	require.Equal(t, 3, rd.Stats().Pages)
+	require.Equal(t, 3, rd.Stats().Detail("pages"))
 	// A second page cut short: the first page's rows come, then the error.
 	rd, err = open(t, f, []byte("["+dhdsRow+"]["+second), m)
 	require.NoError(t, err)

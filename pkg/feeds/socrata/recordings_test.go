@@ -133,7 +133,7 @@ func TestRecordingsLoad(t *testing.T) {
 			require.Empty(t, st.UnknownPlaces, "every place of the recording has a code")
 
 			rows := socratatest.RawRows(t, f.Format, data)
-			require.Equal(t, len(rows), st.Records)
+			require.Equal(t, len(rows), st.Rows)
 			expected := map[want]string{}
 			total := 0
 			for _, row := range rows {

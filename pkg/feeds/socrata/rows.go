@@ -46,7 +46,7 @@ func NewRowsReader(r io.Reader, m Mapping) (*Reader, error) {
 	if data == nil || data.Type() != fastjson.TypeArray {
 		return nil, fmt.Errorf("socrata %s: the export has no data array", ShapeRows)
 	}
-	rd.stats.RowsUpdatedAt = view.GetInt64("rowsUpdatedAt")
+	rd.rowsUpdatedAt = view.GetInt64("rowsUpdatedAt")
 	rd.rowsHint, rd.bodyLen = len(data.GetArray()), len(body)
 	names := make([]string, len(colVals))
 	roles := make([]*role, len(colVals))

@@ -18,7 +18,7 @@
 // an absent or empty value is no observation (never zero). Confidence
 // limits are checked (numbers, low ≤ high) and counted in Stats.Intervals;
 // the observation model does not store them yet. A row with a footnote and
-// no value is suppressed, counted in Stats.Suppressed by footnote.
+// no value is suppressed, counted in Stats.Flags by footnote.
 //
 // A place the code scheme does not know (a new territory, a misspelt
 // state) is no error: the row is skipped and counted in Stats.UnknownPlaces
@@ -64,61 +64,6 @@ type Mapping struct {
 	Indicators map[string]feeds.Column
 	// Fields is the feed's mapping: block.
 	Fields Fields
-}
-
-// Stats describes what a Reader read.
-type Stats struct {
-	Shape        string
-	Pages        int // SODA arrays read (one per page fetched)
-	Records      int // rows read
-	Observations int // observations yielded
-	// Missing counts value fields of the catalogue absent from a row or
-	// empty, in rows without a footnote.
-	Missing int
-	// Suppressed counts rows without a value that carry a footnote, by
-	// footnote (text, else symbol).
-	Suppressed map[string]int
-	// Footnoted counts observations whose row carries a footnote that the
-	// mapping keeps in no dims entry.
-	Footnoted int
-	// Intervals counts observations with a confidence interval (checked,
-	// not stored).
-	Intervals int
-	// UnknownPlaces counts rows skipped because the code scheme does not
-	// know their place, by the place as written.
-	UnknownPlaces map[string]int
-	// Unmapped lists the fields of the body that the mapping does not use.
-	Unmapped []string
-	// RowsUpdatedAt is meta.view.rowsUpdatedAt of a rows.json export (Unix
-	// seconds), 0 when absent.
-	RowsUpdatedAt int64
-}
-
-// RecordError is a problem with one row of the body.
-type RecordError struct {
-	Shape string
-	// Index is the row's index in the body (0 = first); for SODA bodies of
-	// several pages it counts across pages.
-	Index int
-	// Field is the field at fault; empty when the whole row is.
-	Field string
-	// Value is the offending value as written, when there is one.
-	Value  string
-	Reason string
-}
-
-func (e *RecordError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "socrata %s row %d", e.Shape, e.Index)
-	if e.Field != "" {
-		fmt.Fprintf(&b, ", field %s", e.Field)
-	}
-	if e.Value != "" {
-		fmt.Fprintf(&b, ", value %q", e.Value)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	return b.String()
 }
 
 // roleKind is what a field of the body is to the mapping.
@@ -171,7 +116,12 @@ type valueCol struct {
 type Reader struct {
 	m     Mapping
 	shape string
-	stats Stats
+	stats feeds.Stats
+	// pages are the SODA arrays read, footnoted the observations with a
+	// footnote kept in no dims entry, rowsUpdatedAt a rows.json export's
+	// meta.view.rowsUpdatedAt.
+	pages, footnoted int
+	rowsUpdatedAt    int64
 
 	roles   map[string]*role
 	cols    []*valueCol // in order of discovery
@@ -257,7 +207,7 @@ func newReader(m Mapping, shape string) (*Reader, error) {
 	}
 	r := &Reader{
 		m: m, shape: shape,
-		stats:     Stats{Shape: shape, Suppressed: map[string]int{}, UnknownPlaces: map[string]int{}},
+		stats:     feeds.Stats{Flags: map[string]int{}, UnknownPlaces: map[string]int{}},
 		roles:     map[string]*role{},
 		periods:   map[string]periodResult{},
 		periodIDs: map[periodKey]uint32{},
@@ -438,19 +388,34 @@ func (r *Reader) addValue(ro *role, name string, c feeds.Column, geo string, dim
 	}
 }
 
-// Stats returns what was read so far; complete once All has finished.
-func (r *Reader) Stats() Stats {
-	s := r.stats
-	s.Suppressed = maps.Clone(s.Suppressed)
-	s.UnknownPlaces = maps.Clone(s.UnknownPlaces)
+// Stats returns what was read so far, complete once All has finished:
+// Rows are the rows read; Missing the value fields of the catalogue absent
+// from a row or empty, in rows without a footnote; Flags the rows without
+// a value that carry a footnote, by footnote (text, else symbol);
+// Intervals the observations with a confidence interval (checked, not
+// stored); UnknownPlaces the rows skipped because the code scheme does not
+// know their place; Unmapped the fields of the body the mapping does not
+// use (0 rows: nothing is skipped). Details: shape; pages, the SODA arrays
+// read (one per page fetched); footnoted_observations, those whose row
+// carries a footnote the mapping keeps in no dims entry; rows_updated_at,
+// meta.view.rowsUpdatedAt of a rows.json export (Unix seconds).
+func (r *Reader) Stats() feeds.Stats {
+	s := r.stats.Clone()
 	for name, ro := range r.roles {
 		if ro.kind == roleNone && !strings.HasPrefix(name, ":") {
 			if _, unknown := r.stats.UnknownPlaces[name]; !unknown {
-				s.Unmapped = append(s.Unmapped, name)
+				feeds.Count(&s.Unmapped, name, 0)
 			}
 		}
 	}
-	slices.Sort(s.Unmapped)
+	s.SetDetail("shape", r.shape)
+	if r.pages > 0 {
+		s.SetDetail("pages", r.pages)
+	}
+	s.SetDetail("footnoted_observations", r.footnoted)
+	if r.rowsUpdatedAt > 0 {
+		s.SetDetail("rows_updated_at", r.rowsUpdatedAt)
+	}
 	return s
 }
 
@@ -474,7 +439,7 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 				yield(observation.Observation{}, err)
 				return false
 			}
-			r.stats.Records++
+			r.stats.Rows++
 			var err error
 			out, err = r.observe(index, out[:0])
 			if err != nil {
@@ -505,7 +470,7 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 // checkSeen reports catalogue columns that no row of a non-empty body
 // had: a renamed field, not a sparse one.
 func (r *Reader) checkSeen() error {
-	if r.stats.Records == 0 {
+	if r.stats.Rows == 0 {
 		return nil
 	}
 	var missing []string
@@ -517,9 +482,9 @@ func (r *Reader) checkSeen() error {
 	if len(missing) == 0 {
 		return nil
 	}
-	s := r.Stats()
+	unused := slices.Sorted(maps.Keys(r.Stats().Unmapped))
 	return fmt.Errorf("socrata %s: no row has the value field %s of the catalogue; was it renamed? fields the mapping does not use: %s",
-		r.shape, strings.Join(missing, ", "), strings.Join(s.Unmapped, ", "))
+		r.shape, strings.Join(missing, ", "), strings.Join(unused, ", "))
 }
 
 // set records the text of a mapped field of the row being read.
@@ -528,8 +493,12 @@ func (r *Reader) set(ro *role, text string) {
 	r.present[ro.slot] = true
 }
 
+// fail is the error of row index (0 = first; for SODA bodies of several
+// pages it counts across pages); field is empty when the whole row is at
+// fault.
 func (r *Reader) fail(index int, field, value, format string, args ...any) error {
-	return &RecordError{Shape: r.shape, Index: index, Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
+	return &feeds.Error{Format: "socrata " + r.shape, At: "row " + strconv.Itoa(index), Record: index,
+		Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
 }
 
 // text returns the text of slot, "" when absent.
@@ -651,7 +620,7 @@ func (r *Reader) observe(index int, out []observation.Observation) ([]observatio
 			r.stats.Intervals++
 		}
 		if noted && f.Footnote.Dim == "" {
-			r.stats.Footnoted++
+			r.footnoted++
 		}
 	}
 	if noted && !valued {
@@ -659,7 +628,7 @@ func (r *Reader) observe(index int, out []observation.Observation) ([]observatio
 		if note == "" {
 			note = symbol
 		}
-		r.stats.Suppressed[r.intern(note)]++
+		r.stats.Flags[r.intern(note)]++
 	}
 	return out, nil
 }

@@ -33,10 +33,10 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 		sc.InitBytes(body)
 		index := 0
 		for sc.Next() {
-			rd.stats.Pages++
+			rd.pages++
 			page := sc.Value()
 			if t := page.Type(); t != fastjson.TypeArray {
-				return fmt.Errorf("socrata %s: page %d is a JSON %s, not an array of rows", ShapeSODA, rd.stats.Pages, t)
+				return fmt.Errorf("socrata %s: page %d is a JSON %s, not an array of rows", ShapeSODA, rd.pages, t)
 			}
 			if rd.rowsHint == 0 {
 				rd.rowsHint, rd.bodyLen = len(page.GetArray()), len(body)

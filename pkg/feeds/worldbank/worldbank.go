@@ -144,46 +144,17 @@ next:
 	return b.String()
 }
 
-// RecordError is a problem with one record or one field of it.
-type RecordError struct {
-	Index  int    // index of the record in the page's records array, from 0
-	Offset int    // byte offset of the record in the body
-	Field  string // e.g. "date", "value", "indicator.id"; empty when the whole record is at fault
-	Value  string // the offending value (JSON text, or a string's contents), when there is one
-	Reason string
+// recordError is the error of records[index], which starts at byte offset
+// of the body; field is empty when the whole record is at fault.
+func recordError(index, offset int, field, value, reason string) *feeds.Error {
+	return &feeds.Error{Format: "worldbank json", At: fmt.Sprintf("records[%d] (byte %d)", index, offset), Record: index,
+		Offset: offset, Field: field, Value: value, Reason: reason}
 }
 
-func (e *RecordError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "worldbank json records[%d] (byte %d)", e.Index, e.Offset)
-	if e.Field != "" {
-		fmt.Fprintf(&b, ", field %s", e.Field)
-	}
-	if e.Value != "" {
-		fmt.Fprintf(&b, ", value %q", e.Value)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	return b.String()
-}
-
-// Entity is a place without a countryiso3code and the geo given to it.
-type Entity struct {
-	ID   string // country.id, e.g. "XD"
-	Name string // country.value, e.g. "High income"
-	Geo  string // e.g. "wb:XD"
-}
-
-// Stats describes what a Reader read.
-type Stats struct {
-	Records         int      // records read
-	Observations    int      // observations yielded: mapped records with a value
-	Missing         int      // mapped records whose value is null or empty
-	Unmapped        []string // indicator ids not in the mapping, in order of first record
-	UnmappedRecords int      // records of those indicators, skipped
-	Uncoded         []Entity // places with an empty countryiso3code, in order of first record
-	UncodedRecords  int      // mapped records of those places, with or without a value
-}
+// Entity is a place without a countryiso3code and the geo given to it:
+// ID is its country.id ("XD"), Name its country.value ("High income"),
+// Geo "wb:XD".
+type Entity = feeds.Entity
 
 // Reader reads observations from one API v2 JSON page. It is not safe for
 // concurrent use and yields its observations once.
@@ -192,14 +163,13 @@ type Reader struct {
 	meta  Metadata
 	s     scanner
 	null  bool // the records element is null: no records
-	stats Stats
+	stats feeds.Stats
 	used  bool
 
-	geos     map[string]string // countryiso3code -> geo
-	uncoded  map[string]string // country.id -> geo
-	unmapped map[string]bool
-	periods  map[string]observation.Period
-	seen     map[obsKey]int // key -> record index, to refuse repeats
+	geos    map[string]string // countryiso3code -> geo
+	uncoded map[string]string // country.id -> geo
+	periods map[string]observation.Period
+	seen    map[obsKey]int // key -> record index, to refuse repeats
 }
 
 type obsKey struct {
@@ -223,13 +193,12 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 	}
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	rd := &Reader{
-		m:        m,
-		s:        scanner{buf: data},
-		geos:     map[string]string{},
-		uncoded:  map[string]string{},
-		unmapped: map[string]bool{},
-		periods:  map[string]observation.Period{},
-		seen:     map[obsKey]int{},
+		m:       m,
+		s:       scanner{buf: data},
+		geos:    map[string]string{},
+		uncoded: map[string]string{},
+		periods: map[string]observation.Period{},
+		seen:    map[obsKey]int{},
 	}
 	if err := rd.readHead(); err != nil {
 		return nil, err
@@ -443,10 +412,20 @@ func (r *Reader) Page() (page, pages int) { return r.meta.Page, r.meta.Pages }
 func (r *Reader) Metadata() Metadata { return r.meta }
 
 // Stats returns what was read so far; complete once All has finished.
-func (r *Reader) Stats() Stats {
-	st := r.stats
-	st.Unmapped = append([]string(nil), st.Unmapped...)
-	st.Uncoded = append([]Entity(nil), st.Uncoded...)
+//
+// Rows are the records read; Unmapped the indicator ids not in the mapping
+// with their records, skipped; Uncoded the places with an empty
+// countryiso3code, in order of first record, and UncodedRows their mapped
+// records, with or without a value. Details give the page metadata: page,
+// pages, total_records and source_last_updated.
+func (r *Reader) Stats() feeds.Stats {
+	st := r.stats.Clone()
+	st.SetDetail("page", r.meta.Page)
+	st.SetDetail("pages", r.meta.Pages)
+	st.SetDetail("total_records", r.meta.Total)
+	if r.meta.LastUpdated != "" {
+		st.SetDetail("source_last_updated", r.meta.LastUpdated)
+	}
 	return st
 }
 
@@ -521,12 +500,12 @@ func (r *Reader) each(yield func(observation.Observation, error) bool) error {
 				if err != nil {
 					return r.recordErr(i, start, err)
 				}
-				return &RecordError{Index: i, Offset: start, Value: head(v, 60), Reason: "is not a JSON object"}
+				return recordError(i, start, "", head(v, 60), "is not a JSON object")
 			}
 			if err := r.readRecord(&rec); err != nil {
 				return r.recordErr(i, start, err)
 			}
-			r.stats.Records++
+			r.stats.Rows++
 			v, ok, err := r.observe(&o, &rec, i, start)
 			if err != nil {
 				return err
@@ -641,13 +620,13 @@ func (r *Reader) recordErr(i, start int, err error) error {
 		if se.EOF {
 			reason = "the body ends inside this record; it was probably cut short"
 		}
-		return &RecordError{Index: i, Offset: start, Reason: reason}
+		return recordError(i, start, "", "", reason)
 	}
-	var re *RecordError
+	var re *feeds.Error
 	if errors.As(err, &re) {
 		return err
 	}
-	return &RecordError{Index: i, Offset: start, Reason: err.Error()}
+	return recordError(i, start, "", "", err.Error())
 }
 
 // observe sets o's indicator, unit, geo and period from rec and returns its
@@ -655,7 +634,7 @@ func (r *Reader) recordErr(i, start int, err error) error {
 // unmapped indicator, a missing value).
 func (r *Reader) observe(o *observation.Observation, rec *record, i, start int) (float64, bool, error) {
 	fail := func(name string, f field, reason string) (float64, bool, error) {
-		return 0, false, &RecordError{Index: i, Offset: start, Field: name, Value: head(f.text, 60), Reason: reason}
+		return 0, false, recordError(i, start, name, head(f.text, 60), reason)
 	}
 	ind := rec.indicator
 	switch ind.kind {
@@ -669,12 +648,7 @@ func (r *Reader) observe(o *observation.Observation, rec *record, i, start int) 
 	}
 	col, mapped := r.m.Indicators[string(ind.text)]
 	if !mapped {
-		if !r.unmapped[string(ind.text)] {
-			id := string(ind.text)
-			r.unmapped[id] = true
-			r.stats.Unmapped = append(r.stats.Unmapped, id)
-		}
-		r.stats.UnmappedRecords++
+		feeds.Count(&r.stats.Unmapped, string(ind.text), 1)
 		return 0, false, nil
 	}
 
@@ -725,8 +699,8 @@ func (r *Reader) observe(o *observation.Observation, rec *record, i, start int) 
 
 	k := obsKey{indicator: col.Indicator, geo: geo, grain: period.Grain, start: period.Start.Unix()}
 	if prev, dup := r.seen[k]; dup {
-		return 0, false, &RecordError{Index: i, Offset: start,
-			Reason: fmt.Sprintf("repeats %s %s %s of records[%d]", string(ind.text), geo, period.Code(), prev)}
+		return 0, false, recordError(i, start, "", "",
+			fmt.Sprintf("repeats %s %s %s of records[%d]", string(ind.text), geo, period.Code(), prev))
 	}
 	r.seen[k] = i
 	o.Indicator, o.Unit = col.Indicator, col.Unit
@@ -742,15 +716,14 @@ func (r *Reader) geo(rec *record, i, start int) (string, error) {
 	case 0, 'n':
 		iso.text = nil
 	default:
-		return "", &RecordError{Index: i, Offset: start, Field: "countryiso3code", Value: head(iso.text, 60), Reason: "is not a string"}
+		return "", recordError(i, start, "countryiso3code", head(iso.text, 60), "is not a string")
 	}
 	if len(iso.text) > 0 {
 		if g, ok := r.geos[string(iso.text)]; ok {
 			return g, nil
 		}
 		if !isISO3(iso.text) {
-			return "", &RecordError{Index: i, Offset: start, Field: "countryiso3code", Value: head(iso.text, 60),
-				Reason: "is not a 3-letter code (nor empty)"}
+			return "", recordError(i, start, "countryiso3code", head(iso.text, 60), "is not a 3-letter code (nor empty)")
 		}
 		g := string(iso.text)
 		r.geos[g] = g
@@ -758,21 +731,19 @@ func (r *Reader) geo(rec *record, i, start int) (string, error) {
 	}
 	id := rec.country
 	if id.kind == 'o' {
-		return "", &RecordError{Index: i, Offset: start, Field: "country", Value: head(id.text, 60),
-			Reason: `is not an object like {"id":"XD","value":"High income"}, and countryiso3code is empty`}
+		return "", recordError(i, start, "country", head(id.text, 60),
+			`is not an object like {"id":"XD","value":"High income"}, and countryiso3code is empty`)
 	}
 	if id.kind != '"' || len(id.text) == 0 {
-		return "", &RecordError{Index: i, Offset: start, Field: "country.id", Value: head(id.text, 60),
-			Reason: "is missing, and countryiso3code is empty: the record names no place"}
+		return "", recordError(i, start, "country.id", head(id.text, 60), "is missing, and countryiso3code is empty: the record names no place")
 	}
-	r.stats.UncodedRecords++
+	r.stats.UncodedRows++
 	if g, ok := r.uncoded[string(id.text)]; ok {
 		return g, nil
 	}
 	g := UncodedPrefix + string(id.text)
 	if !observation.ValidGeo(g) {
-		return "", &RecordError{Index: i, Offset: start, Field: "country.id", Value: head(id.text, 60),
-			Reason: fmt.Sprintf("makes the place code %q, which is not letters, digits, '.', '_', ':' or '-' (at most 64)", g)}
+		return "", recordError(i, start, "country.id", head(id.text, 60), fmt.Sprintf("makes the place code %q, which is not letters, digits, '.', '_', ':' or '-' (at most 64)", g))
 	}
 	idStr := string(id.text)
 	r.uncoded[idStr] = g
@@ -829,22 +800,6 @@ func parseDate(b []byte) (observation.Period, error) {
 		return observation.Period{Grain: observation.GrainMonth, Start: time.Date(y, time.Month(mo), 1, 0, 0, 0, 0, time.UTC)}, nil
 	}
 	return observation.Period{}, bad
-}
-
-// ReadAll reads every observation of r into memory.
-func ReadAll(r io.Reader, m Mapping) ([]observation.Observation, Stats, error) {
-	rd, err := NewReader(r, m)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	var out []observation.Observation
-	for o, err := range rd.All() {
-		if err != nil {
-			return nil, rd.Stats(), err
-		}
-		out = append(out, o)
-	}
-	return out, rd.Stats(), nil
 }
 
 // PageURL returns u with its page query parameter set to page (from 1), to

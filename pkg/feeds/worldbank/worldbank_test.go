@@ -15,9 +15,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/worldbank"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
@@ -60,7 +61,7 @@ func recordings(tb testing.TB) []string {
 
 func mapping(tb testing.TB) worldbank.Mapping {
 	tb.Helper()
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(tb, err)
 	f, ok := cat.Files["worldbank"]
 	require.True(tb, ok)
@@ -210,7 +211,7 @@ func TestRecordings(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			data := readData(t, tt.file)
 			raw := readRaw(t, data)
-			obs, stats, err := worldbank.ReadAll(bytes.NewReader(data), m)
+			obs, stats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(data), m))
 			switch tt.errContains {
 			case apiError:
 				require.True(t, raw.isError(), "the raw body is an error body")
@@ -242,23 +243,20 @@ func TestRecordings(t *testing.T) {
 }
 
 // checkDataPage compares what the parser read with the raw page.
-func checkDataPage(t *testing.T, m worldbank.Mapping, data []byte, raw rawPage, obs []observation.Observation, stats worldbank.Stats) {
+func checkDataPage(t *testing.T, m worldbank.Mapping, data []byte, raw rawPage, obs []observation.Observation, stats feeds.Stats) {
 	t.Helper()
 	got := index(t, obs)
 	var (
-		want, missing, uncodedRecords, unmappedRecords int
-		uncoded                                        []worldbank.Entity
-		unmapped                                       []string
-		withValue                                      []map[string]any
+		want, missing, uncodedRecords int
+		uncoded                       []worldbank.Entity
+		unmapped                      map[string]int
+		withValue                     []map[string]any
 	)
 	for _, r := range raw.records {
 		id := rawID(r, "indicator")
 		col, ok := m.Indicators[id]
 		if !ok {
-			unmappedRecords++
-			if !slices.Contains(unmapped, id) {
-				unmapped = append(unmapped, id)
-			}
+			feeds.Count(&unmapped, id, 1)
 			continue
 		}
 		geo := rawGeo(r)
@@ -285,12 +283,11 @@ func checkDataPage(t *testing.T, m worldbank.Mapping, data []byte, raw rawPage, 
 	}
 	require.Equal(t, want, len(obs), "observations = records of mapped indicators with a value")
 	require.Equal(t, want, stats.Observations)
-	require.Equal(t, len(raw.records), stats.Records)
+	require.Equal(t, len(raw.records), stats.Rows)
 	require.Equal(t, missing, stats.Missing)
 	require.Equal(t, unmapped, stats.Unmapped)
-	require.Equal(t, unmappedRecords, stats.UnmappedRecords)
 	require.Equal(t, uncoded, stats.Uncoded)
-	require.Equal(t, uncodedRecords, stats.UncodedRecords)
+	require.Equal(t, uncodedRecords, stats.UncodedRows)
 	require.NotEmpty(t, obs)
 
 	// Named spot checks: the first, middle and last records with a value,
@@ -337,10 +334,10 @@ func checkDataPage(t *testing.T, m worldbank.Mapping, data []byte, raw rawPage, 
 // wb:<country.id> and are listed.
 func TestUncodedPlaces(t *testing.T) {
 	data := readData(t, fullHealth)
-	_, stats, err := worldbank.ReadAll(bytes.NewReader(data), mapping(t))
+	_, stats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(data), mapping(t)))
 	require.NoError(t, err)
 	require.NotEmpty(t, stats.Uncoded)
-	require.Positive(t, stats.UncodedRecords)
+	require.Positive(t, stats.UncodedRows)
 	for _, e := range stats.Uncoded {
 		require.Equal(t, worldbank.UncodedPrefix+e.ID, e.Geo)
 		require.NotEmpty(t, e.Name)
@@ -371,7 +368,7 @@ func TestSeveralIndicators(t *testing.T) {
 	full := mapping(t)
 
 	t.Run("both mapped", func(t *testing.T) {
-		obs, stats, err := worldbank.ReadAll(bytes.NewReader(data), full)
+		obs, stats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(data), full))
 		require.NoError(t, err)
 		checkDataPage(t, full, data, raw, obs, stats)
 		require.Empty(t, stats.Unmapped)
@@ -384,11 +381,11 @@ func TestSeveralIndicators(t *testing.T) {
 	t.Run("one unmapped", func(t *testing.T) {
 		m := full
 		m.Indicators = map[string]feeds.Column{ids[0]: full.Indicators[ids[0]]}
-		obs, stats, err := worldbank.ReadAll(bytes.NewReader(data), m)
+		obs, stats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(data), m))
 		require.NoError(t, err)
 		checkDataPage(t, m, data, raw, obs, stats)
-		require.Equal(t, []string{ids[1]}, stats.Unmapped)
-		require.Positive(t, stats.UnmappedRecords)
+		require.Len(t, stats.Unmapped, 1)
+		require.Positive(t, stats.Unmapped[ids[1]])
 	})
 }
 
@@ -408,10 +405,14 @@ func TestOnlyUnmapped(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, m.Indicators)
-	obs, stats, err := worldbank.ReadAll(bytes.NewReader(data), m)
+	obs, stats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(data), m))
 	require.NoError(t, err)
 	require.Empty(t, obs)
-	require.Equal(t, len(raw.records), stats.UnmappedRecords)
+	skipped := 0
+	for _, n := range stats.Unmapped {
+		skipped += n
+	}
+	require.Equal(t, len(raw.records), skipped)
 	require.Len(t, stats.Unmapped, len(present))
 }
 
@@ -469,7 +470,7 @@ func TestParseMalformed(t *testing.T) {
 		body        []byte
 		headerErr   bool // the error comes from NewReader
 		errContains []string
-		recordErr   *worldbank.RecordError // when set, the error is this RecordError (Offset checked apart)
+		recordErr   *recordErr // when set, the error is at this record (Offset checked apart)
 	}{
 		{name: "empty body", body: nil, headerErr: true, errContains: []string{"body is empty"}},
 		{name: "white space", body: []byte(" \n"), headerErr: true, errContains: []string{"body is empty"}},
@@ -532,87 +533,87 @@ func TestParseMalformed(t *testing.T) {
 		{
 			name:      "record missing date",
 			body:      edit(t, body, setField(3, "date", nil, true)),
-			recordErr: &worldbank.RecordError{Index: 3, Field: "date", Reason: "is missing"},
+			recordErr: &recordErr{Index: 3, Field: "date", Reason: "is missing"},
 		},
 		{
 			name:      "date null",
 			body:      edit(t, body, set(3, "date", nil)),
-			recordErr: &worldbank.RecordError{Index: 3, Field: "date", Reason: "is null; want a year like 2018"},
+			recordErr: &recordErr{Index: 3, Field: "date", Reason: "is null; want a year like 2018"},
 		},
 		{
 			name:      "date a number",
 			body:      edit(t, body, set(3, "date", json.Number("2018"))),
-			recordErr: &worldbank.RecordError{Index: 3, Field: "date", Value: "2018", Reason: `is not a string; want a year like "2018"`},
+			recordErr: &recordErr{Index: 3, Field: "date", Value: "2018", Reason: `is not a string; want a year like "2018"`},
 		},
 		{
 			name:      "date not a date",
 			body:      edit(t, body, set(4, "date", "c. 2018")),
-			recordErr: &worldbank.RecordError{Index: 4, Field: "date", Value: "c. 2018", Reason: `is not a date like "2018", "2018Q1" or "2018M03"`},
+			recordErr: &recordErr{Index: 4, Field: "date", Value: "c. 2018", Reason: `is not a date like "2018", "2018Q1" or "2018M03"`},
 		},
 		{
 			name:      "date a range",
 			body:      edit(t, body, set(4, "date", "2010:2014")),
-			recordErr: &worldbank.RecordError{Index: 4, Field: "date", Value: "2010:2014", Reason: `is not a date like "2018", "2018Q1" or "2018M03"`},
+			recordErr: &recordErr{Index: 4, Field: "date", Value: "2010:2014", Reason: `is not a date like "2018", "2018Q1" or "2018M03"`},
 		},
 		{
 			name:      "quarter out of range",
 			body:      edit(t, body, set(4, "date", "2018Q5")),
-			recordErr: &worldbank.RecordError{Index: 4, Field: "date", Value: "2018Q5", Reason: `is not a date like "2018", "2018Q1" or "2018M03"`},
+			recordErr: &recordErr{Index: 4, Field: "date", Value: "2018Q5", Reason: `is not a date like "2018", "2018Q1" or "2018M03"`},
 		},
 		{
 			name:      "month out of range",
 			body:      edit(t, body, set(4, "date", "2018M13")),
-			recordErr: &worldbank.RecordError{Index: 4, Field: "date", Value: "2018M13", Reason: "has a month outside 01..12"},
+			recordErr: &recordErr{Index: 4, Field: "date", Value: "2018M13", Reason: "has a month outside 01..12"},
 		},
 		{
 			name:      "year out of range",
 			body:      edit(t, body, set(4, "date", "0999")),
-			recordErr: &worldbank.RecordError{Index: 4, Field: "date", Value: "0999", Reason: "is outside the years 1000..2999"},
+			recordErr: &recordErr{Index: 4, Field: "date", Value: "0999", Reason: "is outside the years 1000..2999"},
 		},
 		{
 			name:      "value a string that is not a number",
 			body:      edit(t, body, set(v, "value", "n/a")),
-			recordErr: &worldbank.RecordError{Index: v, Field: "value", Value: "n/a", Reason: "is not a number"},
+			recordErr: &recordErr{Index: v, Field: "value", Value: "n/a", Reason: "is not a number"},
 		},
 		{
 			name:      "value with thousands separators",
 			body:      edit(t, body, set(v, "value", "5,081,769")),
-			recordErr: &worldbank.RecordError{Index: v, Field: "value", Value: "5,081,769", Reason: "is not a number"},
+			recordErr: &recordErr{Index: v, Field: "value", Value: "5,081,769", Reason: "is not a number"},
 		},
 		{
 			name:      "value true",
 			body:      edit(t, body, set(v, "value", true)),
-			recordErr: &worldbank.RecordError{Index: v, Field: "value", Value: "true", Reason: "is not a number or null"},
+			recordErr: &recordErr{Index: v, Field: "value", Value: "true", Reason: "is not a number or null"},
 		},
 		{
 			name:      "value missing",
 			body:      edit(t, body, setField(v, "value", nil, true)),
-			recordErr: &worldbank.RecordError{Index: v, Field: "value", Reason: "is missing; want a number or null"},
+			recordErr: &recordErr{Index: v, Field: "value", Reason: "is missing; want a number or null"},
 		},
 		{
 			name:      "value out of range",
 			body:      edit(t, body, set(v, "value", json.Number("1e999"))),
-			recordErr: &worldbank.RecordError{Index: v, Field: "value", Value: "1e999", Reason: "is out of the range of a 64-bit float"},
+			recordErr: &recordErr{Index: v, Field: "value", Value: "1e999", Reason: "is out of the range of a 64-bit float"},
 		},
 		{
 			name:      "indicator missing",
 			body:      edit(t, body, setField(2, "indicator", nil, true)),
-			recordErr: &worldbank.RecordError{Index: 2, Field: "indicator.id", Reason: "is missing"},
+			recordErr: &recordErr{Index: 2, Field: "indicator.id", Reason: "is missing"},
 		},
 		{
 			name:      "indicator id a number",
 			body:      edit(t, body, set(2, "indicator.id", json.Number("7"))),
-			recordErr: &worldbank.RecordError{Index: 2, Field: "indicator.id", Value: "7", Reason: "is not a string"},
+			recordErr: &recordErr{Index: 2, Field: "indicator.id", Value: "7", Reason: "is not a string"},
 		},
 		{
 			name:      "indicator a string",
 			body:      edit(t, body, set(2, "indicator", "NY.GDP.MKTP.CD")),
-			recordErr: &worldbank.RecordError{Index: 2, Field: "indicator", Value: `"NY.GDP.MKTP.CD"`, Reason: `is not an object like {"id":"SH.XPD.CHEX.GD.ZS"}`},
+			recordErr: &recordErr{Index: 2, Field: "indicator", Value: `"NY.GDP.MKTP.CD"`, Reason: `is not an object like {"id":"SH.XPD.CHEX.GD.ZS"}`},
 		},
 		{
 			name:      "countryiso3code of two letters",
 			body:      edit(t, body, set(5, "countryiso3code", "JP")),
-			recordErr: &worldbank.RecordError{Index: 5, Field: "countryiso3code", Value: "JP", Reason: "is not a 3-letter code (nor empty)"},
+			recordErr: &recordErr{Index: 5, Field: "countryiso3code", Value: "JP", Reason: "is not a 3-letter code (nor empty)"},
 		},
 		{
 			name: "no place at all",
@@ -620,7 +621,7 @@ func TestParseMalformed(t *testing.T) {
 				e = set(5, "countryiso3code", "")(e)
 				return set(5, "country.id", "")(e)
 			}),
-			recordErr: &worldbank.RecordError{Index: 5, Field: "country.id", Reason: "is missing, and countryiso3code is empty: the record names no place"},
+			recordErr: &recordErr{Index: 5, Field: "country.id", Reason: "is missing, and countryiso3code is empty: the record names no place"},
 		},
 		{
 			name: "country id not a place code",
@@ -628,13 +629,13 @@ func TestParseMalformed(t *testing.T) {
 				e = set(5, "countryiso3code", "")(e)
 				return set(5, "country.id", "J P")(e)
 			}),
-			recordErr: &worldbank.RecordError{Index: 5, Field: "country.id", Value: "J P",
+			recordErr: &recordErr{Index: 5, Field: "country.id", Value: "J P",
 				Reason: `makes the place code "wb:J P", which is not letters, digits, '.', '_', ':' or '-' (at most 64)`},
 		},
 		{
 			name:      "record not an object",
 			body:      edit(t, body, func(e []any) []any { e[1].([]any)[6] = json.Number("42"); return e }),
-			recordErr: &worldbank.RecordError{Index: 6, Value: "42", Reason: "is not a JSON object"},
+			recordErr: &recordErr{Index: 6, Value: "42", Reason: "is not a JSON object"},
 		},
 		{
 			name: "repeated record",
@@ -679,15 +680,14 @@ func TestParseMalformed(t *testing.T) {
 				require.ErrorContains(t, err, want)
 			}
 			if tt.recordErr != nil {
-				var re *worldbank.RecordError
-				require.True(t, errors.As(err, &re), "error %v is not a RecordError", err)
+				var re *feeds.Error
+				require.True(t, errors.As(err, &re), "error %v is not a *feeds.Error", err)
 				if tt.recordErr.Reason == "is not a JSON object" {
 					require.Equal(t, tt.recordErr.Value[0], tt.body[re.Offset], "the offset points at the record")
 				} else {
 					require.Equal(t, byte('{'), tt.body[re.Offset], "the offset points at the record's '{'")
 				}
-				got := *re
-				got.Offset = 0
+				got := recordErr{Index: re.Record, Field: re.Field, Value: re.Value, Reason: re.Reason}
 				require.Equal(t, *tt.recordErr, got)
 				require.ErrorContains(t, err, fmt.Sprintf("records[%d]", tt.recordErr.Index))
 			}
@@ -711,7 +711,7 @@ func TestQuartersAndMonths(t *testing.T) {
 		e = set(v, "date", "2018Q2")(e)
 		return set(w, "date", "2018M03")(e)
 	})
-	obs, _, err := worldbank.ReadAll(bytes.NewReader(data), mapping(t))
+	obs, _, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(data), mapping(t)))
 	require.NoError(t, err)
 	got := index(t, obs)
 	for _, c := range []struct {
@@ -743,15 +743,15 @@ func TestValueAsString(t *testing.T) {
 	require.NoError(t, err)
 	k := key{mapping(t).Indicators[rawID(r, "indicator")].Indicator, rawGeo(r), r["date"].(string)}
 
-	obs, stats, err := worldbank.ReadAll(bytes.NewReader(edit(t, body, set(v, "value", text))), mapping(t))
+	obs, stats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(edit(t, body, set(v, "value", text))), mapping(t)))
 	require.NoError(t, err)
 	require.Equal(t, want, index(t, obs)[k])
-	base, baseStats, err := worldbank.ReadAll(bytes.NewReader(body), mapping(t))
+	base, baseStats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(body), mapping(t)))
 	require.NoError(t, err)
 	require.Equal(t, index(t, base), index(t, obs))
 	require.Equal(t, baseStats, stats)
 
-	obs, stats, err = worldbank.ReadAll(bytes.NewReader(edit(t, body, set(v, "value", ""))), mapping(t))
+	obs, stats, err = feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(edit(t, body, set(v, "value", ""))), mapping(t)))
 	require.NoError(t, err)
 	require.Len(t, obs, len(base)-1)
 	require.Equal(t, baseStats.Missing+1, stats.Missing)
@@ -763,7 +763,7 @@ func TestValueAsString(t *testing.T) {
 // do not change what is read.
 func TestEncodingVariants(t *testing.T) {
 	body := readData(t, jpnUSA)
-	want, wantStats, err := worldbank.ReadAll(bytes.NewReader(body), mapping(t))
+	want, wantStats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(body), mapping(t)))
 	require.NoError(t, err)
 	var indented bytes.Buffer
 	require.NoError(t, json.Indent(&indented, body, "", "\t"))
@@ -775,7 +775,7 @@ func TestEncodingVariants(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			require.NotEqual(t, body, variant)
-			got, stats, err := worldbank.ReadAll(bytes.NewReader(variant), mapping(t))
+			got, stats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(variant), mapping(t)))
 			require.NoError(t, err)
 			require.Equal(t, want, got)
 			require.Equal(t, wantStats, stats)
@@ -800,7 +800,10 @@ func TestEmptyPage(t *testing.T) {
 				n++
 			}
 			require.Zero(t, n)
-			require.Equal(t, worldbank.Stats{}, rd.Stats())
+			st := rd.Stats()
+			require.Equal(t, raw.metaInt(t, "page"), st.Detail("page"))
+			st.Details = nil
+			require.Equal(t, feeds.Stats{}, st)
 		})
 	}
 }
@@ -927,9 +930,15 @@ func ExampleReader_All() {
 	}
 	page, pages := rd.Page()
 	s := rd.Stats()
-	fmt.Println(page, pages, s.Records, s.Observations, s.Missing, s.Uncoded)
+	fmt.Println(page, pages, s.Rows, s.Observations, s.Missing, s.Uncoded)
 	// Output:
 	// SH.XPD.CHEX.GD.ZS XXA 2020 4.5 % of GDP
 	// SH.XPD.CHEX.GD.ZS wb:XD 2020 9.25 % of GDP
 	// 1 2 3 2 1 [{XD High income wb:XD}]
+}
+
+// recordErr is where and why a record is refused, as a *feeds.Error says.
+type recordErr struct {
+	Index                int
+	Field, Value, Reason string
 }

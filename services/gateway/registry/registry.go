@@ -22,8 +22,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -107,7 +107,7 @@ type Spec struct {
 }
 
 // Check reports every problem with s against the catalogue.
-func (s Spec) Check(cat *catalogue.Catalogue) error {
+func (s Spec) Check(cat *indicators.Catalogue) error {
 	var errs []error
 	if !ValidID(s.ID) {
 		errs = append(errs, fmt.Errorf("id %q: want 1-64 lower-case letters, digits or '-', starting with a letter or digit", s.ID))
@@ -191,7 +191,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 
 // Add registers a partner and returns it with its first key, which is not
 // stored anywhere: show it once. Grants are trimmed, sorted and deduplicated.
-func (r *Registry) Add(ctx context.Context, s Spec, cat *catalogue.Catalogue) (Partner, string, error) {
+func (r *Registry) Add(ctx context.Context, s Spec, cat *indicators.Catalogue) (Partner, string, error) {
 	s.Indicators, s.Places = sortedSet(s.Indicators), sortedSet(s.Places)
 	if err := s.Check(cat); err != nil {
 		return Partner{}, "", err

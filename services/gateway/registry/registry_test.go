@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
@@ -50,7 +50,7 @@ func TestValidID(t *testing.T) {
 }
 
 func TestSpecCheckReportsEveryProblem(t *testing.T) {
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	err = Spec{ID: "Bad Id", Indicators: []string{"no.such.code"}, Places: []string{"GB R"}}.Check(cat)
 	require.Error(t, err)
@@ -107,7 +107,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	ns := testenv.StartNATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	clk := &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	reg, err := Open(ctx, ns.JS)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 )
 
 // Series is one indicator's yearly values in one place, as the handlers read
@@ -24,7 +24,7 @@ type Series struct {
 	// Plausible is the indicator's plausible range (catalogue); a value
 	// outside it stops the report with implausible_value. The zero Bounds
 	// checks nothing.
-	Plausible catalogue.Bounds
+	Plausible indicators.Bounds
 }
 
 // Source is the provenance of a series: the feed (or partner) that
@@ -47,7 +47,7 @@ type Source struct {
 // initiative's place when the document names one.
 type Data struct {
 	Target     Series
-	Polarity   catalogue.Polarity // of the target indicator
+	Polarity   indicators.Polarity // of the target indicator
 	Comparison []Series
 	Population Series
 }
@@ -112,9 +112,9 @@ type Totals struct {
 // data.
 type Inputs struct {
 	Initiative
-	Unit     string             `json:"unit,omitempty"`
-	Polarity catalogue.Polarity `json:"polarity,omitempty"`
-	Sign     int                `json:"sign,omitempty"`
+	Unit     string              `json:"unit,omitempty"`
+	Polarity indicators.Polarity `json:"polarity,omitempty"`
+	Sign     int                 `json:"sign,omitempty"`
 	// ScaleFrom says where scale came from: "initiative", or "unit" when it
 	// was left out and taken from the indicator's unit (ScaleForUnit).
 	ScaleFrom string `json:"scale_from,omitempty"`
@@ -423,7 +423,7 @@ const MaxPopulationFill = 5
 // plausible range: a unit slip or a bad push, which would otherwise turn
 // into an absurd (or unrepresentable) amount of money.
 func checkPlausible(s Series, field string) error {
-	if s.Plausible == (catalogue.Bounds{}) {
+	if s.Plausible == (indicators.Bounds{}) {
 		return nil
 	}
 	years, values := points(s.Values)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/services/query/savings"
 )
 
@@ -180,7 +180,7 @@ func itsCase(t testing.TB) (savings.Initiative, savings.Data) {
 	}
 	return in, savings.Data{
 		Target:   savings.Series{Indicator: "ind", Geo: "GBR", Unit: "%", Values: target, Sources: []savings.Source{{Source: "feed-a", Licence: "CC BY 4.0", RetrievedAt: retrieved}}},
-		Polarity: catalogue.LowerIsBetter,
+		Polarity: indicators.LowerIsBetter,
 	}
 }
 
@@ -231,7 +231,7 @@ func TestComputeITS(t *testing.T) {
 
 func TestComputeITSHigherIsBetterAndAdjustments(t *testing.T) {
 	in, data := itsCase(t)
-	data.Polarity = catalogue.HigherIsBetter
+	data.Polarity = indicators.HigherIsBetter
 	in.Scale = nil // from the unit "%": 0.01
 	in.CBA.Attribution = num(t, "0.5")
 	in.CBA.Displacement = num(t, "0.2")
@@ -337,9 +337,9 @@ func TestComputePopulationSeries(t *testing.T) {
 func TestComputeRefusesImplausibleInputsAndFigures(t *testing.T) {
 	in, data := itsCase(t)
 	in.Population = &savings.Population{Indicator: "pop"}
-	data.Target.Plausible = catalogue.Bounds{Min: 0, Max: 100}
+	data.Target.Plausible = indicators.Bounds{Min: 0, Max: 100}
 	data.Population = savings.Series{Indicator: "pop", Geo: "GBR", Unit: "people", Values: map[int]float64{2016: 1000, 2017: 1e308},
-		Plausible: catalogue.Bounds{Min: 0, Max: catalogue.MaxPeople}, Sources: []savings.Source{{Source: "partner:bad", Licence: "CC BY 4.0", RetrievedAt: retrieved}}}
+		Plausible: indicators.Bounds{Min: 0, Max: indicators.MaxPeople}, Sources: []savings.Source{{Source: "partner:bad", Licence: "CC BY 4.0", RetrievedAt: retrieved}}}
 	_, err := savings.Compute(in, "its", data)
 	requireInputError(t, err, savings.CodeImplausibleValue, "population.indicator", "the stored value of pop for GBR in 2017 is 1e+308, outside its plausible range 0 to 1e+10 (people); it comes from partner:bad")
 
@@ -366,7 +366,7 @@ func TestComputeErrors(t *testing.T) {
 	requireInputError(t, err, savings.CodeUnknownMethod, "method", `unknown method "rct"`)
 
 	neutral := data
-	neutral.Polarity = catalogue.Neutral
+	neutral.Polarity = indicators.Neutral
 	_, err = savings.Compute(in, "its", neutral)
 	requireInputError(t, err, savings.CodeInvalidInitiative, "indicator", `polarity "neutral"`)
 

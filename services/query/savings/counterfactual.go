@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 )
 
 // NotEnoughDataError says that a series has too few points for a method:
@@ -168,11 +168,11 @@ func (d DiD) At(year int) (e Estimate, ok bool) {
 
 // Sign is +1 when lower values of the indicator are better, −1 when higher
 // ones are; ok is false for a neutral or unknown polarity.
-func Sign(p catalogue.Polarity) (sign int, ok bool) {
+func Sign(p indicators.Polarity) (sign int, ok bool) {
 	switch p {
-	case catalogue.LowerIsBetter:
+	case indicators.LowerIsBetter:
 		return 1, true
-	case catalogue.HigherIsBetter:
+	case indicators.HigherIsBetter:
 		return -1, true
 	}
 	return 0, false

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/services/query/savings"
 )
 
@@ -138,16 +138,16 @@ func TestDiD(t *testing.T) {
 
 func TestAvoided(t *testing.T) {
 	cf := savings.Estimate{Value: 10, Low: 8, High: 13, HasInterval: true}
-	sign, ok := savings.Sign(catalogue.LowerIsBetter)
+	sign, ok := savings.Sign(indicators.LowerIsBetter)
 	require.True(t, ok)
 	v, lo, hi := savings.Avoided(cf, 7, sign) // lower is better: 10 − 7 = 3 avoided
 	require.Equal(t, []float64{3, 1, 6}, []float64{v, lo, hi})
 
-	sign, ok = savings.Sign(catalogue.HigherIsBetter)
+	sign, ok = savings.Sign(indicators.HigherIsBetter)
 	require.True(t, ok)
 	v, lo, hi = savings.Avoided(cf, 12, sign) // higher is better: (10 − 12) · −1 = 2
 	require.Equal(t, []float64{2, -1, 4}, []float64{v, lo, hi})
 
-	_, ok = savings.Sign(catalogue.Neutral)
+	_, ok = savings.Sign(indicators.Neutral)
 	require.False(t, ok)
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/services/query/savings"
 )
 
@@ -59,7 +59,7 @@ func FuzzCompute(f *testing.F) {
 		}
 		data := savings.Data{
 			Target:     savings.Series{Indicator: in.Indicator, Geo: in.Geo, Unit: "%", Values: at(0)},
-			Polarity:   catalogue.LowerIsBetter,
+			Polarity:   indicators.LowerIsBetter,
 			Population: savings.Series{Values: at(1000)},
 		}
 		for i, g := range in.ComparisonGeos {

@@ -28,7 +28,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
@@ -36,6 +35,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/feeds/gho"
 	"github.com/ounce-data/ounce/pkg/feeds/owid"
 	"github.com/ounce-data/ounce/pkg/feedstatus"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/query"
@@ -107,11 +107,11 @@ func TestMissingChromium(t *testing.T) {
 
 // setup finds the browser (first, so that a missing one fails before
 // anything starts) and gives a fresh ClickHouse and the catalogue.
-func setup(t *testing.T) (string, *testenv.ClickHouse, *catalogue.Catalogue) {
+func setup(t *testing.T) (string, *testenv.ClickHouse, *indicators.Catalogue) {
 	t.Helper()
 	browser := chromium(t)
 	ch := testenv.StartClickHouse(t)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	return browser, ch, cat
 }
@@ -144,7 +144,7 @@ func ghoCSVReader(body io.Reader, meta feeds.Meta, cols map[string]feeds.Column)
 
 // load reads a feed's recording with the feed's own adapter and mapping, as
 // ingest does, and writes it with the loader's column INSERT in batches.
-func load(t *testing.T, ch *testenv.ClickHouse, cat *catalogue.Catalogue, feedID string, open reader) loaded {
+func load(t *testing.T, ch *testenv.ClickHouse, cat *indicators.Catalogue, feedID string, open reader) loaded {
 	t.Helper()
 	all, err := feedcat.Load()
 	require.NoError(t, err)

@@ -21,12 +21,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/logging"
 	"github.com/ounce-data/ounce/pkg/natsserver"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/services/ingest"
 )
 
@@ -106,9 +107,13 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		return envflag.Usagef("--feed %s: no such feed in the catalogue; the feeds are %s", c.Feed, strings.Join(ids, ", "))
 	}
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	if err != nil {
 		return fmt.Errorf("load indicator catalogue: %w", err)
+	}
+	pl, err := places.Load()
+	if err != nil {
+		return fmt.Errorf("load place catalogue: %w", err)
 	}
 	mode := c.Progress
 	if mode == ProgressAuto {
@@ -118,7 +123,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	d := newDisplay(mode, stderr, log, f.ID, c.LogEvery, time.Now)
-	res, err := run(ctx, c, f, cat, log, d)
+	res, err := run(ctx, c, f, cat, pl, log, d)
 	if err != nil {
 		return err
 	}
@@ -129,7 +134,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 
 // run connects to NATS, runs feed f once under its lease and drains the
 // connection.
-func run(ctx context.Context, c Config, f feedcat.Feed, cat *catalogue.Catalogue, log zerolog.Logger, d *display) (res ingest.Result, err error) {
+func run(ctx context.Context, c Config, f feedcat.Feed, cat *indicators.Catalogue, pl *places.Catalogue, log zerolog.Logger, d *display) (res ingest.Result, err error) {
 	nc, js, err := extnats.Connect(c.NATS, "ounce-backfill", log)
 	if err != nil {
 		return res, err
@@ -145,7 +150,7 @@ func run(ctx context.Context, c Config, f feedcat.Feed, cat *catalogue.Catalogue
 	if err != nil {
 		return res, err
 	}
-	in, err := ingest.New(ingest.Config{MirrorDir: c.Mirror}, js, []feedcat.Feed{f}, cat, log, prometheus.NewRegistry())
+	in, err := ingest.New(ingest.Config{MirrorDir: c.Mirror}, js, []feedcat.Feed{f}, cat, pl, log, prometheus.NewRegistry())
 	if err != nil {
 		return res, err
 	}

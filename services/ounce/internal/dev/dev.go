@@ -16,12 +16,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/chserver"
 	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/pkg/extch"
@@ -31,7 +29,6 @@ import (
 	"github.com/ounce-data/ounce/pkg/lifecycle"
 	"github.com/ounce-data/ounce/pkg/logging"
 	"github.com/ounce-data/ounce/pkg/natsserver"
-	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/services/gateway"
 	"github.com/ounce-data/ounce/services/ingest"
 	"github.com/ounce-data/ounce/services/loader"
@@ -90,23 +87,6 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer, level, format *str
 	}
 	log, err := logging.New(stderr, *level, *format)
 	return log, envflag.AsUsage(err)
-}
-
-func openClickHouse(ctx context.Context, dsn string, log zerolog.Logger) (driver.Conn, error) {
-	cat, err := catalogue.Load()
-	if err != nil {
-		return nil, err
-	}
-	pl, err := places.Load()
-	if err != nil {
-		return nil, err
-	}
-	conn, applied, err := extch.Setup(ctx, dsn, cat, pl)
-	if err != nil {
-		return nil, err
-	}
-	log.Info().Str("clickhouse", extch.RedactDSN(dsn)).Interface("applied_migrations", applied).Int("indicators", len(cat.Indicators())).Msg("clickhouse ready")
-	return conn, nil
 }
 
 // Run is `ounce dev`. Every setting is checked, and the query and gateway
@@ -191,10 +171,12 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		dsn = srv.DSN(c.Database)
 		log.Info().Str("clickhouse_dsn", dsn).Int("http_port", srv.HTTPPort).Str("dir", srv.Dir).Msg("clickhouse started")
 	}
-	conn, err := openClickHouse(ctx, dsn, log)
+	ch, err := extch.Setup(ctx, dsn)
 	if err != nil {
 		return err
 	}
+	extch.LogReady(log, dsn, ch)
+	conn := ch.Conn
 	defer func() {
 		if cerr := conn.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close clickhouse: %w", cerr))
@@ -229,10 +211,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cat, err := catalogue.Load()
-	if err != nil {
-		return err
-	}
+	cat := ch.Indicators
 	ld, err := loader.New(c.Loader, js, conn, log.With().Str("svc", "loader").Logger(), reg)
 	if err != nil {
 		return err
@@ -267,7 +246,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		if err != nil {
 			return err
 		}
-		ing, err := ingest.New(ingest.Config{MirrorDir: c.Mirror}, js, feeds, cat, log.With().Str("svc", "ingest").Logger(), reg)
+		ing, err := ingest.New(ingest.Config{MirrorDir: c.Mirror}, js, feeds, cat, ch.Places, log.With().Str("svc", "ingest").Logger(), reg)
 		if err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
@@ -258,7 +258,7 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 	require.Equal(t, len(records)-1, owid.Rows)
 
 	// Every value the feeds of the mirror hold lies in its indicator's
-	// plausible range (catalogue.Indicator.Plausible): the ranges the
+	// plausible range (indicators.Indicator.Plausible): the ranges the
 	// gateway enforces on partners never contradict the open data.
 	var statuses map[string]string
 	require.Eventually(t, func() bool {
@@ -276,7 +276,7 @@ func TestIntegrationDevServesOWIDFromTheMirror(t *testing.T) {
 		var pending uint64
 		return ch.Conn.QueryRow(context.Background(), "SELECT count() FROM observations").Scan(&pending) == nil && pending > 0
 	}, time.Minute, 50*time.Millisecond)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	type extent struct {
 		Indicator string  `ch:"indicator"`

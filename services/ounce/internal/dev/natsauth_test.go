@@ -15,8 +15,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/natsserver"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
@@ -73,7 +73,7 @@ func TestIntegrationDevNATSRefusesForgeries(t *testing.T) {
 	t.Cleanup(svc.Close)
 	reg, err := registry.Open(wctx, js)
 	require.NoError(t, err)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	_, _, err = reg.Add(wctx, registry.Spec{ID: "clinic-a", Name: "Clinic A", Indicators: []string{"who.NCD_PAA"}, Places: []string{"GBR"}, Licence: "CC BY 4.0"}, cat)
 	require.NoError(t, err)

@@ -7,11 +7,9 @@ import (
 	"flag"
 	"io"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/logging"
-	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // Run is `ounce migrate` with its arguments.
@@ -32,18 +30,10 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return envflag.AsUsage(err)
 	}
-	cat, err := catalogue.Load()
+	ch, err := extch.Setup(ctx, dsn)
 	if err != nil {
 		return err
 	}
-	pl, err := places.Load()
-	if err != nil {
-		return err
-	}
-	conn, applied, err := extch.Setup(ctx, dsn, cat, pl)
-	if err != nil {
-		return err
-	}
-	log.Info().Str("clickhouse", extch.RedactDSN(dsn)).Interface("applied_migrations", applied).Int("indicators", len(cat.Indicators())).Msg("clickhouse ready")
-	return conn.Close()
+	extch.LogReady(log, dsn, ch)
+	return ch.Conn.Close()
 }

@@ -15,9 +15,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/natsserver"
 	"github.com/ounce-data/ounce/services/gateway/registry"
 )
@@ -56,15 +56,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	natsc.RegisterFlags(fs, extnats.DefaultURL, "NATS of the running stack")
 	dataDir := fs.String("data-dir", "./.ounce", "data directory of the ounce dev whose services nkey to use when no NATS credentials are given")
 	var (
-		id, name, indicators, places, licence, url string
-		grace                                      time.Duration
-		withNATS                                   bool
+		id, name, codes, places, licence, url string
+		grace                                 time.Duration
+		withNATS                              bool
 	)
 	switch cmd {
 	case "add":
 		fs.StringVar(&id, "id", "", "partner id: lower-case letters, digits and '-' (default: from --name)")
 		fs.StringVar(&name, "name", "", "partner name")
-		fs.StringVar(&indicators, "indicators", "", "comma-separated catalogue codes the key may write")
+		fs.StringVar(&codes, "indicators", "", "comma-separated catalogue codes the key may write")
 		fs.StringVar(&places, "places", "", "comma-separated place codes the key may write")
 		fs.StringVar(&licence, "licence", "CC BY 4.0", "licence of the partner's data, written into its observations' provenance")
 		fs.StringVar(&url, "url", "", "partner's page about the data, written into provenance")
@@ -113,14 +113,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "add":
-		cat, err := catalogue.Load()
+		cat, err := indicators.Load()
 		if err != nil {
 			return err
 		}
 		if id == "" {
 			id = idFromName(name)
 		}
-		p, key, err := reg.Add(ctx, registry.Spec{ID: id, Name: name, Indicators: split(indicators), Places: split(places), Licence: licence, URL: url}, cat)
+		p, key, err := reg.Add(ctx, registry.Spec{ID: id, Name: name, Indicators: split(codes), Places: split(places), Licence: licence, URL: url}, cat)
 		if err != nil {
 			return fmt.Errorf("partners add: %w", err)
 		}

@@ -16,8 +16,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/gateway"
 	"github.com/ounce-data/ounce/services/gateway/registry"
@@ -143,7 +143,7 @@ func TestIntegrationPartnerPushReachesClickHouse(t *testing.T) {
 	key := lastLine(out)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	ld, err := loader.New(loader.Config{FlushInterval: 100 * time.Millisecond}, ns.JS, ch.Conn, zerolog.Nop(), prometheus.NewRegistry())
 	require.NoError(t, err)

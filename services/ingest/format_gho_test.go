@@ -17,6 +17,7 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/gho"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
@@ -89,11 +90,11 @@ func whoParse(t *testing.T, e *env, data []byte, version uint64) []observation.O
 		},
 		Indicators: inds,
 	}
-	read := gho.ReadAllOData
+	open := gho.NewODataReader
 	if e.feed.Format == "who-gho-csv" {
-		read = gho.ReadAllCSV
+		open = gho.NewCSVReader
 	}
-	obs, _, err := read(bytes.NewReader(data), m)
+	obs, _, err := feedtest.ReadAll(open(bytes.NewReader(data), m))
 	require.NoError(t, err)
 	return obs
 }

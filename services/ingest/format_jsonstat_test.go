@@ -10,9 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/feedcat"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/ingest"
@@ -142,7 +142,7 @@ var jsonstatCases = []struct {
 func TestIntegrationJSONStatFeedsIntoClickHouse(t *testing.T) {
 	dir := testenv.SharedDataDir(t)
 	ch := testenv.StartClickHouse(t)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	for _, tc := range jsonstatCases {
 		t.Run(tc.id, func(t *testing.T) {

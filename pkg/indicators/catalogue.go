@@ -1,7 +1,7 @@
-// Package catalogue reads the indicator catalogue under schemas/catalogue:
+// Package indicators reads the indicator catalogue under schemas/catalogue:
 // what each indicator measures, in which unit, which direction is better, and
 // who publishes it under which licence.
-package catalogue
+package indicators
 
 import (
 	"bytes"

@@ -17,11 +17,12 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
 	"github.com/ounce-data/ounce/pkg/feeds/worldbank"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/ingest"
@@ -50,18 +51,18 @@ func worldBankFeeds(t *testing.T) []feedcat.Feed {
 type wbEnv struct {
 	nats *testenv.NATS
 	feed feedcat.Feed
-	cat  *catalogue.Catalogue
+	cat  *indicators.Catalogue
 	reg  *prometheus.Registry
 	in   *ingest.Ingester
 }
 
 func newWBEnv(t *testing.T, cfg ingest.Config, f feedcat.Feed) *wbEnv {
 	t.Helper()
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	cfg.Clock = func() time.Time { return wbClock }
 	e := &wbEnv{nats: testenv.StartNATS(t), feed: f, cat: cat, reg: prometheus.NewRegistry()}
-	e.in, err = ingest.New(cfg, e.nats.JS, []feedcat.Feed{f}, cat, zerolog.New(zerolog.NewTestWriter(t)), e.reg)
+	e.in, err = ingest.New(cfg, e.nats.JS, []feedcat.Feed{f}, cat, testPlaces(t), zerolog.New(zerolog.NewTestWriter(t)), e.reg)
 	require.NoError(t, err)
 	return e
 }
@@ -73,17 +74,17 @@ func wbCtx(t *testing.T) context.Context {
 }
 
 // parseWB reads the body with the adapter package directly.
-func (e *wbEnv) parse(t *testing.T, data []byte, version uint64) ([]observation.Observation, worldbank.Stats) {
+func (e *wbEnv) parse(t *testing.T, data []byte, version uint64) ([]observation.Observation, feeds.Stats) {
 	t.Helper()
 	cols, err := feeds.Columns(e.cat.Files[e.feed.Catalogue])
 	require.NoError(t, err)
-	obs, stats, err := worldbank.ReadAll(bytes.NewReader(data), worldbank.Mapping{
+	obs, stats, err := feedtest.ReadAll(worldbank.NewReader(bytes.NewReader(data), worldbank.Mapping{
 		Meta: feeds.Meta{
 			Source: e.feed.ID, URL: e.feed.URL, Licence: e.feed.Licence,
 			RetrievedAt: wbClock, Version: version,
 		},
 		Indicators: cols,
-	})
+	}))
 	require.NoError(t, err)
 	return obs, stats
 }
@@ -175,7 +176,7 @@ func TestRunWorldBankFeedsFromMirror(t *testing.T) {
 			require.Equal(t, n, len(want), "parser count equals the independent count")
 			require.Equal(t, len(want), res.Observations, "published observations equal the parser's")
 			require.Equal(t, len(recs), res.Rows)
-			require.Equal(t, stats.Records, res.Rows)
+			require.Equal(t, stats.Rows, res.Rows)
 			require.Equal(t, version, res.Version)
 			require.Equal(t, path, res.Source)
 			require.Zero(t, res.Duplicates)

@@ -16,11 +16,12 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feeds"
 	"github.com/ounce-data/ounce/pkg/feeds/carbonintensity"
+	"github.com/ounce-data/ounce/pkg/feeds/feedtest"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/ingest"
@@ -34,8 +35,8 @@ var ciFeeds = []struct {
 	format string
 	kind   carbonintensity.Kind
 }{
-	{"carbonintensity-national", ingest.FormatCarbonIntensityNational, carbonintensity.National},
-	{"carbonintensity-regional", ingest.FormatCarbonIntensityRegional, carbonintensity.Regional},
+	{"carbonintensity-national", carbonintensity.NationalFormat.Name, carbonintensity.National},
+	{"carbonintensity-regional", carbonintensity.RegionalFormat.Name, carbonintensity.Regional},
 }
 
 // ciEnv is one Carbon Intensity feed with an ingester of its own on an
@@ -43,7 +44,7 @@ var ciFeeds = []struct {
 type ciEnv struct {
 	nats *testenv.NATS
 	feed feedcat.Feed
-	cat  *catalogue.Catalogue
+	cat  *indicators.Catalogue
 	in   *ingest.Ingester
 }
 
@@ -53,11 +54,11 @@ func newCIEnv(t *testing.T, id, mirror string) *ciEnv {
 	require.NoError(t, err)
 	f, ok := feedcat.ByID(all, id)
 	require.True(t, ok, "feed %s is declared in schemas/feeds", id)
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	e := &ciEnv{nats: testenv.StartNATS(t), feed: f, cat: cat}
 	e.in, err = ingest.New(ingest.Config{MirrorDir: mirror, Clock: func() time.Time { return ciClock }},
-		e.nats.JS, []feedcat.Feed{f}, cat, zerolog.New(zerolog.NewTestWriter(t)), prometheus.NewRegistry())
+		e.nats.JS, []feedcat.Feed{f}, cat, testPlaces(t), zerolog.New(zerolog.NewTestWriter(t)), prometheus.NewRegistry())
 	require.NoError(t, err)
 	return e
 }
@@ -167,16 +168,16 @@ func TestCarbonIntensityFeedsFromMirror(t *testing.T) {
 			// The parser's observations, for the count and the order.
 			cols, err := feeds.Columns(e.cat.Files[e.feed.Catalogue])
 			require.NoError(t, err)
-			want, stats, err := carbonintensity.ReadAll(bytes.NewReader(data), tc.kind, carbonintensity.Mapping{
+			want, stats, err := feedtest.ReadAll(carbonintensity.NewReader(bytes.NewReader(data), tc.kind, carbonintensity.Mapping{
 				Meta: feeds.Meta{Source: e.feed.ID, URL: e.feed.URL, Licence: e.feed.Licence,
 					RetrievedAt: ciClock, Version: version},
 				Columns: cols,
-			})
+			}))
 			require.NoError(t, err)
 			count, raw := ciRaw(t, tc.kind, data)
 			require.Equal(t, count, len(want), "parser count equals the independent count")
 			require.Equal(t, len(want), res.Observations, "published count equals the parser's")
-			require.Equal(t, stats.Records, res.Rows)
+			require.Equal(t, stats.Rows, res.Rows)
 			require.Equal(t, version, res.Version)
 			require.Zero(t, res.Duplicates)
 

@@ -1,4 +1,4 @@
-package catalogue_test
+package indicators_test
 
 import (
 	"encoding/csv"
@@ -8,17 +8,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
 func TestLoadEmbeddedCatalogue(t *testing.T) {
-	c, err := catalogue.Load()
+	c, err := indicators.Load()
 	require.NoError(t, err)
 	ind, ok := c.Indicator("owid.co2_per_capita")
 	require.True(t, ok)
 	require.Equal(t, "co2_per_capita", ind.Column)
-	require.Equal(t, catalogue.LowerIsBetter, ind.Polarity)
+	require.Equal(t, indicators.LowerIsBetter, ind.Polarity)
 	require.Equal(t, "CC BY 4.0", ind.Licence, "file-level licence applies to entries")
 	require.NotEmpty(t, ind.Producer)
 }
@@ -30,7 +30,7 @@ func TestCatalogueCoversOWIDCodebook(t *testing.T) {
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()
 	require.NoError(t, err)
-	c, err := catalogue.Load()
+	c, err := indicators.Load()
 	require.NoError(t, err)
 	byColumn := map[string]bool{}
 	for _, ind := range c.Files["owid-co2"].Indicators {
@@ -58,7 +58,7 @@ func TestParseRejectsBadEntries(t *testing.T) {
 		{"no licence", "indicators:\n  - {code: a, name: A, unit: u, polarity: lower}\n", "licence is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := catalogue.Parse([]byte(tc.yaml))
+			_, err := indicators.Parse([]byte(tc.yaml))
 			require.ErrorContains(t, err, tc.errContains)
 		})
 	}

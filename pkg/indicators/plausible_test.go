@@ -1,4 +1,4 @@
-package catalogue_test
+package indicators_test
 
 import (
 	"math"
@@ -6,26 +6,26 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ounce-data/ounce/pkg/catalogue"
+	"github.com/ounce-data/ounce/pkg/indicators"
 )
 
 func TestPlausibleDefaultsByUnit(t *testing.T) {
-	for unit, want := range map[string]catalogue.Bounds{
+	for unit, want := range map[string]indicators.Bounds{
 		"%":                           {Min: 0, Max: 100},
 		"% of GDP":                    {Min: 0, Max: 100},
-		"% change on previous period": {Min: -100, Max: catalogue.MaxMagnitude},
-		"people":                      {Min: 0, Max: catalogue.MaxPeople},
-		"deaths per 100,000":          {Min: 0, Max: catalogue.MaxPer100k},
-		"deaths":                      {Min: 0, Max: catalogue.MaxMagnitude},
-		"t":                           {Min: 0, Max: catalogue.MaxMagnitude},
-		"Mt CO2":                      {Min: -catalogue.MaxMagnitude, Max: catalogue.MaxMagnitude},
+		"% change on previous period": {Min: -100, Max: indicators.MaxMagnitude},
+		"people":                      {Min: 0, Max: indicators.MaxPeople},
+		"deaths per 100,000":          {Min: 0, Max: indicators.MaxPer100k},
+		"deaths":                      {Min: 0, Max: indicators.MaxMagnitude},
+		"t":                           {Min: 0, Max: indicators.MaxMagnitude},
+		"Mt CO2":                      {Min: -indicators.MaxMagnitude, Max: indicators.MaxMagnitude},
 	} {
-		ind := catalogue.Indicator{Unit: unit}
+		ind := indicators.Indicator{Unit: unit}
 		require.Equal(t, want, ind.Plausible(), unit)
 	}
 	lo := -1e12
-	ind := catalogue.Indicator{Unit: "%", Range: &catalogue.Range{Min: &lo}}
-	require.Equal(t, catalogue.Bounds{Min: -1e12, Max: 100}, ind.Plausible(), "a declared end replaces only that end")
+	ind := indicators.Indicator{Unit: "%", Range: &indicators.Range{Min: &lo}}
+	require.Equal(t, indicators.Bounds{Min: -1e12, Max: 100}, ind.Plausible(), "a declared end replaces only that end")
 	b := ind.Plausible()
 	require.True(t, b.Contains(-5))
 	require.False(t, b.Contains(101))
@@ -34,7 +34,7 @@ func TestPlausibleDefaultsByUnit(t *testing.T) {
 }
 
 func TestRangeIsChecked(t *testing.T) {
-	_, err := catalogue.Parse([]byte(`licence: CC0
+	_, err := indicators.Parse([]byte(`licence: CC0
 indicators:
   - {code: a, name: A, unit: "%", polarity: lower, range: {min: 5, max: 1}}
   - {code: b, name: B, unit: "%", polarity: lower, range: {max: .inf}}
@@ -46,7 +46,7 @@ indicators:
 // Every indicator of the catalogue has a non-empty plausible range, and the
 // declared ranges are read.
 func TestCatalogueRanges(t *testing.T) {
-	cat, err := catalogue.Load()
+	cat, err := indicators.Load()
 	require.NoError(t, err)
 	for _, ind := range cat.Indicators() {
 		b := ind.Plausible()

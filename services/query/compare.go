@@ -1,0 +1,134 @@
+package query
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/services/query/savings"
+)
+
+var compareParamNames = map[string]bool{"initiatives": true, "cost_indicator": true, "geo": true, "method": true, "pre_from": true}
+
+// MaxCompared is the most initiatives one compare request may name.
+const MaxCompared = 20
+
+// CompareResponse is the body of GET /v1/compare: each initiative's yearly
+// savings beside the trend of one cost indicator.
+type CompareResponse struct {
+	CostIndicator IndicatorRef         `json:"cost_indicator"`
+	Comparisons   []savings.Comparison `json:"comparisons"`
+	Count         int                  `json:"count"`
+}
+
+// compare answers GET /v1/compare: each named initiative's savings beside
+// the trend of a cost indicator in one place.
+func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
+	q, perr := parseQuery(r.URL.RawQuery)
+	if perr == nil {
+		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, geo, method and pre_from")
+	}
+	var (
+		method  string
+		preFrom int
+	)
+	if perr == nil {
+		method, perr = methodParam(q)
+	}
+	if perr == nil {
+		preFrom, perr = preFromParam(q)
+	}
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, v := range q["initiatives"] {
+		for _, id := range strings.Split(v, ",") {
+			if id = strings.TrimSpace(id); id != "" && !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		httpapi.WriteError(w, httpapi.BadRequest("initiatives", "name the initiatives to compare, e.g. initiatives=nhs-dpp-england,sugar-levy"))
+		return
+	case len(ids) > MaxCompared:
+		httpapi.WriteError(w, httpapi.BadRequest("initiatives", "%d initiatives named; at most %d per request", len(ids), MaxCompared))
+		return
+	}
+	code := strings.TrimSpace(q.Get("cost_indicator"))
+	if code == "" {
+		httpapi.WriteError(w, httpapi.BadRequest("cost_indicator", "name the cost indicator, e.g. cost_indicator=SH.XPD.CHEX.GD.ZS (health spending, %% of GDP)"))
+		return
+	}
+	ind, ok := s.cat.Indicator(code)
+	if !ok {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeUnknownIndicator, "cost_indicator",
+			"indicator %q is not in the catalogue; GET /v1/indicators lists the codes", code))
+		return
+	}
+	geo := strings.TrimSpace(q.Get("geo"))
+	if len(q["geo"]) > 1 || strings.Contains(geo, ",") {
+		httpapi.WriteError(w, httpapi.BadRequest("geo", "compare reads the cost series of one place: give geo once, such as geo=GBR, not %q",
+			strings.Join(q["geo"], "&geo=")))
+		return
+	}
+	if geo != "" && !geoRE.MatchString(geo) {
+		httpapi.WriteError(w, httpapi.BadRequest("geo", "place %q must be 1-64 letters, digits, '.', '_', ':' or '-'", geo))
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	stored, _, err := s.store.initiatives(ctx, "")
+	if err != nil {
+		httpapi.WriteError(w, s.storeError(r, err))
+		return
+	}
+	resp := CompareResponse{
+		CostIndicator: indicatorRef(ind),
+		Comparisons:   []savings.Comparison{},
+	}
+	for _, id := range ids {
+		cur, ok := stored[id]
+		if !ok || cur.Deleted {
+			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeNotFound, "initiatives", "no initiative %q; GET /v1/initiatives lists them", id))
+			return
+		}
+		in, ok := s.decodeStored(w, id, cur.Doc)
+		if !ok {
+			return
+		}
+		rep, err := s.report(ctx, in, method, preFrom)
+		if err != nil {
+			s.reportError(w, r, err)
+			return
+		}
+		place := geo
+		if place == "" {
+			place = in.Geo
+		}
+		if place == "" {
+			httpapi.WriteError(w, httpapi.BadRequest("geo", "initiative %s names no place; give geo= for the cost indicator", id))
+			return
+		}
+		costs, err := s.yearly(ctx, ind, place)
+		if err != nil {
+			s.reportError(w, r, err)
+			return
+		}
+		c, err := savings.Compare(rep, costs)
+		if err != nil {
+			s.reportError(w, r, err)
+			return
+		}
+		resp.Comparisons = append(resp.Comparisons, c)
+	}
+	resp.Count = len(resp.Comparisons)
+	s.writeCached(w, r, resp)
+}

@@ -1,0 +1,253 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
+	"github.com/ounce-data/ounce/services/query/savings"
+)
+
+var savingsParamNames = map[string]bool{"method": true, "pre_from": true}
+
+// savingsReport answers GET /v1/initiatives/{id}/savings: the savings
+// report of one initiative by a method.
+func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
+	q, perr := parseQuery(r.URL.RawQuery)
+	if perr == nil {
+		perr = checkParamNames(q, savingsParamNames, "method and pre_from")
+	}
+	var (
+		method  string
+		preFrom int
+	)
+	if perr == nil {
+		method, perr = methodParam(q)
+	}
+	if perr == nil {
+		preFrom, perr = preFromParam(q)
+	}
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return
+	}
+	id, cur, ok := s.currentInitiative(w, r)
+	if !ok {
+		return
+	}
+	in, ok := s.decodeStored(w, id, cur.Doc)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	rep, err := s.report(ctx, in, method, preFrom)
+	if err != nil {
+		s.reportError(w, r, err)
+		return
+	}
+	s.writeCached(w, r, rep)
+}
+
+// report computes the savings report of one initiative by method ("" for
+// its own), reading the data the method needs.
+func (s *Service) report(ctx context.Context, in savings.Initiative, method string, preFrom int) (savings.Report, error) {
+	if method == "" {
+		method = in.Method
+	}
+	var data savings.Data
+	if method != savings.MethodModelled && in.Indicator != "" && in.Geo != "" {
+		ind, ok := s.cat.Indicator(in.Indicator)
+		if !ok {
+			return savings.Report{}, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "indicator",
+				Message: fmt.Sprintf("indicator %q is no longer in the catalogue; PUT the initiative with another", in.Indicator)}
+		}
+		data.Polarity = ind.Polarity
+		geos := []string{in.Geo}
+		if method == savings.MethodDiD {
+			geos = append(geos, in.ComparisonGeos...)
+		}
+		rows, err := s.store.methodYearly(ctx, ind.Code, geos, s.cfg.MaxRows)
+		if err != nil {
+			return savings.Report{}, err
+		}
+		series, err := yearlySeries(ind, geos, rows)
+		if err != nil {
+			return savings.Report{}, err
+		}
+		data.Target = series[in.Geo]
+		if method == savings.MethodDiD {
+			for _, g := range in.ComparisonGeos {
+				data.Comparison = append(data.Comparison, series[g])
+			}
+		}
+		if in.Population != nil && in.Population.Indicator != "" {
+			pop, ok := s.cat.Indicator(in.Population.Indicator)
+			if !ok {
+				return savings.Report{}, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "population.indicator",
+					Message: fmt.Sprintf("indicator %q is no longer in the catalogue", in.Population.Indicator)}
+			}
+			ps, err := s.yearly(ctx, pop, in.Geo)
+			if err != nil {
+				return savings.Report{}, err
+			}
+			data.Population = ps
+		}
+	}
+	if preFrom != 0 {
+		if preFrom >= in.StartYear {
+			return savings.Report{}, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "pre_from",
+				Message: fmt.Sprintf("pre_from %d must be before the initiative's start_year %d", preFrom, in.StartYear)}
+		}
+		data.Target.Values = fromYear(data.Target.Values, preFrom)
+		for i := range data.Comparison {
+			data.Comparison[i].Values = fromYear(data.Comparison[i].Values, preFrom)
+		}
+	}
+	rep, err := savings.Compute(in, method, data)
+	if err == nil && preFrom != 0 {
+		rep.Inputs.PreFrom = &preFrom
+	}
+	return rep, err
+}
+
+// yearly reads the yearly series of ind in geo (see yearlySeries).
+func (s *Service) yearly(ctx context.Context, ind *indicators.Indicator, geo string) (savings.Series, error) {
+	geos := []string{geo}
+	rows, err := s.store.yearly(ctx, ind.Code, geos, s.cfg.MaxRows)
+	if err != nil {
+		return savings.Series{}, err
+	}
+	series, err := yearlySeries(ind, geos, rows)
+	return series[geo], err
+}
+
+// yearlySeries makes of rows, the yearly values of ind read for geos, the
+// series of each place. A place with several breakdowns uses its total
+// (no dims); one without a total but with exactly one breakdown uses that;
+// any other mix is a client error, since the method needs one series per
+// place.
+func yearlySeries(ind *indicators.Indicator, geos []string, rows []observationRow) (map[string]savings.Series, error) {
+	indicator, unit := ind.Code, ind.Unit
+	byGeoDims := map[string]map[string][]observationRow{}
+	for _, r := range rows {
+		if byGeoDims[r.Geo] == nil {
+			byGeoDims[r.Geo] = map[string][]observationRow{}
+		}
+		byGeoDims[r.Geo][r.Dims] = append(byGeoDims[r.Geo][r.Dims], r)
+	}
+	out := map[string]savings.Series{}
+	for _, geo := range geos {
+		series := savings.Series{Indicator: indicator, Geo: geo, Unit: unit, Plausible: ind.Plausible(), Values: map[int]float64{}}
+		dims := byGeoDims[geo]
+		var chosen []observationRow
+		switch {
+		case len(dims) == 0:
+		case dims[""] != nil:
+			chosen = dims[""]
+		case len(dims) == 1:
+			for _, rs := range dims {
+				chosen = rs
+			}
+		default:
+			names := make([]string, 0, len(dims))
+			for d := range dims {
+				names = append(names, d)
+			}
+			sort.Strings(names)
+			return nil, &savings.InputError{Code: savings.CodeInsufficientData, Field: "indicator",
+				Message: fmt.Sprintf("%s in %s is stored only by breakdown (%s) with no total; a savings report needs one series per place",
+					indicator, geo, strings.Join(names, ", "))}
+		}
+		sources := map[[3]string]time.Time{}
+		for _, r := range chosen {
+			if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+				continue
+			}
+			series.Values[time.Unix(r.PeriodStart, 0).UTC().Year()] = r.Value
+			k := [3]string{r.Source, r.URL, r.Licence}
+			if r.RetrievedAt.After(sources[k]) {
+				sources[k] = r.RetrievedAt
+			}
+		}
+		for k, at := range sources {
+			series.Sources = append(series.Sources, savings.Source{Source: k[0], URL: k[1], Licence: k[2], RetrievedAt: at.UTC()})
+		}
+		sort.Slice(series.Sources, func(i, j int) bool { return series.Sources[i].Source < series.Sources[j].Source })
+		out[geo] = series
+	}
+	return out, nil
+}
+
+// fromYear is values without the years before first.
+func fromYear(values map[int]float64, first int) map[int]float64 {
+	out := make(map[int]float64, len(values))
+	for y, v := range values {
+		if y >= first {
+			out[y] = v
+		}
+	}
+	return out
+}
+
+// methodParam reads the optional method parameter.
+func methodParam(q url.Values) (string, *httpapi.Error) {
+	m := strings.TrimSpace(q.Get("method"))
+	switch m {
+	case "", savings.MethodModelled, savings.MethodITS, savings.MethodDiD:
+		return m, nil
+	}
+	return "", httpapi.BadRequest("method", "method %q is not known; use %s (or leave it out for the initiative's own)",
+		m, strings.Join(savings.Methods, ", "))
+}
+
+// preFromParam reads the optional pre_from year: the first year of the
+// pre-period the counterfactual learns from.
+func preFromParam(q url.Values) (int, *httpapi.Error) {
+	v := strings.TrimSpace(q.Get("pre_from"))
+	if v == "" {
+		return 0, nil
+	}
+	y, err := strconv.Atoi(v)
+	if err != nil || y < savings.MinYear || y > savings.MaxYear {
+		return 0, httpapi.BadRequest("pre_from", "pre_from %q must be a year between %d and %d, e.g. pre_from=2000", v, savings.MinYear, savings.MaxYear)
+	}
+	return y, nil
+}
+
+// reportError answers an error of report or compare: a client's mistake as
+// its 4xx, a store failure as 503/500.
+func (s *Service) reportError(w http.ResponseWriter, r *http.Request, err error) {
+	var ie *savings.InputError
+	if errors.As(err, &ie) {
+		httpapi.WriteError(w, savingsError(err))
+		return
+	}
+	httpapi.WriteError(w, s.storeError(r, err))
+}
+
+// savingsError maps an error of the savings package to the API's answer.
+func savingsError(err error) *httpapi.Error {
+	var ie *savings.InputError
+	if !errors.As(err, &ie) {
+		return httpapi.Errorf(httpapi.CodeInternal, "", "the initiative could not be processed; the log has details")
+	}
+	switch ie.Code {
+	case savings.CodeUnknownMethod:
+		return httpapi.BadRequest("method", "%s", ie.Message)
+	case savings.CodeInsufficientData:
+		return httpapi.Errorf(httpapi.CodeInsufficientData, ie.Field, "%s", ie.Message)
+	case savings.CodeImplausibleValue:
+		return httpapi.Errorf(httpapi.CodeImplausibleValue, ie.Field, "%s", ie.Message)
+	}
+	return httpapi.Errorf(httpapi.CodeInvalidInitiative, ie.Field, "%s", ie.Message)
+}

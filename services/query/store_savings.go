@@ -1,0 +1,35 @@
+package query
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/ounce-data/ounce/pkg/extch"
+)
+
+// yearlyColumns are the observations columns a savings report reads.
+var yearlyColumns = []string{"geo", "dims", "period_start", "value", "source", "source_url", "licence", "retrieved_at"}
+
+// yearlySQL reads the yearly values of one indicator in some places.
+var yearlySQL = "SELECT " + strings.Join(yearlyColumns, ", ") + `
+FROM observations FINAL
+WHERE indicator = ? AND geo IN ? AND grain = 'year'
+ORDER BY geo, dims, period_start, source
+LIMIT ?`
+
+// yearly reads the newest yearly values of indicator in each of geos, at
+// most limit of them, ordered by geo, dims and year.
+func (st *store) yearly(ctx context.Context, indicator string, geos []string, limit int) ([]observationRow, error) {
+	return selectObservations(ctx, st.conn, "yearly "+indicator, yearlySQL, []any{indicator, extch.InList(geos), limit}, yearlyColumns)
+}
+
+// methodYearly is yearly for the series a savings method learns from (the
+// initiative's place and its comparison places), its duration recorded
+// under the query "savings".
+func (st *store) methodYearly(ctx context.Context, indicator string, geos []string, limit int) ([]observationRow, error) {
+	start := time.Now()
+	rows, err := st.yearly(ctx, indicator, geos, limit)
+	st.timed("savings", start)
+	return rows, err
+}
