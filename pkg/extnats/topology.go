@@ -15,7 +15,6 @@ const (
 	StreamObservations = "OBS"
 	StreamDeadLetter   = "OBS_DLQ"
 	BucketCheckpoints  = "ounce_feed_checkpoints"
-	ConsumerLoader     = "loader"
 	// BucketPartners holds the partner registry: grants and key hashes.
 	BucketPartners = "ounce_partners"
 	// BucketIdempotency holds the gateway's answers by Idempotency-Key.

@@ -7,10 +7,9 @@ import (
 
 // Subject prefixes on NATS.
 const (
-	SubjectPrefix    = "obs.v1"     // obs.v1.<domain>.<source>
-	SubjectAll       = "obs.v1.>"   // every observation subject
-	DeadLetterPrefix = "dlq.obs.v1" // dlq.obs.v1.<domain>.<source>
-	DeadLetterAll    = "dlq.obs.v1.>"
+	SubjectPrefix = "obs.v1"   // obs.v1.<domain>.<source>
+	SubjectAll    = "obs.v1.>" // every observation subject
+	DeadLetterAll = "dlq.obs.v1.>"
 )
 
 // Domains an observation subject may name.

@@ -362,6 +362,11 @@ func TestNewRejects(t *testing.T) {
 			f.Format = "sdmx-json"
 			return []feedcat.Feed{f}
 		}, `format "sdmx-json" is not one this ingester reads; known formats: [`},
+		{"mapping block for a format its catalogue maps", ingest.Config{}, func() []feedcat.Feed {
+			f := good
+			f.Mapping = []byte("place: iso_code\n")
+			return []feedcat.Feed{f}
+		}, `field mapping: format "owid-co2-csv" takes no mapping: block; its catalogue maps it`},
 		{"unknown catalogue", ingest.Config{}, func() []feedcat.Feed {
 			f := good
 			f.Catalogue = "nope"
