@@ -92,11 +92,13 @@ func (c Code) Status() int {
 }
 
 // Error is the body of an error response: what went wrong (Code), what to
-// change (Message), and which parameter it concerns (Field), if any.
+// change (Message), which parameter it concerns (Field), if any, and, for
+// an unknown code, the known ones it may have meant (Suggestions).
 type Error struct {
-	Code    Code   `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
+	Code        Code     `json:"code"`
+	Message     string   `json:"message"`
+	Field       string   `json:"field,omitempty"`
+	Suggestions []string `json:"suggestions,omitempty"`
 }
 
 // Error returns the message, prefixed by the field when there is one.

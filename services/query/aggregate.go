@@ -14,6 +14,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // Aggregations GET /v1/aggregate computes.
@@ -48,12 +49,12 @@ type aggregateParams struct {
 	Agg    string
 }
 
-func parseAggregateParams(q url.Values, cat *indicators.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
+func parseAggregateParams(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
 	var p aggregateParams
 	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, from, to, dims, by, agg, format and max_rows"); err != nil {
 		return p, err
 	}
-	sel, err := parseSelection(q, cat, maxGeos)
+	sel, err := parseSelection(q, cat, pl, maxGeos)
 	if err != nil {
 		return p, err
 	}
@@ -135,7 +136,7 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
-	p, perr := parseAggregateParams(q, s.cat, s.cfg.MaxGeos)
+	p, perr := parseAggregateParams(q, s.cat, s.cfg.Places, s.cfg.MaxGeos)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
 		return

@@ -3,16 +3,20 @@ package query_test
 import (
 	"context"
 	"encoding/csv"
+	"io/fs"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
+	"github.com/ounce-data/ounce/schemas"
 	"github.com/ounce-data/ounce/services/query"
 )
 
@@ -229,7 +233,10 @@ func TestIntegrationPlacesAndIndicator(t *testing.T) {
 // a group whose only child is a publisher aggregate has no members, which
 // is an empty answer, not a query ClickHouse refuses.
 func TestIntegrationAggregateNoMembers(t *testing.T) {
-	f := newFixture(t, query.Config{})
+	f := newFixture(t, query.Config{Places: placesWith(t, `places:
+  - {code: GRP, name: Group of aggregates, level: region, parent: WLD}
+  - {code: EUX, name: An aggregate, level: aggregate}
+`)})
 	seedAggregate(t, f.ch)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -281,4 +288,22 @@ func TestIndicatorRefusesParameters(t *testing.T) {
 	env := decode[httpapi.Envelope](t, rec)
 	require.Equal(t, "geo", env.Error.Field)
 	require.Equal(t, `unknown parameter "geo"; GET /v1/indicators/{code} takes no parameters`, env.Error.Message)
+}
+
+// placesWith is the embedded place catalogue with the places of file
+// added, for tests that store places the catalogue lacks.
+func placesWith(t *testing.T, file string) *places.Catalogue {
+	t.Helper()
+	fsys := fstest.MapFS{"places/zz-test.yaml": {Data: []byte(file)}}
+	require.NoError(t, fs.WalkDir(schemas.Places, "places", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(schemas.Places, path)
+		fsys[path] = &fstest.MapFile{Data: data}
+		return err
+	}))
+	pl, err := places.LoadFS(fsys, "places")
+	require.NoError(t, err)
+	return pl
 }

@@ -82,6 +82,10 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, httpapi.BadRequest("geo", "place %q must be 1-64 letters, digits, '.', '_', ':' or '-'", geo))
 		return
 	}
+	if _, ok := s.cfg.Places.Place(geo); geo != "" && !ok {
+		httpapi.WriteError(w, unknownPlace(s.cfg.Places, "geo", geo))
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // FlagAddr is the command-line flag that sets Config.Addr; errors about the
@@ -57,6 +58,9 @@ type Config struct {
 	// Feeds is the feed catalogue GET /v1/feeds lists; nil loads the one
 	// under schemas/feeds.
 	Feeds []feedcat.Feed
+	// Places is the place catalogue that geo parameters and initiatives
+	// are checked against; nil loads the one under schemas/places.
+	Places *places.Catalogue
 	// CORS lets pages on other origins read the API (and write, when
 	// CORS.Writes); the zero value allows none.
 	CORS httpapi.CORS

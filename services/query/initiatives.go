@@ -153,8 +153,12 @@ func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pat
 	return in, string(doc), true
 }
 
-// checkInitiativeCodes refuses indicators the catalogue does not hold.
+// checkInitiativeCodes refuses indicators and places the catalogues do not
+// hold, every unknown place at once, each with the codes it may mean.
 func (s *Service) checkInitiativeCodes(in savings.Initiative) error {
+	if err := s.checkInitiativePlaces(in); err != nil {
+		return err
+	}
 	if in.Indicator != "" {
 		if _, ok := s.cat.Indicator(in.Indicator); !ok {
 			return &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "indicator",
@@ -168,6 +172,35 @@ func (s *Service) checkInitiativeCodes(in savings.Initiative) error {
 		}
 	}
 	return nil
+}
+
+func (s *Service) checkInitiativePlaces(in savings.Initiative) error {
+	var bad []savings.Problem
+	var suggestions []string
+	check := func(field, code string) {
+		if code == "" {
+			return
+		}
+		if _, ok := s.cfg.Places.Place(code); ok {
+			return
+		}
+		hint, codes := placeHint(s.cfg.Places, code)
+		if hint == "" {
+			hint = ";"
+		}
+		bad = append(bad, savings.Problem{Field: field, Message: fmt.Sprintf("place %q is not in the place catalogue%s GET /v1/places lists them", code, hint)})
+		suggestions = append(suggestions, codes...)
+	}
+	check("geo", in.Geo)
+	for i, g := range in.ComparisonGeos {
+		check(fmt.Sprintf("comparison_geos[%d]", i), g)
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	e := savings.Problems(savings.CodeInvalidInitiative, bad)
+	e.Suggestions = suggestions
+	return e
 }
 
 // createInitiative answers POST /v1/initiatives: it registers an

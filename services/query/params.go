@@ -11,6 +11,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // Shapes of request parameters; they match observation.Validate, so a value
@@ -62,16 +63,16 @@ func parseQuery(raw string) (url.Values, *httpapi.Error) {
 
 // parseSeriesParams reads the query string of GET /v1/series. It needs no
 // server: every problem is a client mistake reported as a 4xx Error.
-func parseSeriesParams(q url.Values, cat *indicators.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
+func parseSeriesParams(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
 	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims, format and max_rows"); err != nil {
 		return seriesParams{}, err
 	}
-	return parseSelection(q, cat, maxGeos)
+	return parseSelection(q, cat, pl, maxGeos)
 }
 
 // parseSelection reads the indicator, geo, from, to and dims parameters
 // shared by the data routes.
-func parseSelection(q url.Values, cat *indicators.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
+func parseSelection(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
 	var p seriesParams
 	code := strings.TrimSpace(q.Get("indicator"))
 	if code == "" {
@@ -93,6 +94,9 @@ func parseSelection(q url.Values, cat *indicators.Catalogue, maxGeos int) (serie
 			}
 			if !geoRE.MatchString(g) {
 				return p, httpapi.BadRequest("geo", "place %q must be 1-64 letters, digits, '.', '_', ':' or '-', e.g. geo=GBR,FRA", g)
+			}
+			if _, ok := pl.Place(g); !ok {
+				return p, unknownPlace(pl, "geo", g)
 			}
 			if !seen[g] {
 				seen[g] = true

@@ -9,11 +9,14 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // TestParseSeriesParams checks request parsing alone: no server needed.
 func TestParseSeriesParams(t *testing.T) {
 	cat, err := indicators.Load()
+	require.NoError(t, err)
+	pl, err := places.Load()
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -36,7 +39,10 @@ func TestParseSeriesParams(t *testing.T) {
 		{name: "from inside to", query: "indicator=owid.co2&from=2018-06&to=2018", wantFrom: "2018-06", wantTo: "2018"},
 		{name: "dims are canonical and escaped", query: "indicator=owid.co2&dims=sex=female&dims=age=15%3D49%26over",
 			wantDims: []string{"age=15%3D49%26over", "sex=female"}},
-		{name: "geo with colon and dot", query: "indicator=owid.co2&geo=ci:13,US.CA", wantGeos: []string{"US.CA", "ci:13"}},
+		{name: "geo with colon and dot", query: "indicator=owid.co2&geo=ci:13,us-place:0644000", wantGeos: []string{"ci:13", "us-place:0644000"}},
+		{name: "a country's name is not its code", query: "indicator=owid.co2&geo=France", wantCode: httpapi.CodeUnknownPlace, wantField: "geo", errContains: `place "France" is not in the place catalogue; did you mean FRA (France)`},
+		{name: "UK is not a code", query: "indicator=owid.co2&geo=UK", wantCode: httpapi.CodeUnknownPlace, wantField: "geo", errContains: "did you mean GBR"},
+		{name: "codes are case-sensitive", query: "indicator=owid.co2&geo=fra", wantCode: httpapi.CodeUnknownPlace, wantField: "geo", errContains: "did you mean FRA"},
 
 		{name: "missing indicator", query: "geo=GBR", wantCode: httpapi.CodeBadRequest, wantField: "indicator", errContains: "indicator is missing"},
 		{name: "blank indicator", query: "indicator=%20", wantCode: httpapi.CodeBadRequest, wantField: "indicator", errContains: "missing"},
@@ -46,7 +52,7 @@ func TestParseSeriesParams(t *testing.T) {
 		{name: "malformed geo", query: "indicator=owid.co2&geo=GBR|FRA", wantCode: httpapi.CodeBadRequest, wantField: "geo", errContains: `"GBR|FRA"`},
 		{name: "quote in geo", query: "indicator=owid.co2&geo=" + url.QueryEscape("GBR' OR 1=1 --"), wantCode: httpapi.CodeBadRequest, wantField: "geo"},
 		{name: "empty geo", query: "indicator=owid.co2&geo=,", wantCode: httpapi.CodeBadRequest, wantField: "geo", errContains: "empty"},
-		{name: "too many geos", query: "indicator=owid.co2&geo=A,B,C,D", wantCode: httpapi.CodeBadRequest, wantField: "geo", errContains: "at most 3"},
+		{name: "too many geos", query: "indicator=owid.co2&geo=GBR,FRA,DEU,ITA", wantCode: httpapi.CodeBadRequest, wantField: "geo", errContains: "at most 3"},
 		{name: "malformed from", query: "indicator=owid.co2&from=19x0", wantCode: httpapi.CodeBadRequest, wantField: "from", errContains: "year is not a number"},
 		{name: "malformed to", query: "indicator=owid.co2&to=2018-13", wantCode: httpapi.CodeBadRequest, wantField: "to", errContains: "month"},
 		{name: "year out of range", query: "indicator=owid.co2&from=0999", wantCode: httpapi.CodeBadRequest, wantField: "from", errContains: "outside 1000..2999"},
@@ -64,7 +70,7 @@ func TestParseSeriesParams(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q, perr := parseQuery(tt.query)
 			require.Nil(t, perr)
-			p, perr := parseSeriesParams(q, cat, 3)
+			p, perr := parseSeriesParams(q, cat, pl, 3)
 			if tt.wantCode != "" {
 				require.NotNil(t, perr)
 				require.Equal(t, tt.wantCode, perr.Code)
@@ -128,6 +134,8 @@ func requirePeriod(t *testing.T, want string, got interface{ Code() string }) {
 func TestSeriesQueryBindsEveryValue(t *testing.T) {
 	cat, err := indicators.Load()
 	require.NoError(t, err)
+	pl, err := places.Load()
+	require.NoError(t, err)
 	evil := "x'; DROP TABLE observations; --"
 	q := url.Values{
 		"indicator": {"owid.co2"},
@@ -136,7 +144,7 @@ func TestSeriesQueryBindsEveryValue(t *testing.T) {
 		"to":        {"2018"},
 		"dims":      {"fuel=" + evil},
 	}
-	p, perr := parseSeriesParams(q, cat, 10)
+	p, perr := parseSeriesParams(q, cat, pl, 10)
 	require.Nil(t, perr)
 	for _, final := range []bool{false, true} {
 		sql, args := seriesQuery(p, 11, final)

@@ -2,12 +2,14 @@ package query
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // LevelAggregate is the level of a publisher's own aggregate (a World Bank
@@ -137,7 +139,7 @@ func (s *Service) places(w http.ResponseWriter, r *http.Request) {
 	}
 	if parent != "" {
 		if _, known := tree.byCode[parent]; !known {
-			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeUnknownPlace, "parent", "place %q is not in the place catalogue; GET /v1/places lists them", parent))
+			httpapi.WriteError(w, unknownPlace(s.cfg.Places, "parent", parent))
 			return
 		}
 	}
@@ -170,4 +172,32 @@ func (s *Service) loadPlaces(w http.ResponseWriter, r *http.Request) (*placeTree
 		return nil, false
 	}
 	return newPlaceTree(list), true
+}
+
+// placeHint names the places pl suggests for code, as "; did you mean FRA
+// (France) or …?", with their codes; both empty when none is close.
+func placeHint(pl *places.Catalogue, code string) (string, []string) {
+	ps := pl.Suggest(code, 3)
+	if len(ps) == 0 {
+		return "", nil
+	}
+	names := make([]string, len(ps))
+	codes := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = fmt.Sprintf("%s (%s)", p.Code, p.Name)
+		codes[i] = p.Code
+	}
+	return "; did you mean " + strings.Join(names, " or ") + "?", codes
+}
+
+// unknownPlace is the 404 of a place code the catalogue does not hold, in
+// parameter field, with the codes it may have meant.
+func unknownPlace(pl *places.Catalogue, field, code string) *httpapi.Error {
+	hint, codes := placeHint(pl, code)
+	e := httpapi.Errorf(httpapi.CodeUnknownPlace, field, "place %q is not in the place catalogue%s GET /v1/places lists them", code, hint)
+	if hint == "" {
+		e.Message = fmt.Sprintf("place %q is not in the place catalogue; GET /v1/places lists them", code)
+	}
+	e.Suggestions = codes
+	return e
 }

@@ -249,5 +249,7 @@ func savingsError(err error) *httpapi.Error {
 	case savings.CodeImplausibleValue:
 		return httpapi.Errorf(httpapi.CodeImplausibleValue, ie.Field, "%s", ie.Message)
 	}
-	return httpapi.Errorf(httpapi.CodeInvalidInitiative, ie.Field, "%s", ie.Message)
+	e := httpapi.Errorf(httpapi.CodeInvalidInitiative, ie.Field, "%s", ie.Message)
+	e.Suggestions = ie.Suggestions
+	return e
 }

@@ -94,6 +94,7 @@ func Serve(ctx context.Context, d Deps) (err error) {
 		}()
 		cfg.JetStream = js
 	}
+	cfg.Places = ch.Places
 	svc, err := New(cfg, conn, ch.Indicators, d.Log, d.Registry)
 	if err != nil {
 		return err

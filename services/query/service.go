@@ -22,6 +22,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/schemas"
 	"github.com/ounce-data/ounce/services/query/web"
 )
@@ -64,6 +65,11 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 	if cfg.Feeds == nil {
 		if cfg.Feeds, err = feedcat.Load(); err != nil {
 			return nil, fmt.Errorf("query service: load feed catalogue: %w", err)
+		}
+	}
+	if cfg.Places == nil {
+		if cfg.Places, err = places.Load(); err != nil {
+			return nil, fmt.Errorf("query service: load place catalogue: %w", err)
 		}
 	}
 	f := promauto.With(reg)

@@ -63,7 +63,9 @@ type InputError struct {
 	Field    string
 	Message  string
 	Problems []Problem
-	cause    error // e.g. a *NotEnoughDataError, for errors.As
+	// Suggestions are known codes a mistyped one may have meant.
+	Suggestions []string
+	cause       error // e.g. a *NotEnoughDataError, for errors.As
 }
 
 // Unwrap returns the error the InputError was made from, if any.
@@ -91,10 +93,15 @@ func (ps *problems) add(field, format string, args ...any) {
 
 // err is nil without problems, else one InputError holding them all.
 func (ps problems) err(code Code) error {
-	switch len(ps) {
-	case 0:
+	if len(ps) == 0 {
 		return nil
-	case 1:
+	}
+	return Problems(code, ps)
+}
+
+// Problems is one InputError holding every problem of ps (at least one).
+func Problems(code Code, ps []Problem) *InputError {
+	if len(ps) == 1 {
 		return &InputError{Code: code, Field: ps[0].Field, Message: ps[0].Message, Problems: ps}
 	}
 	parts := make([]string, len(ps))

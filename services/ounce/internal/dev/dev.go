@@ -217,6 +217,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return err
 	}
 	qcfg.JetStream = js
+	qcfg.Places = ch.Places
 	q, err := query.New(qcfg, conn, cat, log.With().Str("svc", "query").Logger(), reg)
 	if err != nil {
 		return err
