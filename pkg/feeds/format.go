@@ -83,6 +83,10 @@ type Stats struct {
 	// Flags counts observations and missing values by their source flag,
 	// status or footnote.
 	Flags map[string]int
+	// Incomplete says what the body lacks when it is not the whole of what
+	// the source declares (a first page of several, an answer cut at a
+	// next link); empty when it is whole. What was read is still good.
+	Incomplete string
 	// From and To bound the time the records cover, when the format
 	// stamps records with times (zero otherwise).
 	From, To time.Time

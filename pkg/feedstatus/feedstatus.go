@@ -58,6 +58,9 @@ type Status struct {
 	Observations        int        `json:"observations"`
 	DurationSeconds     float64    `json:"duration_seconds"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`
+	// Incomplete says what the last successful run's body lacks of what the
+	// source declares (it is partial); empty when it was whole.
+	Incomplete string `json:"incomplete,omitempty"`
 	// NextRun is when the feed is due again: a success plus the schedule,
 	// or a failure plus a backoff growing with ConsecutiveFailures.
 	NextRun time.Time `json:"next_run"`

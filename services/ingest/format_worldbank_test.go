@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,6 +138,19 @@ func rawRecords(t *testing.T, data []byte) []map[string]any {
 	return recs
 }
 
+// rawPages reads page and pages from a page's metadata with encoding/json.
+func rawPages(t *testing.T, data []byte) (page, pages int) {
+	t.Helper()
+	var elems []json.RawMessage
+	require.NoError(t, json.Unmarshal(data, &elems))
+	var md struct {
+		Page  int `json:"page"`
+		Pages int `json:"pages"`
+	}
+	require.NoError(t, json.Unmarshal(elems[0], &md))
+	return md.Page, md.Pages
+}
+
 func rawString(r map[string]any, obj, field string) string {
 	o, _ := r[obj].(map[string]any)
 	s, _ := o[field].(string)
@@ -181,6 +195,25 @@ func TestRunWorldBankFeedsFromMirror(t *testing.T) {
 			require.Equal(t, path, res.Source)
 			require.Zero(t, res.Duplicates)
 			require.Positive(t, res.Messages)
+
+			// A page that is not the last is partial, with what it lacks,
+			// in the result, the feed status and the metric; what it holds
+			// is published all the same.
+			page, pages := rawPages(t, data)
+			status, ok, err := e.in.Status(wbCtx(t), f.ID)
+			require.NoError(t, err)
+			require.True(t, ok)
+			partial := value(t, e.reg, "ounce_ingest_feed_partial", map[string]string{"feed": f.ID})
+			if page < pages {
+				want := fmt.Sprintf("page %d of %d", page, pages)
+				require.Contains(t, res.Incomplete, want)
+				require.Equal(t, res.Incomplete, status.Incomplete)
+				require.Equal(t, 1.0, partial)
+			} else {
+				require.Empty(t, res.Incomplete)
+				require.Empty(t, status.Incomplete)
+				require.Zero(t, partial)
+			}
 
 			// Every published observation, in order, equals the parser's.
 			msgs := e.messages(t)

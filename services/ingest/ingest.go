@@ -37,7 +37,10 @@ type Result struct {
 	Messages     int    // messages published
 	Duplicates   int    // messages JetStream acknowledged as duplicates
 	NotModified  bool   // the source answered 304: nothing was published
-	Duration     time.Duration
+	// Incomplete says what the body lacks of what the source declares (see
+	// feeds.Stats.Incomplete); what it holds was published.
+	Incomplete string
+	Duration   time.Duration
 }
 
 // Checkpoint is a feed's state after its last successful run, stored as
@@ -334,6 +337,9 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState, pr *progress, o 
 	ev := in.log.Info().Str("feed", f.ID).Int("rows", stats.Rows).Int("observations", n)
 	describe(ev, stats)
 	ev.Msg("feed parsed")
+	if res.Incomplete = stats.Incomplete; res.Incomplete != "" {
+		in.log.Warn().Str("feed", f.ID).Str("missing", res.Incomplete).Msg("feed body is partial; publishing what it holds")
+	}
 
 	pr.start(PhasePublish, size)
 	pr.p.ObservationsTotal = n

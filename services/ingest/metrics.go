@@ -30,6 +30,7 @@ type metrics struct {
 	nextRun             *prometheus.GaugeVec
 	leaseHeld           *prometheus.GaugeVec
 	leaseConflicts      *prometheus.CounterVec
+	partial             *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
@@ -88,6 +89,10 @@ func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
 			Name: "ounce_ingest_feed_lease_conflicts_total",
 			Help: "Times this worker found the feed's lease held by another worker.",
 		}, []string{"feed"}),
+		partial: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_partial",
+			Help: "1 when this worker's last successful run of the feed got less than the source declares (a first page of several), else 0.",
+		}, []string{"feed"}),
 	}
 	// Every series exists from the start, so rates and absence alerts work.
 	for _, id := range feedIDs {
@@ -98,6 +103,7 @@ func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
 		}
 		m.duration.WithLabelValues(id)
 		m.leaseHeld.WithLabelValues(id)
+		m.partial.WithLabelValues(id)
 		m.nextRun.WithLabelValues(id)
 		m.leaseConflicts.WithLabelValues(id)
 	}

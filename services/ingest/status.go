@@ -107,11 +107,23 @@ func (in *Ingester) recordRun(ctx context.Context, f feedcat.Feed, start time.Ti
 		st.LastError = recordedError(runErr, end)
 		st.ConsecutiveFailures = prev.ConsecutiveFailures + 1
 	case res.NotModified:
+		// The body is the one the last success read: as whole as it was.
 		st.Result = feedstatus.ResultNotModified
 		st.LastSuccess = &end
+		st.Incomplete = prev.Incomplete
 	default:
 		st.Result = feedstatus.ResultSuccess
 		st.LastSuccess = &end
+		st.Incomplete = res.Incomplete
+	}
+	if runErr == nil {
+		partial := 0.0
+		if st.Incomplete != "" {
+			partial = 1
+		}
+		in.m.partial.WithLabelValues(f.ID).Set(partial)
+	} else {
+		st.Incomplete = prev.Incomplete
 	}
 	st.NextRun = in.nextRun(f, end, st.ConsecutiveFailures)
 

@@ -18,6 +18,7 @@ import (
 const (
 	FeedOK       = "ok"        // the last run succeeded (new data or not modified)
 	FeedFailing  = "failing"   // one or more runs failed since the last success
+	FeedPartial  = "partial"   // the last success got less than the source declares (Missing says what)
 	FeedNeverRun = "never_run" // no worker has recorded a run
 )
 
@@ -54,6 +55,9 @@ type FeedEntry struct {
 	ConsecutiveFailures int     `json:"consecutive_failures"`
 	// Worker is the ingest worker that ran it last.
 	Worker string `json:"worker"`
+	// Missing says what a partial feed's last successful run lacks of what
+	// the source declares; absent when it got everything.
+	Missing string `json:"missing,omitempty"`
 }
 
 // feeds answers GET /v1/feeds: every feed of the catalogue, merged with
@@ -111,9 +115,13 @@ func feedEntry(f feedcat.Feed, st feedstatus.Status, ok bool) FeedEntry {
 		return e
 	}
 	e.Status = FeedOK
-	if st.ConsecutiveFailures > 0 {
+	switch {
+	case st.ConsecutiveFailures > 0:
 		e.Status = FeedFailing
+	case st.Incomplete != "":
+		e.Status = FeedPartial
 	}
+	e.Missing = st.Incomplete
 	e.Result, e.Worker = st.Result, st.Worker
 	e.LastAttempt, e.LastSuccess, e.NextRun = utcPtr(st.LastAttempt), st.LastSuccess, utcPtr(st.NextRun)
 	if e.LastSuccess != nil {

@@ -243,6 +243,7 @@ func (r *Reader) Stats() feeds.Stats {
 	s.SetDetail("spatial_types", types)
 	if r.nextLink != "" {
 		s.SetDetail("next_link", r.nextLink)
+		s.Incomplete = "the service cut the answer into pages and the body holds only the first; the rest is at its @odata.nextLink " + r.nextLink
 	}
 	return s
 }

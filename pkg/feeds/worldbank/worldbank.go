@@ -417,7 +417,8 @@ func (r *Reader) Metadata() Metadata { return r.meta }
 // with their records, skipped; Uncoded the places with an empty
 // countryiso3code, in order of first record, and UncodedRows their mapped
 // records, with or without a value. Details give the page metadata: page,
-// pages, total_records and source_last_updated.
+// pages, total_records and source_last_updated; a page that is not the
+// last makes the body Incomplete.
 func (r *Reader) Stats() feeds.Stats {
 	st := r.stats.Clone()
 	st.SetDetail("page", r.meta.Page)
@@ -425,6 +426,10 @@ func (r *Reader) Stats() feeds.Stats {
 	st.SetDetail("total_records", r.meta.Total)
 	if r.meta.LastUpdated != "" {
 		st.SetDetail("source_last_updated", r.meta.LastUpdated)
+	}
+	if r.meta.Page < r.meta.Pages {
+		st.Incomplete = fmt.Sprintf("page %d of %d: the source declares %d records, the body holds %d; the records of pages %d to %d are missing (ask for per_page of at least %d)",
+			r.meta.Page, r.meta.Pages, r.meta.Total, st.Rows, r.meta.Page+1, r.meta.Pages, r.meta.Total)
 	}
 	return st
 }

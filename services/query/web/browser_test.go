@@ -938,6 +938,12 @@ func TestIntegrationBrowserFeeds(t *testing.T) {
 		Feed: failFeed.ID, Worker: "w2", Result: feedstatus.ResultError, LastAttempt: at,
 		LastError: failure, ConsecutiveFailures: 3, NextRun: at.Add(20 * time.Minute),
 	}))
+	require.GreaterOrEqual(t, len(all), 4)
+	partialFeed, missing := all[3], "page 1 of 2: the records of page 2 are missing"
+	require.NoError(t, feedstatus.Put(ctx, kv, feedstatus.Status{
+		Feed: partialFeed.ID, Worker: "w1", Result: feedstatus.ResultSuccess, LastAttempt: at, LastSuccess: &at,
+		Rows: 10, Observations: 10, Incomplete: missing, NextRun: at.Add(partialFeed.Schedule),
+	}))
 
 	bctx, cons := startBrowser(t, browser)
 	require.NoError(t, chromedp.Do(bctx,
@@ -945,11 +951,11 @@ func TestIntegrationBrowserFeeds(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#feeds-table tr[data-feed="`+okFeed.ID+`"]`)),
 	))
 	type feedRow struct {
-		Feed, Status, Error, Rows string
+		Feed, Status, State, Error, Rows string
 	}
 	const readFeeds = `Array.from(document.querySelectorAll('#feeds-table tbody tr')).map((tr) => ({
-	  Feed: tr.dataset.feed, Status: tr.dataset.status, Error: tr.querySelector('td.error-text').textContent,
-	  Rows: tr.querySelector('td.num').dataset.value}))`
+	  Feed: tr.dataset.feed, Status: tr.dataset.status, State: tr.querySelector('td.state').textContent,
+	  Error: tr.querySelector('td.error-text').textContent, Rows: tr.querySelector('td.num').dataset.value}))`
 	rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]feedRow](readFeeds))
 	require.NoError(t, err)
 	require.Len(t, rows, len(all), "a row per declared feed")
@@ -957,7 +963,9 @@ func TestIntegrationBrowserFeeds(t *testing.T) {
 	for _, r := range rows {
 		byID[r.Feed] = r
 	}
-	require.Equal(t, feedRow{Feed: okFeed.ID, Status: "ok", Error: "—", Rows: "120"}, byID[okFeed.ID])
+	require.Equal(t, feedRow{Feed: okFeed.ID, Status: "ok", State: "ok", Error: "—", Rows: "120"}, byID[okFeed.ID])
+	require.Equal(t, feedRow{Feed: partialFeed.ID, Status: "partial", State: "partial: " + missing, Error: "—", Rows: "10"}, byID[partialFeed.ID],
+		"a partial feed says what it lacks")
 	require.Equal(t, "failing", byID[failFeed.ID].Status)
 	require.Contains(t, byID[failFeed.ID].Error, failure.Message)
 	require.Equal(t, "never_run", byID[all[2].ID].Status)

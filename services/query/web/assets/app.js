@@ -735,12 +735,13 @@
       }
       const list = r.body.feeds || [];
       message('feeds-message', list.length ? '' : 'No feed is declared.', 'info');
-      const states = {ok: 'ok', failing: 'failing', never_run: 'not run yet'};
+      const states = {ok: 'ok', partial: 'partial', failing: 'failing', never_run: 'not run yet'};
       const rows = list.map((f) => {
         const err = errorText(f.last_error);
         const status = f.status || (err ? 'failing' : f.last_success ? 'ok' : 'never_run');
         const state = (states[status] || status) +
-          (f.consecutive_failures > 1 ? ' (' + f.consecutive_failures + ' runs)' : '');
+          (f.consecutive_failures > 1 ? ' (' + f.consecutive_failures + ' runs)' : '') +
+          (f.missing ? ': ' + f.missing : '');
         const about = [f.format, f.domain, f.licence].filter((x) => x).join(' · ');
         return el('tr', {class: 'feed-' + status, 'data-feed': f.id, 'data-status': status},
           el('th', {scope: 'row'}, f.url ? link(f.url, f.id) : f.id, el('small', {class: 'about'}, about)),
