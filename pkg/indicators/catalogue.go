@@ -11,6 +11,7 @@ import (
 	"math"
 	"path"
 	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -44,6 +45,10 @@ type Indicator struct {
 	// of two other indicators, so that values of several places or periods
 	// aggregate as Σ numerator / Σ denominator rather than a mean of ratios.
 	Ratio *Ratio `yaml:"ratio" json:"ratio,omitempty"`
+	// Aggregation, for a rate or per-unit indicator whose parts the
+	// catalogue does not hold, says how its values of several places may
+	// combine, and why (IsRate: every rate has a Ratio or an Aggregation).
+	Aggregation *Aggregation `yaml:"aggregation" json:"aggregation,omitempty"`
 	// Range, when set, declares where values are plausible beyond what the
 	// unit says (Plausible); e.g. a growth rate in "%" from -100 up.
 	Range *Range `yaml:"range" json:"range,omitempty"`
@@ -55,6 +60,35 @@ type Ratio struct {
 	Numerator   string  `yaml:"numerator" json:"numerator"`
 	Denominator string  `yaml:"denominator" json:"denominator"`
 	Scale       float64 `yaml:"scale" json:"scale"`
+}
+
+// Rollups an Aggregation may declare.
+const (
+	// RollupNone: a mean or sum of the indicator over places means nothing
+	// (an age-adjusted rate, a per-unit figure without its parts): the
+	// query service refuses agg=avg and agg=sum of it, and serves only
+	// order statistics (min, max, median, count).
+	RollupNone = "none"
+)
+
+// Aggregation declares how a rate without declared parts rolls up.
+type Aggregation struct {
+	Rollup string `yaml:"rollup" json:"rollup"`
+	// Reason says why, for the analyst who asks for a mean anyway.
+	Reason string `yaml:"reason" json:"reason"`
+}
+
+// IsRate reports whether ind reads as a rate or a per-unit figure: its
+// code says "per" (co2_per_capita) or its unit divides ("t/person",
+// "deaths per 100,000", "EUR per inhabitant"); a flow per year ("t/year")
+// is not one, as its values add up.
+func (ind Indicator) IsRate() bool {
+	unit := strings.ToLower(ind.Unit)
+	if strings.HasSuffix(unit, "/year") || strings.HasSuffix(unit, " per year") {
+		return false
+	}
+	return strings.Contains(ind.Code, "_per_") ||
+		strings.Contains(unit, "/") || strings.HasPrefix(unit, "per ") || strings.Contains(unit, " per ")
 }
 
 // File is one catalogue file: defaults for its indicators, then the list.
@@ -208,6 +242,19 @@ func (ind *Indicator) check() error {
 		if r.Numerator == ind.Code || r.Denominator == ind.Code {
 			errs = append(errs, errors.New("ratio refers to the indicator itself"))
 		}
+	}
+	if a := ind.Aggregation; a != nil {
+		switch {
+		case ind.Ratio != nil:
+			errs = append(errs, errors.New("aggregation and ratio are both given; a ratio aggregates as Σ numerator / Σ denominator: drop aggregation"))
+		case a.Rollup != RollupNone:
+			errs = append(errs, fmt.Errorf("aggregation.rollup %q is not %q", a.Rollup, RollupNone))
+		case strings.TrimSpace(a.Reason) == "":
+			errs = append(errs, errors.New("aggregation.reason is missing: say why the indicator does not combine over places"))
+		}
+	}
+	if ind.IsRate() && ind.Ratio == nil && ind.Aggregation == nil {
+		errs = append(errs, fmt.Errorf("%s (unit %q) is a rate: declare its ratio: {numerator, denominator, scale} of catalogue indicators, or aggregation: {rollup: none, reason: …} saying why it has none", ind.Code, ind.Unit))
 	}
 	return errors.Join(errs...)
 }

@@ -63,3 +63,45 @@ func TestParseRejectsBadEntries(t *testing.T) {
 		})
 	}
 }
+
+func TestEveryRateDeclaresHowItCombines(t *testing.T) {
+	for _, tc := range []struct {
+		code, unit string
+		rate       bool
+	}{
+		{"owid.co2_per_capita", "t CO2/person", true},
+		{"cdc.vsrr.death_rate", "deaths per 100,000", true},
+		{"eurostat.nama.gdp_per_capita_eur", "EUR per inhabitant", true},
+		{"x.energy_intensity", "kWh/$", true},
+		{"waw.msw_generated", "t/year", false},
+		{"owid.co2", "Mt CO2", false},
+		{"SH.XPD.CHEX.GD.ZS", "% of GDP", false},
+	} {
+		require.Equal(t, tc.rate, indicators.Indicator{Code: tc.code, Unit: tc.unit}.IsRate(), "%s in %s", tc.code, tc.unit)
+	}
+	_, err := indicators.Parse([]byte(`licence: CC0
+indicators:
+  - {code: a.per_capita, name: A, unit: "t/person", polarity: lower}
+  - {code: b, name: B, unit: "kWh/$", polarity: lower, aggregation: {rollup: mean, reason: x}}
+  - {code: c, name: C, unit: "deaths per 100,000", polarity: lower, aggregation: {rollup: none}}
+  - {code: d, name: D, unit: "t", polarity: lower}
+  - {code: e, name: E, unit: "t/person", polarity: lower, ratio: {numerator: d, denominator: d, scale: 1}, aggregation: {rollup: none, reason: y}}
+  - {code: f, name: F, unit: "t/person", polarity: lower, aggregation: {rollup: none, reason: "no population here"}}
+`))
+	require.ErrorContains(t, err, `a.per_capita (unit "t/person") is a rate: declare its ratio`)
+	require.ErrorContains(t, err, `aggregation.rollup "mean" is not "none"`)
+	require.ErrorContains(t, err, "aggregation.reason is missing")
+	require.ErrorContains(t, err, "aggregation and ratio are both given")
+	require.NotContains(t, err.Error(), "(f)", "a rate with a reason is fine")
+
+	cat, err := indicators.Load()
+	require.NoError(t, err, "every rate of the catalogue declares its parts or why it has none")
+	n := 0
+	for _, ind := range cat.Indicators() {
+		if ind.IsRate() {
+			n++
+			require.True(t, ind.Ratio != nil || ind.Aggregation != nil, ind.Code)
+		}
+	}
+	require.Greater(t, n, 20, "the catalogue's rates")
+}

@@ -90,6 +90,10 @@ func parseAggregateParams(q url.Values, cat *indicators.Catalogue, pl *places.Ca
 		return p, httpapi.BadRequest("agg", "%s is a ratio (%s / %s); a sum of ratios means nothing: use agg=avg, which gives Σ %s / Σ %s",
 			p.Indicator.Code, p.Indicator.Ratio.Numerator, p.Indicator.Ratio.Denominator, p.Indicator.Ratio.Numerator, p.Indicator.Ratio.Denominator)
 	}
+	if a := p.Indicator.Aggregation; a != nil && a.Rollup == indicators.RollupNone && (p.Agg == AggAvg || p.Agg == AggSum) {
+		return p, httpapi.BadRequest("agg", "%s (%s) does not combine over places: %s; ask for agg=min, max, median or count, or for the places themselves with GET /v1/series",
+			p.Indicator.Code, p.Indicator.Unit, a.Reason)
+	}
 	return p, nil
 }
 

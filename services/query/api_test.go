@@ -356,6 +356,8 @@ func TestIntegrationErrors(t *testing.T) {
 		{name: "semicolon in geo", target: "/v1/series?indicator=owid.co2&geo=GBR;FRA", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "geo", errContains: "';'"},
 		{name: "a name for a code", target: "/v1/series?indicator=owid.co2&geo=France", wantStatus: 404, wantCode: httpapi.CodeUnknownPlace, wantField: "geo", errContains: "did you mean FRA (France)"},
 		{name: "unknown place in an aggregate", target: "/v1/aggregate?indicator=owid.co2&geo=fra", wantStatus: 404, wantCode: httpapi.CodeUnknownPlace, wantField: "geo", errContains: "did you mean FRA"},
+		{name: "a mean of rates without their parts", target: "/v1/aggregate?indicator=cdc.vsrr.death_rate&geo=USA", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "agg", errContains: "does not combine over places: age-adjusted"},
+		{name: "a sum of rates without their parts", target: "/v1/aggregate?indicator=ci.intensity_forecast&geo=GB&agg=sum", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "agg", errContains: "agg=min, max, median or count"},
 		{name: "too many geos", target: "/v1/series?indicator=owid.co2&geo=GBR,FRA,DEU,ITA,ESP", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "geo", errContains: "at most 4"},
 		{name: "malformed from", target: "/v1/series?indicator=owid.co2&from=last-year", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "from"},
 		{name: "malformed to", target: "/v1/series?indicator=owid.co2&to=2018-Q5", wantStatus: 400, wantCode: httpapi.CodeBadRequest, wantField: "to", errContains: "quarter"},

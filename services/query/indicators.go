@@ -28,7 +28,10 @@ type IndicatorEntry struct {
 	Licence     string              `json:"licence"`
 	Cadence     string              `json:"cadence"`
 	Ratio       *indicators.Ratio   `json:"ratio,omitempty"`
-	Coverage    Coverage            `json:"coverage"`
+	// Aggregation says how a rate without declared parts combines over
+	// places, and why (absent for other indicators).
+	Aggregation *indicators.Aggregation `json:"aggregation,omitempty"`
+	Coverage    Coverage                `json:"coverage"`
 }
 
 // Coverage is what ClickHouse holds for one indicator. First, Last and
@@ -103,7 +106,7 @@ func indicatorEntry(ind indicators.Indicator, cov map[string]coverageRow) Indica
 	e := IndicatorEntry{
 		Code: ind.Code, Name: ind.Name, Unit: ind.Unit, Polarity: ind.Polarity, Domain: ind.Domain,
 		Description: ind.Description, Producer: ind.Producer, URL: ind.URL, Licence: ind.Licence, Cadence: ind.Cadence,
-		Ratio: ind.Ratio,
+		Ratio: ind.Ratio, Aggregation: ind.Aggregation,
 	}
 	if c, ok := cov[ind.Code]; ok {
 		loaded := c.LastLoadedAt.UTC()

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -510,4 +511,65 @@ func ExampleReader_All() {
 	// Output:
 	// owid.co2 XXA 2000 1.5 Mt CO2
 	// 2 1 1 [{ Example region owid:example-region}]
+}
+
+// Every ratio the catalogue declares for an OWID column reproduces OWID's
+// own published value from the declared parts, read from the raw file: so
+// that Σ numerator / Σ denominator is the roll-up of the same quantity.
+// The parts are published rounded (CO2 to 0.001 Mt, which is most of a
+// small island's emissions), so a row agrees when it is within what that
+// rounding moves the quotient, plus 1 %; every row of the recording does.
+func TestDeclaredRatiosReproduceThePublishedValues(t *testing.T) {
+	rec := feedtest.Load(t, feedID)
+	raw := readRaw(t, rec.Data)
+	byCode := map[string]string{} // indicator code -> column
+	for col, c := range rec.Columns {
+		byCode[c.Indicator] = col
+	}
+	checked := 0
+	for _, ind := range rec.Catalogue.Indicators {
+		if ind.Ratio == nil {
+			continue
+		}
+		num, den := byCode[ind.Ratio.Numerator], byCode[ind.Ratio.Denominator]
+		require.NotEmpty(t, num, "%s: numerator %s is an OWID column", ind.Code, ind.Ratio.Numerator)
+		require.NotEmpty(t, den, "%s: denominator %s is an OWID column", ind.Code, ind.Ratio.Denominator)
+		rows, off := 0, 0
+		for _, r := range raw.rows {
+			if r[raw.col["iso_code"]] == "" {
+				continue
+			}
+			vs, ns, ds := r[raw.col[ind.Column]], r[raw.col[num]], r[raw.col[den]]
+			if vs == "" || ns == "" || ds == "" {
+				continue
+			}
+			v, err1 := strconv.ParseFloat(vs, 64)
+			n, err2 := strconv.ParseFloat(ns, 64)
+			d, err3 := strconv.ParseFloat(ds, 64)
+			require.NoError(t, errors.Join(err1, err2, err3))
+			if d <= 0 {
+				continue
+			}
+			rows++
+			got := n / d * ind.Ratio.Scale
+			rounding := (halfUnit(ns)/d + math.Abs(n)*halfUnit(ds)/(d*d)) * math.Abs(ind.Ratio.Scale)
+			if diff := math.Abs(got - v); diff > 0.001+rounding+0.01*math.Abs(v) {
+				off++
+			}
+		}
+		require.Positive(t, rows, ind.Code)
+		require.Zero(t, off, "%s = %s / %s × %g: %d of %d rows off by more than their rounding and 1 %%", ind.Code, num, den, ind.Ratio.Scale, off, rows)
+		checked++
+	}
+	require.GreaterOrEqual(t, checked, 15, "the declared ratios of the OWID catalogue")
+}
+
+// halfUnit is half a unit of the last decimal written in s: how far the
+// rounded number may be from the one it was rounded from.
+func halfUnit(s string) float64 {
+	_, frac, ok := strings.Cut(s, ".")
+	if !ok {
+		return 0.5
+	}
+	return 0.5 * math.Pow(10, -float64(len(frac)))
 }
