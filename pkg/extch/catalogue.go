@@ -37,10 +37,11 @@ func SyncCatalogue(ctx context.Context, conn driver.Conn, cat *indicators.Catalo
 	var changed []indicators.Indicator
 	for _, ind := range inds {
 		cur := ind
-		// Neither the source column, the ratio nor the plausible range is
-		// a column of the indicators table: compare what the table holds.
-		cur.Column, cur.Ratio, cur.Range = "", nil, nil
-		if current[ind.Code] != cur {
+		// Neither the source column, the ratio, the aggregation, the
+		// source order nor the plausible range is a column of the
+		// indicators table: compare what the table holds.
+		cur.Column, cur.Ratio, cur.Aggregation, cur.Sources, cur.Range = "", nil, nil, nil, nil
+		if held, ok := current[ind.Code]; !ok || !sameRow(held, cur) {
 			changed = append(changed, ind)
 		}
 	}
@@ -64,6 +65,13 @@ func SyncCatalogue(ctx context.Context, conn driver.Conn, cat *indicators.Catalo
 		return fmt.Errorf("insert indicators: %w", err)
 	}
 	return nil
+}
+
+// sameRow reports whether a and b hold the same columns of the indicators
+// table.
+func sameRow(a, b indicators.Indicator) bool {
+	return a.Code == b.Code && a.Name == b.Name && a.Unit == b.Unit && a.Polarity == b.Polarity && a.Domain == b.Domain &&
+		a.Description == b.Description && a.Producer == b.Producer && a.URL == b.URL && a.Licence == b.Licence && a.Cadence == b.Cadence
 }
 
 // KnownIndicators returns the set of indicator codes in the indicators table.

@@ -10,11 +10,13 @@ import (
 	"io/fs"
 	"math"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/schemas"
 )
 
@@ -49,6 +51,11 @@ type Indicator struct {
 	// catalogue does not hold, says how its values of several places may
 	// combine, and why (IsRate: every rate has a Ratio or an Aggregation).
 	Aggregation *Aggregation `yaml:"aggregation" json:"aggregation,omitempty"`
+	// Sources is the order in which sources are preferred when several
+	// hold a value of one fact (indicator, place, period, breakdown): the
+	// first listed that has it is served (SourceRank). Set on the file for
+	// all its indicators; empty means the default rule.
+	Sources []string `yaml:"sources" json:"sources,omitempty"`
 	// Range, when set, declares where values are plausible beyond what the
 	// unit says (Plausible); e.g. a growth rate in "%" from -100 up.
 	Range *Range `yaml:"range" json:"range,omitempty"`
@@ -93,12 +100,14 @@ func (ind Indicator) IsRate() bool {
 
 // File is one catalogue file: defaults for its indicators, then the list.
 type File struct {
-	Name       string      `yaml:"-"`
-	Producer   string      `yaml:"producer"`
-	URL        string      `yaml:"url"`
-	Licence    string      `yaml:"licence"`
-	Domain     string      `yaml:"domain"`
-	Cadence    string      `yaml:"cadence"`
+	Name     string `yaml:"-"`
+	Producer string `yaml:"producer"`
+	URL      string `yaml:"url"`
+	Licence  string `yaml:"licence"`
+	Domain   string `yaml:"domain"`
+	Cadence  string `yaml:"cadence"`
+	// Sources is the default source order of the file's indicators.
+	Sources    []string    `yaml:"sources"`
 	Indicators []Indicator `yaml:"indicators"`
 	// CSV is the file layout of a CSV feed, for formats that read one
 	// (pkg/feeds/mappedcsv checks it); nil when the file has no csv block.
@@ -203,6 +212,9 @@ func Parse(data []byte) (*File, error) {
 		if ind.Cadence == "" {
 			ind.Cadence = f.Cadence
 		}
+		if ind.Sources == nil {
+			ind.Sources = f.Sources
+		}
 		if err := ind.check(); err != nil {
 			errs = append(errs, fmt.Errorf("indicators[%d] (%s): %w", i, ind.Code, err))
 		}
@@ -253,10 +265,35 @@ func (ind *Indicator) check() error {
 			errs = append(errs, errors.New("aggregation.reason is missing: say why the indicator does not combine over places"))
 		}
 	}
+	seen := map[string]bool{}
+	for _, src := range ind.Sources {
+		switch {
+		case !observation.ValidSource(src):
+			errs = append(errs, fmt.Errorf("sources: %q is not a source id (a feed id, or partner:<id>)", src))
+		case seen[src]:
+			errs = append(errs, fmt.Errorf("sources: %q is listed twice; the order must be one", src))
+		}
+		seen[src] = true
+	}
 	if ind.IsRate() && ind.Ratio == nil && ind.Aggregation == nil {
 		errs = append(errs, fmt.Errorf("%s (unit %q) is a rate: declare its ratio: {numerator, denominator, scale} of catalogue indicators, or aggregation: {rollup: none, reason: …} saying why it has none", ind.Code, ind.Unit))
 	}
 	return errors.Join(errs...)
+}
+
+// SourceRank orders the sources of one fact, lowest first: a source
+// listed in Sources ranks by its place there; then every feed not listed;
+// then every partner ("partner:…") not listed. Between sources of one rank
+// the newer vintage (the higher version) is preferred, then the lower id,
+// so that the choice never depends on storage order.
+func (ind Indicator) SourceRank(source string) int {
+	if i := slices.Index(ind.Sources, source); i >= 0 {
+		return i
+	}
+	if strings.HasPrefix(source, "partner:") {
+		return len(ind.Sources) + 1
+	}
+	return len(ind.Sources)
 }
 
 // Indicator returns the entry for code.

@@ -281,6 +281,10 @@ func Float(v float64) *float64 { return &v }
 // (^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$), for adapters that build codes.
 func ValidGeo(s string) bool { return geoRE.MatchString(s) }
 
+// ValidSource reports whether s is a source id: a feed id (lower-case
+// letters, digits, '-') or partner:<id>.
+func ValidSource(s string) bool { return sourceRE.MatchString(s) }
+
 // ValidDimKey reports whether s is a well-formed dims key (^[a-z][a-z0-9_]{0,31}$).
 func ValidDimKey(s string) bool { return dimKeyRE.MatchString(s) }
 

@@ -37,7 +37,7 @@ const (
 
 var aggregateParamNames = map[string]bool{
 	"indicator": true, "geo": true, "level": true, "from": true, "to": true, "dims": true,
-	"by": true, "agg": true, "format": true, "max_rows": true,
+	"by": true, "agg": true, "format": true, "max_rows": true, "source": true,
 }
 
 // aggregateParams is a parsed GET /v1/aggregate request.
@@ -196,6 +196,14 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, tooManyRows("the aggregate reads", limit, s.cfg))
 		return
 	}
+	// One value per fact, so that a place is counted once and only the
+	// sources used reach the provenance.
+	rows = preferSources(rows, func(code string) indicators.Indicator {
+		if ind, ok := s.cat.Indicator(code); ok {
+			return *ind
+		}
+		return indicators.Indicator{Code: code}
+	})
 	resp := buildAggregate(p, groups, rows)
 	if form == formatCSV {
 		t := newCSVTable("indicator", "agg", "method", "geo", "period", "dims", "value", "unit", "values", "members")

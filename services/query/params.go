@@ -22,7 +22,8 @@ var (
 )
 
 // seriesParamNames are the parameters GET /v1/series understands.
-var seriesParamNames = map[string]bool{"indicator": true, "geo": true, "from": true, "to": true, "dims": true, "format": true, "max_rows": true}
+var seriesParamNames = map[string]bool{"indicator": true, "geo": true, "from": true, "to": true, "dims": true, "format": true, "max_rows": true,
+	"source": true, "sources": true}
 
 // seriesParams is a parsed, valid GET /v1/series request.
 type seriesParams struct {
@@ -32,6 +33,12 @@ type seriesParams struct {
 	// DimPairs are canonical "k=v" pairs (escaped as in observation.Dims)
 	// every returned series' breakdown must contain.
 	DimPairs []string
+	// Source, when set (source=ID), selects the values of that one source;
+	// AllSources (sources=all, series only) serves every source's value of
+	// each fact, each labelled. Otherwise each fact is served once, from
+	// the source its indicator prefers (preferSources).
+	Source     string
+	AllSources bool
 }
 
 // parseQuery reads a raw query string like url.ParseQuery, but reports the
@@ -154,6 +161,22 @@ func parseSelection(q url.Values, cat *indicators.Catalogue, pl *places.Catalogu
 		p.DimPairs = append(p.DimPairs, observation.Dims{k: val}.Canonical())
 	}
 	sort.Strings(p.DimPairs)
+
+	if v, given := q["source"]; given {
+		p.Source = strings.TrimSpace(v[0])
+		if !observation.ValidSource(p.Source) {
+			return p, httpapi.BadRequest("source", "source %q is not a source id: a feed id (GET /v1/feeds lists them) or partner:<id>", v[0])
+		}
+	}
+	if v, given := q["sources"]; given {
+		if strings.TrimSpace(v[0]) != "all" {
+			return p, httpapi.BadRequest("sources", "sources %q: the one value is sources=all (every source's value of each fact); leave it out for one value per fact", v[0])
+		}
+		if p.Source != "" {
+			return p, httpapi.BadRequest("sources", "give source=ID (one source) or sources=all (every source), not both")
+		}
+		p.AllSources = true
+	}
 	return p, nil
 }
 

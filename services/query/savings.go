@@ -138,6 +138,9 @@ func (s *Service) yearly(ctx context.Context, ind *indicators.Indicator, geo str
 // place.
 func yearlySeries(ind *indicators.Indicator, geos []string, rows []observationRow) (map[string]savings.Series, error) {
 	indicator, unit := ind.Code, ind.Unit
+	// One value per year, from the source the catalogue prefers, as the
+	// series and the aggregate serve it.
+	rows = preferSources(rows, func(string) indicators.Indicator { return *ind })
 	byGeoDims := map[string]map[string][]observationRow{}
 	for _, r := range rows {
 		if byGeoDims[r.Geo] == nil {

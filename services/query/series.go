@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -76,6 +77,10 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 	if len(rows) > limit {
 		httpapi.WriteError(w, tooManyRows("the request matches", limit, s.cfg))
 		return
+	}
+	if !p.AllSources {
+		ind := *p.Indicator
+		rows = preferSources(rows, func(string) indicators.Indicator { return ind })
 	}
 	resp := buildSeries(p, rows)
 	if form == formatCSV {

@@ -67,6 +67,9 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 			return nil, fmt.Errorf("query service: load feed catalogue: %w", err)
 		}
 	}
+	if err := feedcat.CheckSources(cat, cfg.Feeds); err != nil {
+		return nil, fmt.Errorf("query service: %w", err)
+	}
 	if cfg.Places == nil {
 		if cfg.Places, err = places.Load(); err != nil {
 			return nil, fmt.Errorf("query service: load place catalogue: %w", err)

@@ -185,6 +185,10 @@ func whereSelection(b *strings.Builder, args []any, p seriesParams) []any {
 		b.WriteString("\n  AND has(splitByChar('&', dims), ?)")
 		args = append(args, pair)
 	}
+	if p.Source != "" {
+		b.WriteString("\n  AND source = ?")
+		args = append(args, p.Source)
+	}
 	return args
 }
 

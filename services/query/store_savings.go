@@ -9,7 +9,7 @@ import (
 )
 
 // yearlyColumns are the observations columns a savings report reads.
-var yearlyColumns = []string{"geo", "dims", "period_start", "value", "source", "source_url", "licence", "retrieved_at"}
+var yearlyColumns = []string{"geo", "dims", "period_start", "value", "source", "version", "source_url", "licence", "retrieved_at"}
 
 // yearlySQL reads the yearly values of one indicator in some places.
 var yearlySQL = "SELECT " + strings.Join(yearlyColumns, ", ") + `
