@@ -51,10 +51,27 @@ func SyncPlaces(ctx context.Context, conn driver.Conn, cat *places.Catalogue) er
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("read place_codes: %w", err)
 	}
+	rows, err = conn.Query(ctx, `SELECT code, hierarchy FROM place_hierarchies FINAL`)
+	if err != nil {
+		return fmt.Errorf("read place_hierarchies: %w", err)
+	}
+	for rows.Next() {
+		var code, hierarchy string
+		if err := rows.Scan(&code, &hierarchy); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("read place_hierarchies: %w", err)
+		}
+		p := current[code]
+		p.Hierarchy = hierarchy
+		current[code] = p
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read place_hierarchies: %w", err)
+	}
 	var changed []places.Place
 	for _, p := range cat.List() {
 		cur := current[p.Code]
-		if cur.Name != p.Name || cur.Level != p.Level || cur.Parent != p.Parent || cur.Alpha2 != p.Alpha2 ||
+		if cur.Name != p.Name || cur.Level != p.Level || cur.Parent != p.Parent || cur.Alpha2 != p.Alpha2 || cur.Hierarchy != p.Hierarchy ||
 			cur.M49 != p.M49 || !slices.Equal(cur.Aliases, p.Aliases) && len(cur.Aliases)+len(p.Aliases) > 0 {
 			changed = append(changed, p)
 		}
@@ -92,6 +109,19 @@ func SyncPlaces(ctx context.Context, conn driver.Conn, cat *places.Catalogue) er
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("insert place_codes: %w", err)
+	}
+	batch, err = conn.PrepareBatch(ctx, `INSERT INTO place_hierarchies (code, hierarchy, version)`)
+	if err != nil {
+		return fmt.Errorf("prepare place_hierarchies insert: %w", err)
+	}
+	for _, p := range changed {
+		if err := batch.Append(p.Code, p.Hierarchy, version); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("append place hierarchy %s: %w", p.Code, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("insert place_hierarchies: %w", err)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -70,6 +71,11 @@ type Place struct {
 	Alpha2  string   `yaml:"alpha2,omitempty" json:"alpha2,omitempty"`
 	M49     string   `yaml:"m49,omitempty" json:"m49,omitempty"`
 	Aliases []string `yaml:"aliases,omitempty" json:"aliases,omitempty"`
+	// Hierarchy names the alternative grouping the place belongs to under
+	// its parent ("gb-nations"); empty for the parent's default one. A
+	// roll-up follows one hierarchy, never two, so that a place is not
+	// counted twice (Great Britain by DNO regions, or by nations).
+	Hierarchy string `yaml:"hierarchy,omitempty" json:"hierarchy,omitempty"`
 }
 
 // File is one catalogue file.
@@ -203,7 +209,18 @@ var parentLevels = map[Level][]Level{
 	Aggregate:   nil,
 }
 
+// hierarchyRE is the form of a hierarchy name.
+var hierarchyRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
 func (c *Catalogue) checkParent(p *Place) error {
+	if p.Hierarchy != "" {
+		if !hierarchyRE.MatchString(p.Hierarchy) {
+			return fmt.Errorf("hierarchy %q: want 1-32 lower-case letters, digits or '-', starting with a letter", p.Hierarchy)
+		}
+		if p.Parent == "" {
+			return fmt.Errorf("hierarchy %s: a place in a named hierarchy needs a parent", p.Hierarchy)
+		}
+	}
 	want := parentLevels[p.Level]
 	if p.Parent == "" {
 		if len(want) > 0 {
@@ -261,6 +278,23 @@ func (c *Catalogue) List(levels ...Level) []Place {
 			out = append(out, *p)
 		}
 	}
+	return out
+}
+
+// Hierarchies lists the named hierarchies of the children of code, sorted;
+// the default one ("") is not listed.
+func (c *Catalogue) Hierarchies(code string) []string {
+	seen := map[string]bool{}
+	for _, p := range c.byCode {
+		if p.Parent == code && p.Hierarchy != "" {
+			seen[p.Hierarchy] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for h := range seen {
+		out = append(out, h)
+	}
+	slices.Sort(out)
 	return out
 }
 

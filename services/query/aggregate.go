@@ -37,7 +37,7 @@ const (
 
 var aggregateParamNames = map[string]bool{
 	"indicator": true, "geo": true, "level": true, "from": true, "to": true, "dims": true,
-	"by": true, "agg": true, "format": true, "max_rows": true, "source": true,
+	"by": true, "agg": true, "format": true, "max_rows": true, "source": true, "hierarchy": true,
 }
 
 // aggregateParams is a parsed GET /v1/aggregate request.
@@ -47,11 +47,14 @@ type aggregateParams struct {
 	ByGeo  bool
 	ByTime bool
 	Agg    string
+	// Hierarchy is the named grouping places roll up along ("" the
+	// default one).
+	Hierarchy string
 }
 
 func parseAggregateParams(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
 	var p aggregateParams
-	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, from, to, dims, by, agg, format and max_rows"); err != nil {
+	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, hierarchy, from, to, dims, by, agg, source, format and max_rows"); err != nil {
 		return p, err
 	}
 	sel, err := parseSelection(q, cat, pl, maxGeos)
@@ -60,6 +63,7 @@ func parseAggregateParams(q url.Values, cat *indicators.Catalogue, pl *places.Ca
 	}
 	p.seriesParams = sel
 	p.Level = strings.TrimSpace(q.Get("level"))
+	p.Hierarchy = strings.TrimSpace(q.Get("hierarchy"))
 	switch {
 	case len(p.Geos) == 0 && p.Level == "":
 		return p, httpapi.BadRequest("geo", "name the places to aggregate: geo=GBR,FRA (each rolled up from its members) or level=country (every place at that level)")
@@ -103,7 +107,10 @@ type AggregateResponse struct {
 	Agg       string       `json:"agg"`
 	// Method is "values" (agg over the stored values) or "ratio_of_sums"
 	// (a ratio indicator averaged as Σ numerator / Σ denominator × scale).
-	Method     string            `json:"method"`
+	Method string `json:"method"`
+	// Hierarchy is the named grouping places were rolled up along; absent
+	// for the default one.
+	Hierarchy  string            `json:"hierarchy,omitempty"`
 	Ratio      *indicators.Ratio `json:"ratio,omitempty"`
 	By         []string          `json:"by"`
 	Groups     []AggregateGroup  `json:"groups"`
@@ -227,11 +234,15 @@ type aggGroup struct {
 // A geo the catalogue does not know stands for itself when it has data of
 // its own, so feeds whose places are not catalogued yet still aggregate.
 func aggregateGroups(p aggregateParams, tree *placeTree, has map[string]bool) ([]aggGroup, *httpapi.Error) {
+	if p.Hierarchy != "" && !slices.Contains(tree.hierarchies(), p.Hierarchy) {
+		return nil, httpapi.BadRequest("hierarchy", "hierarchy %q is not in the place catalogue; the named ones are %s (leave it out for the default roll-up)",
+			p.Hierarchy, strings.Join(tree.hierarchies(), ", "))
+	}
 	var out []aggGroup
 	if p.Level != "" {
 		for _, pl := range tree.list {
 			if pl.Level == p.Level {
-				out = append(out, aggGroup{geo: pl.Code, members: tree.members(pl.Code, has)})
+				out = append(out, aggGroup{geo: pl.Code, members: tree.members(pl.Code, has, p.Hierarchy)})
 			}
 		}
 		if len(out) == 0 {
@@ -240,7 +251,7 @@ func aggregateGroups(p aggregateParams, tree *placeTree, has map[string]bool) ([
 		return out, nil
 	}
 	for _, g := range p.Geos {
-		out = append(out, aggGroup{geo: g, members: tree.members(g, has)})
+		out = append(out, aggGroup{geo: g, members: tree.members(g, has, p.Hierarchy)})
 	}
 	return out, nil
 }
@@ -252,6 +263,7 @@ func buildAggregate(p aggregateParams, groups []aggGroup, rows []observationRow)
 		Indicator: indicatorRef(ind),
 		Agg:       p.Agg,
 		Method:    MethodValues,
+		Hierarchy: p.Hierarchy,
 		By:        []string{},
 		Groups:    []AggregateGroup{},
 	}

@@ -71,7 +71,7 @@ func parseQuery(raw string) (url.Values, *httpapi.Error) {
 // parseSeriesParams reads the query string of GET /v1/series. It needs no
 // server: every problem is a client mistake reported as a 4xx Error.
 func parseSeriesParams(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
-	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims, format and max_rows"); err != nil {
+	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims, source, sources, format and max_rows"); err != nil {
 		return seriesParams{}, err
 	}
 	return parseSelection(q, cat, pl, maxGeos)

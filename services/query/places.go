@@ -24,6 +24,9 @@ type Place struct {
 	Name   string `json:"name"`
 	Level  string `json:"level"`
 	Parent string `json:"parent"` // the next level up; "" at the top
+	// Hierarchy is the named grouping the place belongs to under its
+	// parent (aggregate's hierarchy=); absent for the default one.
+	Hierarchy string `json:"hierarchy,omitempty"`
 }
 
 // PlacesResponse is the body of GET /v1/places.
@@ -53,16 +56,20 @@ func newPlaceTree(list []Place) *placeTree {
 	return t
 }
 
-// members are the places whose values make up code's roll-up, sorted and
-// distinct. Walking down from code, the first descendant on each path
-// that has data of its own (has) counts and stops the walk — so a country
-// counts once even when the catalogue also holds its subdivisions (GBR
-// and the Carbon Intensity regions). Publisher aggregates never count.
-// When nothing below code holds data, code stands for itself.
-func (t *placeTree) members(code string, has map[string]bool) []string {
+// members are the places whose values make up code's roll-up along
+// hierarchy, sorted and distinct. Walking down from code, the first
+// descendant on each path that has data of its own (has) counts and stops
+// the walk — so a country counts once even when the catalogue also holds
+// its subdivisions (GBR and the Carbon Intensity regions). At each place
+// the walk follows the children of the named hierarchy when it has some,
+// else its default children: never both, so that Great Britain rolls up
+// from its DNO regions or from its nations, not from the two sets.
+// Publisher aggregates never count. When nothing below code holds data,
+// code stands for itself.
+func (t *placeTree) members(code string, has map[string]bool, hierarchy string) []string {
 	var out []string
 	seen := map[string]bool{code: true}
-	stack := slices.Clone(t.children[code])
+	stack := t.childrenIn(code, hierarchy)
 	for len(stack) > 0 {
 		c := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -77,12 +84,46 @@ func (t *placeTree) members(code string, has map[string]bool) []string {
 		case has[c]:
 			out = append(out, c)
 		case len(t.children[c]) > 0:
-			stack = append(stack, t.children[c]...)
+			stack = append(stack, t.childrenIn(c, hierarchy)...)
 		}
 	}
 	if len(out) == 0 {
 		// Nothing below holds data: the place's own values, if any.
 		return []string{code}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// childrenIn are code's children in hierarchy when it has some there, else
+// its default children.
+func (t *placeTree) childrenIn(code, hierarchy string) []string {
+	var named, plain []string
+	for _, c := range t.children[code] {
+		switch h := t.byCode[c].Hierarchy; {
+		case h == "":
+			plain = append(plain, c)
+		case h == hierarchy:
+			named = append(named, c)
+		}
+	}
+	if hierarchy != "" && len(named) > 0 {
+		return named
+	}
+	return plain
+}
+
+// hierarchies lists the named hierarchies of the tree, sorted.
+func (t *placeTree) hierarchies() []string {
+	seen := map[string]bool{}
+	for _, p := range t.list {
+		if p.Hierarchy != "" {
+			seen[p.Hierarchy] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for h := range seen {
+		out = append(out, h)
 	}
 	sort.Strings(out)
 	return out

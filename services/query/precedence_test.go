@@ -3,7 +3,9 @@ package query_test
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -75,7 +77,7 @@ func TestIntegrationOneValuePerFact(t *testing.T) {
 
 	for target, field := range map[string]string{
 		base + "&sources=some":                                         "sources",
-		base + "&source=Bad%20Source":                                    "source",
+		base + "&source=Bad%20Source":                                  "source",
 		base + "&source=" + api + "&sources=all":                       "sources",
 		"/v1/aggregate?indicator=" + code + "&geo=m49:150&sources=all": "sources",
 	} {
@@ -83,4 +85,44 @@ func TestIntegrationOneValuePerFact(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, rec.Code, target)
 		require.Contains(t, rec.Body.String(), `"field":"`+field+`"`, target)
 	}
+}
+
+// TestIntegrationGreatBritainRollsUpAlongOneHierarchy: Great Britain's
+// default roll-up is its 14 DNO regions; hierarchy=gb-nations rolls it up
+// from England, Scotland and Wales instead; never from the 17 together.
+func TestIntegrationGreatBritainRollsUpAlongOneHierarchy(t *testing.T) {
+	f := newFixture(t, query.Config{})
+	const code = "ci.generation_share"
+	half := observation.Period{Grain: observation.GrainHalfHour, Start: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var os []observation.Observation
+	for id := 1; id <= 17; id++ {
+		o := obs(code, "ci:"+strconv.Itoa(id), half, float64(id), 1, observation.Dims{"fuel": "wind"})
+		o.Source, o.Unit = "carbonintensity-regional", "%"
+		os = append(os, o)
+	}
+	insert(t, f.ch, os...)
+	members := func(target string) ([]string, string) {
+		t.Helper()
+		rec := f.get(t, target)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		agg := decode[query.AggregateResponse](t, rec)
+		require.Len(t, agg.Groups, 1)
+		return agg.Groups[0].Members, agg.Hierarchy
+	}
+	var dno, nations []string
+	for id := 1; id <= 14; id++ {
+		dno = append(dno, "ci:"+strconv.Itoa(id))
+	}
+	nations = []string{"ci:15", "ci:16", "ci:17"}
+	slices.Sort(dno)
+	got, h := members("/v1/aggregate?indicator=" + code + "&geo=GB")
+	require.Equal(t, dno, got, "the DNO regions by default")
+	require.Empty(t, h)
+	got, h = members("/v1/aggregate?indicator=" + code + "&geo=GB&hierarchy=gb-nations")
+	require.Equal(t, nations, got, "the nations when asked")
+	require.Equal(t, "gb-nations", h)
+
+	rec := f.get(t, "/v1/aggregate?indicator="+code+"&geo=GB&hierarchy=counties")
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Contains(t, rec.Body.String(), `the named ones are gb-nations`)
 }
