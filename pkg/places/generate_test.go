@@ -101,7 +101,8 @@ func TestGeneratedFiles(t *testing.T) {
 			"# codes and entities without a code (owid:<slug of the name>, as pkg/feeds/owid and\n" +
 			"# the grapher feeds name them), generated from the OWID CO2 dataset and the grapher\n" +
 			"# diabetes chart by `go test ./places -run TestGeneratedFiles -update` in pkg.\n" +
-			"# They are aggregates or historical or non-ISO entities; none is mistaken for a country.\n",
+			"# They are aggregates or historical or non-ISO entities, each reviewed in entities.yaml;\n" +
+			"# the entities that are countries (Kosovo, Macao…) are left out: they file under the country.\n",
 	}
 	files["aggregates-worldbank.yaml"] = genWorldBank
 	files["aggregates-owid.yaml"] = genOWID
@@ -198,6 +199,7 @@ func readCSV(t *testing.T, path string, skip int) [][]string {
 func genWorldBank(t *testing.T) []places.Place {
 	dir := filepath.Join(testenv.SharedDataDir(t), "worldbank", "bulk_csv")
 	const stem = "API_SH.XPD.CHEX.GD.ZS_DS2_en_csv_v2_33342.csv"
+	wbCountries, wbAggregates := reviewedEntities(t)
 	region := map[string]string{}
 	for _, r := range readCSV(t, filepath.Join(dir, "Metadata_Country_"+stem), 0)[1:] {
 		region[r[0]] = r[1]
@@ -217,6 +219,10 @@ func genWorldBank(t *testing.T) []places.Place {
 			if iso[code] {
 				continue // an economy that is a country
 			}
+			if wbCountries[code] {
+				continue // reviewed: a country, its observations go to its code
+			}
+			require.True(t, wbAggregates[code], "World Bank economy %s (%q) has no ISO code and is not reviewed: list it in schemas/places/entities.yaml as a country or an aggregate", code, name)
 			name += " (World Bank economy without an ISO 3166 code)"
 		}
 		out = append(out, places.Place{Code: code, Name: name, Level: places.Aggregate})
@@ -252,8 +258,28 @@ func genWorldBank(t *testing.T) []places.Place {
 	return out
 }
 
+// reviewedEntities reads schemas/places/entities.yaml: the entities that
+// are countries, and those reviewed as aggregates.
+func reviewedEntities(t *testing.T) (countries, aggregates map[string]bool) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(placesDir(t), "entities.yaml"))
+	require.NoError(t, err)
+	f, err := places.Parse(data)
+	require.NoError(t, err)
+	require.NotNil(t, f.Entities)
+	countries, aggregates = map[string]bool{}, map[string]bool{}
+	for _, c := range f.Entities.Countries {
+		countries[c.Entity] = true
+	}
+	for _, a := range f.Entities.Aggregates {
+		aggregates[a] = true
+	}
+	return countries, aggregates
+}
+
 func genOWID(t *testing.T) []places.Place {
 	dir := filepath.Join(testenv.SharedDataDir(t), "owid")
+	countries, aggregates := reviewedEntities(t)
 	seen := map[string]bool{}
 	var out []places.Place
 	add := func(code, name string) {
@@ -262,10 +288,12 @@ func genOWID(t *testing.T) []places.Place {
 		} else if !strings.HasPrefix(code, "OWID_") {
 			return
 		}
-		if !seen[code] {
-			seen[code] = true
-			out = append(out, places.Place{Code: code, Name: name + " (Our World in Data)", Level: places.Aggregate})
+		if seen[code] || countries[code] {
+			return // a country's observations go to its code
 		}
+		seen[code] = true
+		require.True(t, aggregates[code], "OWID entity %s (%q) has no ISO code and is not reviewed: list it in schemas/places/entities.yaml as a country or an aggregate", code, name)
+		out = append(out, places.Place{Code: code, Name: name + " (Our World in Data)", Level: places.Aggregate})
 	}
 	co2 := readCSV(t, filepath.Join(dir, "co2", "owid-co2-data.csv"), 0)
 	iso, country := slices.Index(co2[0], "iso_code"), slices.Index(co2[0], "country")

@@ -78,16 +78,37 @@ type Place struct {
 	Hierarchy string `yaml:"hierarchy,omitempty" json:"hierarchy,omitempty"`
 }
 
-// File is one catalogue file.
+// File is one catalogue file: places, or the review of publishers'
+// entities (entities.yaml).
 type File struct {
-	Places []Place `yaml:"places"`
+	Places   []Place   `yaml:"places"`
+	Entities *Entities `yaml:"entities"`
+}
+
+// Entities is the review of every place a publisher's file gives without an
+// ISO 3166 code (OWID's OWID_* codes and names without a code, the World
+// Bank's economies without one): each is either the country it names,
+// whose code its observations are filed under, or a reviewed aggregate (a
+// group, a historical state, an accounting line: no country).
+type Entities struct {
+	Countries  []EntityCountry `yaml:"countries"`
+	Aggregates []string        `yaml:"aggregates"`
+}
+
+// EntityCountry is an entity that is a country.
+type EntityCountry struct {
+	Entity  string `yaml:"entity"`  // the code the reader gives it, e.g. "owid:macao", "OWID_KOS"
+	Country string `yaml:"country"` // the country's code, e.g. "MAC", "XKX"
 }
 
 // Catalogue is every place, by code and by alias.
 type Catalogue struct {
-	byCode  map[string]*Place
-	byAlias map[string]string // "scheme:code" -> place code
-	order   []string          // codes, sorted
+	byCode   map[string]*Place
+	byAlias  map[string]string // "scheme:code" -> place code
+	order    []string          // codes, sorted
+	entities map[string]string // entity -> country code, "" for a reviewed aggregate
+	// entityCountries are the countries some entity is.
+	entityCountries map[string]bool
 }
 
 // Load reads the catalogue embedded from schemas/places.
@@ -101,6 +122,7 @@ func LoadFS(fsys fs.FS, dir string) (*Catalogue, error) {
 		return nil, fmt.Errorf("list place catalogue: %w", err)
 	}
 	var all []Place
+	var ents Entities
 	for _, name := range names {
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
@@ -111,8 +133,70 @@ func LoadFS(fsys fs.FS, dir string) (*Catalogue, error) {
 			return nil, fmt.Errorf("place catalogue %s: %w", name, err)
 		}
 		all = append(all, f.Places...)
+		if f.Entities != nil {
+			ents.Countries = append(ents.Countries, f.Entities.Countries...)
+			ents.Aggregates = append(ents.Aggregates, f.Entities.Aggregates...)
+		}
 	}
-	return New(all)
+	c, err := New(all)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.setEntities(ents); err != nil {
+		return nil, fmt.Errorf("place catalogue entities: %w", err)
+	}
+	return c, nil
+}
+
+// setEntities checks and keeps the review of entities: a country entity
+// names a country and is no place of its own (its observations go to the
+// country); a reviewed aggregate is a place of level aggregate; none is
+// listed twice.
+func (c *Catalogue) setEntities(e Entities) error {
+	c.entities, c.entityCountries = map[string]string{}, map[string]bool{}
+	var errs []error
+	for _, ec := range e.Countries {
+		if _, dup := c.entities[ec.Entity]; dup {
+			errs = append(errs, fmt.Errorf("entity %s is listed twice", ec.Entity))
+			continue
+		}
+		if p, ok := c.byCode[ec.Country]; !ok || p.Level != Country {
+			errs = append(errs, fmt.Errorf("entity %s: country %s is not a country of the catalogue", ec.Entity, ec.Country))
+		}
+		if _, isPlace := c.byCode[ec.Entity]; isPlace {
+			errs = append(errs, fmt.Errorf("entity %s is the country %s, so it must not be a place of its own: remove it from the generated file", ec.Entity, ec.Country))
+		}
+		c.entities[ec.Entity] = ec.Country
+		c.entityCountries[ec.Country] = true
+	}
+	for _, a := range e.Aggregates {
+		if _, dup := c.entities[a]; dup {
+			errs = append(errs, fmt.Errorf("entity %s is listed twice", a))
+			continue
+		}
+		if p, ok := c.byCode[a]; !ok || p.Level != Aggregate {
+			errs = append(errs, fmt.Errorf("entity %s is listed as an aggregate but is no aggregate place of the catalogue", a))
+		}
+		c.entities[a] = ""
+	}
+	return errors.Join(errs...)
+}
+
+// EntityCountry returns the country a publisher's entity without an ISO
+// code is (OWID_KOS → XKX); false when it is no reviewed country.
+func (c *Catalogue) EntityCountry(code string) (string, bool) {
+	country := c.entities[code]
+	return country, country != ""
+}
+
+// IsEntityCountry reports whether some reviewed entity is the country code.
+func (c *Catalogue) IsEntityCountry(code string) bool { return c.entityCountries[code] }
+
+// Reviewed reports whether entity is in the review, as a country or an
+// aggregate.
+func (c *Catalogue) Reviewed(entity string) bool {
+	_, ok := c.entities[entity]
+	return ok
 }
 
 // Parse reads one catalogue file strictly: unknown fields are errors.

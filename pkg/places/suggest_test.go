@@ -2,6 +2,7 @@ package places_test
 
 import (
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/require"
 
@@ -31,4 +32,25 @@ func TestSuggestFindsWhatWasMeant(t *testing.T) {
 	require.Contains(t, suggested(c.Suggest("Frnace", 5)), "FRA", "a typo of the name")
 	require.Empty(t, c.Suggest("zzzzzzzz", 3))
 	require.Len(t, c.Suggest("united", 2), 2, "at most n")
+}
+
+func TestEntityReviewIsChecked(t *testing.T) {
+	c, err := places.Load()
+	require.NoError(t, err)
+	country, ok := c.EntityCountry("OWID_KOS")
+	require.True(t, ok)
+	require.Equal(t, "XKX", country)
+	require.True(t, c.Reviewed("owid:africa"))
+	_, ok = c.EntityCountry("owid:africa")
+	require.False(t, ok, "an aggregate is no country")
+
+	fsys := fstest.MapFS{
+		"p/a.yaml": {Data: []byte("places:\n  - {code: WLD, name: World, level: world}\n  - {code: \"m49:150\", name: Europe, level: region, parent: WLD}\n  - {code: FRA, name: France, level: country, parent: \"m49:150\"}\n  - {code: \"x:agg\", name: A group, level: aggregate}\n")},
+		"p/e.yaml": {Data: []byte("entities:\n  countries:\n    - {entity: \"x:fr\", country: FRA}\n    - {entity: \"x:fr\", country: FRA}\n    - {entity: \"x:no\", country: NOPE}\n    - {entity: \"x:agg\", country: FRA}\n  aggregates: [\"x:missing\"]\n")},
+	}
+	_, err = places.LoadFS(fsys, "p")
+	require.ErrorContains(t, err, "entity x:fr is listed twice")
+	require.ErrorContains(t, err, "country NOPE is not a country of the catalogue")
+	require.ErrorContains(t, err, "entity x:agg is the country FRA, so it must not be a place of its own")
+	require.ErrorContains(t, err, "entity x:missing is listed as an aggregate but is no aggregate place")
 }

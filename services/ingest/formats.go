@@ -2,7 +2,10 @@ package ingest
 
 import (
 	"fmt"
+	"io"
+	"iter"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/rs/zerolog"
@@ -18,6 +21,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/feeds/socrata"
 	"github.com/ounce-data/ounce/pkg/feeds/worldbank"
 	"github.com/ounce-data/ounce/pkg/indicators"
+	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/places"
 )
 
@@ -67,7 +71,76 @@ func bind(f feedcat.Feed, cf *indicators.File, pl *places.Catalogue) (feeds.Open
 	if err != nil {
 		return nil, nil, fmt.Errorf("field mapping: %w", err)
 	}
-	return open, format.Pager, nil
+	return func(body io.Reader, meta feeds.Meta) (feeds.Source, error) {
+		src, err := open(body, meta)
+		if err != nil {
+			return nil, err
+		}
+		return &entitySource{Source: src, places: pl}, nil
+	}, format.Pager, nil
+}
+
+// entitySource files the observations of a publisher's entity without an
+// ISO code that the place catalogue's review says is a country (OWID_KOS,
+// owid:macao) under the country's code. Where the file also gives the
+// country under its code (OWID's "Macao" and "Macau"), a fact given by
+// both must have one value: a second equal value is dropped, a different
+// one is an error naming both, never a silent pick.
+type entitySource struct {
+	feeds.Source
+	places *places.Catalogue
+	// seen holds, for the countries entities map to, each fact's value and
+	// the place code that gave it.
+	seen map[entityFact]entityValue
+}
+
+type entityFact struct {
+	indicator, geo, dims string
+	grain                observation.Grain
+	start                int64
+}
+
+type entityValue struct {
+	value float64
+	from  string
+}
+
+// All yields the observations with entities mapped to their countries.
+func (e *entitySource) All() iter.Seq2[observation.Observation, error] {
+	return func(yield func(observation.Observation, error) bool) {
+		for o, err := range e.Source.All() {
+			if err != nil {
+				yield(o, err)
+				return
+			}
+			from := o.Geo
+			if country, ok := e.places.EntityCountry(o.Geo); ok {
+				o.Geo = country
+			}
+			if e.places.IsEntityCountry(o.Geo) {
+				if e.seen == nil {
+					e.seen = map[entityFact]entityValue{}
+				}
+				v := math.NaN()
+				if o.Value != nil {
+					v = *o.Value
+				}
+				k := entityFact{o.Indicator, o.Geo, o.Dims.Canonical(), o.Period.Grain, o.Period.Start.Unix()}
+				if prev, dup := e.seen[k]; dup {
+					if prev.value == v || math.IsNaN(prev.value) && math.IsNaN(v) {
+						continue
+					}
+					yield(o, fmt.Errorf("%s %s %s: %s gives %v and %s gives %v, and the place catalogue files both under %s; review schemas/places/entities.yaml",
+						o.Indicator, o.Geo, o.Period.Code(), prev.from, prev.value, from, v, o.Geo))
+					return
+				}
+				e.seen[k] = entityValue{v, from}
+			}
+			if !yield(o, nil) {
+				return
+			}
+		}
+	}
 }
 
 // describe adds what a reader counted to a log event.

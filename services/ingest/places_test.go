@@ -1,9 +1,12 @@
 package ingest_test
 
 import (
+	"bytes"
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,6 +51,9 @@ func TestEveryRecordedPlaceIsCatalogued(t *testing.T) {
 			for o, err := range obs {
 				require.NoError(t, err)
 				n++
+				if country, ok := pl.EntityCountry(o.Geo); ok {
+					t.Fatalf("observation at entity %s, which the place catalogue reviews as %s", o.Geo, country)
+				}
 				if _, ok := pl.Place(o.Geo); ok {
 					continue
 				}
@@ -69,4 +75,49 @@ func TestEveryRecordedPlaceIsCatalogued(t *testing.T) {
 		ran++
 	}
 	require.Greater(t, ran, 15, "feeds with a recording")
+}
+
+// OWID's entities without an ISO code that are countries (Kosovo as
+// OWID_KOS, "Micronesia", "Reunion") are filed under the country's code,
+// with the values of their rows in the raw file.
+func TestEntitiesReviewedAsCountriesFileUnderTheirCode(t *testing.T) {
+	dir := testenv.SharedDataDir(t)
+	all, err := feedcat.Load()
+	require.NoError(t, err)
+	f, ok := feedcat.ByID(all, "owid-co2")
+	require.True(t, ok)
+	cat, err := indicators.Load()
+	require.NoError(t, err)
+	body, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Mirror)))
+	require.NoError(t, err)
+	obs, err := ingest.ParseBody(f, cat, testPlaces(t), body, fixedClock)
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for o, err := range obs {
+		require.NoError(t, err)
+		if o.Indicator == "owid.co2" {
+			got[o.Geo+" "+o.Period.Code()] = *o.Value
+		}
+	}
+	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	require.NoError(t, err)
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	want := map[string]string{"Kosovo": "XKX", "Micronesia": "FSM", "Reunion": "REU"}
+	checked := 0
+	for _, r := range recs[1:] {
+		country, ok := want[r[col["country"]]]
+		if !ok || r[col["co2"]] == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(r[col["co2"]], 64)
+		require.NoError(t, err)
+		k := country + " " + r[col["year"]]
+		require.Contains(t, got, k, "the row of %s", r[col["country"]])
+		require.Equal(t, v, got[k], k)
+		checked++
+	}
+	require.Greater(t, checked, 100, "rows of the three entities with a CO2 value")
 }

@@ -612,6 +612,9 @@ func (r *Reader) uncoded(name string) (place, error) {
 	if geo == r.l.Place.BlankPrefix || !observation.ValidGeo(geo) {
 		return place{}, r.fail(r.name, name, "makes no place code (%q)", geo)
 	}
+	if country, ok := r.m.Places.EntityCountry(geo); ok {
+		geo = country // reviewed as that country (schemas/places/entities.yaml)
+	}
 	pp, ok := r.m.Places.Place(geo)
 	if !ok {
 		if r.l.Place.Unknown != UnknownCount {
