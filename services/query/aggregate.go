@@ -37,7 +37,7 @@ const (
 
 var aggregateParamNames = map[string]bool{
 	"indicator": true, "geo": true, "level": true, "from": true, "to": true, "dims": true,
-	"by": true, "agg": true, "format": true, "max_rows": true, "source": true, "hierarchy": true,
+	"by": true, "agg": true, "format": true, "max_rows": true, "source": true, "hierarchy": true, "as_of": true,
 }
 
 // aggregateParams is a parsed GET /v1/aggregate request.
@@ -54,7 +54,7 @@ type aggregateParams struct {
 
 func parseAggregateParams(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
 	var p aggregateParams
-	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, hierarchy, from, to, dims, by, agg, source, format and max_rows"); err != nil {
+	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, hierarchy, from, to, dims, by, agg, source, as_of, format and max_rows"); err != nil {
 		return p, err
 	}
 	sel, err := parseSelection(q, cat, pl, maxGeos)

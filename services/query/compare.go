@@ -108,7 +108,7 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		rep, err := s.report(ctx, in, method, preFrom)
+		rep, err := s.report(ctx, in, method, preFrom, nil)
 		if err != nil {
 			s.reportError(w, r, err)
 			return

@@ -288,6 +288,7 @@ func TestOpenAPIResponseSchemas(t *testing.T) {
 	goTypes := map[string]reflect.Type{
 		"GET /v1/indicators 200":               reflect.TypeFor[query.IndicatorsResponse](),
 		"GET /v1/series 200":                   reflect.TypeFor[query.SeriesResponse](),
+		"GET /v1/series/history 200":           reflect.TypeFor[query.HistoryResponse](),
 		"GET /v1/indicators/{code} 200":        reflect.TypeFor[query.IndicatorEntry](),
 		"GET /v1/places 200":                   reflect.TypeFor[query.PlacesResponse](),
 		"GET /v1/aggregate 200":                reflect.TypeFor[query.AggregateResponse](),

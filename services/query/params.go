@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
@@ -23,7 +24,7 @@ var (
 
 // seriesParamNames are the parameters GET /v1/series understands.
 var seriesParamNames = map[string]bool{"indicator": true, "geo": true, "from": true, "to": true, "dims": true, "format": true, "max_rows": true,
-	"source": true, "sources": true}
+	"source": true, "sources": true, "as_of": true}
 
 // seriesParams is a parsed, valid GET /v1/series request.
 type seriesParams struct {
@@ -39,6 +40,9 @@ type seriesParams struct {
 	// the source its indicator prefers (preferSources).
 	Source     string
 	AllSources bool
+	// AsOf, when set (as_of=), reads the data as it stood then: of each
+	// fact, the newest version loaded by that time.
+	AsOf *time.Time
 }
 
 // parseQuery reads a raw query string like url.ParseQuery, but reports the
@@ -71,7 +75,7 @@ func parseQuery(raw string) (url.Values, *httpapi.Error) {
 // parseSeriesParams reads the query string of GET /v1/series. It needs no
 // server: every problem is a client mistake reported as a 4xx Error.
 func parseSeriesParams(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
-	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims, source, sources, format and max_rows"); err != nil {
+	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims, source, sources, as_of, format and max_rows"); err != nil {
 		return seriesParams{}, err
 	}
 	return parseSelection(q, cat, pl, maxGeos)
@@ -168,6 +172,13 @@ func parseSelection(q url.Values, cat *indicators.Catalogue, pl *places.Catalogu
 			return p, httpapi.BadRequest("source", "source %q is not a source id: a feed id (GET /v1/feeds lists them) or partner:<id>", v[0])
 		}
 	}
+	if v, given := q["as_of"]; given {
+		at, err := parseAsOf(v[0])
+		if err != nil {
+			return p, err
+		}
+		p.AsOf = &at
+	}
 	if v, given := q["sources"]; given {
 		if strings.TrimSpace(v[0]) != "all" {
 			return p, httpapi.BadRequest("sources", "sources %q: the one value is sources=all (every source's value of each fact); leave it out for one value per fact", v[0])
@@ -227,4 +238,24 @@ func tooManyRows(what string, limit int, cfg Config) *httpapi.Error {
 		msg += fmt.Sprintf(", or raise the limit with max_rows= (at most %d)", cfg.RowsCeiling)
 	}
 	return httpapi.Errorf(httpapi.CodeRangeTooLarge, "max_rows", "%s", msg)
+}
+
+// parseAsOf reads an as_of parameter: an RFC 3339 time or a date (its
+// end of day, UTC). A time in the future is refused: the data of then is
+// not known yet.
+func parseAsOf(v string) (time.Time, *httpapi.Error) {
+	v = strings.TrimSpace(v)
+	at, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		d, derr := time.Parse(time.DateOnly, v)
+		if derr != nil {
+			return time.Time{}, httpapi.BadRequest("as_of", "as_of %q: want a time like 2026-11-30T12:00:00Z or a date like 2026-11-30 (its end, UTC)", v)
+		}
+		at = d.Add(24*time.Hour - time.Second)
+	}
+	at = at.UTC().Truncate(time.Second)
+	if at.After(time.Now().Add(time.Minute)) {
+		return time.Time{}, httpapi.BadRequest("as_of", "as_of %s is in the future; the data as it stands now is served without as_of", at.Format(time.RFC3339))
+	}
+	return at, nil
 }

@@ -17,19 +17,26 @@ import (
 	"github.com/ounce-data/ounce/services/query/savings"
 )
 
-var savingsParamNames = map[string]bool{"method": true, "pre_from": true}
+var savingsParamNames = map[string]bool{"method": true, "pre_from": true, "as_of": true}
 
 // savingsReport answers GET /v1/initiatives/{id}/savings: the savings
 // report of one initiative by a method.
 func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
 	if perr == nil {
-		perr = checkParamNames(q, savingsParamNames, "method and pre_from")
+		perr = checkParamNames(q, savingsParamNames, "method, pre_from and as_of")
 	}
 	var (
 		method  string
 		preFrom int
+		asOf    *time.Time
 	)
+	if v, given := q["as_of"]; perr == nil && given {
+		var at time.Time
+		if at, perr = parseAsOf(v[0]); perr == nil {
+			asOf = &at
+		}
+	}
 	if perr == nil {
 		method, perr = methodParam(q)
 	}
@@ -50,7 +57,7 @@ func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	rep, err := s.report(ctx, in, method, preFrom)
+	rep, err := s.report(ctx, in, method, preFrom, asOf)
 	if err != nil {
 		s.reportError(w, r, err)
 		return
@@ -60,11 +67,23 @@ func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
 
 // report computes the savings report of one initiative by method ("" for
 // its own), reading the data the method needs.
-func (s *Service) report(ctx context.Context, in savings.Initiative, method string, preFrom int) (savings.Report, error) {
+//
+// With asOf, it reads the data as it stood then. The report says its
+// as_of: asOf, or else the latest load among the values it read, so that
+// the same request with that as_of gives the same report later.
+func (s *Service) report(ctx context.Context, in savings.Initiative, method string, preFrom int, asOf *time.Time) (savings.Report, error) {
 	if method == "" {
 		method = in.Method
 	}
 	var data savings.Data
+	var latest time.Time
+	noteLoads := func(rows []observationRow) {
+		for _, r := range rows {
+			if r.LoadedAt.After(latest) {
+				latest = r.LoadedAt
+			}
+		}
+	}
 	if method != savings.MethodModelled && in.Indicator != "" && in.Geo != "" {
 		ind, ok := s.cat.Indicator(in.Indicator)
 		if !ok {
@@ -76,10 +95,11 @@ func (s *Service) report(ctx context.Context, in savings.Initiative, method stri
 		if method == savings.MethodDiD {
 			geos = append(geos, in.ComparisonGeos...)
 		}
-		rows, err := s.store.methodYearly(ctx, ind.Code, geos, s.cfg.MaxRows)
+		rows, err := s.store.methodYearly(ctx, ind.Code, geos, s.cfg.MaxRows, asOf)
 		if err != nil {
 			return savings.Report{}, err
 		}
+		noteLoads(rows)
 		series, err := yearlySeries(ind, geos, rows)
 		if err != nil {
 			return savings.Report{}, err
@@ -96,11 +116,16 @@ func (s *Service) report(ctx context.Context, in savings.Initiative, method stri
 				return savings.Report{}, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "population.indicator",
 					Message: fmt.Sprintf("indicator %q is no longer in the catalogue", in.Population.Indicator)}
 			}
-			ps, err := s.yearly(ctx, pop, in.Geo)
+			rows, err := s.store.yearly(ctx, pop.Code, []string{in.Geo}, s.cfg.MaxRows, asOf)
 			if err != nil {
 				return savings.Report{}, err
 			}
-			data.Population = ps
+			noteLoads(rows)
+			ps, err := yearlySeries(pop, []string{in.Geo}, rows)
+			if err != nil {
+				return savings.Report{}, err
+			}
+			data.Population = ps[in.Geo]
 		}
 	}
 	if preFrom != 0 {
@@ -117,13 +142,22 @@ func (s *Service) report(ctx context.Context, in savings.Initiative, method stri
 	if err == nil && preFrom != 0 {
 		rep.Inputs.PreFrom = &preFrom
 	}
+	switch {
+	case err != nil:
+	case asOf != nil:
+		at := asOf.UTC()
+		rep.AsOf = &at
+	case !latest.IsZero():
+		at := latest.UTC()
+		rep.AsOf = &at
+	}
 	return rep, err
 }
 
 // yearly reads the yearly series of ind in geo (see yearlySeries).
 func (s *Service) yearly(ctx context.Context, ind *indicators.Indicator, geo string) (savings.Series, error) {
 	geos := []string{geo}
-	rows, err := s.store.yearly(ctx, ind.Code, geos, s.cfg.MaxRows)
+	rows, err := s.store.yearly(ctx, ind.Code, geos, s.cfg.MaxRows, nil)
 	if err != nil {
 		return savings.Series{}, err
 	}

@@ -96,6 +96,7 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 		{pattern: "GET /v1/indicators/{code}", handler: http.HandlerFunc(s.indicator), watermarked: true}, // takes no parameters
 		{pattern: "GET /v1/places", handler: http.HandlerFunc(s.places), params: placesParamNames, watermarked: true},
 		{pattern: "GET /v1/series", handler: http.HandlerFunc(s.series), params: seriesParamNames, watermarked: true},
+		{pattern: "GET /v1/series/history", handler: http.HandlerFunc(s.seriesHistory), params: historyParamNames, watermarked: true},
 		{pattern: "GET /v1/initiatives", handler: http.HandlerFunc(s.listInitiatives), watermarked: true},
 		{pattern: "POST /v1/initiatives", handler: http.HandlerFunc(s.createInitiative), write: true},
 		{pattern: "GET /v1/initiatives/{id}", handler: http.HandlerFunc(s.getInitiative), watermarked: true},

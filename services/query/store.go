@@ -117,11 +117,11 @@ func selectRows[T any](ctx context.Context, conn chdriver.Conn, what, sql string
 // observationRow is one row read from observations. A read selects the
 // columns it needs (its column list, see fields); the others stay zero.
 type observationRow struct {
-	Indicator, Geo, Dims, Grain, Unit, Source, URL, Licence string
-	PeriodStart                                             int64
-	Value                                                   float64
-	Version                                                 uint64
-	RetrievedAt                                             time.Time
+	Indicator, Geo, Dims, Grain, Unit, Source, URL, Licence, BatchID string
+	PeriodStart                                                      int64
+	Value                                                            float64
+	Version                                                          uint64
+	RetrievedAt, LoadedAt                                            time.Time
 }
 
 // fields are the destinations in r of the observations columns cols, for
@@ -155,6 +155,10 @@ func (r *observationRow) fields(cols []string) []any {
 			dest[i] = &r.Version
 		case "retrieved_at":
 			dest[i] = &r.RetrievedAt
+		case "batch_id":
+			dest[i] = &r.BatchID
+		case "loaded_at":
+			dest[i] = &r.LoadedAt
 		default:
 			panic(fmt.Sprintf("query store: observations column %q has no field in observationRow", c))
 		}
@@ -166,6 +170,30 @@ func (r *observationRow) fields(cols []string) []any {
 // that order, as strings.Join(cols, ", ")), and returns its rows.
 func selectObservations(ctx context.Context, conn chdriver.Conn, what, sql string, args []any, cols []string) ([]observationRow, error) {
 	return selectRows(ctx, conn, what, sql, args, func(r *observationRow) []any { return r.fields(cols) })
+}
+
+// observationsFrom is the table a read of p selects from: the current
+// observations (deduplicated by FINAL when final), or for an as_of read
+// every version as loaded, for the caller to keep the newest of each key
+// loaded by then (dedupeVersions).
+func observationsFrom(p seriesParams, final bool) string {
+	switch {
+	case p.AsOf != nil:
+		return "observation_history"
+	case final:
+		return "observations FINAL"
+	}
+	return "observations"
+}
+
+// selectFrom starts the SELECT of cols for p: DISTINCT for an as_of read,
+// as the history holds a redelivered batch twice.
+func selectFrom(p seriesParams, cols []string, final bool) string {
+	kw := "SELECT "
+	if p.AsOf != nil {
+		kw = "SELECT DISTINCT "
+	}
+	return kw + strings.Join(cols, ", ") + "\nFROM " + observationsFrom(p, final)
 }
 
 // whereSelection appends to b the conditions of p's from, to and dims, and
@@ -188,6 +216,10 @@ func whereSelection(b *strings.Builder, args []any, p seriesParams) []any {
 	if p.Source != "" {
 		b.WriteString("\n  AND source = ?")
 		args = append(args, p.Source)
+	}
+	if p.AsOf != nil {
+		b.WriteString("\n  AND loaded_at <= ?")
+		args = append(args, *p.AsOf)
 	}
 	return args
 }

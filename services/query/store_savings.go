@@ -9,7 +9,7 @@ import (
 )
 
 // yearlyColumns are the observations columns a savings report reads.
-var yearlyColumns = []string{"geo", "dims", "period_start", "value", "source", "version", "source_url", "licence", "retrieved_at"}
+var yearlyColumns = []string{"geo", "dims", "period_start", "value", "source", "version", "source_url", "licence", "retrieved_at", "loaded_at"}
 
 // yearlySQL reads the yearly values of one indicator in some places.
 var yearlySQL = "SELECT " + strings.Join(yearlyColumns, ", ") + `
@@ -18,18 +18,34 @@ WHERE indicator = ? AND geo IN ? AND grain = 'year'
 ORDER BY geo, dims, period_start, source
 LIMIT ?`
 
+// yearlyAsOfSQL reads every version, loaded by a time, of the yearly
+// values of one indicator in some places, for dedupeVersions.
+var yearlyAsOfSQL = "SELECT DISTINCT " + strings.Join(yearlyColumns, ", ") + `
+FROM observation_history
+WHERE indicator = ? AND geo IN ? AND grain = 'year' AND loaded_at <= ?
+ORDER BY geo, dims, period_start, source, version
+LIMIT ?`
+
 // yearly reads the newest yearly values of indicator in each of geos, at
-// most limit of them, ordered by geo, dims and year.
-func (st *store) yearly(ctx context.Context, indicator string, geos []string, limit int) ([]observationRow, error) {
-	return selectObservations(ctx, st.conn, "yearly "+indicator, yearlySQL, []any{indicator, extch.InList(geos), limit}, yearlyColumns)
+// most limit of them, ordered by geo, dims and year; with asOf, the newest
+// loaded by then.
+func (st *store) yearly(ctx context.Context, indicator string, geos []string, limit int, asOf *time.Time) ([]observationRow, error) {
+	if asOf == nil {
+		return selectObservations(ctx, st.conn, "yearly "+indicator, yearlySQL, []any{indicator, extch.InList(geos), limit}, yearlyColumns)
+	}
+	rows, err := selectObservations(ctx, st.conn, "yearly "+indicator+" as of", yearlyAsOfSQL, []any{indicator, extch.InList(geos), *asOf, limit}, yearlyColumns)
+	if err != nil || len(rows) >= limit {
+		return rows, err // one reaching its limit is left whole: its reader refuses it
+	}
+	return dedupeVersions(rows), nil
 }
 
 // methodYearly is yearly for the series a savings method learns from (the
 // initiative's place and its comparison places), its duration recorded
 // under the query "savings".
-func (st *store) methodYearly(ctx context.Context, indicator string, geos []string, limit int) ([]observationRow, error) {
+func (st *store) methodYearly(ctx context.Context, indicator string, geos []string, limit int, asOf *time.Time) ([]observationRow, error) {
 	start := time.Now()
-	rows, err := st.yearly(ctx, indicator, geos, limit)
+	rows, err := st.yearly(ctx, indicator, geos, limit, asOf)
 	st.timed("savings", start)
 	return rows, err
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ounce-data/ounce/pkg/extch"
+	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 // seriesColumns are the observations columns a series request reads.
@@ -24,10 +25,7 @@ func seriesQuery(p seriesParams, limit int, final bool) (string, []any) {
 		b    strings.Builder
 		args []any
 	)
-	b.WriteString("SELECT " + strings.Join(seriesColumns, ", ") + "\nFROM observations")
-	if final {
-		b.WriteString(" FINAL")
-	}
+	b.WriteString(selectFrom(p, seriesColumns, final))
 	b.WriteString("\nWHERE indicator = ?")
 	args = append(args, p.Indicator.Code)
 	if len(p.Geos) > 0 {
@@ -46,11 +44,13 @@ func seriesQuery(p seriesParams, limit int, final bool) (string, []any) {
 func (st *store) series(ctx context.Context, p seriesParams, limit int) ([]observationRow, error) {
 	start := time.Now()
 	rows, err := st.selectSeries(ctx, p, limit, false)
-	if err == nil && len(rows) >= limit {
+	if err == nil && len(rows) >= limit && p.AsOf == nil {
 		rows, err = st.selectSeries(ctx, p, limit, true)
-	} else {
+	} else if err == nil && len(rows) < limit {
 		rows = dedupeVersions(rows)
 	}
+	// An as_of read that reaches its limit is left whole, so that the
+	// handler refuses it as over the limit rather than serve it cut short.
 	st.observe(ctx, "series", start, err)
 	return rows, err
 }
@@ -60,8 +60,8 @@ func (st *store) selectSeries(ctx context.Context, p seriesParams, limit int, fi
 	return selectObservations(ctx, st.conn, "series of "+p.Indicator.Code, sql, args, seriesColumns)
 }
 
-// dedupeVersions keeps, of each run of rows with one key (geo, dims,
-// period_start, grain, source; the indicator is the query's), the last: the
+// dedupeVersions keeps, of each run of rows with one key (indicator, geo,
+// dims, period_start, grain, source), the last: the
 // highest version, as the rows come ordered by key then version. Between
 // equal versions the choice is ClickHouse's, as with argMax.
 func dedupeVersions(rows []observationRow) []observationRow {
@@ -76,5 +76,25 @@ func dedupeVersions(rows []observationRow) []observationRow {
 }
 
 func sameSeriesKey(a, b *observationRow) bool {
-	return a.Geo == b.Geo && a.Dims == b.Dims && a.PeriodStart == b.PeriodStart && a.Grain == b.Grain && a.Source == b.Source
+	return a.Indicator == b.Indicator && a.Geo == b.Geo && a.Dims == b.Dims && a.PeriodStart == b.PeriodStart && a.Grain == b.Grain && a.Source == b.Source
+}
+
+// historyColumns are the columns of one version in the history.
+var historyColumns = []string{"source", "version", "value", "unit", "source_url", "licence", "retrieved_at", "batch_id", "loaded_at"}
+
+// historySQL lists every version of one fact as loaded, once each (a
+// redelivered batch is stored twice), oldest load first.
+var historySQL = "SELECT DISTINCT " + strings.Join(historyColumns, ", ") + `
+FROM observation_history
+WHERE indicator = ? AND geo = ? AND grain = ? AND period_start = ? AND dims = ?
+ORDER BY loaded_at, source, version
+LIMIT 10000`
+
+// history reads every version of the fact (indicator, geo, period, dims).
+func (st *store) history(ctx context.Context, indicator, geo string, per observation.Period, dims string) ([]observationRow, error) {
+	start := time.Now()
+	rows, err := selectObservations(ctx, st.conn, "history of "+indicator, historySQL,
+		[]any{indicator, geo, string(per.Grain), per.Start.Unix(), dims}, historyColumns)
+	st.observe(ctx, "history", start, err)
+	return rows, err
 }

@@ -61,6 +61,10 @@ type Report struct {
 	Totals     Totals            `json:"totals"`
 	Inputs     Inputs            `json:"inputs"`
 	Provenance []ProvenanceEntry `json:"provenance"`
+	// AsOf is the time the data it was computed from stood at: the
+	// request's as_of, or the latest load among the values read (absent
+	// when it read none). The same request with this as_of reproduces it.
+	AsOf *time.Time `json:"as_of,omitempty"`
 }
 
 // Year is one year of a report. Pointers are null where a value does not
