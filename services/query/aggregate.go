@@ -152,19 +152,39 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
-	limit, perr := rowLimit(q, s.cfg)
-	if perr != nil {
-		httpapi.WriteError(w, perr)
-		return
-	}
 	form, perr := negotiateFormat(r, q)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
 		return
 	}
-	tree, ok := s.loadPlaces(w, r)
+	resp, _, ok := s.computeAggregate(w, r, q, p)
 	if !ok {
 		return
+	}
+	if form == formatCSV {
+		t := newCSVTable("indicator", "agg", "method", "geo", "period", "dims", "value", "unit", "values", "members")
+		for _, g := range resp.Groups {
+			t.row(resp.Indicator.Code, resp.Agg, resp.Method, g.Geo, g.Period, g.Dims.Canonical(), formatFloat(g.Value),
+				g.Unit, strconv.Itoa(g.Values), strings.Join(g.Members, " "))
+		}
+		httpapi.WriteWithETag(w, r, httpapi.ContentTypeCSV, t.bytes())
+		return
+	}
+	s.writeCached(w, r, resp)
+}
+
+// computeAggregate reads and computes the aggregate p, returning it with
+// the stored rows it was computed from (one per fact); on an error it has
+// written the answer and ok is false.
+func (s *Service) computeAggregate(w http.ResponseWriter, r *http.Request, q url.Values, p aggregateParams) (resp AggregateResponse, rows []observationRow, ok bool) {
+	limit, perr := rowLimit(q, s.cfg)
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return resp, nil, false
+	}
+	tree, ok := s.loadPlaces(w, r)
+	if !ok {
+		return resp, nil, false
 	}
 	codes := []string{p.Indicator.Code}
 	if p.Indicator.Ratio != nil && p.Agg == AggAvg {
@@ -175,12 +195,12 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	has, err := s.store.geosWithData(ctx, codes)
 	if err != nil {
 		httpapi.WriteError(w, s.storeError(r, err))
-		return
+		return resp, nil, false
 	}
 	groups, perr := aggregateGroups(p, tree, has)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
-		return
+		return resp, nil, false
 	}
 	var members []string
 	seen := map[string]bool{}
@@ -194,14 +214,14 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(members)
 
-	rows, err := s.store.aggregateRows(ctx, codes, members, p.seriesParams, limit+1)
+	rows, err = s.store.aggregateRows(ctx, codes, members, p.seriesParams, limit+1)
 	if err != nil {
 		httpapi.WriteError(w, s.storeError(r, err))
-		return
+		return resp, nil, false
 	}
 	if len(rows) > limit {
 		httpapi.WriteError(w, tooManyRows("the aggregate reads", limit, s.cfg))
-		return
+		return resp, nil, false
 	}
 	// One value per fact, so that a place is counted once and only the
 	// sources used reach the provenance.
@@ -211,17 +231,7 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 		}
 		return indicators.Indicator{Code: code}
 	})
-	resp := buildAggregate(p, groups, rows)
-	if form == formatCSV {
-		t := newCSVTable("indicator", "agg", "method", "geo", "period", "dims", "value", "unit", "values", "members")
-		for _, g := range resp.Groups {
-			t.row(resp.Indicator.Code, resp.Agg, resp.Method, g.Geo, g.Period, g.Dims.Canonical(), formatFloat(g.Value),
-				g.Unit, strconv.Itoa(g.Values), strings.Join(g.Members, " "))
-		}
-		httpapi.WriteWithETag(w, r, httpapi.ContentTypeCSV, t.bytes())
-		return
-	}
-	s.writeCached(w, r, resp)
+	return buildAggregate(p, groups, rows), rows, true
 }
 
 // aggGroup is one requested place and the members that make it up.

@@ -292,6 +292,7 @@ func TestOpenAPIResponseSchemas(t *testing.T) {
 		"GET /v1/indicators/{code} 200":        reflect.TypeFor[query.IndicatorEntry](),
 		"GET /v1/places 200":                   reflect.TypeFor[query.PlacesResponse](),
 		"GET /v1/aggregate 200":                reflect.TypeFor[query.AggregateResponse](),
+		"GET /v1/aggregate/explain 200":        reflect.TypeFor[query.AggregateExplanation](),
 		"GET /v1/feeds 200":                    reflect.TypeFor[query.FeedsResponse](),
 		"GET /v1/initiatives 200":              reflect.TypeFor[query.InitiativesResponse](),
 		"POST /v1/initiatives 201":             reflect.TypeFor[savings.Initiative](),

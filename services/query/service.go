@@ -105,6 +105,7 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 		{pattern: "PUT /v1/initiatives/{id}", handler: http.HandlerFunc(s.putInitiative), write: true},
 		{pattern: "DELETE /v1/initiatives/{id}", handler: http.HandlerFunc(s.deleteInitiative), write: true},
 		{pattern: "GET /v1/aggregate", handler: http.HandlerFunc(s.aggregate), params: aggregateParamNames, watermarked: true},
+		{pattern: "GET /v1/aggregate/explain", handler: http.HandlerFunc(s.explainAggregate), params: explainParamNames, watermarked: true},
 		{pattern: "GET /v1/feeds", handler: http.HandlerFunc(s.feeds)}, // takes no parameters; reads NATS, not ClickHouse
 		{pattern: "GET /openapi.yaml", handler: openAPIHandler(schemas.QueryOpenAPI)},
 		{pattern: "GET /metrics", handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
