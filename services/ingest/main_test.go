@@ -22,3 +22,13 @@ func testPlaces(tb testing.TB) *places.Catalogue {
 	require.NoError(tb, err)
 	return pl
 }
+
+// testPlacesCatalogue is the embedded place catalogue, for expectations
+// computed outside a test's body.
+var testPlacesCatalogue = func() *places.Catalogue {
+	pl, err := places.Load()
+	if err != nil {
+		panic(err)
+	}
+	return pl
+}()

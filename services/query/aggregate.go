@@ -177,6 +177,9 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 // the stored rows it was computed from (one per fact); on an error it has
 // written the answer and ok is false.
 func (s *Service) computeAggregate(w http.ResponseWriter, r *http.Request, q url.Values, p aggregateParams) (resp AggregateResponse, rows []observationRow, ok bool) {
+	if !s.knownPlaces(w, r, p.seriesParams) {
+		return resp, nil, false
+	}
 	limit, perr := rowLimit(q, s.cfg)
 	if perr != nil {
 		httpapi.WriteError(w, perr)

@@ -50,6 +50,9 @@ func (s *Service) seriesHistory(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
+	if !s.knownPlaces(w, r, p) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	rows, err := s.store.history(ctx, p.Indicator.Code, p.Geos[0], per, canonicalDims(q))

@@ -138,7 +138,12 @@ func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pat
 		err = in.Validate()
 	}
 	if err == nil {
-		err = s.checkInitiativeCodes(in)
+		err = s.checkInitiativeCodes(r.Context(), in)
+	}
+	var ie *savings.InputError
+	if err != nil && !errors.As(err, &ie) {
+		httpapi.WriteError(w, s.storeError(r, err)) // the store, asked whether a place has data
+		return savings.Initiative{}, "", false
 	}
 	if err != nil {
 		httpapi.WriteError(w, savingsError(err))
@@ -155,8 +160,8 @@ func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pat
 
 // checkInitiativeCodes refuses indicators and places the catalogues do not
 // hold, every unknown place at once, each with the codes it may mean.
-func (s *Service) checkInitiativeCodes(in savings.Initiative) error {
-	if err := s.checkInitiativePlaces(in); err != nil {
+func (s *Service) checkInitiativeCodes(ctx context.Context, in savings.Initiative) error {
+	if err := s.checkInitiativePlaces(ctx, in); err != nil {
 		return err
 	}
 	if in.Indicator != "" {
@@ -174,14 +179,27 @@ func (s *Service) checkInitiativeCodes(in savings.Initiative) error {
 	return nil
 }
 
-func (s *Service) checkInitiativePlaces(in savings.Initiative) error {
+func (s *Service) checkInitiativePlaces(ctx context.Context, in savings.Initiative) error {
 	var bad []savings.Problem
 	var suggestions []string
+	var storeErr error
 	check := func(field, code string) {
 		if code == "" {
 			return
 		}
 		if _, ok := s.cfg.Places.Place(code); ok {
+			return
+		}
+		// A place the catalogue lacks is known when data is stored there
+		// (a partner's own area).
+		qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+		has, err := s.store.placeHasData(qctx, code)
+		cancel()
+		if err != nil {
+			storeErr = err
+			return
+		}
+		if has {
 			return
 		}
 		hint, codes := placeHint(s.cfg.Places, code)
@@ -194,6 +212,9 @@ func (s *Service) checkInitiativePlaces(in savings.Initiative) error {
 	check("geo", in.Geo)
 	for i, g := range in.ComparisonGeos {
 		check(fmt.Sprintf("comparison_geos[%d]", i), g)
+	}
+	if storeErr != nil {
+		return storeErr
 	}
 	if len(bad) == 0 {
 		return nil

@@ -43,6 +43,10 @@ type seriesParams struct {
 	// AsOf, when set (as_of=), reads the data as it stood then: of each
 	// fact, the newest version loaded by that time.
 	AsOf *time.Time
+	// Uncatalogued are the requested places the place catalogue does not
+	// hold: a place is known when catalogued or when data is stored at it
+	// (a partner's own area); knownPlaces refuses the others.
+	Uncatalogued []string
 }
 
 // parseQuery reads a raw query string like url.ParseQuery, but reports the
@@ -107,7 +111,9 @@ func parseSelection(q url.Values, cat *indicators.Catalogue, pl *places.Catalogu
 				return p, httpapi.BadRequest("geo", "place %q must be 1-64 letters, digits, '.', '_', ':' or '-', e.g. geo=GBR,FRA", g)
 			}
 			if _, ok := pl.Place(g); !ok {
-				return p, unknownPlace(pl, "geo", g)
+				// Known only if data is stored there (a partner's local
+				// area): the handler checks, and answers 404 otherwise.
+				p.Uncatalogued = append(p.Uncatalogued, g)
 			}
 			if !seen[g] {
 				seen[g] = true

@@ -40,9 +40,6 @@ func TestParseSeriesParams(t *testing.T) {
 		{name: "dims are canonical and escaped", query: "indicator=owid.co2&dims=sex=female&dims=age=15%3D49%26over",
 			wantDims: []string{"age=15%3D49%26over", "sex=female"}},
 		{name: "geo with colon and dot", query: "indicator=owid.co2&geo=ci:13,us-place:0644000", wantGeos: []string{"ci:13", "us-place:0644000"}},
-		{name: "a country's name is not its code", query: "indicator=owid.co2&geo=France", wantCode: httpapi.CodeUnknownPlace, wantField: "geo", errContains: `place "France" is not in the place catalogue; did you mean FRA (France)`},
-		{name: "UK is not a code", query: "indicator=owid.co2&geo=UK", wantCode: httpapi.CodeUnknownPlace, wantField: "geo", errContains: "did you mean GBR"},
-		{name: "codes are case-sensitive", query: "indicator=owid.co2&geo=fra", wantCode: httpapi.CodeUnknownPlace, wantField: "geo", errContains: "did you mean FRA"},
 
 		{name: "missing indicator", query: "geo=GBR", wantCode: httpapi.CodeBadRequest, wantField: "indicator", errContains: "indicator is missing"},
 		{name: "blank indicator", query: "indicator=%20", wantCode: httpapi.CodeBadRequest, wantField: "indicator", errContains: "missing"},
@@ -176,4 +173,19 @@ func TestDedupeVersionsKeepsTheNewestOfEachKey(t *testing.T) {
 	}
 	require.Equal(t, []float64{10, 5, 7, 3, 9}, values)
 	require.Empty(t, dedupeVersions(nil))
+}
+
+// A place the catalogue lacks is set aside for the handler, which answers
+// 404 unless data is stored there (a partner's own area).
+func TestUncataloguedPlacesAreSetAside(t *testing.T) {
+	cat, err := indicators.Load()
+	require.NoError(t, err)
+	pl, err := places.Load()
+	require.NoError(t, err)
+	q, perr := parseQuery("indicator=owid.co2&geo=France,FRA,GB-MAN")
+	require.Nil(t, perr)
+	p, perr := parseSeriesParams(q, cat, pl, 5)
+	require.Nil(t, perr)
+	require.Equal(t, []string{"FRA", "France", "GB-MAN"}, p.Geos)
+	require.Equal(t, []string{"France", "GB-MAN"}, p.Uncatalogued)
 }

@@ -231,6 +231,25 @@ func placeHint(pl *places.Catalogue, code string) (string, []string) {
 	return "; did you mean " + strings.Join(names, " or ") + "?", codes
 }
 
+// knownPlaces writes the 404 of the first of p's uncatalogued places at
+// which no data is stored, and reports whether every place is known.
+func (s *Service) knownPlaces(w http.ResponseWriter, r *http.Request, p seriesParams) bool {
+	for _, g := range p.Uncatalogued {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+		has, err := s.store.placeHasData(ctx, g)
+		cancel()
+		if err != nil {
+			httpapi.WriteError(w, s.storeError(r, err))
+			return false
+		}
+		if !has {
+			httpapi.WriteError(w, unknownPlace(s.cfg.Places, "geo", g))
+			return false
+		}
+	}
+	return true
+}
+
 // unknownPlace is the 404 of a place code the catalogue does not hold, in
 // parameter field, with the codes it may have meant.
 func unknownPlace(pl *places.Catalogue, field, code string) *httpapi.Error {

@@ -57,6 +57,9 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
+	if !s.knownPlaces(w, r, p) {
+		return
+	}
 	limit, perr := rowLimit(q, s.cfg)
 	if perr != nil {
 		httpapi.WriteError(w, perr)

@@ -39,3 +39,14 @@ func (st *store) places(ctx context.Context) ([]Place, error) {
 	st.observe(ctx, "places", start, err)
 	return list, err
 }
+
+// placeHasDataSQL finds one observation at a place.
+const placeHasDataSQL = "SELECT geo FROM observations WHERE geo = ? LIMIT 1"
+
+// placeHasData reports whether any observation is stored at geo.
+func (st *store) placeHasData(ctx context.Context, geo string) (bool, error) {
+	start := time.Now()
+	rows, err := selectRows(ctx, st.conn, "place "+geo, placeHasDataSQL, []any{geo}, func(g *string) []any { return []any{g} })
+	st.observe(ctx, "places", start, err)
+	return len(rows) > 0, err
+}
