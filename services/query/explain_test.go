@@ -50,7 +50,7 @@ func TestIntegrationExplainAggregate(t *testing.T) {
 	require.Equal(t, "max of 3 values (800, 350, 380) = 800 Mt CO2", ex.Formula)
 
 	for target, status := range map[string]int{
-		"/v1/aggregate/explain?indicator=owid.co2&geo=ECS&by=period":            http.StatusBadRequest, // two cells
+		"/v1/aggregate/explain?indicator=owid.co2&geo=ECS&by=period":             http.StatusBadRequest, // two cells
 		"/v1/aggregate/explain?indicator=owid.co2&geo=ECS&period=1900":           http.StatusNotFound,   // none
 		"/v1/aggregate/explain?indicator=owid.co2&geo=ECS&period=2018&from=2017": http.StatusBadRequest,
 	} {
