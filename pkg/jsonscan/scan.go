@@ -1,14 +1,16 @@
 // Package jsonscan reads JSON in place, strictly: it accepts what
 // encoding/json's Valid accepts and nothing more (bar a leading byte-order
-// mark the caller strips), allocates only for strings with escapes, and
-// says where a malformed body goes wrong, by byte offset. It is the one
+// mark the caller strips), allocates only for strings with escapes (and,
+// read as Text, strings that are not UTF-8), and says where a malformed
+// body goes wrong, by byte offset. It is the one
 // JSON lexer of the observation decoder, the feed readers and the
 // gateway's row reader: each walks the grammar it expects with Object,
-// Array or Member and Element, and reads scalars with String, Number and
-// Null.
+// Array or Member and Element, and reads scalars with String (or Text),
+// Number (or Float) and Null.
 package jsonscan
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -25,6 +27,10 @@ type SyntaxError struct {
 	Offset int
 	EOF    bool // the body ended where more was needed
 	Msg    string
+	// Start is where the string, number or literal the error is in begins
+	// (its quote or first byte), to quote or point at the whole token; for
+	// an error between values it is Offset.
+	Start int
 }
 
 func (e *SyntaxError) Error() string {
@@ -37,15 +43,27 @@ func (e *SyntaxError) Error() string {
 // Scanner reads one JSON body. The zero Scanner reads an empty body; Reset
 // gives it another.
 type Scanner struct {
-	buf []byte
-	pos int
+	buf   []byte
+	pos   int
+	depth int // the nesting bound, 0 for MaxDepth
 }
 
 // New returns a Scanner at the start of data.
 func New(data []byte) *Scanner { return &Scanner{buf: data} }
 
-// Reset makes s read data from its start.
+// Reset makes s read data from its start; the nesting bound is kept.
 func (s *Scanner) Reset(data []byte) { s.buf, s.pos = data, 0 }
+
+// SetMaxDepth bounds how deeply the values s reads may nest: at most n
+// objects and arrays one inside the other (n ≤ 0 restores MaxDepth).
+func (s *Scanner) SetMaxDepth(n int) { s.depth = max(n, 0) }
+
+func (s *Scanner) maxDepth() int {
+	if s.depth == 0 {
+		return MaxDepth
+	}
+	return s.depth
+}
 
 // Data is the body being read.
 func (s *Scanner) Data() []byte { return s.buf }
@@ -56,17 +74,28 @@ func (s *Scanner) Pos() int { return s.pos }
 // Seek moves to offset pos of the body.
 func (s *Scanner) Seek(pos int) { s.pos = min(max(pos, 0), len(s.buf)) }
 
-// WS skips white space.
+// WS skips white space. Pretty-printed bodies are mostly indentation, so
+// runs of spaces are skipped eight bytes at a time; s.pos is stored only
+// when it moves, so that a body without white space costs a load and a
+// compare.
 func (s *Scanner) WS() {
-	for s.pos < len(s.buf) {
-		switch s.buf[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
+	i, b := s.pos, s.buf
+	if i < len(b) && isSpace[b[i]] {
+		for i < len(b) && isSpace[b[i]] {
+			if len(b)-i >= 8 && binary.LittleEndian.Uint64(b[i:]) == eightSpaces {
+				i += 8
+			} else {
+				i++
+			}
 		}
+		s.pos = i
 	}
 }
+
+// isSpace is JSON's white space.
+var isSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
+
+const eightSpaces = 0x2020202020202020
 
 // Peek skips white space and returns the next byte, 0 at the end.
 func (s *Scanner) Peek() byte {
@@ -86,10 +115,22 @@ func (s *Scanner) AtEnd() bool {
 // Errorf is a syntax error at the current position; at the end of the body
 // it says the body was cut short instead.
 func (s *Scanner) Errorf(format string, args ...any) error {
+	return s.tokenErrorf(-1, format, args...)
+}
+
+// tokenErrorf is Errorf inside the token that starts at start (-1 between
+// values).
+func (s *Scanner) tokenErrorf(start int, format string, args ...any) *SyntaxError {
+	e := &SyntaxError{Offset: s.pos, Start: start}
 	if s.pos >= len(s.buf) {
-		return &SyntaxError{Offset: len(s.buf), EOF: true}
+		e.Offset, e.EOF = len(s.buf), true
+	} else {
+		e.Msg = fmt.Sprintf(format, args...)
 	}
-	return &SyntaxError{Offset: s.pos, Msg: fmt.Sprintf(format, args...)}
+	if start < 0 {
+		e.Start = e.Offset
+	}
+	return e
 }
 
 // Found describes the byte at the current position for an error.
@@ -112,34 +153,90 @@ func (s *Scanner) Consume(c byte) error {
 // String reads a string and returns its contents. Without escapes the
 // result aliases the body; with escapes it is a new slice. Bytes that are
 // not UTF-8 are returned as written (encoding/json would replace them with
-// U+FFFD): a caller that keeps text checks it.
+// U+FFFD): a caller that keeps text checks it, or reads it with Text.
 func (s *Scanner) String() ([]byte, error) {
 	if s.Peek() != '"' {
 		return nil, s.Errorf("want a string, found %s", s.Found())
 	}
-	s.pos++
-	start := s.pos
+	quote := s.pos
 	b := s.buf
-	for i := start; i < len(b); i++ {
+	for i := quote + 1; i < len(b); i++ {
 		switch c := b[i]; {
 		case c == '"':
 			s.pos = i + 1
-			return b[start:i], nil
+			return b[quote+1 : i], nil
 		case c == '\\':
-			return s.unescape(start)
+			return s.unescape(quote)
 		case c < 0x20:
-			s.pos = i
-			return nil, s.Errorf("control character %#02x in a string", c)
+			return nil, s.controlError(quote, i)
 		}
 	}
 	s.pos = len(b)
-	return nil, s.Errorf("")
+	return nil, s.tokenErrorf(quote, "")
 }
 
-func (s *Scanner) unescape(start int) ([]byte, error) {
+// Text reads a string as encoding/json decodes it: as String does, with
+// each byte that is not part of a UTF-8 sequence replaced by U+FFFD. The
+// result aliases the body when the string has no escapes and is UTF-8.
+func (s *Scanner) Text() ([]byte, error) {
+	if s.Peek() != '"' {
+		return nil, s.Errorf("want a string, found %s", s.Found())
+	}
+	quote := s.pos
+	b := s.buf
+	var bits byte // every byte ORed: its top bit is set when one is not ASCII
+	for i := quote + 1; i < len(b); i++ {
+		c := b[i]
+		bits |= c
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			if bits >= utf8.RuneSelf {
+				return ValidUTF8(b[quote+1 : i]), nil
+			}
+			return b[quote+1 : i], nil
+		case c == '\\':
+			out, err := s.unescape(quote)
+			if err != nil {
+				return nil, err
+			}
+			return ValidUTF8(out), nil
+		case c < 0x20:
+			return nil, s.controlError(quote, i)
+		}
+	}
+	s.pos = len(b)
+	return nil, s.tokenErrorf(quote, "")
+}
+
+// controlError is the error for the control character at i in the string
+// whose quote is at quote.
+func (s *Scanner) controlError(quote, i int) error {
+	s.pos = i
+	return s.tokenErrorf(quote, "control character %#02x in a string", s.buf[i])
+}
+
+// ValidUTF8 is b with each byte that is not part of a UTF-8 sequence
+// replaced by U+FFFD, as encoding/json decodes strings: b itself when it
+// is UTF-8, else a new slice.
+func ValidUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+8)
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		out = utf8.AppendRune(out, r)
+		i += n
+	}
+	return out
+}
+
+// unescape decodes the string whose opening quote is at quote.
+func (s *Scanner) unescape(quote int) ([]byte, error) {
 	b := s.buf
 	out := make([]byte, 0, 32)
-	i := start
+	i := quote + 1
 	for i < len(b) {
 		c := b[i]
 		switch {
@@ -147,8 +244,7 @@ func (s *Scanner) unescape(start int) ([]byte, error) {
 			s.pos = i + 1
 			return out, nil
 		case c < 0x20:
-			s.pos = i
-			return nil, s.Errorf("control character %#02x in a string", c)
+			return nil, s.controlError(quote, i)
 		case c != '\\':
 			out = append(out, c)
 			i++
@@ -156,7 +252,7 @@ func (s *Scanner) unescape(start int) ([]byte, error) {
 		}
 		if i+1 >= len(b) {
 			s.pos = len(b)
-			return nil, s.Errorf("")
+			return nil, s.tokenErrorf(quote, "")
 		}
 		switch e := b[i+1]; e {
 		case '"', '\\', '/':
@@ -172,7 +268,7 @@ func (s *Scanner) unescape(start int) ([]byte, error) {
 		case 't':
 			out = append(out, '\t')
 		case 'u':
-			r, err := s.hex4(i + 2)
+			r, err := s.hex4(quote, i)
 			if err != nil {
 				return nil, err
 			}
@@ -194,13 +290,16 @@ func (s *Scanner) unescape(start int) ([]byte, error) {
 			out = utf8.AppendRune(out, r)
 			continue
 		default:
-			s.pos = i + 1
-			return nil, s.Errorf("invalid escape \\%c in a string", e)
+			s.pos = i // errors in an escape are at its backslash
+			if e < 0x20 || e >= 0x7f {
+				return nil, s.tokenErrorf(quote, "invalid escape: byte %#02x after a backslash in a string", e)
+			}
+			return nil, s.tokenErrorf(quote, "invalid escape \\%c in a string", e)
 		}
 		i += 2
 	}
 	s.pos = len(b)
-	return nil, s.Errorf("")
+	return nil, s.tokenErrorf(quote, "")
 }
 
 // hex4At reads four hex digits without moving the scanner.
@@ -228,18 +327,19 @@ func unhex(c byte) byte {
 	return 0xff
 }
 
-// hex4 reads the four hex digits of a \u escape at i.
-func (s *Scanner) hex4(i int) (rune, error) {
+// hex4 reads the four hex digits of the \u escape whose backslash is at
+// esc, in the string whose quote is at quote.
+func (s *Scanner) hex4(quote, esc int) (rune, error) {
 	var r rune
-	for k := range 4 {
-		if i+k >= len(s.buf) {
+	for i := esc + 2; i < esc+6; i++ {
+		if i >= len(s.buf) {
 			s.pos = len(s.buf)
-			return 0, s.Errorf("")
+			return 0, s.tokenErrorf(quote, "")
 		}
-		d := unhex(s.buf[i+k])
+		d := unhex(s.buf[i])
 		if d == 0xff {
-			s.pos = i + k
-			return 0, s.Errorf("invalid \\u escape in a string")
+			s.pos = esc
+			return 0, s.tokenErrorf(quote, "invalid \\u escape in a string")
 		}
 		r = r<<4 | rune(d)
 	}
@@ -252,14 +352,30 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // grammar.
 func (s *Scanner) Number() ([]byte, error) {
 	s.WS()
-	b := s.buf
 	start := s.pos
-	n, ok := NumberLen(b[start:])
+	n, ok := NumberLen(s.buf[start:])
 	s.pos = start + n
 	if !ok {
-		return nil, s.Errorf("malformed number, found %s", s.Found())
+		return nil, s.tokenErrorf(start, "malformed number, found %s", s.Found())
 	}
-	return b[start : start+n], nil
+	return s.buf[start:s.pos], nil
+}
+
+// Float reads a number and converts it as ParseFloat does, in one pass: a
+// malformed number is a *SyntaxError, one beyond a float64 ErrRange (the
+// scanner is then past it).
+func (s *Scanner) Float() (float64, error) {
+	s.WS()
+	start := s.pos
+	n, v, exact, ok := lexFloat(s.buf[start:])
+	s.pos = start + n
+	switch {
+	case !ok:
+		return 0, s.tokenErrorf(start, "malformed number, found %s", s.Found())
+	case exact:
+		return v, nil
+	}
+	return parseFloat(s.buf[start:s.pos])
 }
 
 // NumberLen is the length of the JSON number at the start of b; when b
@@ -305,18 +421,85 @@ func NumberLen(b []byte) (int, bool) {
 	return i, true
 }
 
+// lexFloat is NumberLen that converts the number on the way, so that
+// Float reads a number in one pass (NumberLen, which most numbers go
+// through unconverted, does not pay for the arithmetic). exact reports
+// whether v is the number's value: [-]digits[.digits] with at most 15
+// significant digits is an exact integer divided by an exact power of
+// ten, which IEEE division rounds correctly (Clinger's fast path, as in
+// strconv); any other number is left to strconv.
+func lexFloat(b []byte) (n int, v float64, exact, ok bool) {
+	var (
+		mant         uint64
+		digits, frac int
+	)
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return i, 0, false, false
+	case b[i] == '0':
+		i++
+	case b[i] >= '1' && b[i] <= '9':
+		for ; i < len(b) && isDigit(b[i]); i++ {
+			mant = mant*10 + uint64(b[i]-'0')
+			digits++
+		}
+	default:
+		return i, 0, false, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
+			return i, 0, false, false
+		}
+		start := i
+		for ; i < len(b) && isDigit(b[i]); i++ {
+			if mant != 0 || b[i] != '0' {
+				mant = mant*10 + uint64(b[i]-'0')
+				digits++
+			}
+		}
+		frac = i - start
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return i, 0, false, false
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+		return i, 0, false, true
+	}
+	if digits > 15 || frac >= len(pow10) {
+		return i, 0, false, true
+	}
+	v = float64(mant) / pow10[frac]
+	if b[0] == '-' {
+		v = -v
+	}
+	return i, v, true, true
+}
+
 // Literal reads the word true, false or null.
 func (s *Scanner) Literal(word string) error {
 	s.WS()
-	rest := s.buf[s.pos:]
+	start := s.pos
+	rest := s.buf[start:]
 	if len(rest) < len(word) {
 		if string(rest) == word[:len(rest)] {
 			s.pos = len(s.buf)
 		}
-		return s.Errorf("want %s, found %s", word, s.Found())
+		return s.tokenErrorf(start, "want %s, found %s", word, s.Found())
 	}
 	if string(rest[:len(word)]) != word {
-		return s.Errorf("want %s, found %s", word, s.Found())
+		return s.tokenErrorf(start, "want %s, found %s", word, s.Found())
 	}
 	s.pos += len(word)
 	return nil
@@ -333,10 +516,11 @@ func (s *Scanner) Null() (bool, error) {
 // Skip reads any value.
 func (s *Scanner) Skip() error { return s.skip(0) }
 
+// SkipIn is Skip for a value that stands inside depth objects and arrays
+// the caller has opened: they count toward the nesting bound.
+func (s *Scanner) SkipIn(depth int) error { return s.skip(depth) }
+
 func (s *Scanner) skip(depth int) error {
-	if depth > MaxDepth {
-		return s.Errorf("values nested deeper than %d", MaxDepth)
-	}
 	switch c := s.Peek(); c {
 	case '{':
 		return s.object(depth, func([]byte) error { return s.skip(depth + 1) })
@@ -361,13 +545,21 @@ func (s *Scanner) skip(depth int) error {
 }
 
 // Raw reads any value and returns its text.
-func (s *Scanner) Raw() ([]byte, error) {
+func (s *Scanner) Raw() ([]byte, error) { return s.RawIn(0) }
+
+// RawIn is Raw for a value inside depth objects and arrays, as SkipIn.
+func (s *Scanner) RawIn(depth int) ([]byte, error) {
 	s.WS()
 	start := s.pos
-	if err := s.Skip(); err != nil {
+	if err := s.skip(depth); err != nil {
 		return nil, err
 	}
 	return s.buf[start:s.pos], nil
+}
+
+// tooDeep is the error for an object or array beyond the nesting bound.
+func (s *Scanner) tooDeep() error {
+	return s.Errorf("values nested deeper than %d", s.maxDepth())
 }
 
 // Object reads an object, calling field with each key; field must read the
@@ -375,8 +567,8 @@ func (s *Scanner) Raw() ([]byte, error) {
 func (s *Scanner) Object(field func(key []byte) error) error { return s.object(0, field) }
 
 func (s *Scanner) object(depth int, field func(key []byte) error) error {
-	if depth > MaxDepth {
-		return s.Errorf("values nested deeper than %d", MaxDepth)
+	if depth >= s.maxDepth() {
+		return s.tooDeep()
 	}
 	if err := s.Consume('{'); err != nil {
 		return err
@@ -413,8 +605,8 @@ func (s *Scanner) object(depth int, field func(key []byte) error) error {
 func (s *Scanner) Array(elem func(i int) error) error { return s.array(0, elem) }
 
 func (s *Scanner) array(depth int, elem func(i int) error) error {
-	if depth > MaxDepth {
-		return s.Errorf("values nested deeper than %d", MaxDepth)
+	if depth >= s.maxDepth() {
+		return s.tooDeep()
 	}
 	if err := s.Consume('['); err != nil {
 		return err
@@ -514,48 +706,18 @@ var (
 // strconv.ParseFloat's result; text outside JSON's grammar is
 // ErrNotNumber, a number beyond a float64 ErrRange.
 func ParseFloat(b []byte) (float64, error) {
-	if n, ok := NumberLen(b); !ok || n != len(b) {
+	n, v, exact, ok := lexFloat(b)
+	switch {
+	case !ok || n != len(b):
 		return 0, ErrNotNumber
-	}
-	// Fast path: [-]digits[.digits] with at most 15 significant digits is an
-	// exact integer divided by an exact power of ten, which IEEE division
-	// rounds correctly (Clinger's fast path, as in strconv).
-	i, neg := 0, false
-	if b[0] == '-' {
-		neg, i = true, 1
-	}
-	var (
-		mant         uint64
-		digits, frac int
-		sawDot       bool
-		simple       = true
-	)
-	for ; i < len(b) && simple; i++ {
-		c := b[i]
-		switch {
-		case isDigit(c):
-			if sawDot {
-				frac++
-			}
-			if mant == 0 && c == '0' {
-				continue
-			}
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			simple = digits <= 15
-		case c == '.':
-			sawDot = true
-		default:
-			simple = false
-		}
-	}
-	if simple && frac < len(pow10) {
-		v := float64(mant) / pow10[frac]
-		if neg {
-			v = -v
-		}
+	case exact:
 		return v, nil
 	}
+	return parseFloat(b)
+}
+
+// parseFloat converts number text that lexFloat could not to a float64.
+func parseFloat(b []byte) (float64, error) {
 	v, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
 		var ne *strconv.NumError

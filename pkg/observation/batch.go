@@ -145,7 +145,8 @@ func Encode(batchID string, obs []Observation, maxBytes int) ([]Message, error) 
 // Decode parses one batch. It fails only when the body is not a batch at all;
 // each observation still needs Validate.
 func Decode(data []byte) (Batch, error) {
-	d := decoder{data: data}
+	var d decoder
+	d.s.Reset(data)
 	b, err := d.batch()
 	if err != nil {
 		return Batch{}, fmt.Errorf("decode observation batch: %w", err)
@@ -171,9 +172,9 @@ func (dec *Decoder) Decode(data []byte) (Batch, error) {
 		clear(d.times)
 		clear(d.periods)
 	}
-	d.data, d.pos = data, 0
+	d.s.Reset(data)
 	b, err := d.batch()
-	d.data = nil
+	d.s.Reset(nil)
 	if err != nil {
 		return Batch{}, fmt.Errorf("decode observation batch: %w", err)
 	}

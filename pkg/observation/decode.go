@@ -2,20 +2,21 @@ package observation
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/ounce-data/ounce/pkg/jsonscan"
 )
 
-// decoder is a hand-written reader for the batch JSON. It accepts exactly
-// what encoding/json accepts for Batch with unknown fields disallowed (a
-// differential fuzz test holds it to that), at several times the speed: the
-// loader decodes every observation that enters Ounce.
+// decoder reads the batch JSON, walking the batch's grammar over
+// jsonscan's lexing. It accepts exactly what encoding/json accepts for
+// Batch with unknown fields disallowed (a differential fuzz test holds it
+// to that), at several times the speed: the loader decodes every
+// observation that enters Ounce.
 type decoder struct {
-	data     []byte
-	pos      int
+	s        jsonscan.Scanner
 	interned map[string]string
 	times    map[string]time.Time
 	periods  map[periodKey]Period
@@ -68,315 +69,61 @@ func (e *syntaxError) Error() string {
 }
 
 func (d *decoder) fail(at path, format string, args ...any) error {
-	return &syntaxError{path: at.String(), pos: d.pos, msg: fmt.Sprintf(format, args...)}
+	return &syntaxError{path: at.String(), pos: d.s.Pos(), msg: fmt.Sprintf(format, args...)}
 }
 
-func (d *decoder) ws() {
-	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
-		}
-	}
-}
+// syntax places a scanner's error at path at, at the byte that went wrong;
+// any other error (nil, or one already placed deeper) passes as it is.
+func syntax(at path, err error) error { return place(at, err, false) }
 
-func (d *decoder) peek() byte {
-	d.ws()
-	if d.pos < len(d.data) {
-		return d.data[d.pos]
-	}
-	return 0
-}
+// inToken is syntax for an error in a number or literal, placed at the
+// token's first byte.
+func inToken(at path, err error) error { return place(at, err, true) }
 
-func (d *decoder) expect(at path, c byte) error {
-	if d.peek() != c {
-		if d.pos >= len(d.data) {
-			return d.fail(at, "unexpected end of input, want %q", c)
-		}
-		return d.fail(at, "want %q, got %q", c, d.data[d.pos])
-	}
-	d.pos++
-	return nil
-}
-
-func (d *decoder) literal(at path, word string) error {
-	if len(d.data)-d.pos < len(word) || string(d.data[d.pos:d.pos+len(word)]) != word {
-		return d.fail(at, "invalid literal, want %s", word)
-	}
-	d.pos += len(word)
-	return nil
-}
-
-// isNull consumes a null literal when one is next.
-func (d *decoder) isNull(at path) (bool, error) {
-	if d.peek() != 'n' {
-		return false, nil
-	}
-	return true, d.literal(at, "null")
-}
-
-// object calls field for each key of an object; field must consume the value.
-func (d *decoder) object(at path, field func(key string) error) error {
-	if err := d.expect(at, '{'); err != nil {
+// place is syntax (or inToken, atStart) for both.
+func place(at path, err error, atStart bool) error {
+	se, ok := err.(*jsonscan.SyntaxError)
+	if !ok {
 		return err
 	}
-	if d.peek() == '}' {
-		d.pos++
-		return nil
+	e := &syntaxError{path: at.String(), pos: se.Offset, msg: se.Msg}
+	if atStart {
+		e.pos = se.Start
 	}
-	for {
-		key, err := d.str(at)
-		if err != nil {
-			return err
-		}
-		if err := d.expect(at, ':'); err != nil {
-			return err
-		}
-		if err := field(key); err != nil {
-			return err
-		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return nil
-		default:
-			return d.fail(at, "want ',' or '}' after object member")
-		}
+	if se.EOF {
+		e.msg = "the body ends in the middle of a JSON value; it was probably cut short"
 	}
+	return e
 }
 
-// open consumes '{' and reports whether a member follows.
-func (d *decoder) open(at path) (bool, error) {
-	if err := d.expect(at, '{'); err != nil {
-		return false, err
+// null reads null when it is next, and reports whether it was.
+func (d *decoder) null(at path) (bool, error) {
+	if d.s.Peek() != 'n' {
+		return false, nil // the common case, without a call
 	}
-	if d.peek() == '}' {
-		d.pos++
-		return false, nil
-	}
-	return true, nil
+	return d.readNull(at)
 }
 
-// key reads a member name and its ':'. The bytes may alias the input.
-func (d *decoder) key(at path) ([]byte, error) {
-	if d.peek() != '"' {
-		return nil, d.fail(at, "want a string")
-	}
-	start := d.pos + 1
-	end := start
-	for end < len(d.data) && d.data[end] != '"' && d.data[end] != '\\' && d.data[end] >= 0x20 && d.data[end] < utf8.RuneSelf {
-		end++
-	}
-	var k []byte
-	if end < len(d.data) && d.data[end] == '"' {
-		k = d.data[start:end]
-		d.pos = end + 1
-	} else {
-		s, err := d.str(at)
-		if err != nil {
-			return nil, err
-		}
-		k = []byte(s)
-	}
-	return k, d.expect(at, ':')
-}
-
-// next consumes ',' (another member follows) or '}' (the object ends).
-func (d *decoder) next(at path) (bool, error) {
-	switch d.peek() {
-	case ',':
-		d.pos++
-		return true, nil
-	case '}':
-		d.pos++
-		return false, nil
-	}
-	return false, d.fail(at, "want ',' or '}' after object member")
-}
-
-func (d *decoder) str(at path) (string, error) {
-	if d.peek() != '"' {
-		return "", d.fail(at, "want a string")
-	}
-	d.pos++
-	start := d.pos
-	for d.pos < len(d.data) {
-		c := d.data[d.pos]
-		switch {
-		case c == '"':
-			s := string(d.data[start:d.pos])
-			d.pos++
-			return s, nil
-		case c == '\\':
-			return d.strSlow(at, start)
-		case c < 0x20:
-			return "", d.fail(at, "control character in string")
-		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(d.data[d.pos:])
-			if r == utf8.RuneError && size == 1 {
-				return d.strSlow(at, start)
-			}
-			d.pos += size
-		default:
-			d.pos++
-		}
-	}
-	return "", d.fail(at, "unterminated string")
-}
-
-// strSlow decodes a string with escapes or invalid UTF-8 (replaced by U+FFFD,
-// as encoding/json does).
-func (d *decoder) strSlow(at path, start int) (string, error) {
-	buf := append([]byte(nil), d.data[start:d.pos]...)
-	for d.pos < len(d.data) {
-		c := d.data[d.pos]
-		switch {
-		case c == '"':
-			d.pos++
-			return string(buf), nil
-		case c < 0x20:
-			return "", d.fail(at, "control character in string")
-		case c == '\\':
-			if d.pos+1 >= len(d.data) {
-				return "", d.fail(at, "unterminated escape")
-			}
-			e := d.data[d.pos+1]
-			d.pos += 2
-			switch e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				r, ok := d.hex4()
-				if !ok {
-					return "", d.fail(at, "invalid \\u escape")
-				}
-				if utf16.IsSurrogate(r) {
-					r2 := rune(-1)
-					if d.pos+1 < len(d.data) && d.data[d.pos] == '\\' && d.data[d.pos+1] == 'u' {
-						save := d.pos
-						d.pos += 2
-						if x, ok := d.hex4(); ok {
-							r2 = x
-						} else {
-							d.pos = save
-						}
-						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-							buf = utf8.AppendRune(buf, dec)
-							continue
-						}
-						d.pos = save
-					}
-					r = utf8.RuneError
-				}
-				buf = utf8.AppendRune(buf, r)
-			default:
-				return "", d.fail(at, "invalid escape \\%c", e)
-			}
-		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(d.data[d.pos:])
-			d.pos += size
-			buf = utf8.AppendRune(buf, r)
-		default:
-			buf = append(buf, c)
-			d.pos++
-		}
-	}
-	return "", d.fail(at, "unterminated string")
-}
-
-func (d *decoder) hex4() (rune, bool) {
-	if d.pos+4 > len(d.data) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range d.data[d.pos : d.pos+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	d.pos += 4
-	return r, true
-}
-
-// number returns the bytes of a JSON number, checked against the grammar.
-func (d *decoder) number(at path) ([]byte, error) {
-	d.ws()
-	start, i, n := d.pos, d.pos, len(d.data)
-	if i < n && d.data[i] == '-' {
-		i++
-	}
-	switch {
-	case i < n && d.data[i] == '0':
-		i++
-	case i < n && d.data[i] >= '1' && d.data[i] <= '9':
-		for i < n && d.data[i] >= '0' && d.data[i] <= '9' {
-			i++
-		}
-	default:
-		return nil, d.fail(at, "want a number")
-	}
-	if i < n && d.data[i] == '.' {
-		i++
-		if i >= n || d.data[i] < '0' || d.data[i] > '9' {
-			return nil, d.fail(at, "want digits after the decimal point")
-		}
-		for i < n && d.data[i] >= '0' && d.data[i] <= '9' {
-			i++
-		}
-	}
-	if i < n && (d.data[i] == 'e' || d.data[i] == 'E') {
-		i++
-		if i < n && (d.data[i] == '+' || d.data[i] == '-') {
-			i++
-		}
-		if i >= n || d.data[i] < '0' || d.data[i] > '9' {
-			return nil, d.fail(at, "want digits in the exponent")
-		}
-		for i < n && d.data[i] >= '0' && d.data[i] <= '9' {
-			i++
-		}
-	}
-	d.pos = i
-	return d.data[start:i], nil
+// readNull is null past its look at the next byte.
+func (d *decoder) readNull(at path) (bool, error) {
+	null, err := d.s.Null()
+	return null, inToken(at, err)
 }
 
 func (d *decoder) float(at path) (float64, error) {
-	b, err := d.number(at)
-	if err != nil {
-		return 0, err
+	d.s.WS()
+	start := d.s.Pos()
+	f, err := d.s.Float()
+	if err != nil && errors.Is(err, jsonscan.ErrRange) {
+		return 0, d.fail(at, "number %s is out of range", d.s.Data()[start:d.s.Pos()])
 	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return 0, d.fail(at, "number %s is out of range", b)
-	}
-	return f, nil
+	return f, inToken(at, err)
 }
 
 func (d *decoder) uint(at path) (uint64, error) {
-	b, err := d.number(at)
+	b, err := d.s.Number()
 	if err != nil {
-		return 0, err
+		return 0, inToken(at, err)
 	}
 	u, err := strconv.ParseUint(string(b), 10, 64)
 	if err != nil {
@@ -388,37 +135,42 @@ func (d *decoder) uint(at path) (uint64, error) {
 func (d *decoder) batch() (Batch, error) {
 	var b Batch
 	sawObs := false
-	if null, err := d.isNull(top); err != nil || null {
+	if null, err := d.null(top); err != nil || null {
 		if err == nil {
 			err = d.fail(top, "the batch is null")
 		}
 		return b, err
 	}
-	err := d.object(top, func(key string) error {
-		switch key {
-		case "batch_id":
-			return d.optStr(path{idx: -1, field: "batch_id"}, &b.ID)
-		case "common":
-			return d.common(&b)
-		case "observations":
-			at := path{idx: -1, field: "observations"}
-			null, err := d.isNull(at)
-			if err != nil || null {
-				if null {
-					b.Observations, sawObs = nil, false
-				}
-				return err
-			}
-			sawObs = true
-			return d.observations(&b)
-		default:
-			return d.fail(top, "unknown field %q", key)
+	for first := true; ; {
+		key, more, err := d.s.Member(&first)
+		if err != nil {
+			return Batch{}, syntax(top, err)
 		}
-	})
-	if err != nil {
-		return Batch{}, err
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "batch_id":
+			err = d.optStr(path{idx: -1, field: "batch_id"}, &b.ID)
+		case "common":
+			err = d.common(&b)
+		case "observations":
+			var null bool
+			if null, err = d.null(path{idx: -1, field: "observations"}); err == nil && null {
+				b.Observations, sawObs = nil, false
+			} else if err == nil {
+				sawObs = true
+				err = d.observations(&b)
+			}
+		default:
+			err = d.fail(top, "unknown field %q", jsonscan.ValidUTF8(key))
+		}
+		if err != nil {
+			return Batch{}, err
+		}
 	}
-	if d.peek() != 0 {
+	// Peek, not AtEnd: a NUL byte has always ended the body here.
+	if d.s.Peek() != 0 {
 		return Batch{}, d.fail(top, "trailing data after the batch object")
 	}
 	if !sawObs {
@@ -432,7 +184,7 @@ func (d *decoder) batch() (Batch, error) {
 
 func (d *decoder) common(b *Batch) error {
 	at := path{idx: -1, field: "common"}
-	null, err := d.isNull(at)
+	null, err := d.null(at)
 	if err != nil || null {
 		if null {
 			b.Common = nil
@@ -443,11 +195,10 @@ func (d *decoder) common(b *Batch) error {
 		b.Common = &Common{}
 	}
 	c := b.Common
-	more, err := d.open(at)
-	for more && err == nil {
-		var k []byte
-		if k, err = d.key(at); err != nil {
-			break
+	for first := true; ; {
+		k, more, err := d.s.Member(&first)
+		if err != nil || !more {
+			return syntax(at, err)
 		}
 		switch string(k) {
 		case "unit":
@@ -457,13 +208,13 @@ func (d *decoder) common(b *Batch) error {
 		case "version":
 			p := at.sub("version")
 			var null bool
-			if null, err = d.isNull(p); err == nil && !null {
+			if null, err = d.null(p); err == nil && !null {
 				c.Version, err = d.uint(p)
 			}
 		case "provenance":
 			p := at.sub("provenance")
 			var null bool
-			if null, err = d.isNull(p); err == nil && null {
+			if null, err = d.null(p); err == nil && null {
 				c.Provenance = nil
 			} else if err == nil {
 				if c.Provenance == nil {
@@ -472,23 +223,23 @@ func (d *decoder) common(b *Batch) error {
 				err = d.provenance(p, c.Provenance)
 			}
 		default:
-			err = d.fail(at, "unknown field %q", k)
+			err = d.fail(at, "unknown field %q", jsonscan.ValidUTF8(k))
 		}
 		if err != nil {
-			break
+			return err
 		}
-		more, err = d.next(at)
 	}
-	return err
 }
 
 func (d *decoder) observations(b *Batch) error {
 	at := path{idx: -1, field: "observations"}
-	if err := d.expect(at, '['); err != nil {
-		return err
+	first := true
+	more, err := d.s.Element(&first)
+	if err != nil {
+		return syntax(at, err)
 	}
 	// Size the slices once: growing them copies everything decoded so far.
-	n := bytes.Count(d.data[d.pos:], []byte(`{"indicator"`))
+	n := bytes.Count(d.s.Data()[d.s.Pos():], []byte(`{"indicator"`))
 	if cap(d.obs) >= n {
 		b.Observations = d.obs[:0]
 	} else {
@@ -497,37 +248,27 @@ func (d *decoder) observations(b *Batch) error {
 	if cap(d.vals)-len(d.vals) < n {
 		d.vals = make([]float64, 0, n)
 	}
-	if d.peek() == ']' {
-		d.pos++
-		return nil
-	}
-	for i := 0; ; i++ {
+	for i := 0; more; i++ {
 		b.Observations = append(b.Observations, Observation{})
 		if err := d.observation(&b.Observations[i], i); err != nil {
 			return err
 		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return nil
-		default:
-			return d.fail(at, "want ',' or ']' after observation %d", i)
+		if more, err = d.s.Element(&first); err != nil {
+			return syntax(at, err)
 		}
 	}
+	return nil
 }
 
 func (d *decoder) observation(o *Observation, i int) error {
 	at := path{idx: i}
-	if null, err := d.isNull(at); err != nil || null {
+	if null, err := d.null(at); err != nil || null {
 		return err
 	}
-	more, err := d.open(at)
-	for more && err == nil {
-		var k []byte
-		if k, err = d.key(at); err != nil {
-			break
+	for first := true; ; {
+		k, more, err := d.s.Member(&first)
+		if err != nil || !more {
+			return syntax(at, err)
 		}
 		switch string(k) {
 		case "indicator":
@@ -543,7 +284,7 @@ func (d *decoder) observation(o *Observation, i int) error {
 		case "value":
 			p := path{idx: i, field: "value"}
 			var null bool
-			if null, err = d.isNull(p); err == nil && null {
+			if null, err = d.null(p); err == nil && null {
 				o.Value = nil
 			} else if err == nil {
 				var f float64
@@ -554,7 +295,7 @@ func (d *decoder) observation(o *Observation, i int) error {
 		case "version":
 			p := path{idx: i, field: "version"}
 			var null bool
-			if null, err = d.isNull(p); err == nil && !null {
+			if null, err = d.null(p); err == nil && !null {
 				o.Version, err = d.uint(p)
 			}
 		case "period":
@@ -564,14 +305,12 @@ func (d *decoder) observation(o *Observation, i int) error {
 		case "provenance":
 			err = d.provenance(path{idx: i, field: "provenance"}, &o.Provenance)
 		default:
-			err = d.fail(at, "unknown field %q", k)
+			err = d.fail(at, "unknown field %q", jsonscan.ValidUTF8(k))
 		}
 		if err != nil {
-			break
+			return err
 		}
-		more, err = d.next(at)
 	}
-	return err
 }
 
 // value stores f in the decoder's value chunk: one allocation for a batch's
@@ -585,36 +324,53 @@ func (d *decoder) value(f float64) *float64 {
 }
 
 func (d *decoder) optStr(at path, dst *string) error {
-	null, err := d.isNull(at)
+	null, err := d.null(at)
 	if err != nil || null {
 		return err
 	}
-	*dst, err = d.str(at)
-	return err
+	s, err := d.s.Text()
+	if err != nil {
+		return syntax(at, err)
+	}
+	*dst = string(s)
+	return nil
 }
 
 // internStr reads a string that repeats across a batch (indicator, geo,
 // unit, source, licence…) and shares one copy of each distinct value.
 func (d *decoder) internStr(at path, dst *string) error {
-	if d.peek() == '"' {
-		end := d.pos + 1
-		for end < len(d.data) && d.data[end] != '"' && d.data[end] != '\\' && d.data[end] >= 0x20 && d.data[end] < utf8.RuneSelf {
-			end++
-		}
-		if end < len(d.data) && d.data[end] == '"' {
-			raw := d.data[d.pos+1 : end]
-			if s, ok := d.interned[string(raw)]; ok {
-				*dst = s
-				d.pos = end + 1
-				return nil
-			}
-		}
-	}
-	if err := d.optStr(at, dst); err != nil {
+	if d.s.Peek() == 'n' {
+		_, err := d.readNull(at)
 		return err
 	}
-	d.remember(*dst)
+	// Most strings are plain and seen before: read them raw, and decode
+	// only the others.
+	start := d.s.Pos()
+	raw, verbatim, err := d.s.RawString()
+	if err != nil {
+		return syntax(at, err)
+	}
+	if verbatim {
+		*dst = d.intern(raw)
+		return nil
+	}
+	d.s.Seek(start)
+	s, err := d.s.Text()
+	if err != nil {
+		return syntax(at, err)
+	}
+	*dst = d.intern(s)
 	return nil
+}
+
+// intern returns b as a string, one copy of each distinct value.
+func (d *decoder) intern(b []byte) string {
+	if s, ok := d.interned[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	d.remember(s)
+	return s
 }
 
 // remember interns s for the strings that repeat it, up to maxCached.
@@ -628,7 +384,7 @@ func (d *decoder) remember(s string) {
 }
 
 func (d *decoder) dims(at path, o *Observation) error {
-	null, err := d.isNull(at)
+	null, err := d.null(at)
 	if err != nil || null {
 		if null {
 			o.Dims = nil
@@ -638,36 +394,28 @@ func (d *decoder) dims(at path, o *Observation) error {
 	if o.Dims == nil {
 		o.Dims = Dims{}
 	}
-	more, err := d.open(at)
-	for more && err == nil {
-		var k []byte
-		if k, err = d.key(at); err != nil {
-			break
+	for first := true; ; {
+		k, more, err := d.s.Member(&first)
+		if err != nil || !more {
+			return syntax(at, err)
 		}
-		key, ok := d.interned[string(k)]
-		if !ok {
-			key = string(k)
-			d.remember(key)
-		}
+		key := d.intern(jsonscan.ValidUTF8(k))
 		var v string
-		if err = d.internStr(at.sub(key), &v); err != nil {
-			break
+		if err := d.internStr(at.sub(key), &v); err != nil {
+			return err
 		}
 		o.Dims[key] = v
-		more, err = d.next(at)
 	}
-	return err
 }
 
 func (d *decoder) provenance(at path, pv *Provenance) error {
-	if null, err := d.isNull(at); err != nil || null {
+	if null, err := d.null(at); err != nil || null {
 		return err
 	}
-	more, err := d.open(at)
-	for more && err == nil {
-		var k []byte
-		if k, err = d.key(at); err != nil {
-			break
+	for first := true; ; {
+		k, more, err := d.s.Member(&first)
+		if err != nil || !more {
+			return syntax(at, err)
 		}
 		switch string(k) {
 		case "url":
@@ -677,18 +425,16 @@ func (d *decoder) provenance(at path, pv *Provenance) error {
 		case "retrieved_at":
 			err = d.retrievedAt(at.sub("retrieved_at"), pv)
 		default:
-			err = d.fail(at, "unknown field %q", k)
+			err = d.fail(at, "unknown field %q", jsonscan.ValidUTF8(k))
 		}
 		if err != nil {
-			break
+			return err
 		}
-		more, err = d.next(at)
 	}
-	return err
 }
 
 func (d *decoder) retrievedAt(p path, pv *Provenance) error {
-	null, err := d.isNull(p)
+	null, err := d.null(p)
 	if err != nil || null {
 		return err
 	}
@@ -715,10 +461,10 @@ func (d *decoder) retrievedAt(p path, pv *Provenance) error {
 }
 
 func (d *decoder) period(at path, p *Period) error {
-	if null, err := d.isNull(at); err != nil || null {
+	if null, err := d.null(at); err != nil || null {
 		return err
 	}
-	if d.peek() == '"' {
+	if d.s.Peek() == '"' {
 		var code string
 		if err := d.internStr(at, &code); err != nil {
 			return err
@@ -737,10 +483,12 @@ func (d *decoder) period(at path, p *Period) error {
 		return nil
 	}
 	var raw periodJSON
-	more, err := d.open(at)
-	for more && err == nil {
-		var k []byte
-		if k, err = d.key(at); err != nil {
+	for first := true; ; {
+		k, more, err := d.s.Member(&first)
+		if err != nil {
+			return syntax(at, err)
+		}
+		if !more {
 			break
 		}
 		switch string(k) {
@@ -753,15 +501,11 @@ func (d *decoder) period(at path, p *Period) error {
 		case "end":
 			err = d.internStr(at.sub("end"), &raw.End)
 		default:
-			err = d.fail(at, "unknown field %q", k)
+			err = d.fail(at, "unknown field %q", jsonscan.ValidUTF8(k))
 		}
 		if err != nil {
-			break
+			return err
 		}
-		more, err = d.next(at)
-	}
-	if err != nil {
-		return err
 	}
 	key := periodKey{raw.Grain, raw.Start, raw.End}
 	if q, ok := d.periods[key]; ok {

@@ -280,6 +280,25 @@ func TestDecodeErrorsNameThePlace(t *testing.T) {
 	}
 }
 
+// TestDecodeSyntaxErrorsKeepTheirPlace: an error in a number or literal is
+// at the token's first byte, one between tokens at the byte found there,
+// a body cut short at its end; each names the field it is in.
+func TestDecodeSyntaxErrorsKeepTheirPlace(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"observations":[{"value":1.x}]}`:             `observations[0].value (byte 26): malformed number, found 'x'`,
+		`{"observations":[{"value":nul`:                `observations[0].value (byte 26): the body ends in the middle of a JSON value; it was probably cut short`,
+		`{"observations":[{"value":1e999}]}`:           `observations[0].value (byte 31): number 1e999 is out of range`,
+		`{"observations":[{"version":-1}]}`:            `observations[0].version (byte 30): want a non-negative integer, got -1`,
+		`{"observations":[{"dims":{"k" "v"}}]}`:        `observations[0].dims (byte 30): want ':', found '"'`,
+		`{"observations":[{}}`:                         `observations (byte 19): want ',' or ']' after an array element, found '}'`,
+		"{\"observations\":[{\"colour\xff\":1}]}":      "observations[0] (byte 28): unknown field \"colour\uFFFD\"",
+		`{"observations":[{"geo":"a` + "\x01" + `"}]}`: `observations[0].geo (byte 26): control character 0x01 in a string`,
+	} {
+		_, err := Decode([]byte(body))
+		require.EqualError(t, err, "decode observation batch: "+want, "%q", body)
+	}
+}
+
 // referenceDecode is encoding/json's reading of a batch: the behaviour the
 // hand-written decoder must not exceed.
 func referenceDecode(data []byte) (Batch, error) {

@@ -3,7 +3,8 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
-	"unicode/utf8"
+
+	"github.com/ounce-data/ounce/pkg/jsonscan"
 )
 
 // rowReader decodes the rows of one push. Its fast path reads the common
@@ -14,10 +15,10 @@ import (
 // differently cased field, an escape, a type error, broken JSON) goes to
 // decodeJSONRow, which reads and words it as before. What the fast path
 // accepts, encoding/json reads the same way: FuzzFastRow holds it to that.
-// It follows pkg/observation's batch decoder.
+// It walks the row's grammar over jsonscan's lexing, as pkg/observation's
+// batch decoder does.
 type rowReader struct {
-	data []byte
-	pos  int
+	s jsonscan.Scanner
 	// strs shares one copy of each distinct string of a push (indicators,
 	// places, dims): a push repeats a few values thousands of times.
 	strs map[string]string
@@ -46,9 +47,9 @@ const (
 
 // fast decodes raw, or reports false when encoding/json must.
 func (rr *rowReader) fast(raw []byte, n int) (row, bool) {
-	rr.data, rr.pos = raw, 0
+	rr.s.Reset(raw)
 	r, ok := rr.object(n)
-	return r, ok && rr.end()
+	return r, ok && rr.s.AtEnd()
 }
 
 // fastJSON reads a whole {"observations":[…]} body whose rows all take the
@@ -56,70 +57,48 @@ func (rr *rowReader) fast(raw []byte, n int) (row, bool) {
 // decodeJSON would refuse or word (more than maxRows rows included), so
 // whatever it reads decodeJSON reads the same way.
 func (rr *rowReader) fastJSON(body []byte, maxRows int) ([]row, bool) {
-	rr.data, rr.pos = body, 0
-	if !rr.open() {
+	s := &rr.s
+	s.Reset(body)
+	first := true
+	if k, more, ok := rr.member(&first); !ok || !more || string(k) != "observations" || s.Peek() != '[' {
 		return nil, false
 	}
-	if k, ok := rr.plainStr(); !ok || string(k) != "observations" || rr.peek() != ':' {
-		return nil, false
-	}
-	rr.pos++
-	if rr.peek() != '[' {
-		return nil, false
-	}
-	rr.pos++
 	rows := make([]row, 0, min(bytes.Count(body, []byte(`"indicator"`)), maxRows))
-	if rr.peek() == ']' {
-		rr.pos++
-	} else {
-		for {
-			if len(rows) == maxRows {
-				return nil, false
-			}
-			r, ok := rr.object(len(rows) + 1)
-			if !ok {
-				return nil, false
-			}
-			rows = append(rows, r)
-			c := rr.peek()
-			rr.pos++
-			if c == ']' {
-				break
-			}
-			if c != ',' {
-				return nil, false
-			}
-			rr.ws()
+	for efirst := true; ; {
+		more, err := s.Element(&efirst)
+		if err != nil {
+			return nil, false
 		}
+		if !more {
+			break
+		}
+		if len(rows) == maxRows {
+			return nil, false
+		}
+		r, ok := rr.object(len(rows) + 1)
+		if !ok {
+			return nil, false
+		}
+		rows = append(rows, r)
 	}
-	if rr.peek() != '}' {
-		return nil, false
+	if _, more, ok := rr.member(&first); !ok || more {
+		return nil, false // "observations" must be the only member
 	}
-	rr.pos++
 	if len(rows) == 0 {
 		rows = nil // as decodeJSON: a body without rows
 	}
-	return rows, rr.end()
+	return rows, s.AtEnd()
 }
 
 // object reads the row object at the reading position.
 func (rr *rowReader) object(n int) (row, bool) {
 	r := row{n: n}
-	if !rr.open() {
-		return r, false
-	}
-	if rr.peek() == '}' {
-		rr.pos++
-		return r, true
-	}
 	seen := 0
-	for {
-		k, ok := rr.plainStr()
-		if !ok || rr.peek() != ':' {
-			return r, false
+	for first := true; ; {
+		k, more, ok := rr.member(&first)
+		if !ok || !more {
+			return r, ok
 		}
-		rr.pos++
-		rr.ws()
 		var bit int
 		switch string(k) {
 		case "indicator":
@@ -147,77 +126,22 @@ func (rr *rowReader) object(n int) (row, bool) {
 			return r, false
 		}
 		seen |= bit
-		switch rr.peek() {
-		case ',':
-			rr.pos++
-			rr.ws()
-		case '}':
-			rr.pos++
-			return r, true
-		default:
-			return r, false
-		}
 	}
 }
 
-func (rr *rowReader) ws() {
-	for rr.pos < len(rr.data) {
-		switch rr.data[rr.pos] {
-		case ' ', '\t', '\n', '\r':
-			rr.pos++
-		default:
-			return
-		}
-	}
+// member steps to the next member of the object being read and returns its
+// key, with more false after the last member. ok is false where
+// encoding/json must read the row: broken JSON, or a key that is not plain.
+func (rr *rowReader) member(first *bool) (key []byte, more, ok bool) {
+	key, verbatim, more, err := rr.s.MemberRaw(first)
+	return key, more, err == nil && (verbatim || !more)
 }
 
-func (rr *rowReader) peek() byte {
-	rr.ws()
-	if rr.pos < len(rr.data) {
-		return rr.data[rr.pos]
-	}
-	return 0
-}
-
-// open consumes '{' and the space after it.
-func (rr *rowReader) open() bool {
-	if rr.peek() != '{' {
-		return false
-	}
-	rr.pos++
-	rr.ws()
-	return true
-}
-
-// end reports whether only space follows the row.
-func (rr *rowReader) end() bool {
-	rr.ws()
-	return rr.pos == len(rr.data)
-}
-
-// plainStr reads a string without escapes or control characters and in
-// valid UTF-8, which encoding/json takes as it is; the bytes alias the input.
-func (rr *rowReader) plainStr() ([]byte, bool) {
-	if rr.pos >= len(rr.data) || rr.data[rr.pos] != '"' {
-		return nil, false
-	}
-	start, ascii := rr.pos+1, true
-	for i := start; i < len(rr.data); i++ {
-		switch c := rr.data[i]; {
-		case c == '"':
-			s := rr.data[start:i]
-			if !ascii && !utf8.Valid(s) {
-				return nil, false
-			}
-			rr.pos = i + 1
-			return s, true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return nil, false
+// plain reads a string without escapes and in valid UTF-8, which
+// encoding/json takes as it is; the bytes alias the input.
+func (rr *rowReader) plain() ([]byte, bool) {
+	s, verbatim, err := rr.s.RawString()
+	return s, err == nil && verbatim
 }
 
 // intern returns b as a string, one copy per distinct value.
@@ -235,22 +159,22 @@ func (rr *rowReader) intern(b []byte) string {
 	return s
 }
 
-// null consumes a null literal when one is next.
-func (rr *rowReader) null() bool {
-	if len(rr.data)-rr.pos >= 4 && string(rr.data[rr.pos:rr.pos+4]) == "null" {
-		rr.pos += 4
-		return true
+// null reads null when it is next; ok is false for broken JSON.
+func (rr *rowReader) null() (null, ok bool) {
+	if rr.s.Peek() != 'n' {
+		return false, true // the common case, without a call
 	}
-	return false
+	null, err := rr.s.Null()
+	return null, err == nil
 }
 
 // strField reads a string member; null leaves it empty, as encoding/json
 // does to a string it has not set.
 func (rr *rowReader) strField(dst *string) bool {
-	if rr.null() {
-		return true
+	if null, ok := rr.null(); null || !ok {
+		return ok
 	}
-	s, ok := rr.plainStr()
+	s, ok := rr.plain()
 	if ok {
 		*dst = rr.intern(s)
 	}
@@ -258,125 +182,62 @@ func (rr *rowReader) strField(dst *string) bool {
 }
 
 // scalar reads a number, a plain string or null as its raw JSON.
-func (rr *rowReader) scalar(dst *json.RawMessage) bool {
-	start := rr.pos
-	ok := rr.null()
-	if !ok {
-		if rr.pos < len(rr.data) && rr.data[rr.pos] == '"' {
-			_, ok = rr.plainStr()
-		} else {
-			ok = rr.number()
-		}
+func (rr *rowReader) scalar(dst *json.RawMessage) bool { return rr.raw(dst, false) }
+
+// period reads a code, null or an object of plain strings as its raw JSON;
+// the validator parses it.
+func (rr *rowReader) period(dst *json.RawMessage) bool { return rr.raw(dst, true) }
+
+// raw reads null, a plain string, or else a number (an object of plain
+// strings when object is set) as its raw JSON.
+func (rr *rowReader) raw(dst *json.RawMessage, object bool) bool {
+	s := &rr.s
+	c, start := s.Peek(), s.Pos()
+	var ok bool
+	switch {
+	case c == 'n':
+		_, ok = rr.null()
+	case c == '"':
+		_, ok = rr.plain()
+	case object:
+		ok = rr.stringObject(nil)
+	default:
+		_, err := s.Number()
+		ok = err == nil
 	}
 	if ok {
-		*dst = rr.data[start:rr.pos]
+		*dst = s.Data()[start:s.Pos()]
 	}
 	return ok
 }
 
-// number consumes a number of the JSON grammar.
-func (rr *rowReader) number() bool {
-	d, i, n := rr.data, rr.pos, len(rr.data)
-	digits := func() bool {
-		from := i
-		for i < n && d[i] >= '0' && d[i] <= '9' {
-			i++
-		}
-		return i > from
-	}
-	if i < n && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < n && d[i] == '0':
-		i++
-	case i < n && d[i] >= '1' && d[i] <= '9':
-		digits()
-	default:
-		return false
-	}
-	if i < n && d[i] == '.' {
-		i++
-		if !digits() {
-			return false
-		}
-	}
-	if i < n && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < n && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		if !digits() {
-			return false
-		}
-	}
-	rr.pos = i
-	return true
-}
-
-// period reads a code, null or an object of plain strings as its raw JSON;
-// the validator parses it.
-func (rr *rowReader) period(dst *json.RawMessage) bool {
-	start := rr.pos
-	switch {
-	case rr.null():
-	case rr.pos < len(rr.data) && rr.data[rr.pos] == '"':
-		if _, ok := rr.plainStr(); !ok {
-			return false
-		}
-	default:
-		if !rr.stringObject(func(_, _ []byte) {}) {
-			return false
-		}
-	}
-	*dst = rr.data[start:rr.pos]
-	return true
-}
-
 // dims reads an object of plain strings, or null.
 func (rr *rowReader) dims(dst *map[string]string) bool {
-	if rr.null() {
-		return true
+	if null, ok := rr.null(); null || !ok {
+		return ok
 	}
 	m := make(map[string]string, 2)
-	if !rr.stringObject(func(k, v []byte) { m[rr.intern(k)] = rr.intern(v) }) {
+	if !rr.stringObject(m) {
 		return false
 	}
 	*dst = m
 	return true
 }
 
-// stringObject reads an object whose members are all plain strings, calling
-// member for each.
-func (rr *rowReader) stringObject(member func(k, v []byte)) bool {
-	if !rr.open() {
-		return false
-	}
-	if rr.peek() == '}' {
-		rr.pos++
-		return true
-	}
-	for {
-		k, ok := rr.plainStr()
-		if !ok || rr.peek() != ':' {
-			return false
+// stringObject reads an object whose members are all plain strings, into m
+// unless it is nil.
+func (rr *rowReader) stringObject(m map[string]string) bool {
+	for first := true; ; {
+		k, more, ok := rr.member(&first)
+		if !ok || !more {
+			return ok
 		}
-		rr.pos++
-		rr.ws()
-		v, ok := rr.plainStr()
+		v, ok := rr.plain()
 		if !ok {
 			return false
 		}
-		member(k, v)
-		switch rr.peek() {
-		case ',':
-			rr.pos++
-			rr.ws()
-		case '}':
-			rr.pos++
-			return true
-		default:
-			return false
+		if m != nil {
+			m[rr.intern(k)] = rr.intern(v)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -117,4 +119,33 @@ func FuzzFastJSON(f *testing.F) {
 		}
 		require.Equal(t, want, got, "%q", body)
 	})
+}
+
+// BenchmarkDecodeRows reads 10 000 partner rows, as NDJSON and as one
+// {"observations":[…]} body, through the fast path alone: the decoding
+// BenchmarkPushNDJSON10k and BenchmarkPushJSON10k include.
+func BenchmarkDecodeRows(b *testing.B) {
+	var nd bytes.Buffer
+	for i := range 10_000 {
+		fmt.Fprintf(&nd, `{"indicator":"who.NCD_PAA","geo":"GBR","period":"%04d-%02d-%02d","value":%d.25,"dims":{"site":"s%d"}}`+"\n",
+			1900+i%120, 1+i/120%12, 1+i/1440%28, i%100, i%7)
+	}
+	lines := bytes.Split(bytes.TrimSpace(nd.Bytes()), []byte("\n"))
+	body := append(append([]byte(`{"observations":[`), bytes.Join(lines, []byte(","))...), "]}"...)
+	for _, bc := range []struct {
+		name   string
+		body   []byte
+		decode func([]byte, int) ([]row, error)
+	}{{"NDJSON", nd.Bytes(), decodeNDJSON}, {"JSON", body, decodeJSON}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rows, err := bc.decode(bc.body, 10_000)
+				if err != nil || len(rows) != 10_000 {
+					b.Fatalf("%d rows, %v", len(rows), err)
+				}
+			}
+		})
+	}
 }

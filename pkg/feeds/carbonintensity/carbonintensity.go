@@ -45,6 +45,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/jsonscan"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -152,7 +153,7 @@ func recordError(kind Kind, rec int, field string, offset int, value, reason str
 type Reader struct {
 	kind     Kind
 	m        Mapping
-	s        scanner
+	s        jsonscan.Scanner
 	forecast *feeds.Column
 	actual   *feeds.Column
 	mix      *feeds.Column
@@ -196,7 +197,8 @@ func NewReader(body io.Reader, kind Kind, m Mapping) (*Reader, error) {
 		return nil, fmt.Errorf("carbon intensity %s response: read body: %w", kind, err)
 	}
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
-	r.s = scanner{data: data}
+	r.s.SetMaxDepth(maxDepth)
+	r.s.Reset(data)
 	r.fuels = map[string]fuelDims{}
 	r.periods = map[int64]int{}
 	if err := r.start(); err != nil {
@@ -237,38 +239,37 @@ func (r *Reader) checkMapping() error {
 // start reads up to the first record of data[], or the API's error.
 func (r *Reader) start() error {
 	s := &r.s
-	switch c := s.peek(); {
+	switch c := s.Peek(); {
 	case c == 0:
 		return fmt.Errorf("carbon intensity %s response: body is empty", r.kind)
 	case c == '<':
-		return fmt.Errorf("carbon intensity %s response: body is HTML or XML, not JSON: starts %q", r.kind, snippet(s.data[s.pos:], 60))
+		return fmt.Errorf("carbon intensity %s response: body is HTML or XML, not JSON: starts %q", r.kind, snippet(s.Data()[s.Pos():], 60))
 	case c != '{':
-		return fmt.Errorf("carbon intensity %s response: body is not a JSON object: starts %q", r.kind, snippet(s.data[s.pos:], 60))
+		return fmt.Errorf("carbon intensity %s response: body is not a JSON object: starts %q", r.kind, snippet(s.Data()[s.Pos():], 60))
 	}
-	s.pos++
 	first := true
 	for {
-		key, more, err := s.member(&first)
+		key, more, err := s.Member(&first)
 		if err != nil {
 			return r.fail(-1, "", err)
 		}
 		if !more {
-			return recordError(r.kind, -1, "", s.pos-1, "", `the response has neither "data" nor "error"`)
+			return recordError(r.kind, -1, "", s.Pos()-1, "", `the response has neither "data" nor "error"`)
 		}
 		switch string(key) {
 		case "error":
 			return r.apiError()
 		case "data":
-			if s.peek() == '{' {
-				return r.fail(-1, "data", s.notA(`an array; this reader reads /intensity and /regional/intensity responses, not /regional/regionid or /regional/postcode`))
+			if s.Peek() == '{' {
+				return r.fail(-1, "data", notA(s, `an array; this reader reads /intensity and /regional/intensity responses, not /regional/regionid or /regional/postcode`))
 			}
-			if err := s.open('[', "an array"); err != nil {
+			if err := expect(s, '[', "an array"); err != nil {
 				return r.fail(-1, "data", err)
 			}
 			return nil
 		default:
-			if err := s.skip(1); err != nil {
-				return r.fail(-1, string(key), err)
+			if err := s.SkipIn(1); err != nil {
+				return r.fail(-1, name(key), err)
 			}
 		}
 	}
@@ -278,42 +279,42 @@ func (r *Reader) start() error {
 func (r *Reader) apiError() error {
 	s := &r.s
 	e := &APIError{Kind: r.kind}
-	if s.peek() == '"' {
-		msg, err := s.str()
+	if s.Peek() == '"' {
+		msg, err := s.Text()
 		if err != nil {
 			return r.fail(-1, "error", err)
 		}
 		e.Message = string(msg)
 		return e
 	}
-	if err := s.open('{', "an object"); err != nil {
+	if err := expect(s, '{', "an object"); err != nil {
 		return r.fail(-1, "error", err)
 	}
 	first := true
 	for {
-		key, more, err := s.member(&first)
+		key, more, err := s.Member(&first)
 		if err != nil {
 			return r.fail(-1, "error", err)
 		}
 		if !more {
 			break
 		}
-		start := s.pos
-		field := "error." + string(key)
+		start := s.Pos()
+		field := "error." + name(key)
 		switch string(key) {
 		case "code", "message":
 			var text string
-			if s.peek() == '"' {
-				b, err := s.str()
+			if s.Peek() == '"' {
+				b, err := s.Text()
 				if err != nil {
 					return r.fail(-1, field, err)
 				}
 				text = string(b)
 			} else {
-				if err := s.skip(1); err != nil {
+				if err := s.SkipIn(1); err != nil {
 					return r.fail(-1, field, err)
 				}
-				text = string(bytes.TrimSpace(s.data[start:s.pos]))
+				text = string(bytes.TrimSpace(s.Data()[start:s.Pos()]))
 			}
 			if key[0] == 'c' {
 				e.Code = text
@@ -321,7 +322,7 @@ func (r *Reader) apiError() error {
 				e.Message = text
 			}
 		default:
-			if err := s.skip(1); err != nil {
+			if err := s.SkipIn(1); err != nil {
 				return r.fail(-1, field, err)
 			}
 		}
@@ -373,7 +374,7 @@ func (r *Reader) All() iter.Seq2[observation.Observation, error] {
 		r.m.Stamp(&o)
 		first := true
 		for i := 0; ; i++ {
-			more, err := r.s.element(&first)
+			more, err := element(&r.s, &first)
 			if err != nil {
 				if i == 0 {
 					err = r.fail(-1, "data", err)
@@ -422,7 +423,7 @@ func (r *Reader) finish() error {
 	s := &r.s
 	first := false
 	for {
-		key, more, err := s.member(&first)
+		key, more, err := s.Member(&first)
 		if err != nil {
 			return r.fail(-1, "", err)
 		}
@@ -431,37 +432,38 @@ func (r *Reader) finish() error {
 		}
 		switch string(key) {
 		case "data":
-			return r.fail(-1, "data", s.errorf(`"data" appears twice`))
+			return r.fail(-1, "data", here(s, `"data" appears twice`))
 		case "error":
 			return r.apiError()
 		default:
-			if err := s.skip(1); err != nil {
-				return r.fail(-1, string(key), err)
+			if err := s.SkipIn(1); err != nil {
+				return r.fail(-1, name(key), err)
 			}
 		}
 	}
-	if !s.atEnd() {
-		return r.fail(-1, "", s.errorf("more follows the end of the JSON object: %q", snippet(s.data[s.pos:], 40)))
+	if !s.AtEnd() {
+		return r.fail(-1, "", here(s, "more follows the end of the JSON object: %q", snippet(s.Data()[s.Pos():], 40)))
 	}
 	return nil
 }
 
-// fail wraps a scanner error (or any error) at record rec and field.
+// fail wraps a syntax or value error (or any error) at record rec and
+// field.
 func (r *Reader) fail(rec int, field string, err error) error {
-	var se *scanError
-	if !errors.As(err, &se) {
-		return recordError(r.kind, rec, field, r.s.pos, "", err.Error())
+	ve := asValueError(r.s.Data(), err)
+	if ve == nil {
+		return recordError(r.kind, rec, field, r.s.Pos(), "", err.Error())
 	}
 	value := ""
-	if len(se.value) > 0 {
-		value = snippet(se.value, 40)
+	if len(ve.value) > 0 {
+		value = snippet(ve.value, 40)
 	}
-	return recordError(r.kind, rec, field, se.offset, value, se.reason)
+	return recordError(r.kind, rec, field, ve.offset, value, ve.reason)
 }
 
 // bad is the error about the value read from start to the scanner's position.
 func (r *Reader) bad(rec int, field string, start int, format string, args ...any) error {
-	return recordError(r.kind, rec, field, start, snippet(bytes.TrimSpace(r.s.data[start:r.s.pos]), 40), fmt.Sprintf(format, args...))
+	return recordError(r.kind, rec, field, start, snippet(bytes.TrimSpace(r.s.Data()[start:r.s.Pos()]), 40), fmt.Sprintf(format, args...))
 }
 
 // missing is the error for a required field a record lacks.
@@ -512,15 +514,15 @@ func (r *Reader) periodMember(rec int, h *halfHour, isFrom bool) error {
 	if isFrom {
 		key = "from"
 	}
-	s.ws()
-	start := s.pos
+	s.WS()
+	start := s.Pos()
 	if (isFrom && h.hasFrom) || (!isFrom && h.hasTo) {
 		return r.repeated(rec, key, start)
 	}
-	if s.peek() != '"' {
-		return r.fail(rec, key, s.notA("a time like 2019-08-25T12:30Z"))
+	if s.Peek() != '"' {
+		return r.fail(rec, key, notA(s, "a time like 2019-08-25T12:30Z"))
 	}
-	b, err := s.str()
+	b, err := s.Text()
 	if err != nil {
 		return r.fail(rec, key, err)
 	}
@@ -529,9 +531,9 @@ func (r *Reader) periodMember(rec int, h *halfHour, isFrom bool) error {
 		return r.bad(rec, key, start, "is not a UTC time like 2019-08-25T12:30Z")
 	}
 	if isFrom {
-		h.from, h.hasFrom, h.fromAt, h.fromEnd = t, true, start, s.pos
+		h.from, h.hasFrom, h.fromAt, h.fromEnd = t, true, start, s.Pos()
 	} else {
-		h.to, h.hasTo, h.toAt, h.toEnd = t, true, start, s.pos
+		h.to, h.hasTo, h.toAt, h.toEnd = t, true, start, s.Pos()
 	}
 	return nil
 }
@@ -547,7 +549,7 @@ func (r *Reader) checkPeriod(rec int, h *halfHour, end int) (observation.Period,
 		return observation.Period{}, r.missing(rec, "to", end)
 	}
 	p := observation.Period{Grain: observation.GrainHalfHour, Start: h.from}
-	valueAt := func(from, to int) string { return snippet(bytes.TrimSpace(r.s.data[from:to]), 40) }
+	valueAt := func(from, to int) string { return snippet(bytes.TrimSpace(r.s.Data()[from:to]), 40) }
 	if err := p.Check(); err != nil {
 		reason := err.Error()
 		if m := h.from.Minute(); (m != 0 && m != 30) || h.from.Second() != 0 {
@@ -584,12 +586,12 @@ type value struct {
 // of an error.
 func (r *Reader) readValue(dst *value) error {
 	s := &r.s
-	s.ws()
+	s.WS()
 	if dst.present {
-		return s.errorf("appears twice in one object")
+		return here(s, "appears twice in one object")
 	}
-	dst.present, dst.at = true, s.pos
-	null, err := s.null()
+	dst.present, dst.at = true, s.Pos()
+	null, err := s.Null()
 	if err != nil {
 		return err
 	}
@@ -597,7 +599,7 @@ func (r *Reader) readValue(dst *value) error {
 		dst.null = true
 		return nil
 	}
-	v, err := s.number()
+	v, err := number(s)
 	if err != nil {
 		return err
 	}
@@ -634,12 +636,12 @@ func mixField(j, g int, name string) string {
 // regions[j]: forecast and actual; index and anything else are skipped.
 func (r *Reader) intensity(rec, j int, forecast, actual *value) error {
 	s := &r.s
-	if err := s.open('{', "an object"); err != nil {
+	if err := expect(s, '{', "an object"); err != nil {
 		return r.fail(rec, regionField(j, "intensity"), err)
 	}
 	first := true
 	for {
-		key, more, err := s.member(&first)
+		key, more, err := s.Member(&first)
 		if err != nil {
 			return r.fail(rec, regionField(j, "intensity"), err)
 		}
@@ -656,8 +658,8 @@ func (r *Reader) intensity(rec, j int, forecast, actual *value) error {
 				return r.fail(rec, regionField(j, "intensity.actual"), err)
 			}
 		default:
-			if err := s.skip(2); err != nil {
-				return r.fail(rec, regionField(j, "intensity."+string(key)), err)
+			if err := s.SkipIn(2); err != nil {
+				return r.fail(rec, regionField(j, "intensity."+name(key)), err)
 			}
 		}
 	}
@@ -687,10 +689,11 @@ func (r *Reader) intensityValue(rec, j int, name string, v value, col int, geo s
 // valueErr is the error about the number at offset at.
 func (r *Reader) valueErr(rec int, field string, at int, reason string) error {
 	end := at
-	for end < len(r.s.data) && bytes.IndexByte([]byte("+-.0123456789eE"), r.s.data[end]) >= 0 {
+	data := r.s.Data()
+	for end < len(data) && bytes.IndexByte([]byte("+-.0123456789eE"), data[end]) >= 0 {
 		end++
 	}
-	return recordError(r.kind, rec, field, at, snippet(r.s.data[at:end], 40), reason)
+	return recordError(r.kind, rec, field, at, snippet(data[at:end], 40), reason)
 }
 
 // add appends one observation of column col to the record's buffer.
@@ -705,7 +708,7 @@ func (r *Reader) add(col int, geo string, dims observation.Dims, v float64) {
 // national reads record rec of a national response.
 func (r *Reader) national(rec int) error {
 	s := &r.s
-	if err := s.open('{', "an object"); err != nil {
+	if err := expect(s, '{', "an object"); err != nil {
 		return r.fail(rec, "", err)
 	}
 	var (
@@ -716,7 +719,7 @@ func (r *Reader) national(rec int) error {
 	)
 	first := true
 	for {
-		key, more, err := s.member(&first)
+		key, more, err := s.Member(&first)
 		if err != nil {
 			return r.fail(rec, "", err)
 		}
@@ -727,22 +730,22 @@ func (r *Reader) national(rec int) error {
 		case "from", "to":
 			err = r.periodMember(rec, &h, key[0] == 'f')
 		case "intensity":
-			s.ws()
+			s.WS()
 			if hasIntensity {
-				return r.repeated(rec, "intensity", s.pos)
+				return r.repeated(rec, "intensity", s.Pos())
 			}
-			hasIntensity, intensityAt = true, s.pos
+			hasIntensity, intensityAt = true, s.Pos()
 			err = r.intensity(rec, -1, &forecast, &actual)
 		default:
-			if err := s.skip(1); err != nil {
-				return r.fail(rec, string(key), err)
+			if err := s.SkipIn(1); err != nil {
+				return r.fail(rec, name(key), err)
 			}
 		}
 		if err != nil {
 			return err
 		}
 	}
-	end := s.pos - 1
+	end := s.Pos() - 1
 	p, err := r.checkPeriod(rec, &h, end)
 	if err != nil {
 		return err
@@ -769,7 +772,7 @@ func (r *Reader) national(rec int) error {
 // regional reads record rec of a regional response.
 func (r *Reader) regional(rec int) error {
 	s := &r.s
-	if err := s.open('{', "an object"); err != nil {
+	if err := expect(s, '{', "an object"); err != nil {
 		return r.fail(rec, "", err)
 	}
 	var (
@@ -779,7 +782,7 @@ func (r *Reader) regional(rec int) error {
 	)
 	first := true
 	for {
-		key, more, err := s.member(&first)
+		key, more, err := s.Member(&first)
 		if err != nil {
 			return r.fail(rec, "", err)
 		}
@@ -792,17 +795,17 @@ func (r *Reader) regional(rec int) error {
 				return err
 			}
 		case "regions":
-			s.ws()
+			s.WS()
 			if hasRegions {
-				return r.repeated(rec, "regions", s.pos)
+				return r.repeated(rec, "regions", s.Pos())
 			}
 			hasRegions = true
-			if err := s.open('[', "an array"); err != nil {
+			if err := expect(s, '[', "an array"); err != nil {
 				return r.fail(rec, "regions", err)
 			}
 			firstRegion := true
 			for j := 0; ; j++ {
-				more, err := s.element(&firstRegion)
+				more, err := element(s, &firstRegion)
 				if err != nil {
 					return r.fail(rec, "regions", err)
 				}
@@ -814,12 +817,12 @@ func (r *Reader) regional(rec int) error {
 				}
 			}
 		default:
-			if err := s.skip(1); err != nil {
-				return r.fail(rec, string(key), err)
+			if err := s.SkipIn(1); err != nil {
+				return r.fail(rec, name(key), err)
 			}
 		}
 	}
-	end := s.pos - 1
+	end := s.Pos() - 1
 	p, err := r.checkPeriod(rec, &h, end)
 	if err != nil {
 		return err
@@ -834,7 +837,7 @@ func (r *Reader) regional(rec int) error {
 // region reads regions[j] of record rec.
 func (r *Reader) region(rec, j int, seen *[MaxRegionID + 1]int) error {
 	s := &r.s
-	if err := s.open('{', "an object"); err != nil {
+	if err := expect(s, '{', "an object"); err != nil {
 		return r.fail(rec, regionField(j, ""), err)
 	}
 	r.regionEntries++
@@ -851,26 +854,26 @@ func (r *Reader) region(rec, j int, seen *[MaxRegionID + 1]int) error {
 	)
 	first := true
 	for {
-		key, more, err := s.member(&first)
+		key, more, err := s.Member(&first)
 		if err != nil {
 			return r.fail(rec, regionField(j, ""), err)
 		}
 		if !more {
 			break
 		}
-		s.ws()
-		at := s.pos
+		s.WS()
+		at := s.Pos()
 		switch string(key) {
 		case "regionid":
 			if idAt >= 0 {
 				return r.repeated(rec, regionField(j, "regionid"), at)
 			}
 			idAt = at
-			v, err := s.number()
+			v, err := number(s)
 			if err != nil {
 				return r.fail(rec, regionField(j, "regionid"), err)
 			}
-			idEnd = s.pos
+			idEnd = s.Pos()
 			if v != float64(int(v)) || v < 1 || v > MaxRegionID {
 				return r.bad(rec, regionField(j, "regionid"), at, "is not one of the API's region ids 1 to %d", MaxRegionID)
 			}
@@ -881,17 +884,17 @@ func (r *Reader) region(rec, j int, seen *[MaxRegionID + 1]int) error {
 				dst, has = &dno, &hasDNO
 			}
 			if *has {
-				return r.repeated(rec, regionField(j, string(key)), at)
+				return r.repeated(rec, regionField(j, name(key)), at)
 			}
 			*has = true
-			if null, err := s.null(); err != nil {
-				return r.fail(rec, regionField(j, string(key)), err)
+			if null, err := s.Null(); err != nil {
+				return r.fail(rec, regionField(j, name(key)), err)
 			} else if !null {
-				if s.peek() != '"' {
-					return r.fail(rec, regionField(j, string(key)), s.notA("a string"))
+				if s.Peek() != '"' {
+					return r.fail(rec, regionField(j, name(key)), notA(s, "a string"))
 				}
-				if *dst, err = s.str(); err != nil {
-					return r.fail(rec, regionField(j, string(key)), err)
+				if *dst, err = s.Text(); err != nil {
+					return r.fail(rec, regionField(j, name(key)), err)
 				}
 			}
 		case "intensity":
@@ -911,17 +914,17 @@ func (r *Reader) region(rec, j int, seen *[MaxRegionID + 1]int) error {
 				return err
 			}
 		default:
-			if err := s.skip(2); err != nil {
-				return r.fail(rec, regionField(j, string(key)), err)
+			if err := s.SkipIn(2); err != nil {
+				return r.fail(rec, regionField(j, name(key)), err)
 			}
 		}
 	}
-	end := s.pos - 1
+	end := s.Pos() - 1
 	if idAt < 0 {
 		return r.missing(rec, regionField(j, "regionid"), end)
 	}
 	if prev := seen[id]; prev > 0 {
-		return recordError(r.kind, rec, regionField(j, "regionid"), idAt, snippet(r.s.data[idAt:idEnd], 40), fmt.Sprintf("repeats the region of regions[%d]", prev-1))
+		return recordError(r.kind, rec, regionField(j, "regionid"), idAt, snippet(r.s.Data()[idAt:idEnd], 40), fmt.Sprintf("repeats the region of regions[%d]", prev-1))
 	}
 	seen[id] = j + 1
 	if !hasIntensity && r.forecast != nil {
@@ -956,20 +959,20 @@ func (r *Reader) region(rec, j int, seen *[MaxRegionID + 1]int) error {
 // caller).
 func (r *Reader) generationMix(rec, j int) error {
 	s := &r.s
-	if err := s.open('[', "an array"); err != nil {
+	if err := expect(s, '[', "an array"); err != nil {
 		return r.fail(rec, mixField(j, -1, ""), err)
 	}
 	r.mixFuels, r.mixIndex = r.mixFuels[:0], r.mixIndex[:0]
 	first := true
 	for g := 0; ; g++ {
-		more, err := s.element(&first)
+		more, err := element(s, &first)
 		if err != nil {
 			return r.fail(rec, mixField(j, -1, ""), err)
 		}
 		if !more {
 			return nil
 		}
-		if err := s.open('{', "an object"); err != nil {
+		if err := expect(s, '{', "an object"); err != nil {
 			return r.fail(rec, mixField(j, g, ""), err)
 		}
 		var (
@@ -979,7 +982,7 @@ func (r *Reader) generationMix(rec, j int) error {
 			member1 = true
 		)
 		for {
-			key, more, err := s.member(&member1)
+			key, more, err := s.Member(&member1)
 			if err != nil {
 				return r.fail(rec, mixField(j, g, ""), err)
 			}
@@ -988,15 +991,15 @@ func (r *Reader) generationMix(rec, j int) error {
 			}
 			switch string(key) {
 			case "fuel":
-				s.ws()
+				s.WS()
 				if fuelAt >= 0 {
-					return r.repeated(rec, mixField(j, g, "fuel"), s.pos)
+					return r.repeated(rec, mixField(j, g, "fuel"), s.Pos())
 				}
-				fuelAt = s.pos
-				if s.peek() != '"' {
-					return r.fail(rec, mixField(j, g, "fuel"), s.notA("a string"))
+				fuelAt = s.Pos()
+				if s.Peek() != '"' {
+					return r.fail(rec, mixField(j, g, "fuel"), notA(s, "a string"))
 				}
-				if fuel, err = s.str(); err != nil {
+				if fuel, err = s.Text(); err != nil {
 					return r.fail(rec, mixField(j, g, "fuel"), err)
 				}
 				if len(fuel) == 0 || len(fuel) > observation.MaxDimValueLen || !utf8.Valid(fuel) {
@@ -1007,12 +1010,12 @@ func (r *Reader) generationMix(rec, j int) error {
 					return r.fail(rec, mixField(j, g, "perc"), err)
 				}
 			default:
-				if err := s.skip(3); err != nil {
-					return r.fail(rec, mixField(j, g, string(key)), err)
+				if err := s.SkipIn(3); err != nil {
+					return r.fail(rec, mixField(j, g, name(key)), err)
 				}
 			}
 		}
-		end := s.pos - 1
+		end := s.Pos() - 1
 		if fuelAt < 0 {
 			return r.missing(rec, mixField(j, g, "fuel"), end)
 		}

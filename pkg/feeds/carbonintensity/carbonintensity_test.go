@@ -539,7 +539,7 @@ func TestMalformed(t *testing.T) {
 		{
 			name: "malformed number", kind: ci.National,
 			body:        bytes.Replace(compact(t, natRecs[:3]), []byte(`"forecast":`), []byte(`"forecast":0x`), 1),
-			errContains: []string{"data[0].intensity", "',' or '}' expected, found 'x'"},
+			errContains: []string{"data[0].intensity", "want ',' or '}' after an object member, found 'x'"},
 			rec:         &recordAt{Record: 0, Field: "intensity"},
 		},
 		{

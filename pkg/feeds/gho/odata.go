@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/jsonscan"
 )
 
 var odataFields = fields{
@@ -34,7 +35,8 @@ func NewODataReader(r io.Reader, m Mapping) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gho odata: read body: %w", err)
 	}
-	src := &odataSource{s: scanner{buf: data}}
+	src := &odataSource{}
+	src.s.Reset(bytes.TrimPrefix(data, []byte("\uFEFF")))
 	rd := newReader(m, formatOData, &odataFields, src)
 	src.rd = rd
 	if err := src.start(); err != nil {
@@ -46,7 +48,7 @@ func NewODataReader(r io.Reader, m Mapping) (*Reader, error) {
 // odataSource reads the records of value[] one at a time.
 type odataSource struct {
 	rd       *Reader
-	s        scanner
+	s        jsonscan.Scanner
 	index    int    // index of the next record
 	nextLink string // @odata.nextLink
 	done     bool   // the document was read to its end
@@ -60,18 +62,16 @@ func (o *odataSource) syntax(err error) error {
 // every member before "value".
 func (o *odataSource) start() error {
 	s := &o.s
-	s.buf = bytes.TrimPrefix(s.buf, []byte("\uFEFF"))
-	switch c := s.peek(); {
-	case s.atEnd():
+	switch c := s.Peek(); {
+	case s.AtEnd():
 		return errors.New("gho odata: body is empty")
 	case c == '<':
-		return fmt.Errorf("gho odata: body is HTML or XML, not JSON: starts %q", start(s.buf[s.pos:], 60))
+		return fmt.Errorf("gho odata: body is HTML or XML, not JSON: starts %q", start(s.Data()[s.Pos():], 60))
 	case c == '[':
 		return errors.New("gho odata: body is a JSON array, not an OData answer (an object with a value array)")
 	case c != '{':
-		return fmt.Errorf("gho odata: body is not JSON: starts %q", start(s.buf[s.pos:], 60))
+		return fmt.Errorf("gho odata: body is not JSON: starts %q", start(s.Data()[s.Pos():], 60))
 	}
-	s.pos++
 	found, err := o.members(true)
 	if err != nil {
 		return err
@@ -82,59 +82,49 @@ func (o *odataSource) start() error {
 	return nil
 }
 
-// members reads the members of the document object up to the value
-// array's opening bracket (before) or to the end of the document (after
-// the array), and reports whether it stopped at the value array.
+// members reads the members of the document object, from its opening
+// brace (before) or from after the value array, up to the value array's
+// opening bracket or to the end of the document, and reports whether it
+// stopped at the value array.
 func (o *odataSource) members(before bool) (atValue bool, err error) {
 	s := &o.s
 	first := before
 	for {
-		switch c := s.peek(); {
-		case c == '}':
-			s.pos++
-			return false, o.end()
-		case !first:
-			if c != ',' {
-				return false, o.syntax(s.errorf("want ',' or '}', found %s", s.found()))
-			}
-			s.pos++
-		}
-		first = false
-		key, err := s.str()
+		key, more, err := s.Member(&first)
 		if err != nil {
 			return false, o.syntax(err)
 		}
-		if err := s.consume(':'); err != nil {
-			return false, o.syntax(err)
+		if !more {
+			return false, o.end()
 		}
 		switch string(key) {
 		case "value":
 			if !before {
 				return false, errors.New(`gho odata: the answer has "value" twice`)
 			}
-			if s.peek() != '[' {
-				v, err := s.skip()
+			if s.Peek() != '[' {
+				v, err := s.Raw()
 				if err != nil {
 					return false, o.syntax(err)
 				}
 				return false, fmt.Errorf("gho odata: value is not an array: %s", start(v, 60))
 			}
-			s.pos++
+			s.Seek(s.Pos() + 1)
 			return true, nil
 		case "error":
 			return false, o.serviceError()
 		case "@odata.nextLink":
-			if null, err := s.null(); err != nil {
+			if null, err := s.Null(); err != nil {
 				return false, o.syntax(err)
 			} else if !null {
-				link, err := s.str()
+				link, err := s.Text()
 				if err != nil {
 					return false, o.syntax(err)
 				}
 				o.nextLink = string(link)
 			}
 		default:
-			if _, err := s.skip(); err != nil {
+			if err := s.Skip(); err != nil {
 				return false, o.syntax(err)
 			}
 		}
@@ -143,8 +133,8 @@ func (o *odataSource) members(before bool) (atValue bool, err error) {
 
 // end checks that nothing but white space follows the document.
 func (o *odataSource) end() error {
-	if !o.s.atEnd() {
-		return o.syntax(o.s.errorf("data after the end of the JSON document: %s", o.s.found()))
+	if !o.s.AtEnd() {
+		return o.syntax(o.s.Errorf("data after the end of the JSON document: %s", o.s.Found()))
 	}
 	o.done = true
 	return nil
@@ -154,15 +144,14 @@ func (o *odataSource) end() error {
 func (o *odataSource) serviceError() error {
 	s := &o.s
 	var code, msg string
-	if s.peek() == '{' {
-		err := s.object(func(key []byte) error {
+	if s.Peek() == '{' {
+		err := s.Object(func(key []byte) error {
 			switch string(key) {
 			case "code", "message":
-				if s.peek() != '"' {
-					_, err := s.skip()
-					return err
+				if s.Peek() != '"' {
+					return s.Skip()
 				}
-				v, err := s.str()
+				v, err := s.Text()
 				if string(key) == "code" {
 					code = string(v)
 				} else {
@@ -170,14 +159,13 @@ func (o *odataSource) serviceError() error {
 				}
 				return err
 			}
-			_, err := s.skip()
-			return err
+			return s.Skip()
 		})
 		if err != nil {
 			return o.syntax(err)
 		}
 	} else {
-		v, err := s.skip()
+		v, err := s.Raw()
 		if err != nil {
 			return o.syntax(err)
 		}
@@ -199,9 +187,9 @@ func (o *odataSource) next(rec *record) error {
 	if o.done {
 		return errEnd
 	}
-	switch c := s.peek(); {
+	switch c := s.Peek(); {
 	case c == ']':
-		s.pos++
+		s.Seek(s.Pos() + 1)
 		if _, err := o.members(false); err != nil {
 			return err
 		}
@@ -209,14 +197,14 @@ func (o *odataSource) next(rec *record) error {
 	case o.index > 0:
 		if c != ',' {
 			rec.reset(o.index, 0)
-			return o.recordSyntax(rec, s.errorf("want ',' or ']' after the previous record, found %s", s.found()))
+			return o.recordSyntax(rec, s.Errorf("want ',' or ']' after the previous record, found %s", s.Found()))
 		}
-		s.pos++
+		s.Seek(s.Pos() + 1)
 	}
 	rec.reset(o.index, 0)
 	o.index++
-	if s.peek() != '{' {
-		v, err := s.skip()
+	if s.Peek() != '{' {
+		v, err := s.Raw()
 		if err != nil {
 			return o.recordSyntax(rec, err)
 		}
@@ -235,33 +223,14 @@ func (o *odataSource) recordSyntax(rec *record, err error) error {
 
 // record reads one record object into rec.
 func (o *odataSource) record(rec *record) error {
-	s := &o.s
-	if err := s.consume('{'); err != nil {
-		return err
-	}
-	if s.peek() == '}' {
-		s.pos++
-		return nil
-	}
+	first := true
 	for {
-		key, err := s.str()
-		if err != nil {
-			return err
-		}
-		if err := s.consume(':'); err != nil {
+		key, more, err := o.s.Member(&first)
+		if err != nil || !more {
 			return err
 		}
 		if err := o.field(rec, key); err != nil {
 			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return s.errorf("want ',' or '}', found %s", s.found())
 		}
 	}
 }
@@ -270,13 +239,13 @@ func (o *odataSource) record(rec *record) error {
 func (o *odataSource) field(rec *record, key []byte) error {
 	switch string(key) {
 	case "Id":
-		switch c := o.s.peek(); {
+		switch c := o.s.Peek(); {
 		case c == '"':
-			v, err := o.s.str()
+			v, err := o.s.Text()
 			rec.idRaw = v
 			return err
 		case c == '-' || (c >= '0' && c <= '9'):
-			v, err := o.s.number()
+			v, err := o.s.Number()
 			rec.idRaw = v
 			return err
 		}
@@ -317,16 +286,15 @@ func (o *odataSource) field(rec *record, key []byte) error {
 	case "High":
 		return o.num(rec, &rec.high, "High", "is not a number")
 	}
-	_, err := o.s.skip()
-	return err
+	return o.s.Skip()
 }
 
 // text reads a string or null member; another type is a problem of the record.
 func (o *odataSource) text(rec *record, dst *string, field string) error {
 	s := &o.s
-	switch s.peek() {
+	switch s.Peek() {
 	case '"':
-		v, err := s.str()
+		v, err := s.Text()
 		if err != nil {
 			return err
 		}
@@ -334,9 +302,9 @@ func (o *odataSource) text(rec *record, dst *string, field string) error {
 		return nil
 	case 'n':
 		*dst = ""
-		return s.literal("null")
+		return s.Literal("null")
 	}
-	v, err := s.skip()
+	v, err := s.Raw()
 	if err != nil {
 		return err
 	}
@@ -348,9 +316,9 @@ func (o *odataSource) text(rec *record, dst *string, field string) error {
 // num reads a number or null member; another type is a problem of the record.
 func (o *odataSource) num(rec *record, dst *string, field, reason string) error {
 	s := &o.s
-	switch c := s.peek(); {
+	switch c := s.Peek(); {
 	case c == '-' || (c >= '0' && c <= '9'):
-		v, err := s.number()
+		v, err := s.Number()
 		if err != nil {
 			return err
 		}
@@ -358,9 +326,9 @@ func (o *odataSource) num(rec *record, dst *string, field, reason string) error 
 		return nil
 	case c == 'n':
 		*dst = ""
-		return s.literal("null")
+		return s.Literal("null")
 	}
-	v, err := s.skip()
+	v, err := s.Raw()
 	if err != nil {
 		return err
 	}

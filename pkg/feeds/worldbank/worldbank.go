@@ -61,6 +61,7 @@ import (
 	"time"
 
 	"github.com/ounce-data/ounce/pkg/feeds"
+	"github.com/ounce-data/ounce/pkg/jsonscan"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
 
@@ -161,7 +162,7 @@ type Entity = feeds.Entity
 type Reader struct {
 	m     Mapping
 	meta  Metadata
-	s     scanner
+	s     jsonscan.Scanner
 	null  bool // the records element is null: no records
 	stats feeds.Stats
 	used  bool
@@ -194,12 +195,12 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	rd := &Reader{
 		m:       m,
-		s:       scanner{buf: data},
 		geos:    map[string]string{},
 		uncoded: map[string]string{},
 		periods: map[string]observation.Period{},
 		seen:    map[obsKey]int{},
 	}
+	rd.s.Reset(data)
 	if err := rd.readHead(); err != nil {
 		return nil, err
 	}
@@ -210,22 +211,22 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 // value.
 func (r *Reader) readHead() error {
 	s := &r.s
-	switch c := s.peek(); {
-	case s.eof():
+	switch c := s.Peek(); {
+	case s.AtEnd():
 		return errors.New("worldbank json: body is empty")
 	case c == '<':
-		return fmt.Errorf("worldbank json: body is HTML or XML, not JSON: starts %q", head(s.buf[s.pos:], 60))
+		return fmt.Errorf("worldbank json: body is HTML or XML, not JSON: starts %q", head(rest(s), 60))
 	case c == '{':
-		return fmt.Errorf("worldbank json: body is a JSON object, not the API v2 array [page metadata, records]: starts %q", head(s.buf[s.pos:], 60))
+		return fmt.Errorf("worldbank json: body is a JSON object, not the API v2 array [page metadata, records]: starts %q", head(rest(s), 60))
 	case c != '[':
-		return fmt.Errorf("worldbank json: body is not JSON: starts %q", head(s.buf[s.pos:], 60))
+		return fmt.Errorf("worldbank json: body is not JSON: starts %q", head(rest(s), 60))
 	}
-	s.pos++
-	if c := s.peek(); c != '{' {
+	next(s)
+	if c := s.Peek(); c != '{' {
 		if c == ']' {
 			return errors.New("worldbank json: body is an empty array, not [page metadata, records]")
 		}
-		return fmt.Errorf("worldbank json: the first element is not the page metadata object: %w", s.errorf("want '{', found %s", s.found()))
+		return fmt.Errorf("worldbank json: the first element is not the page metadata object: %w", s.Errorf("want '{', found %s", s.Found()))
 	}
 	apiErr, err := r.readMetadata()
 	if err != nil {
@@ -234,47 +235,47 @@ func (r *Reader) readHead() error {
 	if apiErr != nil {
 		return apiErr
 	}
-	switch s.peek() {
+	switch s.Peek() {
 	case ',':
-		s.pos++
+		next(s)
 	case ']':
 		return errors.New("worldbank json: the response has page metadata but no records array")
 	default:
-		return fmt.Errorf("worldbank json: after the page metadata: %w", s.errorf("want ',', found %s", s.found()))
+		return fmt.Errorf("worldbank json: after the page metadata: %w", s.Errorf("want ',', found %s", s.Found()))
 	}
-	switch s.peek() {
+	switch s.Peek() {
 	case 'n':
-		if err := s.literal("null"); err != nil {
+		if err := s.Literal("null"); err != nil {
 			return fmt.Errorf("worldbank json: records: %w", err)
 		}
 		r.null = true
 		return nil
 	case '[':
-		s.pos++
+		next(s)
 	default:
-		return fmt.Errorf("worldbank json: the second element is not the records array: %w", s.errorf("want '[' or null, found %s", s.found()))
+		return fmt.Errorf("worldbank json: the second element is not the records array: %w", s.Errorf("want '[' or null, found %s", s.Found()))
 	}
 	// The first record says what kind of response this is.
-	if c := s.peek(); c == ']' || c == 0 {
+	if c := s.Peek(); c == ']' || c == 0 {
 		return nil
 	}
 	probe := *s
-	if probe.peek() != '{' {
-		return fmt.Errorf("worldbank json: %w: the records are not objects (records[0] starts %q)", ErrNotIndicatorData, head(probe.buf[probe.pos:], 40))
+	if probe.Peek() != '{' {
+		return fmt.Errorf("worldbank json: %w: the records are not objects (records[0] starts %q)", ErrNotIndicatorData, head(rest(&probe), 40))
 	}
 	var keys []string
 	hasIndicator := false
-	err = probe.object(1, func(key []byte) error {
+	err = probe.Object(func(key []byte) error {
 		if string(key) == "indicator" {
 			hasIndicator = true
 		}
 		if len(keys) < 8 {
 			keys = append(keys, string(key))
 		}
-		return probe.skip(2)
+		return probe.SkipIn(2)
 	})
 	if err != nil {
-		return r.recordErr(0, s.pos, err)
+		return r.recordErr(0, s.Pos(), err)
 	}
 	if !hasIndicator {
 		return fmt.Errorf("worldbank json: %w: records[0] has no \"indicator\" (its fields: %s); was the URL a country, source, topic or indicator list rather than …/indicator/<id>?", ErrNotIndicatorData, strings.Join(keys, ", "))
@@ -289,7 +290,7 @@ func (r *Reader) readMetadata() (*APIError, error) {
 		apiErr          *APIError
 		hasPage, hasPgs bool
 	)
-	err := s.object(1, func(key []byte) error {
+	err := s.Object(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "page":
@@ -310,16 +311,16 @@ func (r *Reader) readMetadata() (*APIError, error) {
 			r.meta.LastUpdated, err = r.metaString("lastupdated")
 		case "message":
 			apiErr = &APIError{}
-			if s.peek() != '[' {
+			if s.Peek() != '[' {
 				return r.metaFieldErr("message", "is not an array of messages")
 			}
-			err = s.array(2, func(int) error {
+			err = s.Array(func(int) error {
 				msg, err := r.readMessage()
 				apiErr.Messages = append(apiErr.Messages, msg)
 				return err
 			})
 		default:
-			err = s.skip(2)
+			err = s.SkipIn(2)
 		}
 		return err
 	})
@@ -338,10 +339,10 @@ func (r *Reader) readMetadata() (*APIError, error) {
 func (r *Reader) readMessage() (Message, error) {
 	s := &r.s
 	var msg Message
-	if s.peek() != '{' {
+	if s.Peek() != '{' {
 		return msg, r.metaFieldErr("message", "holds an element that is not an object")
 	}
-	err := s.object(3, func(key []byte) error {
+	err := s.Object(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "id":
@@ -351,7 +352,7 @@ func (r *Reader) readMessage() (Message, error) {
 		case "value":
 			msg.Value, err = r.metaString("message.value")
 		default:
-			err = s.skip(4)
+			err = s.SkipIn(4)
 		}
 		return err
 	})
@@ -363,11 +364,11 @@ func (r *Reader) metaInt(field string) (int, error) {
 	s := &r.s
 	var text []byte
 	var err error
-	switch c := s.peek(); {
+	switch c := s.Peek(); {
 	case c == '"':
-		text, err = s.str()
+		text, err = s.String()
 	case c == '-' || isDigit(c):
-		text, err = s.number()
+		text, err = s.Number()
 	default:
 		return 0, r.metaFieldErr(field, "is not a number")
 	}
@@ -384,21 +385,21 @@ func (r *Reader) metaInt(field string) (int, error) {
 // metaString reads a string, a number as its text, or null as "".
 func (r *Reader) metaString(field string) (string, error) {
 	s := &r.s
-	switch c := s.peek(); {
+	switch c := s.Peek(); {
 	case c == '"':
-		b, err := s.str()
+		b, err := s.String()
 		return string(b), err
 	case c == 'n':
-		return "", s.literal("null")
+		return "", s.Literal("null")
 	case c == '-' || isDigit(c):
-		b, err := s.number()
+		b, err := s.Number()
 		return string(b), err
 	}
 	return "", r.metaFieldErr(field, "is not a string")
 }
 
 func (r *Reader) metaFieldErr(field, reason string) error {
-	v, err := r.s.raw(3)
+	v, err := r.s.RawIn(3)
 	if err != nil {
 		return err
 	}
@@ -481,27 +482,27 @@ func (r *Reader) each(yield func(observation.Observation, error) bool) error {
 	r.m.Stamp(&o)
 	if !r.null {
 		for i := 0; ; i++ {
-			c := s.peek()
+			c := s.Peek()
 			if c == ']' {
-				s.pos++
+				next(s)
 				break
 			}
 			if i > 0 {
 				if c != ',' {
-					if s.eof() {
-						return fmt.Errorf("worldbank json: the body ends after records[%d] (byte %d); it was probably cut short", i-1, s.pos)
+					if s.AtEnd() {
+						return fmt.Errorf("worldbank json: the body ends after records[%d] (byte %d); it was probably cut short", i-1, s.Pos())
 					}
-					return fmt.Errorf("worldbank json: after records[%d]: %w", i-1, s.errorf("want ',' or ']', found %s", s.found()))
+					return fmt.Errorf("worldbank json: after records[%d]: %w", i-1, s.Errorf("want ',' or ']', found %s", s.Found()))
 				}
-				s.pos++
-				c = s.peek()
+				next(s)
+				c = s.Peek()
 			}
-			if s.eof() {
-				return fmt.Errorf("worldbank json: the body ends before records[%d] (byte %d); it was probably cut short", i, s.pos)
+			if s.AtEnd() {
+				return fmt.Errorf("worldbank json: the body ends before records[%d] (byte %d); it was probably cut short", i, s.Pos())
 			}
-			start := s.pos
+			start := s.Pos()
 			if c != '{' {
-				v, err := s.raw(2)
+				v, err := s.RawIn(2)
 				if err != nil {
 					return r.recordErr(i, start, err)
 				}
@@ -529,19 +530,18 @@ func (r *Reader) each(yield func(observation.Observation, error) bool) error {
 			}
 		}
 	}
-	s.ws()
-	switch {
-	case s.eof():
+	switch c := s.Peek(); {
+	case s.AtEnd():
 		return errors.New("worldbank json: the body ends before the closing ']' of the response; it was probably cut short")
-	case s.buf[s.pos] == ']':
-		s.pos++
-	case s.buf[s.pos] == ',':
-		return fmt.Errorf("worldbank json: the response has more than two elements: %w", s.errorf("want ']' after the records, found ','"))
+	case c == ']':
+		next(s)
+	case c == ',':
+		return fmt.Errorf("worldbank json: the response has more than two elements: %w", s.Errorf("want ']' after the records, found ','"))
 	default:
-		return fmt.Errorf("worldbank json: after the records: %w", s.errorf("want ']', found %s", s.found()))
+		return fmt.Errorf("worldbank json: after the records: %w", s.Errorf("want ']', found %s", s.Found()))
 	}
-	if s.ws(); !s.eof() {
-		return fmt.Errorf("worldbank json: data after the end of the response: %w", s.errorf("want the end of the body, found %s", s.found()))
+	if !s.AtEnd() {
+		return fmt.Errorf("worldbank json: data after the end of the response: %w", s.Errorf("want the end of the body, found %s", s.Found()))
 	}
 	return nil
 }
@@ -550,7 +550,7 @@ func (r *Reader) each(yield func(observation.Observation, error) bool) error {
 func (r *Reader) readRecord(rec *record) error {
 	s := &r.s
 	*rec = record{}
-	return s.object(2, func(key []byte) error {
+	return s.Object(func(key []byte) error {
 		switch string(key) {
 		case "indicator":
 			return r.readIDValue(&rec.indicator, nil)
@@ -563,7 +563,7 @@ func (r *Reader) readRecord(rec *record) error {
 		case "value":
 			return r.readField(&rec.value)
 		default:
-			return s.skip(3)
+			return s.SkipIn(3)
 		}
 	})
 }
@@ -571,18 +571,18 @@ func (r *Reader) readRecord(rec *record) error {
 // readIDValue reads an {"id":…,"value":…} object, or null.
 func (r *Reader) readIDValue(id, value *field) error {
 	s := &r.s
-	switch s.peek() {
+	switch s.Peek() {
 	case '{':
 	case 'n':
 		*id = field{kind: 'n'}
-		return s.literal("null")
+		return s.Literal("null")
 	default:
-		v, err := s.raw(4)
+		v, err := s.RawIn(4)
 		*id = field{kind: 'o', text: v} // refused by observe
 		return err
 	}
 	*id = field{kind: 0}
-	return s.object(3, func(key []byte) error {
+	return s.Object(func(key []byte) error {
 		switch string(key) {
 		case "id":
 			return r.readField(id)
@@ -591,7 +591,7 @@ func (r *Reader) readIDValue(id, value *field) error {
 				return r.readField(value)
 			}
 		}
-		return s.skip(4)
+		return s.SkipIn(4)
 	})
 }
 
@@ -600,26 +600,26 @@ func (r *Reader) readIDValue(id, value *field) error {
 func (r *Reader) readField(f *field) error {
 	s := &r.s
 	var err error
-	switch c := s.peek(); {
+	switch c := s.Peek(); {
 	case c == '"':
 		f.kind = '"'
-		f.text, err = s.str()
+		f.text, err = s.String()
 	case c == 'n':
 		f.kind, f.text = 'n', nil
-		err = s.literal("null")
+		err = s.Literal("null")
 	case c == '-' || isDigit(c):
 		f.kind = '0'
-		f.text, err = s.number()
+		f.text, err = s.Number()
 	default:
 		f.kind = '?'
-		f.text, err = s.raw(4)
+		f.text, err = s.RawIn(4)
 	}
 	return err
 }
 
 // recordErr turns a scanning error inside record i into a RecordError.
 func (r *Reader) recordErr(i, start int, err error) error {
-	var se *syntaxError
+	var se *jsonscan.SyntaxError
 	if errors.As(err, &se) {
 		reason := se.Error()
 		if se.EOF {
@@ -694,7 +694,7 @@ func (r *Reader) observe(o *observation.Observation, rec *record, i, start int) 
 			r.stats.Missing++
 			return 0, false, nil
 		}
-		v, err = parseNumber(val.text)
+		v, err = jsonscan.ParseFloat(val.text)
 		if err != nil {
 			return fail("value", val, err.Error())
 		}
@@ -826,6 +826,15 @@ func PageURL(u string, page int) (string, error) {
 	p.RawQuery = q.Encode()
 	return p.String(), nil
 }
+
+// rest is what s has still to read.
+func rest(s *jsonscan.Scanner) []byte { return s.Data()[s.Pos():] }
+
+// next moves s past the byte it peeked at.
+func next(s *jsonscan.Scanner) { s.Seek(s.Pos() + 1) }
+
+// isDigit reports whether c is an ASCII digit.
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // head is the start of b for an error message.
 func head(b []byte, n int) string {
