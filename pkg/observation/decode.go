@@ -169,8 +169,7 @@ func (d *decoder) batch() (Batch, error) {
 			return Batch{}, err
 		}
 	}
-	// Peek, not AtEnd: a NUL byte has always ended the body here.
-	if d.s.Peek() != 0 {
+	if !d.s.AtEnd() {
 		return Batch{}, d.fail(top, "trailing data after the batch object")
 	}
 	if !sawObs {

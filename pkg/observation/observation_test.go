@@ -272,6 +272,7 @@ func TestDecodeErrorsNameThePlace(t *testing.T) {
 		{"bad period", `{"observations":[{"period":{"grain":"week","start":"2018-01-01"}}]}`, "observations[0].period"},
 		{"bad time", `{"observations":[{"provenance":{"retrieved_at":"yesterday"}}]}`, "observations[0].provenance.retrieved_at"},
 		{"trailing", `{"observations":[]} {}`, "trailing data"},
+		{"trailing after a NUL byte", "{\"observations\":[]}\x00junk", "trailing data"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode([]byte(tc.body))
