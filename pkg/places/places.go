@@ -11,7 +11,8 @@
 //	subnational a part of a country: hhs:1…hhs:10 (HHS regions), US-CA (ISO 3166-2,
 //	            under its HHS region), us-place:<GEOID> and us-county:<GEOID> (US cities
 //	            and counties, under their state), GB (Great Britain), ci:1…ci:17 (GB
-//	            Carbon Intensity regions); parent the next place up
+//	            Carbon Intensity regions), GB-MAN (ISO 3166-2:GB, a partner's local
+//	            area, under its nation); parent the next place up
 //	aggregate   a publisher's own grouping, outside the tree: World Bank regions and
 //	            income groups (EAS, HIC…), OWID's OWID_* codes and owid:<slug> entities,
 //	            WHO regions and income groups (who:EUR, who:WB_HI); parent empty

@@ -1,6 +1,8 @@
 package places_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -61,6 +63,7 @@ func TestParents(t *testing.T) {
 		{"who:GBD_REG14_EURA", []string{}},
 		{"ci:13", []string{"GB", "GBR", "m49:150", "WLD"}},
 		{"GB", []string{"GBR", "m49:150", "WLD"}},
+		{"GB-MAN", []string{"ci:15", "GB", "GBR", "m49:150", "WLD"}},
 		{"FRA", []string{"m49:150", "WLD"}},
 		{"m49:002", []string{"WLD"}},
 		{"WLD", []string{}},
@@ -72,6 +75,41 @@ func TestParents(t *testing.T) {
 	}
 	_, ok := c.Parents("NOPE")
 	require.False(t, ok)
+}
+
+// TestGreatBritainRollsUpWithoutOverlap: Great Britain's default children
+// are its 14 DNO regions and its gb-nations children its three nations,
+// which each cover it; a partner's local area (gb-local.yaml) hangs below a
+// nation, never beside either set, where a roll-up of GB would count it
+// twice.
+func TestGreatBritainRollsUpWithoutOverlap(t *testing.T) {
+	c := load(t)
+	byHierarchy := map[string][]string{}
+	for _, p := range c.List() {
+		if p.Parent == "GB" {
+			byHierarchy[p.Hierarchy] = append(byHierarchy[p.Hierarchy], p.Code)
+		}
+	}
+	var dno []string
+	for id := 1; id <= 14; id++ {
+		dno = append(dno, fmt.Sprintf("ci:%d", id))
+	}
+	require.ElementsMatch(t, dno, byHierarchy[""], "GB's default roll-up")
+	require.ElementsMatch(t, []string{"ci:15", "ci:16", "ci:17"}, byHierarchy["gb-nations"])
+	require.Len(t, byHierarchy, 2)
+
+	manchester, ok := c.Place("GB-MAN")
+	require.True(t, ok)
+	require.Equal(t, places.Subnational, manchester.Level)
+	require.Equal(t, "ci:15", manchester.Parent, "under England")
+	require.Empty(t, manchester.Hierarchy, "England's default roll-up")
+	for _, p := range c.List() {
+		if strings.HasPrefix(p.Code, "GB-") {
+			chain, _ := c.Parents(p.Code)
+			require.GreaterOrEqual(t, len(chain), 5, "%s rolls up to the world through a nation", p.Code)
+			require.Contains(t, []string{"ci:15", "ci:16", "ci:17"}, chain[len(chain)-5].Code, "%s rolls up to GB through a nation", p.Code)
+		}
+	}
 }
 
 func TestResolve(t *testing.T) {

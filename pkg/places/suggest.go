@@ -1,10 +1,14 @@
 package places
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
 )
+
+// HintSuggestions is how many places DidYouMean names at most.
+const HintSuggestions = 3
 
 // alpha2Exceptions are two-letter codes people use that ISO 3166-1 does
 // not give the country: the United Kingdom is GB, Greece GR.
@@ -65,6 +69,25 @@ func (c *Catalogue) Suggest(q string, n int) []Place {
 		out = append(out, *c.byCode[f.code])
 	}
 	return out
+}
+
+// DidYouMean names the places Suggest gives for a code the catalogue does
+// not hold, as "; did you mean FRA (France) or …?" to follow "place %q is
+// not in the place catalogue", with their codes; both are empty when none
+// is close. The API's unknown-place errors and `ounce partners add` build
+// their messages with it, so that both suggest alike.
+func (c *Catalogue) DidYouMean(code string) (hint string, codes []string) {
+	ps := c.Suggest(code, HintSuggestions)
+	if len(ps) == 0 {
+		return "", nil
+	}
+	names := make([]string, len(ps))
+	codes = make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = fmt.Sprintf("%s (%s)", p.Code, p.Name)
+		codes[i] = p.Code
+	}
+	return "; did you mean " + strings.Join(names, " or ") + "?", codes
 }
 
 // closeTo reports whether a typed b may mean a: one edit apart for

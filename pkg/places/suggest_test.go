@@ -1,6 +1,7 @@
 package places_test
 
 import (
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -32,6 +33,23 @@ func TestSuggestFindsWhatWasMeant(t *testing.T) {
 	require.Contains(t, suggested(c.Suggest("Frnace", 5)), "FRA", "a typo of the name")
 	require.Empty(t, c.Suggest("zzzzzzzz", 3))
 	require.Len(t, c.Suggest("united", 2), 2, "at most n")
+}
+
+func TestDidYouMeanNamesTheSuggestions(t *testing.T) {
+	c, err := places.Load()
+	require.NoError(t, err)
+	hint, codes := c.DidYouMean("France")
+	require.Equal(t, "; did you mean FRA (France)?", hint)
+	require.Equal(t, []string{"FRA"}, codes)
+	hint, codes = c.DidYouMean("united")
+	require.Len(t, codes, places.HintSuggestions, "at most HintSuggestions")
+	require.Equal(t, 2, strings.Count(hint, " or "), hint)
+	hint, codes = c.DidYouMean("manchester")
+	require.Equal(t, "; did you mean GB-MAN (Manchester) or us-place:3345140 (Manchester, NH)?", hint, "the exact name first")
+	require.Equal(t, []string{"GB-MAN", "us-place:3345140"}, codes)
+	hint, codes = c.DidYouMean("zzzzzzzz")
+	require.Empty(t, hint)
+	require.Empty(t, codes)
 }
 
 func TestEntityReviewIsChecked(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/gateway"
 	"github.com/ounce-data/ounce/services/gateway/registry"
@@ -47,13 +48,15 @@ func newFixtureOn(t testing.TB, ns *testenv.NATS, cfg gateway.Config) *fixture {
 	ctx := context.Background()
 	cat, err := indicators.Load()
 	require.NoError(t, err)
+	pl, err := places.Load()
+	require.NoError(t, err)
 	reg, err := registry.Open(ctx, ns.JS)
 	require.NoError(t, err)
 	_, keyA, err := reg.Add(ctx, registry.Spec{ID: "clinic-a", Name: "Clinic A", Indicators: []string{"who.NCD_PAA", "SP.POP.TOTL"},
-		Places: []string{"GBR", "GB-MAN"}, Licence: "CC BY 4.0"}, cat)
+		Places: []string{"GBR", "GB-MAN"}, Licence: "CC BY 4.0"}, cat, pl)
 	require.NoError(t, err)
 	_, keyB, err := reg.Add(ctx, registry.Spec{ID: "council-b", Name: "Council B", Indicators: []string{"who.NCD_PAA"},
-		Places: []string{"FRA"}, Licence: "CC BY 4.0"}, cat)
+		Places: []string{"FRA"}, Licence: "CC BY 4.0"}, cat, pl)
 	require.NoError(t, err)
 	m := prometheus.NewRegistry()
 	logs := &testenv.SyncBuffer{}

@@ -25,6 +25,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/places"
 )
 
 // KeyPrefix starts every partner API key: ounce_<partner id>_<secret>.
@@ -44,7 +45,7 @@ type Partner struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
 	Indicators []string  `json:"indicators"` // catalogue codes the key may write
-	Places     []string  `json:"places"`     // geo codes the key may write
+	Places     []string  `json:"places"`     // place catalogue codes the key may write
 	Licence    string    `json:"licence"`    // provenance licence of its observations
 	URL        string    `json:"url,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
@@ -106,8 +107,12 @@ type Spec struct {
 	URL        string
 }
 
-// Check reports every problem with s against the catalogue.
-func (s Spec) Check(cat *indicators.Catalogue) error {
+// Check reports every problem with s against the indicator catalogue cat
+// and the place catalogue pl: every granted indicator and place must be in
+// them, so that a partner writes only codes the rest of the stack knows.
+// Each unknown place is named with the places it may mean (FRA for France,
+// GBR for UK).
+func (s Spec) Check(cat *indicators.Catalogue, pl *places.Catalogue) error {
 	var errs []error
 	if !ValidID(s.ID) {
 		errs = append(errs, fmt.Errorf("id %q: want 1-64 lower-case letters, digits or '-', starting with a letter or digit", s.ID))
@@ -126,15 +131,30 @@ func (s Spec) Check(cat *indicators.Catalogue) error {
 	if len(s.Places) == 0 {
 		errs = append(errs, errors.New("grant at least one place (--places GBR,FRA)"))
 	}
+	unknown := false
 	for _, g := range s.Places {
-		if !observation.ValidGeo(g) {
-			errs = append(errs, fmt.Errorf("place %q: want 1-64 letters, digits, '.', '_', ':' or '-'", g))
+		if _, ok := pl.Place(g); !ok {
+			errs = append(errs, unknownPlace(pl, g))
+			unknown = true
 		}
+	}
+	if unknown {
+		errs = append(errs, errors.New("a place the catalogue lacks, such as a partner's local area, is added to schemas/places before it is granted"))
 	}
 	if s.Licence == "" {
 		errs = append(errs, errors.New("licence is missing (--licence)"))
 	}
 	return errors.Join(errs...)
+}
+
+// unknownPlace is the error of a granted place pl does not hold, worded as
+// the query service words an unknown place, with the codes it may mean.
+func unknownPlace(pl *places.Catalogue, code string) error {
+	hint, _ := pl.DidYouMean(code)
+	if hint == "" {
+		hint = ";"
+	}
+	return fmt.Errorf("place %q is not in the place catalogue%s GET /v1/places on the query service lists them", code, hint)
 }
 
 // ValidID reports whether id can be a partner id: a feed id, so that
@@ -190,10 +210,12 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 }
 
 // Add registers a partner and returns it with its first key, which is not
-// stored anywhere: show it once. Grants are trimmed, sorted and deduplicated.
-func (r *Registry) Add(ctx context.Context, s Spec, cat *indicators.Catalogue) (Partner, string, error) {
+// stored anywhere: show it once. Grants are trimmed, sorted and
+// deduplicated, then checked against the indicator catalogue cat and the
+// place catalogue pl (Spec.Check); nothing is stored when they fail.
+func (r *Registry) Add(ctx context.Context, s Spec, cat *indicators.Catalogue, pl *places.Catalogue) (Partner, string, error) {
 	s.Indicators, s.Places = sortedSet(s.Indicators), sortedSet(s.Places)
-	if err := s.Check(cat); err != nil {
+	if err := s.Check(cat, pl); err != nil {
 		return Partner{}, "", err
 	}
 	now := r.now().UTC()

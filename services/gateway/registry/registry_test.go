@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/indicators"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
 
@@ -49,18 +51,57 @@ func TestValidID(t *testing.T) {
 	}
 }
 
-func TestSpecCheckReportsEveryProblem(t *testing.T) {
+func loadCatalogues(t *testing.T) (*indicators.Catalogue, *places.Catalogue) {
+	t.Helper()
 	cat, err := indicators.Load()
 	require.NoError(t, err)
-	err = Spec{ID: "Bad Id", Indicators: []string{"no.such.code"}, Places: []string{"GB R"}}.Check(cat)
+	pl, err := places.Load()
+	require.NoError(t, err)
+	return cat, pl
+}
+
+func TestSpecCheckReportsEveryProblem(t *testing.T) {
+	cat, pl := loadCatalogues(t)
+	err := Spec{ID: "Bad Id", Indicators: []string{"no.such.code"}, Places: []string{"GB R"}}.Check(cat, pl)
 	require.Error(t, err)
-	for _, want := range []string{`id "Bad Id"`, "name is missing", `indicator "no.such.code" is not in the catalogue`, `place "GB R"`, "licence is missing"} {
+	for _, want := range []string{`id "Bad Id"`, "name is missing", `indicator "no.such.code" is not in the catalogue`, `place "GB R" is not in the place catalogue`, "licence is missing"} {
 		require.ErrorContains(t, err, want)
 	}
-	err = Spec{ID: "a", Name: "A", Licence: "CC BY 4.0"}.Check(cat)
+	err = Spec{ID: "a", Name: "A", Licence: "CC BY 4.0"}.Check(cat, pl)
 	require.ErrorContains(t, err, "grant at least one indicator")
 	require.ErrorContains(t, err, "grant at least one place")
-	require.NoError(t, Spec{ID: "a", Name: "A", Indicators: []string{"who.NCD_PAA"}, Places: []string{"GBR"}, Licence: "CC BY 4.0"}.Check(cat))
+	require.NoError(t, Spec{ID: "a", Name: "A", Indicators: []string{"who.NCD_PAA"}, Places: []string{"GBR", "GB-MAN", "US-CA"}, Licence: "CC BY 4.0"}.Check(cat, pl))
+}
+
+// TestSpecCheckRefusesUnknownPlaces: a grant names catalogue places only;
+// every unknown one is refused at once, each with what it may mean.
+func TestSpecCheckRefusesUnknownPlaces(t *testing.T) {
+	cat, pl := loadCatalogues(t)
+	spec := Spec{ID: "council-x", Name: "Council X", Indicators: []string{"who.NCD_PAA"}, Licence: "CC BY 4.0"}
+	for _, tc := range []struct {
+		places      []string
+		errContains []string
+	}{
+		{[]string{"France"}, []string{`place "France" is not in the place catalogue; did you mean FRA (France)? GET /v1/places on the query service lists them`}},
+		{[]string{"UK"}, []string{`place "UK" is not in the place catalogue; did you mean GBR (United Kingdom)`}},
+		{[]string{"fra"}, []string{`place "fra" is not in the place catalogue; did you mean FRA (France)`}},
+		{[]string{"GB"}, nil}, // Great Britain is a place of its own
+		{[]string{"GBR", "France", "UK", "fra", "FRA"}, []string{`place "France"`, `place "UK"`, `place "fra"`}},
+		{[]string{"Atlantis"}, []string{`place "Atlantis" is not in the place catalogue; GET /v1/places on the query service lists them`}},
+	} {
+		spec.Places = tc.places
+		err := spec.Check(cat, pl)
+		if len(tc.errContains) == 0 {
+			require.NoError(t, err, "%v", tc.places)
+			continue
+		}
+		require.Error(t, err, "%v", tc.places)
+		for _, want := range tc.errContains {
+			require.ErrorContains(t, err, want, "%v", tc.places)
+		}
+		require.Equal(t, len(tc.errContains), strings.Count(err.Error(), "is not in the place catalogue"), "one error per unknown place, none for the known: %v", err)
+		require.Equal(t, 1, strings.Count(err.Error(), "is added to schemas/places before it is granted"), "how to add a place, once: %v", err)
+	}
 }
 
 func TestMatchesHonoursExpiryAndRevocation(t *testing.T) {
@@ -107,8 +148,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	ns := testenv.StartNATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cat, err := indicators.Load()
-	require.NoError(t, err)
+	cat, pl := loadCatalogues(t)
 	clk := &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	reg, err := Open(ctx, ns.JS)
 	require.NoError(t, err)
@@ -126,7 +166,7 @@ func TestRegistryLifecycle(t *testing.T) {
 
 	spec := Spec{ID: "clinic-a", Name: "Clinic A", Indicators: []string{"who.NCD_PAA", "who.NCD_PAA", "SP.POP.TOTL"},
 		Places: []string{"GBR", " GB-MAN"}, Licence: "CC BY 4.0"}
-	p, key1, err := reg.Add(ctx, spec, cat)
+	p, key1, err := reg.Add(ctx, spec, cat, pl)
 	require.NoError(t, err)
 	require.Equal(t, []string{"SP.POP.TOTL", "who.NCD_PAA"}, p.Indicators)
 	require.Equal(t, []string{"GB-MAN", "GBR"}, p.Places)
@@ -135,12 +175,16 @@ func TestRegistryLifecycle(t *testing.T) {
 	require.False(t, p.CanWritePlace("FRA"))
 	require.Eventually(t, func() bool { return authenticates(key1) }, 5*time.Second, 10*time.Millisecond)
 
-	_, _, err = reg.Add(ctx, spec, cat)
+	_, _, err = reg.Add(ctx, spec, cat, pl)
 	require.ErrorIs(t, err, ErrExists)
-	_, _, err = reg.Add(ctx, Spec{ID: "bad id"}, cat)
+	_, _, err = reg.Add(ctx, Spec{ID: "bad id"}, cat, pl)
 	require.ErrorContains(t, err, "name is missing")
+	_, _, err = reg.Add(ctx, Spec{ID: "council-x", Name: "X", Indicators: []string{"who.NCD_PAA"}, Places: []string{"GBR", "France"}, Licence: "OGL"}, cat, pl)
+	require.ErrorContains(t, err, `place "France" is not in the place catalogue; did you mean FRA (France)?`)
+	_, err = reg.Get(ctx, "council-x")
+	require.ErrorIs(t, err, ErrNotFound, "a refused grant stores nothing")
 
-	_, key2, err := reg.Add(ctx, Spec{ID: "agency-b", Name: "B", Indicators: []string{"who.NCD_PAA"}, Places: []string{"FRA"}, Licence: "OGL"}, cat)
+	_, key2, err := reg.Add(ctx, Spec{ID: "agency-b", Name: "B", Indicators: []string{"who.NCD_PAA"}, Places: []string{"FRA"}, Licence: "OGL"}, cat, pl)
 	require.NoError(t, err)
 	all, err := reg.List(ctx)
 	require.NoError(t, err)

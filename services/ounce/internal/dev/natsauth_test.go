@@ -19,6 +19,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/natsserver"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/gateway/registry"
 )
@@ -75,7 +76,9 @@ func TestIntegrationDevNATSRefusesForgeries(t *testing.T) {
 	require.NoError(t, err)
 	cat, err := indicators.Load()
 	require.NoError(t, err)
-	_, _, err = reg.Add(wctx, registry.Spec{ID: "clinic-a", Name: "Clinic A", Indicators: []string{"who.NCD_PAA"}, Places: []string{"GBR"}, Licence: "CC BY 4.0"}, cat)
+	pl, err := places.Load()
+	require.NoError(t, err)
+	_, _, err = reg.Add(wctx, registry.Spec{ID: "clinic-a", Name: "Clinic A", Indicators: []string{"who.NCD_PAA"}, Places: []string{"GBR"}, Licence: "CC BY 4.0"}, cat, pl)
 	require.NoError(t, err)
 	seed, err := reg.IssueNATSKey(wctx, "clinic-a")
 	require.NoError(t, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/natsserver"
+	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/services/gateway/registry"
 )
 
@@ -56,7 +57,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	natsc.RegisterFlags(fs, extnats.DefaultURL, "NATS of the running stack")
 	dataDir := fs.String("data-dir", "./.ounce", "data directory of the ounce dev whose services nkey to use when no NATS credentials are given")
 	var (
-		id, name, codes, places, licence, url string
+		id, name, codes, grants, licence, url string
 		grace                                 time.Duration
 		withNATS                              bool
 	)
@@ -65,7 +66,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&id, "id", "", "partner id: lower-case letters, digits and '-' (default: from --name)")
 		fs.StringVar(&name, "name", "", "partner name")
 		fs.StringVar(&codes, "indicators", "", "comma-separated catalogue codes the key may write")
-		fs.StringVar(&places, "places", "", "comma-separated place codes the key may write")
+		fs.StringVar(&grants, "places", "", "comma-separated place catalogue codes the key may write (GBR, GB-MAN; GET /v1/places lists them)")
 		fs.StringVar(&licence, "licence", "CC BY 4.0", "licence of the partner's data, written into its observations' provenance")
 		fs.StringVar(&url, "url", "", "partner's page about the data, written into provenance")
 		fs.BoolVar(&withNATS, "nats", false, "also give the partner a NATS user allowed to publish only obs.v1.partner.<id>[.…]")
@@ -117,10 +118,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		pl, err := places.Load()
+		if err != nil {
+			return err
+		}
 		if id == "" {
 			id = idFromName(name)
 		}
-		p, key, err := reg.Add(ctx, registry.Spec{ID: id, Name: name, Indicators: split(codes), Places: split(places), Licence: licence, URL: url}, cat)
+		p, key, err := reg.Add(ctx, registry.Spec{ID: id, Name: name, Indicators: split(codes), Places: split(grants), Licence: licence, URL: url}, cat, pl)
 		if err != nil {
 			return fmt.Errorf("partners add: %w", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ounce-data/ounce/pkg/envflag"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/testenv"
@@ -71,6 +72,32 @@ func TestAddListRotateRevoke(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "revoked")
 	_, err = run(t, ns.Client, "revoke", "nobody")
+	require.ErrorContains(t, err, "no such partner")
+}
+
+// A grant naming places the catalogue lacks is refused, each place with
+// what it may mean; the command exits 1, as for any refused registration
+// (an unknown indicator too), and registers nothing.
+func TestAddRefusesUnknownPlaces(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	out, err := run(t, ns.Client, "add", "--id", "council-x", "--name", "Council X", "--indicators", "who.NCD_PAA", "--places", "GBR,France,UK")
+	require.Error(t, err)
+	require.Empty(t, out, "no key is printed")
+	var stderr bytes.Buffer
+	require.Equal(t, envflag.ExitFailure, envflag.ExitCode("ounce partners", err, &stderr))
+	for _, want := range []string{
+		`ounce partners: partners add: place "France" is not in the place catalogue; did you mean FRA (France)? GET /v1/places on the query service lists them`,
+		`place "UK" is not in the place catalogue; did you mean GBR (United Kingdom)?`,
+		"is added to schemas/places before it is granted",
+	} {
+		require.Contains(t, stderr.String(), want)
+	}
+	require.NotContains(t, stderr.String(), `place "GBR"`, "a catalogue place is granted")
+
+	out, err = run(t, ns.Client, "list")
+	require.NoError(t, err)
+	require.NotContains(t, out, "council-x", "nothing registered")
+	_, err = run(t, ns.Client, "rotate", "council-x")
 	require.ErrorContains(t, err, "no such partner")
 }
 
