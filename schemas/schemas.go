@@ -26,6 +26,12 @@ var Places embed.FS
 //go:embed feeds/*.yaml
 var Feeds embed.FS
 
+// Flags holds the publishers' code lists of observation flags
+// (flags/<id>.yaml), which feed files name in flags:.
+//
+//go:embed flags/*.yaml
+var Flags embed.FS
+
 // ObservationSchema is the JSON Schema of one observation.
 //
 //go:embed observation.schema.json

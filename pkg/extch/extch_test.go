@@ -2,13 +2,18 @@ package extch_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/indicators"
+	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/places"
 	"github.com/ounce-data/ounce/pkg/testenv"
 )
@@ -29,6 +34,66 @@ func TestIntegrationMigrateIsIdempotent(t *testing.T) {
 		require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", ch.Database, table).Scan(&n))
 		require.EqualValues(t, 1, n, table)
 	}
+}
+
+// TestIntegrationMigrationsRunTwice: every statement of every migration,
+// run again on a migrated database (as a second service starting at the same
+// moment, or a run cut short before it recorded itself, would), succeeds or
+// is recognised as done.
+func TestIntegrationMigrationsRunTwice(t *testing.T) {
+	ch := testenv.StartClickHouse(t)
+	ms, err := extch.Migrations()
+	require.NoError(t, err)
+	for i := range ms {
+		ms[i].Version += 10000 // not recorded: Apply runs it
+	}
+	_, err = extch.Apply(context.Background(), ch.Conn, ms)
+	require.NoError(t, err)
+}
+
+// TestIntegrationFlagMigrationKeepsHistory: a database at migration 6 with
+// superseded versions keeps all of them in observation_versions after
+// migration 7, and new inserts reach it with their flag.
+func TestIntegrationFlagMigrationKeepsHistory(t *testing.T) {
+	ch := testenv.StartClickHouse(t)
+	ctx := context.Background()
+	db := ch.Database + "_upgrade"
+	require.NoError(t, ch.Conn.Exec(ctx, "CREATE DATABASE "+db))
+	t.Cleanup(func() { _ = ch.Conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	conn, err := extch.Open(ctx, strings.Replace(ch.DSN, "/"+ch.Database, "/"+db, 1))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	ms, err := extch.Migrations()
+	require.NoError(t, err)
+	i7 := slices.IndexFunc(ms, func(m extch.Migration) bool { return m.Version == 7 })
+	require.Positive(t, i7)
+	_, err = extch.Apply(ctx, conn, ms[:i7])
+	require.NoError(t, err)
+	for v := 1; v <= 3; v++ { // as the loader wrote before migration 7
+		b, err := conn.PrepareBatch(ctx, `INSERT INTO observations (indicator, geo, grain, period_start, period_end, dims, source,
+ value, unit, version, initiative, source_url, licence, retrieved_at, batch_id)`)
+		require.NoError(t, err)
+		require.NoError(t, b.Append("a", "GBR", "year", int64(0), int64(1), "", "f", float64(v), "u", uint64(v), "", "", "l", time.Now(), fmt.Sprintf("b%d", v)))
+		require.NoError(t, b.Send())
+	}
+	_, err = extch.Apply(ctx, conn, ms[i7:])
+	require.NoError(t, err)
+	v := 4.0
+	o := observation.Observation{Indicator: "a", Geo: "GBR", Period: observation.Year(1970), Value: &v, Unit: "u",
+		Source: "f", Version: 4, Flag: "p", Quality: []string{observation.QualityOutlier},
+		Provenance: observation.Provenance{Licence: "l", RetrievedAt: time.Now()}}
+	var cols extch.Columns
+	cols.Add(&o, "b4")
+	require.NoError(t, cols.Insert(ctx, conn))
+	var n, flagged uint64
+	var sum float64
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count(), sum(value), countIf(flag = 'p' AND quality = 'outlier') FROM observation_versions").Scan(&n, &sum, &flagged))
+	require.EqualValues(t, 4, n, "the three versions before the migration and the one after")
+	require.EqualValues(t, 1+2+3+4, sum)
+	require.EqualValues(t, 1, flagged)
+	var views uint64
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = 'observation_history'", db).Scan(&views))
+	require.Zero(t, views, "the old view is gone: every insert writes one history row, not two")
 }
 
 func TestIntegrationSyncCatalogueWritesOnlyChanges(t *testing.T) {

@@ -2,14 +2,17 @@ package extch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/ounce-data/ounce/schemas"
@@ -131,7 +134,7 @@ func Apply(ctx context.Context, conn driver.Conn, ms []Migration) ([]uint32, err
 			continue
 		}
 		for i, stmt := range m.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := conn.Exec(ctx, stmt); err != nil && !alreadyDone(m.Statements, i, err) {
 				return applied, fmt.Errorf("apply migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -141,6 +144,48 @@ func Apply(ctx context.Context, conn driver.Conn, ms []Migration) ([]uint32, err
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// ClickHouse error codes a migration may meet when an earlier run (or
+// another service migrating at the same moment) did part of its work.
+const (
+	codeIllegalColumn = 44 // "Cannot add column x: column with this name already exists"
+	codeUnknownTable  = 60
+)
+
+var (
+	addColumnRE   = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s`)
+	copyFromRE    = regexp.MustCompile(`(?is)^INSERT\s+INTO\s.*\sFROM\s+(\w+)\s*$`)
+	dropIfThereRE = regexp.MustCompile(`(?is)^DROP\s+TABLE\s+IF\s+EXISTS\s+(\w+)\s*$`)
+)
+
+// alreadyDone reports whether statement i of stmts failed only because its
+// work is done: the two statements of a migration that ClickHouse 18.16
+// cannot write idempotently. An ADD COLUMN (18.16 has no IF NOT EXISTS)
+// whose column exists is done. An INSERT … SELECT … FROM t whose table t
+// the same migration drops later, when t is gone, was done by the run that
+// dropped it.
+func alreadyDone(stmts []string, i int, err error) bool {
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	stmt := stmts[i]
+	switch {
+	case ex.Code == codeIllegalColumn && addColumnRE.MatchString(stmt):
+		return strings.Contains(ex.Message, "already exists")
+	case ex.Code == codeUnknownTable:
+		m := copyFromRE.FindStringSubmatch(stmt)
+		if m == nil {
+			return false
+		}
+		for _, later := range stmts[i+1:] {
+			if d := dropIfThereRE.FindStringSubmatch(later); d != nil && d[1] == m[1] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // record notes m as applied. It goes through a prepared batch: on the native

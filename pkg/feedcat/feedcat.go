@@ -55,6 +55,14 @@ type Feed struct {
 	// feed's format pages its answers (Socrata's $limit/$offset) and the
 	// fetch reads page after page until one comes back short. 0 = one request.
 	PageSize int
+	// Flags names the publisher's code list of observation flags
+	// (schemas/flags/<name>.yaml) for a feed whose values carry flags;
+	// empty for the others.
+	Flags string
+	// Periods, when set, is the range of years the feed's periods start in
+	// (the source's declared coverage); a value outside it is flagged
+	// period_out_of_range (pkg/quality).
+	Periods *Periods
 	// Mapping is the feed's mapping: block as YAML, for formats whose field
 	// mapping (which field is the value, the place, the period…) differs per
 	// feed; the format's adapter decodes and checks it. Nil when absent.
@@ -73,6 +81,8 @@ type fileFeed struct {
 	Attribution string    `yaml:"attribution"`
 	Catalogue   string    `yaml:"catalogue"`
 	PageSize    int       `yaml:"page_size"`
+	Flags       string    `yaml:"flags"`
+	Periods     *Periods  `yaml:"periods"`
 	Mapping     yaml.Node `yaml:"mapping"`
 }
 
@@ -144,6 +154,8 @@ func Parse(name string, data []byte) (Feed, error) {
 		Attribution: raw.Attribution,
 		Catalogue:   raw.Catalogue,
 		PageSize:    raw.PageSize,
+		Flags:       raw.Flags,
+		Periods:     raw.Periods,
 	}
 	var problems []*FieldError
 	switch raw.Mapping.Kind {
@@ -177,6 +189,12 @@ func Parse(name string, data []byte) (Feed, error) {
 			Reason: fmt.Sprintf("%q does not match the file name; name the file %s.yaml", f.ID, f.ID)}
 	}
 	return f, nil
+}
+
+// Periods is a range of years, either end open when zero.
+type Periods struct {
+	From int `yaml:"from"`
+	To   int `yaml:"to"`
 }
 
 // FieldError is one problem with one field of one feed file.
@@ -258,6 +276,16 @@ func (f Feed) problems() []*FieldError {
 		add("licence", "is missing")
 	case len(f.Licence) > observation.MaxLicenceLen:
 		add("licence", "is longer than %d characters", observation.MaxLicenceLen)
+	}
+	if p := f.Periods; p != nil {
+		switch {
+		case p.From == 0 && p.To == 0:
+			add("periods", "declares neither from nor to; give the first or last year of the source's coverage, or leave periods out")
+		case p.From != 0 && (p.From < 1000 || p.From > 3000), p.To != 0 && (p.To < 1000 || p.To > 3000):
+			add("periods", "from %d, to %d: give years (1000-3000)", p.From, p.To)
+		case p.From != 0 && p.To != 0 && p.From > p.To:
+			add("periods", "from %d is after to %d", p.From, p.To)
+		}
 	}
 	if f.PageSize < 0 {
 		add("page_size", "%d is negative; give the records a page holds, or leave it out", f.PageSize)

@@ -147,3 +147,34 @@ func TestLoadFS(t *testing.T) {
 	require.ErrorContains(t, err, "feed file a/copy.yaml: field id:")
 	require.ErrorContains(t, err, "does not match the file name")
 }
+
+// TestFlagCodeLists: the embedded code lists load, every feed naming one
+// names one that exists, and the letters met in the recordings are known.
+func TestFlagCodeLists(t *testing.T) {
+	lists, err := feedcat.LoadFlags()
+	require.NoError(t, err)
+	feeds, err := feedcat.Load()
+	require.NoError(t, err)
+	require.NoError(t, feedcat.CheckFlags(feeds, lists))
+	known, unknown := lists["eurostat"].Meanings("bp")
+	require.Equal(t, map[string]string{"b": "break in time series", "p": "provisional"}, known)
+	require.Empty(t, unknown)
+	_, unknown = lists["eurostat"].Meanings("px")
+	require.Equal(t, []string{"x"}, unknown)
+
+	feeds[0].Flags = "nosuch"
+	require.ErrorContains(t, feedcat.CheckFlags(feeds[:1], lists), `field flags: names code list "nosuch", which schemas/flags lacks; the lists are eurostat, oecd`)
+}
+
+// TestFlagCodeListErrorsNameTheLine: a bad letter, a letter twice or a
+// letter without a meaning is an error naming the file and the line.
+func TestFlagCodeListErrorsNameTheLine(t *testing.T) {
+	fsys := fstest.MapFS{"flags/x.yaml": {Data: []byte("id: x\nflags:\n  p: provisional\n  P: upper\n  p: again\n  e: \"\"\n")}}
+	_, err := feedcat.LoadFlagsFS(fsys, "flags")
+	require.ErrorContains(t, err, `flag code list flags/x.yaml line 4: flag "P" must be one lower-case letter`)
+	require.ErrorContains(t, err, `line 5: flag "p" is declared twice (first on line 3)`)
+	require.ErrorContains(t, err, `line 6: flag "e" has no meaning`)
+	fsys = fstest.MapFS{"flags/y.yaml": {Data: []byte("id: z\nflags: {p: provisional}\n")}}
+	_, err = feedcat.LoadFlagsFS(fsys, "flags")
+	require.ErrorContains(t, err, `id "z" does not match the file name`)
+}

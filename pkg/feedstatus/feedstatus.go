@@ -61,6 +61,11 @@ type Status struct {
 	// Incomplete says what the last successful run's body lacks of what the
 	// source declares (it is partial); empty when it was whole.
 	Incomplete string `json:"incomplete,omitempty"`
+	// Quality counts the last successful run's observations flagged by the
+	// data-quality rules, by code; UnknownFlags its flag letters the feed's
+	// code list lacks, by letter.
+	Quality      map[string]int `json:"quality,omitempty"`
+	UnknownFlags map[string]int `json:"unknown_flags,omitempty"`
 	// NextRun is when the feed is due again: a success plus the schedule,
 	// or a failure plus a backoff growing with ConsecutiveFailures.
 	NextRun time.Time `json:"next_run"`

@@ -59,6 +59,11 @@ type Indicator struct {
 	// Range, when set, declares where values are plausible beyond what the
 	// unit says (Plausible); e.g. a growth rate in "%" from -100 up.
 	Range *Range `yaml:"range" json:"range,omitempty"`
+	// PartOf, when set, names the indicator this one is a part of (waste
+	// landfilled of waste disposed of): for the same place, period,
+	// breakdown and source its value cannot exceed the whole's, and a value
+	// that does is flagged (pkg/quality). Both are in the same unit.
+	PartOf string `yaml:"part_of" json:"part_of,omitempty"`
 }
 
 // Ratio defines a ratio indicator from two catalogue indicators:
@@ -128,6 +133,7 @@ func (b *Block) UnmarshalYAML(n *yaml.Node) error {
 type Catalogue struct {
 	Files  map[string]*File
 	byCode map[string]*Indicator
+	wholes map[string]bool // indicators some other is part_of
 }
 
 // Load reads the catalogue embedded from schemas/catalogue.
@@ -159,11 +165,46 @@ func LoadFS(fsys fs.FS, dir string) (*Catalogue, error) {
 			c.byCode[ind.Code] = ind
 		}
 	}
-	if err := c.checkRatios(); err != nil {
+	if err := errors.Join(c.checkRatios(), c.checkParts()); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
+
+// checkParts reports part_of declarations naming an indicator the
+// catalogue lacks or one in another unit, and cycles; it notes which
+// indicators are wholes (IsWhole).
+func (c *Catalogue) checkParts() error {
+	var errs []error
+	c.wholes = map[string]bool{}
+	for _, ind := range c.Indicators() {
+		if ind.PartOf == "" {
+			continue
+		}
+		w, ok := c.byCode[ind.PartOf]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("indicator %s: part_of %q is not in the catalogue", ind.Code, ind.PartOf))
+			continue
+		case w.Unit != ind.Unit:
+			errs = append(errs, fmt.Errorf("indicator %s: part_of %s is in %q, and a part must be in its whole's unit (%q)", ind.Code, w.Code, w.Unit, ind.Unit))
+		}
+		c.wholes[w.Code] = true
+		seen := map[string]bool{ind.Code: true}
+		for at := w; at != nil && at.PartOf != ""; {
+			if seen[at.Code] {
+				errs = append(errs, fmt.Errorf("indicator %s: part_of makes a cycle through %s", ind.Code, at.Code))
+				break
+			}
+			seen[at.Code] = true
+			at = c.byCode[at.PartOf]
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// IsWhole reports whether some indicator is declared part_of code.
+func (c *Catalogue) IsWhole(code string) bool { return c.wholes[code] }
 
 // checkRatios reports ratio indicators whose parts are not in the catalogue
 // or are themselves ratios.

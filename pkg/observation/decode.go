@@ -280,6 +280,10 @@ func (d *decoder) observation(o *Observation, i int) error {
 			err = d.internStr(path{idx: i, field: "source"}, &o.Source)
 		case "initiative":
 			err = d.internStr(path{idx: i, field: "initiative"}, &o.Initiative)
+		case "flag":
+			err = d.internStr(path{idx: i, field: "flag"}, &o.Flag)
+		case "quality":
+			err = d.quality(path{idx: i, field: "quality"}, o)
 		case "value":
 			p := path{idx: i, field: "value"}
 			var null bool
@@ -310,6 +314,25 @@ func (d *decoder) observation(o *Observation, i int) error {
 			return err
 		}
 	}
+}
+
+// quality reads the quality codes: an array of strings, or null.
+func (d *decoder) quality(at path, o *Observation) error {
+	if null, err := d.null(at); err != nil || null {
+		o.Quality = nil
+		return err
+	}
+	o.Quality = nil
+	first := true
+	more, err := d.s.Element(&first)
+	for ; err == nil && more; more, err = d.s.Element(&first) {
+		var q string
+		if err := d.internStr(at, &q); err != nil {
+			return err
+		}
+		o.Quality = append(o.Quality, q)
+	}
+	return syntax(at, err)
 }
 
 // value stores f in the decoder's value chunk: one allocation for a batch's

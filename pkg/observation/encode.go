@@ -70,6 +70,20 @@ func appendJSONMarked(b []byte, o *Observation, c *Common) (out []byte, retrieve
 		b = append(b, `,"initiative":`...)
 		b = appendString(b, o.Initiative)
 	}
+	if o.Flag != "" {
+		b = append(b, `,"flag":`...)
+		b = appendString(b, o.Flag)
+	}
+	if len(o.Quality) > 0 {
+		b = append(b, `,"quality":[`...)
+		for i, q := range o.Quality {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, q)
+		}
+		b = append(b, ']')
+	}
 	b = append(b, '}')
 	if retrievedFrom < 0 {
 		retrievedFrom, retrievedTo = len(b), len(b)

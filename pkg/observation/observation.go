@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +29,52 @@ type Observation struct {
 	Version    uint64     `json:"version"`
 	Provenance Provenance `json:"provenance"`
 	Initiative string     `json:"initiative,omitempty"`
+	// Flag is the publisher's status of the value, as the publisher writes
+	// it (Eurostat's "p" provisional, "e" estimated, several letters for
+	// several statuses); its feed's code list says what each letter means.
+	// It is an attribute, not part of the key: a provisional value and its
+	// final release are two versions of one fact.
+	Flag string `json:"flag,omitempty"`
+	// Quality lists what the data-quality rules found about the value
+	// (pkg/quality), in the order of QualityCodes; empty when nothing.
+	Quality []string `json:"quality,omitempty"`
+}
+
+// Quality codes: what a data-quality rule found about a value. Flagged
+// values are stored and served with their codes, never dropped.
+const (
+	// QualityOutOfRange: the value lies outside the indicator's declared
+	// range (or its unit's: a share between 0 and 100).
+	QualityOutOfRange = "out_of_range"
+	// QualityExceedsWhole: the value exceeds the value, for the same place,
+	// period and breakdown, of the indicator the catalogue says it is part of.
+	QualityExceedsWhole = "exceeds_whole"
+	// QualityPeriodOutOfRange: the period lies outside the feed's declared
+	// range of periods.
+	QualityPeriodOutOfRange = "period_out_of_range"
+	// QualityOutlier: the value is an outlier of its series by the modified
+	// z-score of its deviation from the series' running median.
+	QualityOutlier = "outlier"
+)
+
+// QualityCodes lists every quality code, in the order an observation lists
+// them.
+var QualityCodes = []string{QualityOutOfRange, QualityExceedsWhole, QualityPeriodOutOfRange, QualityOutlier}
+
+// MaxFlagLen is the longest flag: a few status letters.
+const MaxFlagLen = 8
+
+// ValidFlag reports whether s is a well-formed flag: 1-8 ASCII letters.
+func ValidFlag(s string) bool {
+	if s == "" || len(s) > MaxFlagLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // Provenance says where a value came from.
@@ -267,6 +314,20 @@ func (o *Observation) Validate() error {
 	}
 	if o.Initiative != "" && !initiativeRE.MatchString(o.Initiative) {
 		add("initiative", "%s must be 1-64 letters, digits, '.', '_' or '-'", Quote(o.Initiative))
+	}
+	if o.Flag != "" && !ValidFlag(o.Flag) {
+		add("flag", "%s must be 1-%d letters (the publisher's status letters)", Quote(o.Flag), MaxFlagLen)
+	}
+	if len(o.Quality) > 0 {
+		next := 0 // codes appear once each, in the order of QualityCodes
+		for i, q := range o.Quality {
+			j := slices.Index(QualityCodes[next:], q)
+			if j < 0 {
+				add(fmt.Sprintf("quality[%d]", i), "%s is not a quality code, or is out of order; the codes are %s, each once, in that order", Quote(q), strings.Join(QualityCodes, ", "))
+				break
+			}
+			next += j + 1
+		}
 	}
 	if len(ps) == 0 {
 		return nil

@@ -28,6 +28,8 @@ func sample() Observation {
 		Version:    1607472000000,
 		Provenance: Provenance{URL: "https://example.invalid/co2.csv", Licence: "CC BY 4.0", RetrievedAt: time.Date(2026, 11, 28, 4, 0, 0, 0, time.UTC)},
 		Initiative: "smoke-free-2030",
+		Flag:       "p",
+		Quality:    []string{QualityOutlier},
 	}
 }
 
@@ -546,6 +548,38 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFlagAndQuality: a flag is a few letters and quality codes are known,
+// each once, in the order of QualityCodes; both survive a batch round trip.
+func TestFlagAndQuality(t *testing.T) {
+	o := sample()
+	o.Flag, o.Quality = "bep", []string{QualityOutOfRange, QualityOutlier}
+	require.NoError(t, o.Validate())
+	msgs, err := Encode("", []Observation{o}, 0)
+	require.NoError(t, err)
+	b, err := Decode(msgs[0].Data)
+	require.NoError(t, err)
+	require.Equal(t, "bep", b.Observations[0].Flag)
+	require.Equal(t, o.Quality, b.Observations[0].Quality)
+
+	for _, tc := range []struct {
+		flag    string
+		quality []string
+		want    string
+	}{
+		{flag: "p1", want: `flag: "p1" must be 1-8 letters`},
+		{flag: "provisional", want: `flag: "provisional" must be 1-8 letters`},
+		{quality: []string{"odd"}, want: `quality[0]: "odd" is not a quality code`},
+		{quality: []string{QualityOutlier, QualityOutOfRange}, want: `quality[1]: "out_of_range" is not a quality code, or is out of order`},
+		{quality: []string{QualityOutlier, QualityOutlier}, want: `quality[1]: "outlier"`},
+	} {
+		o := sample()
+		o.Flag, o.Quality = tc.flag, tc.quality
+		require.ErrorContains(t, o.Validate(), tc.want, "%+v", tc)
+	}
+	_, err = Decode([]byte(`{"observations":[{"quality":"outlier"}]}`))
+	require.ErrorContains(t, err, "observations[0].quality")
 }
 
 func TestValidateRefusesControlCharacters(t *testing.T) {

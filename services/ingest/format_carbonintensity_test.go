@@ -193,6 +193,7 @@ func TestCarbonIntensityFeedsFromMirror(t *testing.T) {
 				got = append(got, b.Observations...)
 			}
 			require.Len(t, got, len(want))
+			require.Equal(t, assessed(t, e.cat, e.feed, want), res.Quality, "the run counts what it flagged")
 			seen := map[string]bool{}
 			for i := range got {
 				o := &got[i]

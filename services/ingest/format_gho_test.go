@@ -139,6 +139,7 @@ func TestRunWHOFeedsFromMirror(t *testing.T) {
 				got = append(got, b.Observations...)
 			}
 			require.Len(t, got, len(want))
+			require.Equal(t, assessed(t, e.cat, f, want), res.Quality, "the run counts what it flagged")
 			for i := range got {
 				require.NoError(t, got[i].Validate())
 				require.Equal(t, want[i], got[i], "observation %d", i)

@@ -227,6 +227,7 @@ func TestRunWorldBankFeedsFromMirror(t *testing.T) {
 				got = append(got, b.Observations...)
 			}
 			require.Len(t, got, len(want))
+			require.Equal(t, assessed(t, e.cat, f, want), res.Quality, "the run counts what it flagged")
 			byKey := map[string]float64{}
 			for i := range got {
 				require.NoError(t, got[i].Validate())

@@ -25,6 +25,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/places"
+	"github.com/ounce-data/ounce/pkg/quality"
 )
 
 // Result is what one feed run did.
@@ -40,7 +41,13 @@ type Result struct {
 	// Incomplete says what the body lacks of what the source declares (see
 	// feeds.Stats.Incomplete); what it holds was published.
 	Incomplete string
-	Duration   time.Duration
+	// Quality counts the observations the data-quality rules flagged, by
+	// code (pkg/quality); they were published with their codes.
+	Quality map[string]int
+	// UnknownFlags counts flag letters the feed's code list lacks, by
+	// letter; their observations were published with the flag as given.
+	UnknownFlags map[string]int
+	Duration     time.Duration
 }
 
 // Checkpoint is a feed's state after its last successful run, stored as
@@ -80,6 +87,8 @@ type feedState struct {
 	open    feeds.Opener
 	pager   *feeds.Pager // nil when the format is not paged
 	subject string
+	rules   quality.Rules
+	flags   feedcat.CodeList // the feed's code list; empty when it names none
 }
 
 // New checks cfg and every feed (a known format, a catalogue file that maps
@@ -101,7 +110,11 @@ func New(cfg Config, js jetstream.JetStream, fs []feedcat.Feed, cat *indicators.
 		return nil, fmt.Errorf("ingest config: batch bytes %d plus headers exceed the server's max payload of %d", cfg.BatchBytes, mp)
 	}
 	in := &Ingester{cfg: cfg, js: js, byID: map[string]*feedState{}, log: log}
-	var errs []error
+	lists, err := feedcat.LoadFlags()
+	if err != nil {
+		return nil, err
+	}
+	errs := []error{feedcat.CheckFlags(fs, lists)}
 	ids := make([]string, 0, len(fs))
 	for _, f := range fs {
 		st, err := checkFeed(f, cat, pl)
@@ -113,6 +126,11 @@ func New(cfg Config, js jetstream.JetStream, fs []feedcat.Feed, cat *indicators.
 			errs = append(errs, fmt.Errorf("feed %s is given twice", f.ID))
 			continue
 		}
+		st.rules = quality.Rules{Indicators: cat}
+		if f.Periods != nil {
+			st.rules.Periods = quality.Periods{From: f.Periods.From, To: f.Periods.To}
+		}
+		st.flags = lists[f.Flags]
 		in.byID[f.ID] = st
 		in.feeds = append(in.feeds, f)
 		ids = append(ids, f.ID)
@@ -317,9 +335,18 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState, pr *progress, o 
 		return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: %w", got.source, err))
 	}
 	n := 0
-	for _, err := range p.All() {
+	qa := quality.New(st.rules)
+	for o, err := range p.All() {
 		if err != nil {
 			return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: %w", got.source, err))
+		}
+		qa.Add(&o)
+		if o.Flag != "" && st.feed.Flags != "" {
+			if _, unknown := st.flags.Meanings(o.Flag); len(unknown) > 0 {
+				for _, l := range unknown {
+					feeds.Count(&res.UnknownFlags, l, 1)
+				}
+			}
 		}
 		n++
 		if n%parseReportEvery == 0 && pr.fn != nil {
@@ -340,6 +367,15 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState, pr *progress, o 
 	if res.Incomplete = stats.Incomplete; res.Incomplete != "" {
 		in.log.Warn().Str("feed", f.ID).Str("missing", res.Incomplete).Msg("feed body is partial; publishing what it holds")
 	}
+	qa.Finish()
+	res.Quality = qa.Counts
+	if len(qa.Counts) > 0 {
+		in.log.Info().Str("feed", f.ID).Interface("quality", qa.Counts).Msg("values flagged by the data-quality rules; published with their codes")
+	}
+	if len(res.UnknownFlags) > 0 {
+		in.log.Warn().Str("feed", f.ID).Str("code_list", f.Flags).Interface("unknown_flags", res.UnknownFlags).
+			Msg("flag letters the feed's code list lacks; published as given: add them to schemas/flags")
+	}
 
 	pr.start(PhasePublish, size)
 	pr.p.ObservationsTotal = n
@@ -347,7 +383,7 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState, pr *progress, o 
 	if err != nil {
 		return res, failed(feedstatus.KindParse, fmt.Errorf("parse %s: %w", got.source, err))
 	}
-	pub := &publisher{in: in, subject: st.subject, feed: f.ID, pr: pr}
+	pub := &publisher{in: in, subject: st.subject, feed: f.ID, pr: pr, quality: qa}
 	batchID := f.ID + "-" + strconv.FormatUint(meta.Version, 10)
 	err = pub.publishAll(ctx, batchID, p)
 	res.Rows = p.Stats().Rows
@@ -401,6 +437,7 @@ type publisher struct {
 	subject  string
 	feed     string
 	pr       *progress
+	quality  *quality.Assessment // gives each observation its codes, by ordinal
 	inflight []inflight
 
 	observations, messages, duplicates int
@@ -419,10 +456,15 @@ func (p *publisher) publishAll(ctx context.Context, batchID string, src feeds.So
 	chunk := p.in.cfg.EncodeChunk
 	pending := make([]observation.Observation, 0, chunk)
 	carried := 0
+	ordinal := 0
 	for o, err := range src.All() {
 		if err != nil {
 			return failed(feedstatus.KindParse, fmt.Errorf("parse: %w", err))
 		}
+		if p.quality != nil {
+			p.quality.Apply(ordinal, &o)
+		}
+		ordinal++
 		p.pr.p.Rows = src.Stats().Rows
 		pending = append(pending, o)
 		if len(pending) < carried+chunk {

@@ -24,6 +24,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/feeds/owid"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/quality"
 	"github.com/ounce-data/ounce/pkg/testenv"
 	"github.com/ounce-data/ounce/services/ingest"
 )
@@ -195,6 +196,7 @@ func TestRunFeedFromMirror(t *testing.T) {
 		got = append(got, b.Observations...)
 	}
 	require.Len(t, got, len(want))
+	require.Equal(t, assessed(t, e.cat, e.feed, want), res.Quality, "the run counts what it flagged")
 	for i := range got {
 		require.NoError(t, got[i].Validate())
 		require.Equal(t, want[i], got[i], "observation %d", i)
@@ -457,4 +459,24 @@ func TestRunSchedulesUntilCancelled(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 	require.Positive(t, e.streamCount(t))
+}
+
+// assessed gives want, a run's observations in order, the quality codes the
+// run gives them (the rules of pkg/quality, tested there, under the feed's
+// declared periods) and returns the counts by code the run must report.
+func assessed(t *testing.T, cat *indicators.Catalogue, f feedcat.Feed, want []observation.Observation) map[string]int {
+	t.Helper()
+	rules := quality.Rules{Indicators: cat}
+	if f.Periods != nil {
+		rules.Periods = quality.Periods{From: f.Periods.From, To: f.Periods.To}
+	}
+	a := quality.New(rules)
+	for i := range want {
+		a.Add(&want[i])
+	}
+	a.Finish()
+	for i := range want {
+		a.Apply(i, &want[i])
+	}
+	return a.Counts
 }

@@ -5,6 +5,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/ounce-data/ounce/pkg/feedstatus"
+	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 // Results of a feed run, the values of the result label and of the
@@ -31,6 +32,7 @@ type metrics struct {
 	leaseHeld           *prometheus.GaugeVec
 	leaseConflicts      *prometheus.CounterVec
 	partial             *prometheus.GaugeVec
+	flagged             *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
@@ -93,6 +95,10 @@ func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
 			Name: "ounce_ingest_feed_partial",
 			Help: "1 when this worker's last successful run of the feed got less than the source declares (a first page of several), else 0.",
 		}, []string{"feed"}),
+		flagged: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ounce_ingest_feed_flagged_observations",
+			Help: "Observations of this worker's last successful run of the feed that a data-quality rule flagged, by code (out_of_range, exceeds_whole, period_out_of_range, outlier); they are stored with their codes.",
+		}, []string{"feed", "code"}),
 	}
 	// Every series exists from the start, so rates and absence alerts work.
 	for _, id := range feedIDs {
@@ -104,6 +110,9 @@ func newMetrics(reg prometheus.Registerer, feedIDs []string) *metrics {
 		m.duration.WithLabelValues(id)
 		m.leaseHeld.WithLabelValues(id)
 		m.partial.WithLabelValues(id)
+		for _, code := range observation.QualityCodes {
+			m.flagged.WithLabelValues(id, code)
+		}
 		m.nextRun.WithLabelValues(id)
 		m.leaseConflicts.WithLabelValues(id)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/feedstatus"
+	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 // The feed status lives in its own bucket, extnats.BucketFeedStatus, not
@@ -110,11 +111,11 @@ func (in *Ingester) recordRun(ctx context.Context, f feedcat.Feed, start time.Ti
 		// The body is the one the last success read: as whole as it was.
 		st.Result = feedstatus.ResultNotModified
 		st.LastSuccess = &end
-		st.Incomplete = prev.Incomplete
+		st.Incomplete, st.Quality, st.UnknownFlags = prev.Incomplete, prev.Quality, prev.UnknownFlags
 	default:
 		st.Result = feedstatus.ResultSuccess
 		st.LastSuccess = &end
-		st.Incomplete = res.Incomplete
+		st.Incomplete, st.Quality, st.UnknownFlags = res.Incomplete, res.Quality, res.UnknownFlags
 	}
 	if runErr == nil {
 		partial := 0.0
@@ -122,8 +123,11 @@ func (in *Ingester) recordRun(ctx context.Context, f feedcat.Feed, start time.Ti
 			partial = 1
 		}
 		in.m.partial.WithLabelValues(f.ID).Set(partial)
+		for _, code := range observation.QualityCodes {
+			in.m.flagged.WithLabelValues(f.ID, code).Set(float64(st.Quality[code]))
+		}
 	} else {
-		st.Incomplete = prev.Incomplete
+		st.Incomplete, st.Quality, st.UnknownFlags = prev.Incomplete, prev.Quality, prev.UnknownFlags
 	}
 	st.NextRun = in.nextRun(f, end, st.ConsecutiveFailures)
 

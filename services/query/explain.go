@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
@@ -50,6 +51,8 @@ type ExplainedObservation struct {
 	Version    uint64           `json:"version"`
 	Provenance Provenance       `json:"provenance"`
 	Batch      string           `json:"batch"` // the loader batch: a feed run or a partner message
+	Flag       string           `json:"flag,omitempty"`
+	Quality    []string         `json:"quality,omitempty"`
 }
 
 // explainAggregate answers GET /v1/aggregate/explain: the parameters of
@@ -102,20 +105,25 @@ func (s *Service) explainAggregate(w http.ResponseWriter, r *http.Request) {
 		Observations: []ExplainedObservation{}}
 	used := cellRows(p, cell, rows)
 	for _, row := range used {
-		dims, _ := observation.ParseDims(row.Dims)
-		if dims == nil {
-			dims = observation.Dims{}
-		}
-		o := ExplainedObservation{Indicator: row.Indicator, Geo: row.Geo, Period: periodOf(row.Grain, row.PeriodStart).Code(), Dims: dims,
-			Unit: row.Unit, Source: row.Source, Version: row.Version, Batch: row.BatchID,
-			Provenance: Provenance{URL: row.URL, Licence: row.Licence, RetrievedAt: row.RetrievedAt.UTC()}}
-		if v := row.Value; !math.IsNaN(v) && !math.IsInf(v, 0) {
-			o.Value = &v
-		}
-		ex.Observations = append(ex.Observations, o)
+		ex.Observations = append(ex.Observations, explainedObservation(row))
 	}
 	ex.Formula = formula(p, cell, used)
 	s.writeCached(w, r, ex)
+}
+
+// explainedObservation is row as an explanation lists it.
+func explainedObservation(row observationRow) ExplainedObservation {
+	dims, _ := observation.ParseDims(row.Dims)
+	if dims == nil {
+		dims = observation.Dims{}
+	}
+	o := ExplainedObservation{Indicator: row.Indicator, Geo: row.Geo, Period: periodOf(row.Grain, row.PeriodStart).Code(), Dims: dims,
+		Unit: row.Unit, Source: row.Source, Version: row.Version, Batch: row.BatchID, Flag: row.Flag, Quality: extch.SplitQuality(row.Quality),
+		Provenance: Provenance{URL: row.URL, Licence: row.Licence, RetrievedAt: row.RetrievedAt.UTC()}}
+	if v := row.Value; !math.IsNaN(v) && !math.IsInf(v, 0) {
+		o.Value = &v
+	}
+	return o
 }
 
 // cellRows are the rows that went into cell: of its members, its

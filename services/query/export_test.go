@@ -23,6 +23,13 @@ func (s *Service) Routes() map[string][]string {
 	return out
 }
 
+// SavingsYearFigures are, for tests, the figures of each year of a savings
+// report that GET /v1/initiatives/{id}/savings/explain explains.
+func SavingsYearFigures() []string { return slices.Clone(yearFigures) }
+
+// SavingsTotalFigures are, for tests, the totals it explains.
+func SavingsTotalFigures() []string { return slices.Clone(totalFigures) }
+
 // IsWrite reports, for tests, whether the route of pattern changes data and
 // so needs the analyst token.
 func (s *Service) IsWrite(pattern string) bool {

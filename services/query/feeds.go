@@ -58,6 +58,12 @@ type FeedEntry struct {
 	// Missing says what a partial feed's last successful run lacks of what
 	// the source declares; absent when it got everything.
 	Missing string `json:"missing,omitempty"`
+	// Quality counts the last successful run's observations flagged by the
+	// data-quality rules, by code; they are stored and served with their
+	// codes. UnknownFlags counts its flag letters the feed's code list
+	// (schemas/flags) lacks.
+	Quality      map[string]int `json:"quality,omitempty"`
+	UnknownFlags map[string]int `json:"unknown_flags,omitempty"`
 }
 
 // feeds answers GET /v1/feeds: every feed of the catalogue, merged with
@@ -121,7 +127,7 @@ func feedEntry(f feedcat.Feed, st feedstatus.Status, ok bool) FeedEntry {
 	case st.Incomplete != "":
 		e.Status = FeedPartial
 	}
-	e.Missing = st.Incomplete
+	e.Missing, e.Quality, e.UnknownFlags = st.Incomplete, st.Quality, st.UnknownFlags
 	e.Result, e.Worker = st.Result, st.Worker
 	e.LastAttempt, e.LastSuccess, e.NextRun = utcPtr(st.LastAttempt), st.LastSuccess, utcPtr(st.NextRun)
 	if e.LastSuccess != nil {

@@ -38,7 +38,7 @@ func TestIntegrationSeriesCSV(t *testing.T) {
 			records, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
 			require.NoError(t, err)
 			require.Equal(t, []string{"indicator", "geo", "dims", "period", "start", "value", "unit", "source",
-				"version", "source_url", "licence", "retrieved_at"}, records[0])
+				"version", "source_url", "licence", "retrieved_at", "flag", "quality"}, records[0])
 			require.Len(t, records, 1+js.Count)
 			i := 1
 			for _, se := range js.Series {
@@ -51,6 +51,8 @@ func TestIntegrationSeriesCSV(t *testing.T) {
 					require.NoError(t, err)
 					require.Equal(t, *pt.Value, v)
 					require.Equal(t, pt.Provenance.Licence, r[10])
+					require.Equal(t, pt.Flag, r[12])
+					require.Equal(t, strings.Join(pt.Quality, ","), r[13])
 					i++
 				}
 			}

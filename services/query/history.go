@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
 )
@@ -31,6 +32,8 @@ type Version struct {
 	Value      *float64   `json:"value"`
 	Unit       string     `json:"unit"`
 	Provenance Provenance `json:"provenance"`
+	Flag       string     `json:"flag,omitempty"`
+	Quality    []string   `json:"quality,omitempty"`
 	Batch      string     `json:"batch"`     // the loader batch (feed run or partner message) it came in
 	LoadedAt   time.Time  `json:"loaded_at"` // when it was loaded into ClickHouse
 	// Served marks the version GET /v1/series serves now: the newest
@@ -80,6 +83,7 @@ func (s *Service) seriesHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, row := range rows {
 		v := Version{Source: row.Source, Version: row.Version, Unit: row.Unit, Batch: row.BatchID, LoadedAt: row.LoadedAt.UTC(),
+			Flag: row.Flag, Quality: extch.SplitQuality(row.Quality),
 			Provenance: Provenance{URL: row.URL, Licence: row.Licence, RetrievedAt: row.RetrievedAt.UTC()}, Served: i == served}
 		if f := row.Value; f == f {
 			v.Value = &f

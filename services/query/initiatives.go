@@ -202,7 +202,7 @@ func (s *Service) checkInitiativePlaces(ctx context.Context, in savings.Initiati
 		if has {
 			return
 		}
-		hint, codes := placeHint(s.cfg.Places, code)
+		hint, codes := s.cfg.Places.DidYouMean(code)
 		if hint == "" {
 			hint = ";"
 		}

@@ -286,23 +286,24 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 func TestOpenAPIResponseSchemas(t *testing.T) {
 	doc := loadOpenAPI(t, schemas.QueryOpenAPI)
 	goTypes := map[string]reflect.Type{
-		"GET /v1/indicators 200":               reflect.TypeFor[query.IndicatorsResponse](),
-		"GET /v1/series 200":                   reflect.TypeFor[query.SeriesResponse](),
-		"GET /v1/series/history 200":           reflect.TypeFor[query.HistoryResponse](),
-		"GET /v1/indicators/{code} 200":        reflect.TypeFor[query.IndicatorEntry](),
-		"GET /v1/places 200":                   reflect.TypeFor[query.PlacesResponse](),
-		"GET /v1/aggregate 200":                reflect.TypeFor[query.AggregateResponse](),
-		"GET /v1/aggregate/explain 200":        reflect.TypeFor[query.AggregateExplanation](),
-		"GET /v1/feeds 200":                    reflect.TypeFor[query.FeedsResponse](),
-		"GET /v1/initiatives 200":              reflect.TypeFor[query.InitiativesResponse](),
-		"POST /v1/initiatives 201":             reflect.TypeFor[savings.Initiative](),
-		"GET /v1/initiatives/{id} 200":         reflect.TypeFor[savings.Initiative](),
-		"PUT /v1/initiatives/{id} 200":         reflect.TypeFor[savings.Initiative](),
-		"PUT /v1/initiatives/{id} 201":         reflect.TypeFor[savings.Initiative](),
-		"GET /v1/initiatives/{id}/savings 200": reflect.TypeFor[savings.Report](),
-		"GET /v1/compare 200":                  reflect.TypeFor[query.CompareResponse](),
-		"GET /readyz 200":                      reflect.TypeFor[httpapi.Readiness](),
-		"GET /readyz 503":                      reflect.TypeFor[httpapi.Readiness](),
+		"GET /v1/indicators 200":                       reflect.TypeFor[query.IndicatorsResponse](),
+		"GET /v1/series 200":                           reflect.TypeFor[query.SeriesResponse](),
+		"GET /v1/series/history 200":                   reflect.TypeFor[query.HistoryResponse](),
+		"GET /v1/indicators/{code} 200":                reflect.TypeFor[query.IndicatorEntry](),
+		"GET /v1/places 200":                           reflect.TypeFor[query.PlacesResponse](),
+		"GET /v1/aggregate 200":                        reflect.TypeFor[query.AggregateResponse](),
+		"GET /v1/aggregate/explain 200":                reflect.TypeFor[query.AggregateExplanation](),
+		"GET /v1/feeds 200":                            reflect.TypeFor[query.FeedsResponse](),
+		"GET /v1/initiatives 200":                      reflect.TypeFor[query.InitiativesResponse](),
+		"POST /v1/initiatives 201":                     reflect.TypeFor[savings.Initiative](),
+		"GET /v1/initiatives/{id} 200":                 reflect.TypeFor[savings.Initiative](),
+		"PUT /v1/initiatives/{id} 200":                 reflect.TypeFor[savings.Initiative](),
+		"PUT /v1/initiatives/{id} 201":                 reflect.TypeFor[savings.Initiative](),
+		"GET /v1/initiatives/{id}/savings 200":         reflect.TypeFor[savings.Report](),
+		"GET /v1/initiatives/{id}/savings/explain 200": reflect.TypeFor[query.SavingsExplanation](),
+		"GET /v1/compare 200":                          reflect.TypeFor[query.CompareResponse](),
+		"GET /readyz 200":                              reflect.TypeFor[httpapi.Readiness](),
+		"GET /readyz 503":                              reflect.TypeFor[httpapi.Readiness](),
 	}
 	// Bodies written from a map rather than a type; the live responses
 	// checked by TestOpenAPIRoutes cover them.
@@ -587,6 +588,13 @@ func TestIntegrationOpenAPIInitiatives(t *testing.T) {
 		{http.MethodGet, "/v1/initiatives/fra-obesity/savings?method=modelled", "", nil, http.StatusOK},
 		{http.MethodGet, "/v1/initiatives/fra-obesity/savings?method=guess", "", nil, http.StatusBadRequest},
 		{http.MethodGet, "/v1/initiatives/nope/savings", "", nil, http.StatusNotFound},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings/explain?figure=npv", "", nil, http.StatusOK},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings/explain?figure=counterfactual_low&year=2&method=did", "", nil, http.StatusOK},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings/explain?figure=benefit&year=1&method=modelled", "", nil, http.StatusOK},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings/explain?figure=benefit", "", nil, http.StatusBadRequest},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings/explain?figure=benefit&year=6", "", nil, http.StatusNotFound},
+		{http.MethodGet, "/v1/initiatives/fra-obesity/savings/explain?figure=npv&pre_from=2013", "", nil, http.StatusUnprocessableEntity},
+		{http.MethodGet, "/v1/initiatives/nope/savings/explain?figure=npv", "", nil, http.StatusNotFound},
 		{http.MethodGet, "/v1/compare?initiatives=fra-obesity,other&cost_indicator=SH.XPD.CHEX.GD.ZS", "", nil, http.StatusOK},
 		{http.MethodGet, "/v1/compare?initiatives=fra-obesity&cost_indicator=SH.XPD.CHEX.GD.ZS&geo=ATA", "", nil, http.StatusUnprocessableEntity},
 		{http.MethodGet, "/v1/compare?initiatives=nope&cost_indicator=SH.XPD.CHEX.GD.ZS", "", nil, http.StatusNotFound},
@@ -1281,6 +1289,8 @@ var jsonSamples = map[reflect.Type][]any{
 	// Within every range the document gives a number of the initiative.
 	reflect.TypeFor[savings.Num]():      {mustNum("0.035"), mustNum("0.5")},
 	reflect.TypeFor[savings.Discount](): {savings.GreenBook, savings.Discount{Rate: mustNum("0.035")}, savings.Discount{}},
+	// A savings explanation's figures and inputs: a number or null.
+	reflect.TypeFor[json.RawMessage](): {json.RawMessage("157500.25"), json.RawMessage("0.035"), json.RawMessage("null")},
 }
 
 func mustNum(s string) savings.Num {

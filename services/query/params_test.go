@@ -176,16 +176,17 @@ func TestDedupeVersionsKeepsTheNewestOfEachKey(t *testing.T) {
 }
 
 // A place the catalogue lacks is set aside for the handler, which answers
-// 404 unless data is stored there (a partner's own area).
+// 404 unless data is stored there (a partner's own area: GB-LDS, Leeds, is
+// not in the catalogue, while GB-MAN, Manchester, is).
 func TestUncataloguedPlacesAreSetAside(t *testing.T) {
 	cat, err := indicators.Load()
 	require.NoError(t, err)
 	pl, err := places.Load()
 	require.NoError(t, err)
-	q, perr := parseQuery("indicator=owid.co2&geo=France,FRA,GB-MAN")
+	q, perr := parseQuery("indicator=owid.co2&geo=France,FRA,GB-LDS,GB-MAN")
 	require.Nil(t, perr)
 	p, perr := parseSeriesParams(q, cat, pl, 5)
 	require.Nil(t, perr)
-	require.Equal(t, []string{"FRA", "France", "GB-MAN"}, p.Geos)
-	require.Equal(t, []string{"France", "GB-MAN"}, p.Uncatalogued)
+	require.Equal(t, []string{"FRA", "France", "GB-LDS", "GB-MAN"}, p.Geos)
+	require.Equal(t, []string{"France", "GB-LDS"}, p.Uncatalogued)
 }

@@ -215,22 +215,6 @@ func (s *Service) loadPlaces(w http.ResponseWriter, r *http.Request) (*placeTree
 	return newPlaceTree(list), true
 }
 
-// placeHint names the places pl suggests for code, as "; did you mean FRA
-// (France) or …?", with their codes; both empty when none is close.
-func placeHint(pl *places.Catalogue, code string) (string, []string) {
-	ps := pl.Suggest(code, 3)
-	if len(ps) == 0 {
-		return "", nil
-	}
-	names := make([]string, len(ps))
-	codes := make([]string, len(ps))
-	for i, p := range ps {
-		names[i] = fmt.Sprintf("%s (%s)", p.Code, p.Name)
-		codes[i] = p.Code
-	}
-	return "; did you mean " + strings.Join(names, " or ") + "?", codes
-}
-
 // knownPlaces writes the 404 of the first of p's uncatalogued places at
 // which no data is stored, and reports whether every place is known.
 func (s *Service) knownPlaces(w http.ResponseWriter, r *http.Request, p seriesParams) bool {
@@ -253,7 +237,7 @@ func (s *Service) knownPlaces(w http.ResponseWriter, r *http.Request, p seriesPa
 // unknownPlace is the 404 of a place code the catalogue does not hold, in
 // parameter field, with the codes it may have meant.
 func unknownPlace(pl *places.Catalogue, field, code string) *httpapi.Error {
-	hint, codes := placeHint(pl, code)
+	hint, codes := pl.DidYouMean(code)
 	e := httpapi.Errorf(httpapi.CodeUnknownPlace, field, "place %q is not in the place catalogue%s GET /v1/places lists them", code, hint)
 	if hint == "" {
 		e.Message = fmt.Sprintf("place %q is not in the place catalogue; GET /v1/places lists them", code)

@@ -19,6 +19,35 @@ import (
 
 var savingsParamNames = map[string]bool{"method": true, "pre_from": true, "as_of": true}
 
+// savingsParams are the parameters of GET /v1/initiatives/{id}/savings,
+// which its explain takes too.
+type savingsParams struct {
+	method  string     // "" for the initiative's own
+	preFrom int        // 0 for every pre-period year
+	asOf    *time.Time // nil for the data as it stands
+}
+
+// parseSavingsParams reads method, pre_from and as_of from q, whose
+// parameter names the caller has checked.
+func parseSavingsParams(q url.Values) (savingsParams, *httpapi.Error) {
+	var p savingsParams
+	if v, given := q["as_of"]; given {
+		at, perr := parseAsOf(v[0])
+		if perr != nil {
+			return p, perr
+		}
+		p.asOf = &at
+	}
+	var perr *httpapi.Error
+	if p.method, perr = methodParam(q); perr != nil {
+		return p, perr
+	}
+	if p.preFrom, perr = preFromParam(q); perr != nil {
+		return p, perr
+	}
+	return p, nil
+}
+
 // savingsReport answers GET /v1/initiatives/{id}/savings: the savings
 // report of one initiative by a method.
 func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
@@ -26,43 +55,59 @@ func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
 	if perr == nil {
 		perr = checkParamNames(q, savingsParamNames, "method, pre_from and as_of")
 	}
-	var (
-		method  string
-		preFrom int
-		asOf    *time.Time
-	)
-	if v, given := q["as_of"]; perr == nil && given {
-		var at time.Time
-		if at, perr = parseAsOf(v[0]); perr == nil {
-			asOf = &at
-		}
-	}
+	var p savingsParams
 	if perr == nil {
-		method, perr = methodParam(q)
-	}
-	if perr == nil {
-		preFrom, perr = preFromParam(q)
+		p, perr = parseSavingsParams(q)
 	}
 	if perr != nil {
 		httpapi.WriteError(w, perr)
 		return
 	}
-	id, cur, ok := s.currentInitiative(w, r)
+	_, rep, _, ok := s.initiativeReport(w, r, p, nil)
 	if !ok {
-		return
-	}
-	in, ok := s.decodeStored(w, id, cur.Doc)
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
-	defer cancel()
-	rep, err := s.report(ctx, in, method, preFrom, asOf)
-	if err != nil {
-		s.reportError(w, r, err)
 		return
 	}
 	s.writeCached(w, r, rep)
+}
+
+// initiativeReport reads the initiative the path names and computes its
+// report by p, with the rows it was computed from, answering any error
+// itself. check, when set, looks at the initiative as stored before the
+// report is computed; an error it returns is the answer.
+func (s *Service) initiativeReport(w http.ResponseWriter, r *http.Request, p savingsParams,
+	check func(savings.Initiative) *httpapi.Error) (savings.Initiative, savings.Report, reportRows, bool) {
+	id, cur, ok := s.currentInitiative(w, r)
+	if !ok {
+		return savings.Initiative{}, savings.Report{}, reportRows{}, false
+	}
+	in, ok := s.decodeStored(w, id, cur.Doc)
+	if !ok {
+		return in, savings.Report{}, reportRows{}, false
+	}
+	if check != nil {
+		if perr := check(in); perr != nil {
+			httpapi.WriteError(w, perr)
+			return in, savings.Report{}, reportRows{}, false
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	rep, rows, err := s.reportWithRows(ctx, in, p.method, p.preFrom, p.asOf)
+	if err != nil {
+		s.reportError(w, r, err)
+		return in, rep, rows, false
+	}
+	return in, rep, rows, true
+}
+
+// reportRows are the stored rows a report was computed from, as its series
+// use them: of each place, one row a year (the preferred source; the total,
+// or the only breakdown) in year order, before pre_from cuts the
+// pre-period and with any non-finite value the series leaves out.
+type reportRows struct {
+	target     []observationRow
+	comparison map[string][]observationRow // by geo, for did
+	population []observationRow            // when the document names a population indicator
 }
 
 // report computes the savings report of one initiative by method ("" for
@@ -72,6 +117,13 @@ func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
 // as_of: asOf, or else the latest load among the values it read, so that
 // the same request with that as_of gives the same report later.
 func (s *Service) report(ctx context.Context, in savings.Initiative, method string, preFrom int, asOf *time.Time) (savings.Report, error) {
+	rep, _, err := s.reportWithRows(ctx, in, method, preFrom, asOf)
+	return rep, err
+}
+
+// reportWithRows is report with the rows it read (reportRows).
+func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, method string, preFrom int, asOf *time.Time) (savings.Report, reportRows, error) {
+	var used reportRows
 	if method == "" {
 		method = in.Method
 	}
@@ -87,7 +139,7 @@ func (s *Service) report(ctx context.Context, in savings.Initiative, method stri
 	if method != savings.MethodModelled && in.Indicator != "" && in.Geo != "" {
 		ind, ok := s.cat.Indicator(in.Indicator)
 		if !ok {
-			return savings.Report{}, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "indicator",
+			return savings.Report{}, used, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "indicator",
 				Message: fmt.Sprintf("indicator %q is no longer in the catalogue; PUT the initiative with another", in.Indicator)}
 		}
 		data.Polarity = ind.Polarity
@@ -97,40 +149,44 @@ func (s *Service) report(ctx context.Context, in savings.Initiative, method stri
 		}
 		rows, err := s.store.methodYearly(ctx, ind.Code, geos, s.cfg.MaxRows, asOf)
 		if err != nil {
-			return savings.Report{}, err
+			return savings.Report{}, used, err
 		}
 		noteLoads(rows)
-		series, err := yearlySeries(ind, geos, rows)
+		series, chosen, err := yearlySeries(ind, geos, rows)
 		if err != nil {
-			return savings.Report{}, err
+			return savings.Report{}, used, err
 		}
 		data.Target = series[in.Geo]
+		used.target = chosen[in.Geo]
 		if method == savings.MethodDiD {
+			used.comparison = make(map[string][]observationRow, len(in.ComparisonGeos))
 			for _, g := range in.ComparisonGeos {
 				data.Comparison = append(data.Comparison, series[g])
+				used.comparison[g] = chosen[g]
 			}
 		}
 		if in.Population != nil && in.Population.Indicator != "" {
 			pop, ok := s.cat.Indicator(in.Population.Indicator)
 			if !ok {
-				return savings.Report{}, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "population.indicator",
+				return savings.Report{}, used, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "population.indicator",
 					Message: fmt.Sprintf("indicator %q is no longer in the catalogue", in.Population.Indicator)}
 			}
 			rows, err := s.store.yearly(ctx, pop.Code, []string{in.Geo}, s.cfg.MaxRows, asOf)
 			if err != nil {
-				return savings.Report{}, err
+				return savings.Report{}, used, err
 			}
 			noteLoads(rows)
-			ps, err := yearlySeries(pop, []string{in.Geo}, rows)
+			ps, popRows, err := yearlySeries(pop, []string{in.Geo}, rows)
 			if err != nil {
-				return savings.Report{}, err
+				return savings.Report{}, used, err
 			}
 			data.Population = ps[in.Geo]
+			used.population = popRows[in.Geo]
 		}
 	}
 	if preFrom != 0 {
 		if preFrom >= in.StartYear {
-			return savings.Report{}, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "pre_from",
+			return savings.Report{}, used, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "pre_from",
 				Message: fmt.Sprintf("pre_from %d must be before the initiative's start_year %d", preFrom, in.StartYear)}
 		}
 		data.Target.Values = fromYear(data.Target.Values, preFrom)
@@ -151,7 +207,7 @@ func (s *Service) report(ctx context.Context, in savings.Initiative, method stri
 		at := latest.UTC()
 		rep.AsOf = &at
 	}
-	return rep, err
+	return rep, used, err
 }
 
 // yearly reads the yearly series of ind in geo (see yearlySeries).
@@ -161,7 +217,7 @@ func (s *Service) yearly(ctx context.Context, ind *indicators.Indicator, geo str
 	if err != nil {
 		return savings.Series{}, err
 	}
-	series, err := yearlySeries(ind, geos, rows)
+	series, _, err := yearlySeries(ind, geos, rows)
 	return series[geo], err
 }
 
@@ -169,8 +225,8 @@ func (s *Service) yearly(ctx context.Context, ind *indicators.Indicator, geo str
 // series of each place. A place with several breakdowns uses its total
 // (no dims); one without a total but with exactly one breakdown uses that;
 // any other mix is a client error, since the method needs one series per
-// place.
-func yearlySeries(ind *indicators.Indicator, geos []string, rows []observationRow) (map[string]savings.Series, error) {
+// place. It also returns, by place, the rows each series was made of.
+func yearlySeries(ind *indicators.Indicator, geos []string, rows []observationRow) (map[string]savings.Series, map[string][]observationRow, error) {
 	indicator, unit := ind.Code, ind.Unit
 	// One value per year, from the source the catalogue prefers, as the
 	// series and the aggregate serve it.
@@ -183,6 +239,7 @@ func yearlySeries(ind *indicators.Indicator, geos []string, rows []observationRo
 		byGeoDims[r.Geo][r.Dims] = append(byGeoDims[r.Geo][r.Dims], r)
 	}
 	out := map[string]savings.Series{}
+	used := make(map[string][]observationRow, len(geos))
 	for _, geo := range geos {
 		series := savings.Series{Indicator: indicator, Geo: geo, Unit: unit, Plausible: ind.Plausible(), Values: map[int]float64{}}
 		dims := byGeoDims[geo]
@@ -201,10 +258,11 @@ func yearlySeries(ind *indicators.Indicator, geos []string, rows []observationRo
 				names = append(names, d)
 			}
 			sort.Strings(names)
-			return nil, &savings.InputError{Code: savings.CodeInsufficientData, Field: "indicator",
+			return nil, nil, &savings.InputError{Code: savings.CodeInsufficientData, Field: "indicator",
 				Message: fmt.Sprintf("%s in %s is stored only by breakdown (%s) with no total; a savings report needs one series per place",
 					indicator, geo, strings.Join(names, ", "))}
 		}
+		used[geo] = chosen
 		sources := map[[3]string]time.Time{}
 		for _, r := range chosen {
 			if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
@@ -222,7 +280,7 @@ func yearlySeries(ind *indicators.Indicator, geos []string, rows []observationRo
 		sort.Slice(series.Sources, func(i, j int) bool { return series.Sources[i].Source < series.Sources[j].Source })
 		out[geo] = series
 	}
-	return out, nil
+	return out, used, nil
 }
 
 // fromYear is values without the years before first.

@@ -1,12 +1,16 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/observation"
@@ -17,6 +21,40 @@ type SeriesResponse struct {
 	Indicator IndicatorRef `json:"indicator"`
 	Series    []Series     `json:"series"`
 	Count     int          `json:"count"` // points over all series
+	// Flags says what each flag letter of the points means, per source.
+	Flags []FlagMeaning `json:"flags,omitempty"`
+}
+
+// FlagMeaning is what one letter of a source's flags stands for, from the
+// source's code list (schemas/flags); Meaning is empty for a letter the
+// list lacks.
+type FlagMeaning struct {
+	Source  string `json:"source"`
+	Flag    string `json:"flag"`
+	Meaning string `json:"meaning"`
+}
+
+// flagLegend lists the meaning of every flag letter the points carry,
+// by source then letter.
+func (s *Service) flagLegend(resp SeriesResponse) []FlagMeaning {
+	seen := map[[2]string]bool{}
+	var out []FlagMeaning
+	for _, se := range resp.Series {
+		for _, pt := range se.Points {
+			for i := 0; i < len(pt.Flag); i++ {
+				k := [2]string{pt.Source, pt.Flag[i : i+1]}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				out = append(out, FlagMeaning{Source: k[0], Flag: k[1], Meaning: s.flags[k[0]].Flags[k[1]]})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b FlagMeaning) int {
+		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Flag, b.Flag))
+	})
+	return out
 }
 
 // Series is the points of one place and breakdown, in period order.
@@ -35,6 +73,10 @@ type Point struct {
 	Source     string     `json:"source"`
 	Version    uint64     `json:"version"`
 	Provenance Provenance `json:"provenance"`
+	// Flag is the publisher's status letters (flags in the response says
+	// what each means); Quality what the data-quality rules found.
+	Flag    string   `json:"flag,omitempty"`
+	Quality []string `json:"quality,omitempty"`
 }
 
 // Provenance says where a value came from.
@@ -86,6 +128,7 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 		rows = preferSources(rows, func(string) indicators.Indicator { return ind })
 	}
 	resp := buildSeries(p, rows)
+	resp.Flags = s.flagLegend(resp)
 	if form == formatCSV {
 		httpapi.WriteWithETag(w, r, httpapi.ContentTypeCSV, seriesCSV(resp))
 		return
@@ -97,13 +140,13 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 // included, for spreadsheets.
 func seriesCSV(resp SeriesResponse) []byte {
 	t := newCSVTable("indicator", "geo", "dims", "period", "start", "value", "unit", "source", "version",
-		"source_url", "licence", "retrieved_at")
+		"source_url", "licence", "retrieved_at", "flag", "quality")
 	for _, se := range resp.Series {
 		dims := se.Dims.Canonical()
 		for _, pt := range se.Points {
 			t.row(resp.Indicator.Code, se.Geo, dims, pt.Period, pt.Start, formatFloat(pt.Value), pt.Unit, pt.Source,
 				strconv.FormatUint(pt.Version, 10), pt.Provenance.URL, pt.Provenance.Licence,
-				pt.Provenance.RetrievedAt.Format(time.RFC3339))
+				pt.Provenance.RetrievedAt.Format(time.RFC3339), pt.Flag, extch.JoinQuality(pt.Quality))
 		}
 	}
 	return t.bytes()
@@ -146,6 +189,8 @@ func buildSeries(p seriesParams, rows []observationRow) SeriesResponse {
 				Licence:     row.Licence,
 				RetrievedAt: row.RetrievedAt.UTC(),
 			},
+			Flag:    row.Flag,
+			Quality: extch.SplitQuality(row.Quality),
 		}
 		if !math.IsNaN(row.Value) && !math.IsInf(row.Value, 0) {
 			v := row.Value

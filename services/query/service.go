@@ -39,6 +39,7 @@ type Service struct {
 	routes  []route
 	tokens  tokens
 	fresh   *freshness
+	flags   map[string]feedcat.CodeList // by source (feed id): its code list of flags
 
 	analystWrites *prometheus.CounterVec
 }
@@ -70,6 +71,19 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 	if err := feedcat.CheckSources(cat, cfg.Feeds); err != nil {
 		return nil, fmt.Errorf("query service: %w", err)
 	}
+	lists, err := feedcat.LoadFlags()
+	if err == nil {
+		err = feedcat.CheckFlags(cfg.Feeds, lists)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query service: %w", err)
+	}
+	flags := map[string]feedcat.CodeList{}
+	for _, f := range cfg.Feeds {
+		if f.Flags != "" {
+			flags[f.ID] = lists[f.Flags]
+		}
+	}
 	if cfg.Places == nil {
 		if cfg.Places, err = places.Load(); err != nil {
 			return nil, fmt.Errorf("query service: load place catalogue: %w", err)
@@ -80,6 +94,7 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 		cfg:    cfg,
 		store:  newStore(conn, f),
 		cat:    cat,
+		flags:  flags,
 		log:    log,
 		health: httpapi.NewHealth(httpapi.DefaultCheckTimeout),
 		analystWrites: f.NewCounterVec(prometheus.CounterOpts{
@@ -101,6 +116,7 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 		{pattern: "POST /v1/initiatives", handler: http.HandlerFunc(s.createInitiative), write: true},
 		{pattern: "GET /v1/initiatives/{id}", handler: http.HandlerFunc(s.getInitiative), watermarked: true},
 		{pattern: "GET /v1/initiatives/{id}/savings", handler: http.HandlerFunc(s.savingsReport), params: savingsParamNames, watermarked: true},
+		{pattern: "GET /v1/initiatives/{id}/savings/explain", handler: http.HandlerFunc(s.explainSavings), params: explainSavingsParamNames, watermarked: true},
 		{pattern: "GET /v1/compare", handler: http.HandlerFunc(s.compare), params: compareParamNames, watermarked: true},
 		{pattern: "PUT /v1/initiatives/{id}", handler: http.HandlerFunc(s.putInitiative), write: true},
 		{pattern: "DELETE /v1/initiatives/{id}", handler: http.HandlerFunc(s.deleteInitiative), write: true},

@@ -118,10 +118,12 @@ func selectRows[T any](ctx context.Context, conn chdriver.Conn, what, sql string
 // columns it needs (its column list, see fields); the others stay zero.
 type observationRow struct {
 	Indicator, Geo, Dims, Grain, Unit, Source, URL, Licence, BatchID string
-	PeriodStart                                                      int64
-	Value                                                            float64
-	Version                                                          uint64
-	RetrievedAt, LoadedAt                                            time.Time
+	Flag, Quality                                                    string // Quality as stored: codes joined by ','
+
+	PeriodStart           int64
+	Value                 float64
+	Version               uint64
+	RetrievedAt, LoadedAt time.Time
 }
 
 // fields are the destinations in r of the observations columns cols, for
@@ -159,6 +161,10 @@ func (r *observationRow) fields(cols []string) []any {
 			dest[i] = &r.BatchID
 		case "loaded_at":
 			dest[i] = &r.LoadedAt
+		case "flag":
+			dest[i] = &r.Flag
+		case "quality":
+			dest[i] = &r.Quality
 		default:
 			panic(fmt.Sprintf("query store: observations column %q has no field in observationRow", c))
 		}
@@ -179,7 +185,7 @@ func selectObservations(ctx context.Context, conn chdriver.Conn, what, sql strin
 func observationsFrom(p seriesParams, final bool) string {
 	switch {
 	case p.AsOf != nil:
-		return "observation_history"
+		return "observation_versions"
 	case final:
 		return "observations FINAL"
 	}

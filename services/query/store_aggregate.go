@@ -12,7 +12,7 @@ import (
 const geosWithDataSQL = "SELECT DISTINCT geo FROM observations WHERE indicator IN ?"
 
 // aggregateColumns are the observations columns an aggregate reads.
-var aggregateColumns = []string{"indicator", "geo", "dims", "grain", "period_start", "value", "unit", "source", "version", "source_url", "licence", "retrieved_at", "batch_id"}
+var aggregateColumns = []string{"indicator", "geo", "dims", "grain", "period_start", "value", "unit", "source", "version", "source_url", "licence", "retrieved_at", "batch_id", "flag", "quality"}
 
 // geosWithData lists the places holding any value of the indicators codes.
 func (st *store) geosWithData(ctx context.Context, codes []string) (map[string]bool, error) {

@@ -8,8 +8,10 @@ import (
 	"github.com/ounce-data/ounce/pkg/extch"
 )
 
-// yearlyColumns are the observations columns a savings report reads.
-var yearlyColumns = []string{"geo", "dims", "period_start", "value", "source", "version", "source_url", "licence", "retrieved_at", "loaded_at"}
+// yearlyColumns are the observations columns a savings report reads: unit
+// and batch_id for its explanation (GET /v1/initiatives/{id}/savings/explain),
+// which names every observation behind a figure.
+var yearlyColumns = []string{"geo", "dims", "period_start", "value", "unit", "source", "version", "source_url", "licence", "retrieved_at", "batch_id", "loaded_at", "flag", "quality"}
 
 // yearlySQL reads the yearly values of one indicator in some places.
 var yearlySQL = "SELECT " + strings.Join(yearlyColumns, ", ") + `
@@ -21,7 +23,7 @@ LIMIT ?`
 // yearlyAsOfSQL reads every version, loaded by a time, of the yearly
 // values of one indicator in some places, for dedupeVersions.
 var yearlyAsOfSQL = "SELECT DISTINCT " + strings.Join(yearlyColumns, ", ") + `
-FROM observation_history
+FROM observation_versions
 WHERE indicator = ? AND geo IN ? AND grain = 'year' AND loaded_at <= ?
 ORDER BY geo, dims, period_start, source, version
 LIMIT ?`

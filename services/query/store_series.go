@@ -10,7 +10,7 @@ import (
 )
 
 // seriesColumns are the observations columns a series request reads.
-var seriesColumns = []string{"geo", "dims", "grain", "period_start", "value", "unit", "source", "version", "source_url", "licence", "retrieved_at"}
+var seriesColumns = []string{"geo", "dims", "grain", "period_start", "value", "unit", "source", "version", "source_url", "licence", "retrieved_at", "flag", "quality"}
 
 // seriesQuery builds the SELECT for p, returning at most limit rows. Every
 // value from the request is a bound parameter; the SQL text is fixed
@@ -80,12 +80,12 @@ func sameSeriesKey(a, b *observationRow) bool {
 }
 
 // historyColumns are the columns of one version in the history.
-var historyColumns = []string{"source", "version", "value", "unit", "source_url", "licence", "retrieved_at", "batch_id", "loaded_at"}
+var historyColumns = []string{"source", "version", "value", "unit", "source_url", "licence", "retrieved_at", "batch_id", "loaded_at", "flag", "quality"}
 
 // historySQL lists every version of one fact as loaded, once each (a
 // redelivered batch is stored twice), oldest load first.
 var historySQL = "SELECT DISTINCT " + strings.Join(historyColumns, ", ") + `
-FROM observation_history
+FROM observation_versions
 WHERE indicator = ? AND geo = ? AND grain = ? AND period_start = ? AND dims = ?
 ORDER BY loaded_at, source, version
 LIMIT 10000`

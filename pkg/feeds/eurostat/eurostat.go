@@ -7,12 +7,11 @@
 // A feed's mapping: block (Fields) says which dimension column names the
 // indicator (its label is a catalogue entry's column), which become dims
 // and which must hold one value. A ":" or empty value is missing and yields
-// nothing, never zero; a flag letter (e estimated, p provisional, s
-// Eurostat estimate, c confidential…) is counted in Stats.Flags and, only
-// when the mapping names a flag key, kept as a dims entry: dims are part of
-// an observation's natural key, so a value whose flag changes between
-// releases (p, then final) would otherwise become a second series instead
-// of a new version of the first. Geo labels
+// nothing, never zero; the flag letters (e estimated, p provisional, s
+// Eurostat estimate, c confidential…) are the observation's Flag, an
+// attribute and not a dim, so that a value whose flag changes between
+// releases (p, then final) stays one fact with a new version; they are
+// counted in Stats.Flags. Geo labels
 // resolve to Eurostat geo codes (LabelCode), then to the place catalogue
 // (Places): EL is Greece, UK the United Kingdom, aggregates such as
 // EU27_2020 are "eurostat:EU27_2020".
@@ -56,7 +55,6 @@ const format = "eurostat csv"
 //	  indicator: WST_OPER          # its label is a catalogue entry's column
 //	  require: {UNIT: Tonne}       # the one value a column must hold
 //	  dims: {hazard: HAZARD, waste: WASTE}
-//	  flag: flag                   # optional: keep flag letters as this dims key
 //
 // Every header column other than TIME, GEO, Value and Flag and Footnotes
 // must be the indicator, a dim or required, so that a renamed or new
@@ -65,7 +63,6 @@ type Fields struct {
 	Indicator string            `yaml:"indicator"`
 	Require   map[string]string `yaml:"require"`
 	Dims      map[string]string `yaml:"dims"`
-	Flag      string            `yaml:"flag"`
 }
 
 // ParseFields reads a mapping: block strictly and checks it.
@@ -88,19 +85,13 @@ func (f Fields) Check() error {
 	if f.Indicator == "" {
 		errs = append(errs, errors.New("indicator is missing: name the column whose label picks the catalogue entry"))
 	}
-	if f.Flag != "" && !observation.ValidDimKey(f.Flag) {
-		errs = append(errs, fmt.Errorf("flag %q is not a dims key (lower-case snake_case)", f.Flag))
-	}
 	for _, k := range slices.Sorted(maps.Keys(f.Dims)) {
 		if !observation.ValidDimKey(k) {
 			errs = append(errs, fmt.Errorf("dims key %q must be lower-case snake_case, 1-32 characters", k))
 		}
-		if f.Flag != "" && k == f.Flag {
-			errs = append(errs, fmt.Errorf("dims key %q is also the flag key", k))
-		}
 	}
-	if len(f.Dims)+1 > observation.MaxDims {
-		errs = append(errs, fmt.Errorf("dims has %d keys and the flag one more; at most %d", len(f.Dims), observation.MaxDims))
+	if len(f.Dims) > observation.MaxDims {
+		errs = append(errs, fmt.Errorf("dims has %d keys; at most %d", len(f.Dims), observation.MaxDims))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("eurostat csv mapping: %w", err)
@@ -144,6 +135,7 @@ type Reader struct {
 	seen   map[string]int
 	key    []byte
 	dimsOf map[string]observation.Dims
+	flags  map[string]string // each distinct flag once (intern)
 	stats  feeds.Stats
 	line   int
 	used   bool
@@ -169,7 +161,7 @@ func NewReader(r io.Reader, m Mapping) (*Reader, error) {
 		return nil, err
 	}
 	rd := &Reader{m: m, tail: tail, recs: csvrows.New(br),
-		geos: map[string]Place{}, seen: make(map[string]int, 64), dimsOf: map[string]observation.Dims{},
+		geos: map[string]Place{}, seen: make(map[string]int, 64), dimsOf: map[string]observation.Dims{}, flags: map[string]string{},
 		stats: feeds.Stats{Flags: map[string]int{}, Unmapped: map[string]int{}}}
 	header, err := rd.recs.Read()
 	if err != nil {
@@ -312,12 +304,9 @@ func (r *Reader) row(rec []string) (o observation.Observation, ok bool, err erro
 	if err != nil {
 		return o, false, r.fail(r.time, rec[r.time], "%s", err)
 	}
-	flag := rec[r.flag]
-	if len(flag) > observation.MaxDimValueLen {
-		return o, false, r.fail(r.flag, flag, "is longer than %d characters", observation.MaxDimValueLen)
-	}
-	if !observation.PlainText(flag) {
-		return o, false, r.fail(r.flag, observation.Quote(flag), "holds a control character or is not UTF-8")
+	flag := strings.TrimSpace(rec[r.flag])
+	if flag != "" && !observation.ValidFlag(flag) {
+		return o, false, r.fail(r.flag, feeds.Shorten(flag, 40), "is not 1-%d flag letters (e estimated, p provisional…)", observation.MaxFlagLen)
 	}
 	cell := rec[r.value]
 	if cell == ":" || cell == "" {
@@ -331,7 +320,7 @@ func (r *Reader) row(rec []string) (o observation.Observation, ok bool, err erro
 	if err != nil {
 		return o, false, r.fail(r.value, cell, "%s", err)
 	}
-	dims, err := r.dimsFor(rec, flag)
+	dims, err := r.dimsFor(rec)
 	if err != nil {
 		return o, false, err
 	}
@@ -350,6 +339,7 @@ func (r *Reader) row(rec []string) (o observation.Observation, ok bool, err erro
 	r.seen[string(r.key)] = r.line
 	r.m.Stamp(&o)
 	o.Indicator, o.Unit, o.Geo, o.Period, o.Dims, o.Value = col.Indicator, col.Unit, pl.Geo, period, dims, &v
+	o.Flag = r.intern(flag)
 	r.stats.Observations++
 	if pl.Aggregate {
 		r.stats.Aggregates++
@@ -378,14 +368,11 @@ func (r *Reader) place(label string) (Place, error) {
 }
 
 // dimsFor returns the row's dims, shared between rows with the same ones.
-func (r *Reader) dimsFor(rec []string, flag string) (observation.Dims, error) {
+func (r *Reader) dimsFor(rec []string) (observation.Dims, error) {
 	r.key = r.key[:0]
 	for _, d := range r.dims {
 		r.key = append(r.key, rec[d.index]...)
 		r.key = append(r.key, 0)
-	}
-	if r.m.Fields.Flag != "" {
-		r.key = append(r.key, flag...)
 	}
 	if d, ok := r.dimsOf[string(r.key)]; ok {
 		return d, nil
@@ -404,14 +391,25 @@ func (r *Reader) dimsFor(rec []string, flag string) (observation.Dims, error) {
 		}
 		d[c.key] = strings.Clone(v)
 	}
-	if flag != "" && r.m.Fields.Flag != "" {
-		d[r.m.Fields.Flag] = strings.Clone(flag)
-	}
 	if len(d) == 0 {
 		d = nil
 	}
 	r.dimsOf[string(r.key)] = d
 	return d, nil
+}
+
+// intern returns flag as one shared string per distinct flag: a few
+// letters repeated over many rows.
+func (r *Reader) intern(flag string) string {
+	if flag == "" {
+		return ""
+	}
+	if s, ok := r.flags[flag]; ok {
+		return s
+	}
+	s := strings.Clone(flag)
+	r.flags[s] = s
+	return s
 }
 
 // Number reads a Eurostat value: a decimal number, its integer part

@@ -49,7 +49,9 @@ func TestMalformedBodies(t *testing.T) {
 		{"repeated row", header + good + good,
 			[]string{"line 3 (data row 2)", "repeats", "place DNK", "line 2"}},
 		{"flag too long", header + row("2016", "Denmark", "Tonne", "Waste treatment", "5", strings.Repeat("x", 300)),
-			[]string{`field "Flag and Footnotes"`, "longer than"}},
+			[]string{`field "Flag and Footnotes"`, "is not 1-8 flag letters"}},
+		{"flag not letters", header + row("2016", "Denmark", "Tonne", "Waste treatment", "5", "p (see note 3)"),
+			[]string{`field "Flag and Footnotes"`, `value "p (see note 3)"`, "is not 1-8 flag letters"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obs, _, err := readAll(t, []byte(tc.body), m)
@@ -81,8 +83,7 @@ func TestFieldsCheck(t *testing.T) {
 		{"", "no mapping: block"},
 		{"dims: {hazard: HAZARD}", "indicator is missing"},
 		{"indicator: X\ndims: {Hazard: HAZARD}", `dims key "Hazard"`},
-		{"indicator: X\nflag: Flag", `flag "Flag" is not a dims key`},
-		{"indicator: X\nflag: flag\ndims: {flag: F}", "also the flag key"},
+		{"indicator: X\nflag: flag", `field flag not found`}, // flags are the observation's attribute, never a dim
 		{"indicator: X\nunits: Y", "field units not found"},
 	} {
 		_, err := eurostatFields(tc.yaml)

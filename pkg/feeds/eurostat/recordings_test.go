@@ -98,15 +98,11 @@ func TestMissingIsNeverZero(t *testing.T) {
 	require.Equal(t, 0.0, *obs[0].Value)
 	require.Equal(t, "GBR", obs[1].Geo)
 	require.Equal(t, 12345.5, *obs[1].Value)
-	require.NotContains(t, obs[1].Dims, "flag", "a flag is not part of the key unless the mapping asks")
+	require.NotContains(t, obs[1].Dims, "flag", "a flag is not part of the key")
+	require.Equal(t, "e", obs[1].Flag, "it is the observation's attribute")
+	require.Empty(t, obs[0].Flag)
 	require.Equal(t, 1, stats.Missing)
 	require.Equal(t, map[string]int{"c": 1, "e": 1}, stats.Flags)
-
-	// With flag: in the mapping, the letter is kept as that dims key.
-	m.Fields.Flag = "flag"
-	obs, _, err = readAll(t, []byte(body), m)
-	require.NoError(t, err)
-	require.Equal(t, "e", obs[1].Dims["flag"])
 }
 
 func TestNumber(t *testing.T) {

@@ -53,20 +53,17 @@ import (
 //	  time: time            # the time dimension (default: role time, else "time")
 //	  aggregates: "oecd:"   # prefix of codes that are no country (default "eurostat:")
 //	  dims: [sex]           # dimensions kept as dims, keyed by their id
-//	  status: status        # optional: keep a cell's status as this dims key
 type Fields struct {
 	Geo        string   `yaml:"geo"`
 	Time       string   `yaml:"time"`
 	Aggregates string   `yaml:"aggregates"`
 	Dims       []string `yaml:"dims"`
-	Status     string   `yaml:"status"`
 }
 
-// A cell's status (p provisional, e estimated…) is counted in Stats and,
-// only when the mapping names a status key, kept as a dims entry: dims are
-// part of an observation's natural key, so a value whose status changes
-// between releases would otherwise become a second series instead of a new
-// version of the first.
+// A cell's status (p provisional, e estimated…) is its observation's Flag,
+// an attribute and not a dim, so that a value whose status changes between
+// releases stays one fact with a new version; statuses are counted in
+// Stats.Flags.
 
 // ParseFields reads a mapping: block strictly (an empty block takes the
 // defaults) and checks it.
@@ -88,19 +85,16 @@ func ParseFields(data []byte) (Fields, error) {
 // Check reports every problem with f.
 func (f Fields) Check() error {
 	var errs []error
-	if f.Status != "" && !observation.ValidDimKey(f.Status) {
-		errs = append(errs, fmt.Errorf("status %q is not a dims key (lower-case snake_case)", f.Status))
-	}
 	for _, d := range f.Dims {
 		if !observation.ValidDimKey(d) {
 			errs = append(errs, fmt.Errorf("dims entry %q is not a dims key (lower-case snake_case, 1-32 characters)", d))
 		}
-		if (f.Status != "" && d == f.Status) || d == f.Geo || d == f.Time {
-			errs = append(errs, fmt.Errorf("dims entry %q is also the status, geo or time", d))
+		if d == f.Geo || d == f.Time {
+			errs = append(errs, fmt.Errorf("dims entry %q is also the geo or time", d))
 		}
 	}
-	if len(f.Dims)+1 > observation.MaxDims {
-		errs = append(errs, fmt.Errorf("dims has %d entries and the status one more; at most %d", len(f.Dims), observation.MaxDims))
+	if len(f.Dims) > observation.MaxDims {
+		errs = append(errs, fmt.Errorf("dims has %d entries; at most %d", len(f.Dims), observation.MaxDims))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("jsonstat mapping: %w", err)
@@ -172,7 +166,6 @@ type Reader struct {
 
 type dimsKey struct {
 	set, combo int
-	status     string
 }
 
 // NewReader reads and checks the whole document.
@@ -762,7 +755,11 @@ func (r *Reader) cell(n int, ds *dataset, i int, pos []int, v *fastjson.Value, y
 		return true
 	}
 	geo := ds.geos[pos[ds.geo]]
-	dims, err := r.dimsOf(n, ds, i, pos, status)
+	if status != "" && !observation.ValidFlag(status) {
+		yield(observation.Observation{}, r.fail(ds, i, r.where(ds, i), feeds.Shorten(status, 40), "status is not 1-%d status letters (e estimated, p provisional…)", observation.MaxFlagLen))
+		return false
+	}
+	dims, err := r.dimsOf(n, ds, i, pos)
 	if err != nil {
 		yield(observation.Observation{}, err)
 		return false
@@ -776,6 +773,7 @@ func (r *Reader) cell(n int, ds *dataset, i int, pos []int, v *fastjson.Value, y
 	r.vals = append(r.vals, val)
 	o.Indicator, o.Unit, o.Geo, o.Dims, o.Value = c.Indicator, c.Unit, geo.Geo, dims, &r.vals[len(r.vals)-1]
 	o.Period = ds.periods[pos[ds.time]]
+	o.Flag = status
 	r.stats.Observations++
 	if geo.Aggregate {
 		r.stats.Aggregates++
@@ -862,15 +860,12 @@ func (r *Reader) statuses(ds *dataset, st *fastjson.Value) error {
 }
 
 // dimsOf returns the dims of cell i, shared between cells alike.
-func (r *Reader) dimsOf(n int, ds *dataset, i int, pos []int, status string) (observation.Dims, error) {
+func (r *Reader) dimsOf(n int, ds *dataset, i int, pos []int) (observation.Dims, error) {
 	combo := 0
 	for _, di := range ds.kept {
 		combo = combo*ds.dims[di].size + pos[di]
 	}
-	if r.m.Fields.Status == "" {
-		status = ""
-	}
-	key := dimsKey{set: n, combo: combo, status: status}
+	key := dimsKey{set: n, combo: combo}
 	if d, ok := r.dimsCache[key]; ok {
 		return d, nil
 	}
@@ -881,9 +876,6 @@ func (r *Reader) dimsOf(n int, ds *dataset, i int, pos []int, status string) (ob
 			return nil, r.fail(ds, i, r.where(ds, i), "", "category %q is longer than %d characters", feeds.Shorten(c, 40), observation.MaxDimValueLen)
 		}
 		d[ds.dims[di].id] = c
-	}
-	if status != "" && r.m.Fields.Status != "" {
-		d[r.m.Fields.Status] = status
 	}
 	if len(d) == 0 {
 		d = nil

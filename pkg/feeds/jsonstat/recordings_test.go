@@ -79,18 +79,16 @@ func TestOECDStatusAndAggregates(t *testing.T) {
 	require.Len(t, obs, 432)
 	require.Equal(t, 72, stats.Flags["e"])
 	require.Equal(t, 24, stats.Aggregates)
+	flagged := 0
 	for _, o := range obs {
-		require.NotContains(t, o.Dims, "status", "a status is not part of the key unless the mapping asks")
-	}
-
-	// With status: in the mapping, it is kept as that dims key.
-	m.Fields.Status = "status"
-	obs, _, err = readAll(t, data, m)
-	require.NoError(t, err)
-	for _, o := range obs {
+		require.NotContains(t, o.Dims, "status", "a status is not part of the key")
 		y := o.Period.Start.Year()
-		require.Equal(t, y >= 2013, o.Dims["status"] == "e", "%s %d", o.Geo, y)
+		require.Equal(t, y >= 2013, o.Flag == "e", "%s %d: the status is the observation's flag", o.Geo, y)
+		if o.Flag != "" {
+			flagged++
+		}
 	}
+	require.Equal(t, stats.Flags["e"], flagged)
 }
 
 // The Eurostat API's freq dimension has one category and is left out; the
