@@ -193,12 +193,6 @@ func (c *Catalogue) EntityCountry(code string) (string, bool) {
 // IsEntityCountry reports whether some reviewed entity is the country code.
 func (c *Catalogue) IsEntityCountry(code string) bool { return c.entityCountries[code] }
 
-// Reviewed reports whether entity is in the review, as a country or an
-// aggregate.
-func (c *Catalogue) Reviewed(entity string) bool {
-	_, ok := c.entities[entity]
-	return ok
-}
 
 // Parse reads one catalogue file strictly: unknown fields are errors.
 func Parse(data []byte) (*File, error) {
@@ -366,22 +360,6 @@ func (c *Catalogue) List(levels ...Level) []Place {
 	return out
 }
 
-// Hierarchies lists the named hierarchies of the children of code, sorted;
-// the default one ("") is not listed.
-func (c *Catalogue) Hierarchies(code string) []string {
-	seen := map[string]bool{}
-	for _, p := range c.byCode {
-		if p.Parent == code && p.Hierarchy != "" {
-			seen[p.Hierarchy] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for h := range seen {
-		out = append(out, h)
-	}
-	slices.Sort(out)
-	return out
-}
 
 // Parents returns the chain of code's parents, nearest first: for a
 // country its region then the world. It is empty for the world and for

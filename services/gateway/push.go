@@ -25,6 +25,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/batchstatus"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/quality"
 	"github.com/ounce-data/ounce/services/gateway/registry"
 )
 
@@ -315,6 +316,17 @@ func (s *Service) importRows(ctx context.Context, p *registry.Partner, format st
 		sum.Status = StatusWarning
 	default:
 		sum.Status = StatusSuccess
+	}
+	qa := quality.New(quality.Rules{Indicators: s.cat})
+	for i := range obs {
+		qa.Add(&obs[i])
+	}
+	qa.Finish()
+	for i := range obs {
+		qa.Apply(i, &obs[i])
+	}
+	if len(qa.Counts) > 0 {
+		sum.Quality = qa.Counts
 	}
 	if opts.dryRun {
 		sum.Message = fmt.Sprintf("dry run: %d of %d rows would be accepted; nothing was published", len(obs), len(rows))

@@ -27,6 +27,11 @@ type ImportSummary struct {
 	Messages         int        `json:"messages"`
 	Conflicts        []Conflict `json:"conflicts"`
 	ConflictsOmitted int        `json:"conflicts_omitted,omitempty"`
+	// Quality counts the accepted rows the data-quality rules flagged, by
+	// code (a part above its whole in the same push, an outlier of a series
+	// the push carries whole); they are accepted and stored with their
+	// codes. Absent when none.
+	Quality map[string]int `json:"quality,omitempty"`
 }
 
 // Counts of an import summary.

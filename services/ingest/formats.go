@@ -92,6 +92,10 @@ type entitySource struct {
 	// seen holds, for the countries entities map to, each fact's value and
 	// the place code that gave it.
 	seen map[entityFact]entityValue
+	// The last place looked up: rows come grouped by place, so the two
+	// catalogue lookups run once per place rather than once per value.
+	lastFrom, lastGeo string
+	lastIsCountry     bool
 }
 
 type entityFact struct {
@@ -114,10 +118,15 @@ func (e *entitySource) All() iter.Seq2[observation.Observation, error] {
 				return
 			}
 			from := o.Geo
-			if country, ok := e.places.EntityCountry(o.Geo); ok {
-				o.Geo = country
+			if from != e.lastFrom || e.lastGeo == "" {
+				e.lastFrom, e.lastGeo = from, from
+				if country, ok := e.places.EntityCountry(from); ok {
+					e.lastGeo = country
+				}
+				e.lastIsCountry = e.places.IsEntityCountry(e.lastGeo)
 			}
-			if e.places.IsEntityCountry(o.Geo) {
+			o.Geo = e.lastGeo
+			if e.lastIsCountry {
 				if e.seen == nil {
 					e.seen = map[entityFact]entityValue{}
 				}

@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,6 +73,57 @@ func BenchmarkLoaderVersusRawInsert(b *testing.B) {
 		b.Logf("raw clickhouse-go insert %.0f obs/s; loader from JetStream %.0f obs/s; ratio %.2f; loader peak RSS %.0f MiB",
 			rawRate, loaderRate, loaderRate/rawRate, peakRSS/(1<<20))
 	}
+}
+
+// BenchmarkHistoryCost measures what keeping every version costs the
+// loader's sink: the same 500 000 observations inserted in the loader's
+// batches into a database whose observations feed observation_versions
+// (the default) and into one whose view is dropped, alternately on the same
+// server, so that both see the same machine.
+//
+//	go test -run '^$' -bench HistoryCost -benchtime 5x ./services/loader
+func BenchmarkHistoryCost(b *testing.B) {
+	const total = 500_000
+	obs := synthetic(total, "XH", 1)
+	insertAll := func(ch *testenv.ClickHouse) float64 {
+		start := time.Now()
+		var cols extch.Columns
+		for lo := 0; lo < total; lo += DefaultBatchRows {
+			cols.Reset()
+			for j := lo; j < min(lo+DefaultBatchRows, total); j++ {
+				cols.Add(&obs[j], "bench")
+			}
+			require.NoError(b, cols.Insert(context.Background(), ch.Conn))
+		}
+		return total / time.Since(start).Seconds()
+	}
+	var with, without []float64
+	for i := 0; i < b.N; i++ {
+		kept := testenv.StartClickHouse(b)
+		with = append(with, insertAll(kept))
+		var versions uint64
+		require.NoError(b, kept.Conn.QueryRow(context.Background(), "SELECT count() FROM observation_versions").Scan(&versions))
+		require.EqualValues(b, total, versions, "every version is kept")
+
+		bare := testenv.StartClickHouse(b)
+		require.NoError(b, bare.Conn.Exec(context.Background(), "DROP TABLE observation_versions_feed"))
+		without = append(without, insertAll(bare))
+	}
+	mw, mo := median(with), median(without)
+	b.ReportMetric(mw, "with_history_obs/s")
+	b.ReportMetric(mo, "without_history_obs/s")
+	b.ReportMetric(1-mw/mo, "history_cost")
+	b.Logf("insert with observation_versions %.0f obs/s, without %.0f obs/s (medians of %d): the history costs %.0f %% of the sink's throughput",
+		mw, mo, b.N, 100*(1-mw/mo))
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // BenchmarkDecodeBatch measures the loader's per-message work: decode and

@@ -147,7 +147,7 @@ func cellRows(p aggregateParams, cell AggregateGroup, rows []observationRow) []o
 		out = append(out, row)
 		parts[place{row.Geo, row.PeriodStart}]++
 	}
-	if resp := p.Indicator.Ratio; resp != nil && p.Agg == AggAvg {
+	if p.Indicator.Ratio != nil && p.Agg == AggAvg {
 		both := out[:0]
 		for _, row := range out {
 			if parts[place{row.Geo, row.PeriodStart}] == 2 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/services/query/savings"
@@ -198,6 +199,9 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 	if err == nil && preFrom != 0 {
 		rep.Inputs.PreFrom = &preFrom
 	}
+	if err == nil {
+		rep.Warnings = s.flaggedValues(in, rep, used, preFrom)
+	}
 	switch {
 	case err != nil:
 	case asOf != nil:
@@ -208,6 +212,68 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 		rep.AsOf = &at
 	}
 	return rep, used, err
+}
+
+// flaggedValues warns of every value a report used, in its pre-period
+// (from pre_from, before start_year) or its post-period (its years), that
+// carries a publisher's flag or a data-quality code, in the order of the
+// rows: target, comparison places, population.
+func (s *Service) flaggedValues(in savings.Initiative, rep savings.Report, used reportRows, preFrom int) []savings.Warning {
+	if len(rep.Years) == 0 {
+		return nil
+	}
+	first, last := rep.Years[0].CalendarYear, rep.Years[len(rep.Years)-1].CalendarYear
+	var out []savings.Warning
+	note := func(indicator, role string, rows []observationRow) {
+		for _, r := range rows {
+			if r.Flag == "" && r.Quality == "" {
+				continue
+			}
+			y := calendarYear(r)
+			period := "post"
+			switch {
+			case y < in.StartYear && (preFrom == 0 || y >= preFrom):
+				period = "pre"
+			case y < first || y > last:
+				continue
+			}
+			w := savings.Warning{Code: savings.WarningFlaggedValue, Indicator: indicator, Geo: r.Geo, Year: y, Period: period,
+				Source: r.Source, Flag: r.Flag, Quality: extch.SplitQuality(r.Quality)}
+			var what []string
+			if r.Flag != "" {
+				known, unknown := s.flags[r.Source].Meanings(r.Flag)
+				for i := 0; i < len(r.Flag); i++ {
+					if m, ok := known[r.Flag[i:i+1]]; ok {
+						what = append(what, m)
+					}
+				}
+				if len(unknown) > 0 {
+					what = append(what, "flagged "+strings.Join(unknown, ""))
+				}
+			}
+			for _, q := range w.Quality {
+				what = append(what, "flagged "+q+" by the data-quality rules")
+			}
+			use := "in the post-period, where it is the observed value"
+			switch {
+			case role == "population":
+				use = "in the " + period + "-period, where it turns the rate into cases"
+			case period == "pre":
+				use = "in the pre-period, which the counterfactual is fitted to"
+			}
+			w.Message = fmt.Sprintf("the %s value of %s in %d (%s, %s) is %s; it lies %s", role, r.Geo, y, indicator, r.Source,
+				strings.Join(what, ", "), use)
+			out = append(out, w)
+		}
+	}
+	note(in.Indicator, "target", used.target)
+	for _, g := range in.ComparisonGeos {
+		note(in.Indicator, "comparison", used.comparison[g])
+	}
+	if in.Population != nil {
+		note(in.Population.Indicator, "population", used.population)
+	}
+	return out
 }
 
 // yearly reads the yearly series of ind in geo (see yearlySeries).

@@ -65,7 +65,28 @@ type Report struct {
 	// request's as_of, or the latest load among the values read (absent
 	// when it read none). The same request with this as_of reproduces it.
 	AsOf *time.Time `json:"as_of,omitempty"`
+	// Warnings lists what an analyst should know before defending the
+	// figures: values of the pre- or post-period that their publisher
+	// flagged (provisional, estimated…) or the data-quality rules did.
+	Warnings []Warning `json:"warnings,omitempty"`
 }
+
+// Warning is one thing to know about the data behind a report.
+type Warning struct {
+	Code      string   `json:"code"` // flagged_value
+	Indicator string   `json:"indicator"`
+	Geo       string   `json:"geo"`
+	Year      int      `json:"year"`   // calendar year
+	Period    string   `json:"period"` // pre or post: which part of the report the value is in
+	Source    string   `json:"source"`
+	Flag      string   `json:"flag,omitempty"`
+	Quality   []string `json:"quality,omitempty"`
+	Message   string   `json:"message"`
+}
+
+// WarningFlaggedValue: a value the report uses carries a publisher's flag
+// or a data-quality code.
+const WarningFlaggedValue = "flagged_value"
 
 // Year is one year of a report. Pointers are null where a value does not
 // apply: observed and counterfactual values for the modelled method, the

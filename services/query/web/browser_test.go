@@ -445,8 +445,9 @@ func TestIntegrationBrowserExplorer(t *testing.T) {
 		for _, want := range []rawPoint{pts[0], pts[len(pts)/2], pts[len(pts)-1]} {
 			r, ok := byKey[g+" "+want.year]
 			require.True(t, ok, "table row for %s %s", g, want.year)
-			// Place, period, value, unit, source, licence, retrieved.
-			require.Len(t, r.Cells, 7)
+			// Place, period, value, unit, source, licence, retrieved, flags.
+			require.Len(t, r.Cells, 8)
+			require.Empty(t, r.Cells[7], "loaded as written, no value carries a flag or a quality code")
 			require.Equal(t, g, r.Cells[0])
 			require.Equal(t, want.year, r.Cells[1])
 			require.InDelta(t, want.value, parseShown(t, r.Cells[2], parts.Group, parts.Decimal), 1e-9*max(1, math.Abs(want.value)), "%s %s", g, want.year)

@@ -407,6 +407,13 @@
       }
 
       const hasDims = series.some((s) => Object.keys(s.dims || {}).length);
+      const meaning = new Map((resp.flags || []).map((f) => [f.source + '|' + f.flag, f.meaning]));
+      const flagText = (p) => {
+        const parts = [];
+        for (const l of p.flag || '') parts.push(l + ' ' + (meaning.get(p.source + '|' + l) || 'unknown flag'));
+        for (const q of p.quality || []) parts.push(q.replace(/_/g, ' '));
+        return parts.join('; ');
+      };
       const limit = 5000;
       const rows = [];
       for (const s of series) {
@@ -421,10 +428,11 @@
             el('td', {}, p.unit),
             el('td', {class: 'source'}, link(pv.url, p.source)),
             el('td', {class: 'licence'}, pv.licence || '—'),
-            el('td', {class: 'retrieved'}, when(pv.retrieved_at))));
+            el('td', {class: 'retrieved'}, when(pv.retrieved_at)),
+            el('td', {class: 'flags'}, flagText(p))));
         }
       }
-      const headers = ['Place'].concat(hasDims ? ['Breakdown'] : [], ['Period', 'Value', 'Unit', 'Source', 'Licence', 'Retrieved']);
+      const headers = ['Place'].concat(hasDims ? ['Breakdown'] : [], ['Period', 'Value', 'Unit', 'Source', 'Licence', 'Retrieved', 'Flags']);
       const note = resp.count > limit ?
         el('p', {class: 'note'}, 'The first ' + num(limit) + ' of ' + num(resp.count) + ' values are listed; download the CSV for all.') : null;
       replace('explorer-table', table(ind.name + ' (' + ind.unit + ') by place and period, with the source, licence and retrieval time of every value',
@@ -556,7 +564,7 @@
       if (seq !== this.seq) return false; // a newer load took over
       $('savings').hidden = false;
       let changed = this.drawPart('savings', savingsURL, rs, force, 'The savings of ' + it.id + ' by ' + method,
-        (body) => this.drawSavings(it, body), ['savings-chart', 'savings-totals', 'savings-table', 'savings-provenance']);
+        (body) => this.drawSavings(it, body), ['savings-chart', 'savings-totals', 'savings-table', 'savings-warnings', 'savings-provenance']);
       $('compare').hidden = !rc;
       if (rc) {
         changed = this.drawPart('compare', compareURL, rc, force, 'The comparison with ' + cost,
@@ -651,6 +659,10 @@
         ['Year', 'Calendar year', 'Observed', 'Counterfactual', 'Counterfactual interval', 'Avoided (interval)', 'Benefit', 'Cost',
           'Discount factor', 'PV benefit', 'PV cost', 'Cumulative net PV'], rows, 'savings'));
       provenanceList('savings-provenance', rep.provenance);
+      const warnings = rep.warnings || [];
+      replace('savings-warnings', warnings.length ? el('div', {class: 'warnings', role: 'note'},
+        el('h3', {}, 'Before you defend these figures'),
+        el('ul', {}, ...warnings.map((w) => el('li', {'data-year': w.year, 'data-period': w.period}, w.message)))) : null);
     },
 
     drawCompare(it, body) {
