@@ -193,7 +193,6 @@ func (c *Catalogue) EntityCountry(code string) (string, bool) {
 // IsEntityCountry reports whether some reviewed entity is the country code.
 func (c *Catalogue) IsEntityCountry(code string) bool { return c.entityCountries[code] }
 
-
 // Parse reads one catalogue file strictly: unknown fields are errors.
 func Parse(data []byte) (*File, error) {
 	var f File
@@ -359,7 +358,6 @@ func (c *Catalogue) List(levels ...Level) []Place {
 	}
 	return out
 }
-
 
 // Parents returns the chain of code's parents, nearest first: for a
 // country its region then the world. It is empty for the world and for
