@@ -92,13 +92,23 @@ func (c Code) Status() int {
 }
 
 // Error is the body of an error response: what went wrong (Code), what to
-// change (Message), which parameter it concerns (Field), if any, and, for
-// an unknown code, the known ones it may have meant (Suggestions).
+// change (Message), which parameter it concerns (Field), if any, for an
+// unknown code the known ones it may have meant (Suggestions), and, for a
+// request body checked whole, every problem found (Errors).
 type Error struct {
-	Code        Code     `json:"code"`
-	Message     string   `json:"message"`
-	Field       string   `json:"field,omitempty"`
-	Suggestions []string `json:"suggestions,omitempty"`
+	Code        Code      `json:"code"`
+	Message     string    `json:"message"`
+	Field       string    `json:"field,omitempty"`
+	Suggestions []string  `json:"suggestions,omitempty"`
+	Errors      []Problem `json:"errors,omitempty"`
+}
+
+// Problem is one thing wrong with one field of a request body: its path
+// (such as "dims.sex" or "comparison_geos[2]"; absent for the body as a
+// whole) and what to change.
+type Problem struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
 }
 
 // Error returns the message, prefixed by the field when there is one.

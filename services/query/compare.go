@@ -3,13 +3,16 @@ package query
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
+	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/services/query/savings"
 )
 
-var compareParamNames = map[string]bool{"initiatives": true, "cost_indicator": true, "geo": true, "method": true, "pre_from": true}
+var compareParamNames = map[string]bool{"initiatives": true, "cost_indicator": true, "cost_dims": true, "cost_source": true,
+	"geo": true, "method": true, "pre_from": true}
 
 // MaxCompared is the most initiatives one compare request may name.
 const MaxCompared = 20
@@ -27,14 +30,18 @@ type CompareResponse struct {
 func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
 	if perr == nil {
-		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, geo, method and pre_from")
+		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, cost_dims, cost_source, geo, method and pre_from")
 	}
 	var (
 		method  string
 		preFrom int
+		cost    seriesChoice
 	)
 	if perr == nil {
 		method, perr = methodParam(q)
+	}
+	if perr == nil {
+		cost, perr = costChoice(q)
 	}
 	if perr == nil {
 		preFrom, perr = preFromParam(q)
@@ -121,7 +128,7 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 			httpapi.WriteError(w, httpapi.BadRequest("geo", "initiative %s names no place; give geo= for the cost indicator", id))
 			return
 		}
-		costs, err := s.yearly(ctx, ind, place)
+		costs, err := s.yearly(ctx, ind, place, cost)
 		if err != nil {
 			s.reportError(w, r, err)
 			return
@@ -135,4 +142,36 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.Count = len(resp.Comparisons)
 	s.writeCached(w, r, resp)
+}
+
+// costChoice reads the cost series' breakdown (cost_dims=key=value, once
+// per key) and source (cost_source=ID); without them the cost series is
+// the total, or the only breakdown, in the catalogue's precedence.
+func costChoice(q url.Values) (seriesChoice, *httpapi.Error) {
+	dims := observation.Dims{}
+	for _, v := range q["cost_dims"] {
+		k, val, ok := strings.Cut(v, "=")
+		k = strings.TrimSpace(k)
+		switch {
+		case !ok || !dimKeyRE.MatchString(k):
+			return seriesChoice{}, httpapi.BadRequest("cost_dims", "cost_dims %q: want key=value with a lower-case snake_case key, e.g. cost_dims=sex=SEX_BTSX", v)
+		case val == "" || len(val) > observation.MaxDimValueLen || !observation.PlainText(val):
+			return seriesChoice{}, httpapi.BadRequest("cost_dims", "cost_dims %q: the value must be 1-%d characters of printable text", v, observation.MaxDimValueLen)
+		}
+		if _, twice := dims[k]; twice {
+			return seriesChoice{}, httpapi.BadRequest("cost_dims", "cost_dims key %q is given twice; give each key once", k)
+		}
+		if len(dims) >= observation.MaxDims {
+			return seriesChoice{}, httpapi.BadRequest("cost_dims", "at most %d cost_dims keys", observation.MaxDims)
+		}
+		dims[k] = val
+	}
+	source := ""
+	if v, given := q["cost_source"]; given {
+		source = strings.TrimSpace(v[0])
+		if len(v) > 1 || !observation.ValidSource(source) {
+			return seriesChoice{}, httpapi.BadRequest("cost_source", "cost_source %q: give one source id, a feed id (GET /v1/feeds lists them) or partner:<id>", strings.Join(v, "&cost_source="))
+		}
+	}
+	return choice(dims, source, "cost_dims", "cost_source"), nil
 }

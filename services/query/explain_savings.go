@@ -653,6 +653,8 @@ func (e *savingsExplainer) counterfactual(t int) string {
 		}
 		return fmt.Sprintf("%s = y_mean + slope × (%d − x_mean) = %s + %s × (%d − %s) = %s %s", lb, cy,
 			fnum(l.YMean), paren(fnum(l.Slope)), cy, fnum(l.XMean), e.shown("counterfactual", t), unit)
+	case savings.MethodSynth:
+		return e.synthCounterfactual(t)
 	}
 	places, cfs := e.didAt(cy)
 	if len(places) == 0 {
@@ -683,6 +685,9 @@ func (e *savingsExplainer) counterfactualBound(fig string, t int) string {
 		return lb + ": null, as method modelled has no counterfactual"
 	}
 	cf := e.need("counterfactual", t)
+	if e.rep.Method == savings.MethodSynth {
+		return e.synthBound(fig, t, cf)
+	}
 	if e.value(fig, t) == (*float64)(nil) {
 		if e.rep.Method == savings.MethodDiD {
 			return fmt.Sprintf("%s: null, as fewer than 2 comparison places have a value for %d: there is no spread to estimate an interval from", lb, cy)

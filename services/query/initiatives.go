@@ -106,8 +106,9 @@ func (s *Service) getInitiative(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, cur.Doc+"\n")
 }
 
-// readInitiativeBody decodes and validates a write's body against the
-// catalogue; pathID, when set, is the id the path names.
+// readInitiativeBody decodes a write's body and checks it against the
+// catalogues and the data (checkInitiative), answering every problem at
+// once; pathID, when set, is the id the path names.
 func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pathID string) (savings.Initiative, string, bool) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSONMediaType(ct) {
 		httpapi.WriteError(w, httpapi.BadRequest("Content-Type", "send the initiative as application/json, not %q", ct))
@@ -124,25 +125,23 @@ func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pat
 		return savings.Initiative{}, "", false
 	}
 	in, err := savings.Decode(strings.NewReader(string(body)))
+	var pre []savings.Problem
 	if err == nil && pathID != "" {
 		switch in.ID {
 		case "":
 			in.ID = pathID
 		case pathID:
 		default:
-			err = &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "id",
-				Message: fmt.Sprintf("id %q differs from the path's %q; they must be equal (or leave id out)", in.ID, pathID)}
+			pre = append(pre, savings.Problem{Field: "id",
+				Message: fmt.Sprintf("id %q differs from the path's %q; they must be equal (or leave id out)", in.ID, pathID)})
 		}
 	}
 	if err == nil {
-		err = in.Validate()
-	}
-	if err == nil {
-		err = s.checkInitiativeCodes(r.Context(), in)
+		err = s.checkInitiative(r.Context(), in, pre...)
 	}
 	var ie *savings.InputError
 	if err != nil && !errors.As(err, &ie) {
-		httpapi.WriteError(w, s.storeError(r, err)) // the store, asked whether a place has data
+		httpapi.WriteError(w, s.storeError(r, err)) // the store, asked about the data the document reads
 		return savings.Initiative{}, "", false
 	}
 	if err != nil {
@@ -156,72 +155,6 @@ func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pat
 		return savings.Initiative{}, "", false
 	}
 	return in, string(doc), true
-}
-
-// checkInitiativeCodes refuses indicators and places the catalogues do not
-// hold, every unknown place at once, each with the codes it may mean.
-func (s *Service) checkInitiativeCodes(ctx context.Context, in savings.Initiative) error {
-	if err := s.checkInitiativePlaces(ctx, in); err != nil {
-		return err
-	}
-	if in.Indicator != "" {
-		if _, ok := s.cat.Indicator(in.Indicator); !ok {
-			return &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "indicator",
-				Message: fmt.Sprintf("indicator %q is not in the catalogue; GET /v1/indicators lists the codes", in.Indicator)}
-		}
-	}
-	if in.Population != nil && in.Population.Indicator != "" {
-		if _, ok := s.cat.Indicator(in.Population.Indicator); !ok {
-			return &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "population.indicator",
-				Message: fmt.Sprintf("indicator %q is not in the catalogue; GET /v1/indicators lists the codes", in.Population.Indicator)}
-		}
-	}
-	return nil
-}
-
-func (s *Service) checkInitiativePlaces(ctx context.Context, in savings.Initiative) error {
-	var bad []savings.Problem
-	var suggestions []string
-	var storeErr error
-	check := func(field, code string) {
-		if code == "" {
-			return
-		}
-		if _, ok := s.cfg.Places.Place(code); ok {
-			return
-		}
-		// A place the catalogue lacks is known when data is stored there
-		// (a partner's own area).
-		qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-		has, err := s.store.placeHasData(qctx, code)
-		cancel()
-		if err != nil {
-			storeErr = err
-			return
-		}
-		if has {
-			return
-		}
-		hint, codes := s.cfg.Places.DidYouMean(code)
-		if hint == "" {
-			hint = ";"
-		}
-		bad = append(bad, savings.Problem{Field: field, Message: fmt.Sprintf("place %q is not in the place catalogue%s GET /v1/places lists them", code, hint)})
-		suggestions = append(suggestions, codes...)
-	}
-	check("geo", in.Geo)
-	for i, g := range in.ComparisonGeos {
-		check(fmt.Sprintf("comparison_geos[%d]", i), g)
-	}
-	if storeErr != nil {
-		return storeErr
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	e := savings.Problems(savings.CodeInvalidInitiative, bad)
-	e.Suggestions = suggestions
-	return e
 }
 
 // createInitiative answers POST /v1/initiatives: it registers an

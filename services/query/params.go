@@ -218,7 +218,7 @@ func checkParamNames(q url.Values, known map[string]bool, say string) *httpapi.E
 }
 
 // listParams may be repeated: their values add up.
-var listParams = map[string]bool{"geo": true, "dims": true, "by": true, "initiatives": true}
+var listParams = map[string]bool{"geo": true, "dims": true, "by": true, "initiatives": true, "cost_dims": true}
 
 // rowLimit is the most rows a request may read: Config.MaxRows, or what
 // max_rows asks for, up to Config.RowsCeiling.

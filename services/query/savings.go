@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -52,16 +50,8 @@ func parseSavingsParams(q url.Values) (savingsParams, *httpapi.Error) {
 // savingsReport answers GET /v1/initiatives/{id}/savings: the savings
 // report of one initiative by a method.
 func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
-	q, perr := parseQuery(r.URL.RawQuery)
-	if perr == nil {
-		perr = checkParamNames(q, savingsParamNames, "method, pre_from and as_of")
-	}
-	var p savingsParams
-	if perr == nil {
-		p, perr = parseSavingsParams(q)
-	}
-	if perr != nil {
-		httpapi.WriteError(w, perr)
+	p, ok := savingsRequest(w, r, savingsParamNames, "method, pre_from and as_of")
+	if !ok {
 		return
 	}
 	_, rep, _, ok := s.initiativeReport(w, r, p, nil)
@@ -69,6 +59,24 @@ func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeCached(w, r, rep)
+}
+
+// savingsRequest reads the parameters of a savings request, which may be
+// those of names (listed in words for the error), answering a bad one.
+func savingsRequest(w http.ResponseWriter, r *http.Request, names map[string]bool, list string) (savingsParams, bool) {
+	q, perr := parseQuery(r.URL.RawQuery)
+	if perr == nil {
+		perr = checkParamNames(q, names, list)
+	}
+	var p savingsParams
+	if perr == nil {
+		p, perr = parseSavingsParams(q)
+	}
+	if perr != nil {
+		httpapi.WriteError(w, perr)
+		return p, false
+	}
+	return p, true
 }
 
 // initiativeReport reads the initiative the path names and computes its
@@ -102,12 +110,13 @@ func (s *Service) initiativeReport(w http.ResponseWriter, r *http.Request, p sav
 }
 
 // reportRows are the stored rows a report was computed from, as its series
-// use them: of each place, one row a year (the preferred source; the total,
-// or the only breakdown) in year order, before pre_from cuts the
-// pre-period and with any non-finite value the series leaves out.
+// use them: of each place, one row a year of the series chosen
+// (placeSeries: its breakdown, the preferred source) in year order, before
+// pre_from cuts the pre-period and with any non-finite value the series
+// leaves out.
 type reportRows struct {
 	target     []observationRow
-	comparison map[string][]observationRow // by geo, for did
+	comparison map[string][]observationRow // by geo, for did and synth
 	population []observationRow            // when the document names a population indicator
 }
 
@@ -145,7 +154,7 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 		}
 		data.Polarity = ind.Polarity
 		geos := []string{in.Geo}
-		if method == savings.MethodDiD {
+		if readsComparison(method) {
 			geos = append(geos, in.ComparisonGeos...)
 		}
 		rows, err := s.store.methodYearly(ctx, ind.Code, geos, s.cfg.MaxRows, asOf)
@@ -153,13 +162,13 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 			return savings.Report{}, used, err
 		}
 		noteLoads(rows)
-		series, chosen, err := yearlySeries(ind, geos, rows)
+		series, chosen, err := initiativeSeries(ind, in, geos, rows)
 		if err != nil {
 			return savings.Report{}, used, err
 		}
 		data.Target = series[in.Geo]
 		used.target = chosen[in.Geo]
-		if method == savings.MethodDiD {
+		if readsComparison(method) {
 			used.comparison = make(map[string][]observationRow, len(in.ComparisonGeos))
 			for _, g := range in.ComparisonGeos {
 				data.Comparison = append(data.Comparison, series[g])
@@ -177,12 +186,12 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 				return savings.Report{}, used, err
 			}
 			noteLoads(rows)
-			ps, popRows, err := yearlySeries(pop, []string{in.Geo}, rows)
+			ps, popRows, _, _, err := placeSeries(pop, in.Geo, rows, populationChoice(in))
 			if err != nil {
 				return savings.Report{}, used, err
 			}
-			data.Population = ps[in.Geo]
-			used.population = popRows[in.Geo]
+			data.Population = ps
+			used.population = popRows
 		}
 	}
 	if preFrom != 0 {
@@ -200,7 +209,7 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 		rep.Inputs.PreFrom = &preFrom
 	}
 	if err == nil {
-		rep.Warnings = s.flaggedValues(in, rep, used, preFrom)
+		rep.Warnings = append(rep.Warnings, s.flaggedValues(in, rep, used, preFrom)...)
 	}
 	switch {
 	case err != nil:
@@ -276,77 +285,15 @@ func (s *Service) flaggedValues(in savings.Initiative, rep savings.Report, used 
 	return out
 }
 
-// yearly reads the yearly series of ind in geo (see yearlySeries).
-func (s *Service) yearly(ctx context.Context, ind *indicators.Indicator, geo string) (savings.Series, error) {
-	geos := []string{geo}
-	rows, err := s.store.yearly(ctx, ind.Code, geos, s.cfg.MaxRows, nil)
+// yearly reads the yearly series of ind in geo that c chooses (see
+// placeSeries).
+func (s *Service) yearly(ctx context.Context, ind *indicators.Indicator, geo string, c seriesChoice) (savings.Series, error) {
+	rows, err := s.store.yearly(ctx, ind.Code, []string{geo}, s.cfg.MaxRows, nil)
 	if err != nil {
 		return savings.Series{}, err
 	}
-	series, _, err := yearlySeries(ind, geos, rows)
-	return series[geo], err
-}
-
-// yearlySeries makes of rows, the yearly values of ind read for geos, the
-// series of each place. A place with several breakdowns uses its total
-// (no dims); one without a total but with exactly one breakdown uses that;
-// any other mix is a client error, since the method needs one series per
-// place. It also returns, by place, the rows each series was made of.
-func yearlySeries(ind *indicators.Indicator, geos []string, rows []observationRow) (map[string]savings.Series, map[string][]observationRow, error) {
-	indicator, unit := ind.Code, ind.Unit
-	// One value per year, from the source the catalogue prefers, as the
-	// series and the aggregate serve it.
-	rows = preferSources(rows, func(string) indicators.Indicator { return *ind })
-	byGeoDims := map[string]map[string][]observationRow{}
-	for _, r := range rows {
-		if byGeoDims[r.Geo] == nil {
-			byGeoDims[r.Geo] = map[string][]observationRow{}
-		}
-		byGeoDims[r.Geo][r.Dims] = append(byGeoDims[r.Geo][r.Dims], r)
-	}
-	out := map[string]savings.Series{}
-	used := make(map[string][]observationRow, len(geos))
-	for _, geo := range geos {
-		series := savings.Series{Indicator: indicator, Geo: geo, Unit: unit, Plausible: ind.Plausible(), Values: map[int]float64{}}
-		dims := byGeoDims[geo]
-		var chosen []observationRow
-		switch {
-		case len(dims) == 0:
-		case dims[""] != nil:
-			chosen = dims[""]
-		case len(dims) == 1:
-			for _, rs := range dims {
-				chosen = rs
-			}
-		default:
-			names := make([]string, 0, len(dims))
-			for d := range dims {
-				names = append(names, d)
-			}
-			sort.Strings(names)
-			return nil, nil, &savings.InputError{Code: savings.CodeInsufficientData, Field: "indicator",
-				Message: fmt.Sprintf("%s in %s is stored only by breakdown (%s) with no total; a savings report needs one series per place",
-					indicator, geo, strings.Join(names, ", "))}
-		}
-		used[geo] = chosen
-		sources := map[[3]string]time.Time{}
-		for _, r := range chosen {
-			if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
-				continue
-			}
-			series.Values[time.Unix(r.PeriodStart, 0).UTC().Year()] = r.Value
-			k := [3]string{r.Source, r.URL, r.Licence}
-			if r.RetrievedAt.After(sources[k]) {
-				sources[k] = r.RetrievedAt
-			}
-		}
-		for k, at := range sources {
-			series.Sources = append(series.Sources, savings.Source{Source: k[0], URL: k[1], Licence: k[2], RetrievedAt: at.UTC()})
-		}
-		sort.Slice(series.Sources, func(i, j int) bool { return series.Sources[i].Source < series.Sources[j].Source })
-		out[geo] = series
-	}
-	return out, used, nil
+	series, _, _, _, err := placeSeries(ind, geo, rows, c)
+	return series, err
 }
 
 // fromYear is values without the years before first.
@@ -360,11 +307,17 @@ func fromYear(values map[int]float64, first int) map[int]float64 {
 	return out
 }
 
+// readsComparison reports whether method reads the comparison places'
+// series: did's comparison places, synth's donors.
+func readsComparison(method string) bool {
+	return method == savings.MethodDiD || method == savings.MethodSynth
+}
+
 // methodParam reads the optional method parameter.
 func methodParam(q url.Values) (string, *httpapi.Error) {
 	m := strings.TrimSpace(q.Get("method"))
 	switch m {
-	case "", savings.MethodModelled, savings.MethodITS, savings.MethodDiD:
+	case "", savings.MethodModelled, savings.MethodITS, savings.MethodDiD, savings.MethodSynth:
 		return m, nil
 	}
 	return "", httpapi.BadRequest("method", "method %q is not known; use %s (or leave it out for the initiative's own)",
@@ -412,5 +365,18 @@ func savingsError(err error) *httpapi.Error {
 	}
 	e := httpapi.Errorf(httpapi.CodeInvalidInitiative, ie.Field, "%s", ie.Message)
 	e.Suggestions = ie.Suggestions
+	e.Errors = apiProblems(ie.Problems)
 	return e
+}
+
+// apiProblems are an InputError's problems as the error envelope lists them.
+func apiProblems(ps []savings.Problem) []httpapi.Problem {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]httpapi.Problem, len(ps))
+	for i, p := range ps {
+		out[i] = httpapi.Problem{Field: p.Field, Message: p.Message}
+	}
+	return out
 }

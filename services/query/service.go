@@ -117,6 +117,7 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 		{pattern: "GET /v1/initiatives/{id}", handler: http.HandlerFunc(s.getInitiative), watermarked: true},
 		{pattern: "GET /v1/initiatives/{id}/savings", handler: http.HandlerFunc(s.savingsReport), params: savingsParamNames, watermarked: true},
 		{pattern: "GET /v1/initiatives/{id}/savings/explain", handler: http.HandlerFunc(s.explainSavings), params: explainSavingsParamNames, watermarked: true},
+		{pattern: "GET /v1/initiatives/{id}/savings/methods", handler: http.HandlerFunc(s.savingsMethods), params: methodsParamNames, watermarked: true},
 		{pattern: "GET /v1/compare", handler: http.HandlerFunc(s.compare), params: compareParamNames, watermarked: true},
 		{pattern: "PUT /v1/initiatives/{id}", handler: http.HandlerFunc(s.putInitiative), write: true},
 		{pattern: "DELETE /v1/initiatives/{id}", handler: http.HandlerFunc(s.deleteInitiative), write: true},

@@ -51,3 +51,44 @@ func (st *store) methodYearly(ctx context.Context, indicator string, geos []stri
 	st.timed("savings", start)
 	return rows, err
 }
+
+// seriesCoverageSQL sums up, by place, breakdown and source, the finite yearly
+// values of one indicator in some places: what a document registered may
+// choose among (docs/savings.md, "Choosing the series").
+const seriesCoverageSQL = `SELECT geo, dims, source, min(period_start), max(period_start), count()
+FROM observations FINAL
+WHERE indicator = ? AND geo IN ? AND grain = 'year' AND isFinite(value)
+GROUP BY geo, dims, source
+ORDER BY geo, dims, source
+LIMIT ?`
+
+// seriesCoverage reads what is stored of indicator in each of geos, by
+// breakdown and source, at most limit entries.
+func (st *store) seriesCoverage(ctx context.Context, indicator string, geos []string, limit int) ([]seriesCoverage, error) {
+	start := time.Now()
+	type row struct {
+		geo, dims, source string
+		first, last       int64
+		years             uint64
+	}
+	rows, err := selectRows(ctx, st.conn, "series coverage "+indicator, seriesCoverageSQL, []any{indicator, extch.InList(geos), limit}, func(r *row) []any {
+		return []any{&r.geo, &r.dims, &r.source, &r.first, &r.last, &r.years}
+	})
+	st.observe(ctx, "initiative_check", start, err)
+	out := make([]seriesCoverage, len(rows))
+	for i, r := range rows {
+		out[i] = seriesCoverage{geo: r.geo, dims: r.dims, source: r.source, first: yearOf(r.first), last: yearOf(r.last), years: int(r.years)}
+	}
+	return out, err
+}
+
+// indicatorHasDataSQL finds one yearly value of an indicator anywhere.
+const indicatorHasDataSQL = "SELECT geo FROM observations WHERE indicator = ? AND grain = 'year' LIMIT 1"
+
+// indicatorHasData reports whether any yearly value of indicator is stored.
+func (st *store) indicatorHasData(ctx context.Context, indicator string) (bool, error) {
+	start := time.Now()
+	rows, err := selectRows(ctx, st.conn, "indicator "+indicator, indicatorHasDataSQL, []any{indicator}, func(g *string) []any { return []any{g} })
+	st.observe(ctx, "initiative_check", start, err)
+	return len(rows) > 0, err
+}

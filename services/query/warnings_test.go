@@ -130,7 +130,9 @@ func TestIntegrationSavingsWarnsOfFlaggedValues(t *testing.T) {
 		"flags on both sides of the start: %v", want)
 	var got []warned
 	for _, w := range rep.Warnings {
-		require.Equal(t, "flagged_value", w.Code)
+		if w.Code != "flagged_value" {
+			continue // a doubt about the method (few pre-period years…), not a value
+		}
 		require.Equal(t, geo, w.Geo)
 		require.Equal(t, "eurostat-waste-treatment", w.Source)
 		require.Contains(t, w.Message, fmt.Sprintf("in %d", w.Year))
@@ -139,7 +141,7 @@ func TestIntegrationSavingsWarnsOfFlaggedValues(t *testing.T) {
 	require.Equal(t, want, got)
 	meanings := map[string]string{"c": "confidential", "e": "estimated", "p": "provisional", "s": "Eurostat estimate"}
 	for _, w := range rep.Warnings {
-		if m, ok := meanings[w.Flag]; ok {
+		if m, ok := meanings[w.Flag]; ok && w.Code == "flagged_value" {
 			require.Contains(t, w.Message, m, "the message says what the letter means")
 		}
 	}

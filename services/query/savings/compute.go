@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ounce-data/ounce/pkg/indicators"
+	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 // Series is one indicator's yearly values in one place, as the handlers read
@@ -18,6 +19,7 @@ import (
 type Series struct {
 	Indicator string
 	Geo       string
+	Dims      observation.Dims // the breakdown read; nil for the total
 	Unit      string
 	Values    map[int]float64 // calendar year → value; non-finite values are left out
 	Sources   []Source
@@ -43,7 +45,7 @@ type Source struct {
 // before start_year are the pre-period the counterfactual learns from (all
 // of them are used: read the pre-period you want), its later values are the
 // observed outcomes. Comparison holds the same indicator in each comparison
-// place (did). Population holds the population indicator in the
+// place (did, synth). Population holds the population indicator in the
 // initiative's place when the document names one.
 type Data struct {
 	Target     Series
@@ -69,16 +71,32 @@ type Report struct {
 	// figures: values of the pre- or post-period that their publisher
 	// flagged (provisional, estimated…) or the data-quality rules did.
 	Warnings []Warning `json:"warnings,omitempty"`
+	// Diagnostics says how far to trust the counterfactual: the ITS fit
+	// and its segmented alternative, DiD's parallel-trends check; absent
+	// for the modelled method.
+	Diagnostics *Diagnostics `json:"diagnostics,omitempty"`
+	// Synth is method synth's synthetic control: the donors' weights, the
+	// fit, and the placebos it is judged against; absent for the others.
+	Synth *SynthResult `json:"synth,omitempty"`
 }
 
-// Warning is one thing to know about the data behind a report.
+// Diagnostics of a report's counterfactual, by method.
+type Diagnostics struct {
+	ITS *ITSDiagnostics `json:"its,omitempty"`
+	DiD *DiDDiagnostics `json:"did,omitempty"`
+}
+
+// Warning is one thing to know about a report: a flagged value it uses
+// (code flagged_value, with the value's place, year and marks), or a doubt
+// about its method (year0_outside_interval, trends_not_parallel…, with a
+// message only).
 type Warning struct {
-	Code      string   `json:"code"` // flagged_value
-	Indicator string   `json:"indicator"`
-	Geo       string   `json:"geo"`
-	Year      int      `json:"year"`   // calendar year
-	Period    string   `json:"period"` // pre or post: which part of the report the value is in
-	Source    string   `json:"source"`
+	Code      string   `json:"code"`
+	Indicator string   `json:"indicator,omitempty"`
+	Geo       string   `json:"geo,omitempty"`
+	Year      int      `json:"year,omitempty"`   // calendar year
+	Period    string   `json:"period,omitempty"` // pre or post: which part of the report the value is in
+	Source    string   `json:"source,omitempty"`
 	Flag      string   `json:"flag,omitempty"`
 	Quality   []string `json:"quality,omitempty"`
 	Message   string   `json:"message"`
@@ -167,9 +185,10 @@ type FilledYear struct {
 
 // ProvenanceEntry says where one series of a report came from.
 type ProvenanceEntry struct {
-	Role      string `json:"role"` // target, comparison, population or cost
-	Indicator string `json:"indicator"`
-	Geo       string `json:"geo"`
+	Role      string           `json:"role"` // target, comparison, population or cost
+	Indicator string           `json:"indicator"`
+	Geo       string           `json:"geo"`
+	Dims      observation.Dims `json:"dims,omitempty"` // the breakdown read; absent for the total
 	Source
 }
 
@@ -177,8 +196,8 @@ type ProvenanceEntry struct {
 // costs are used at the prices of their price year as given.
 const noUprating = "none: unit costs are used at their own price_year's prices"
 
-// Compute values an initiative by a method (modelled, its or did; "" is the
-// document's own method) with the data the handlers read. Client mistakes
+// Compute values an initiative by a method (modelled, its, did or synth;
+// "" is the document's own method) with the data the handlers read. Client mistakes
 // are *InputError: invalid_initiative for the document (and an indicator
 // without a polarity), unknown_method, and insufficient_data when the data
 // cannot support the method. It never panics.
@@ -233,6 +252,9 @@ func Compute(in Initiative, method string, data Data) (Report, error) {
 	}
 
 	totalsOf(&rep, d, dfs, cases, low, high, money)
+	if dg := rep.Diagnostics; dg != nil {
+		rep.Warnings = append(rep.Warnings, methodWarnings(&rep, d, dg.ITS, dg.DiD)...)
+	}
 	if err := checkShowable(&rep); err != nil {
 		return Report{}, err
 	}
@@ -334,6 +356,8 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 			return nil, nil, nil, tooLarge(data.Target)
 		}
 		in.ITSFit = &line
+		diag := DiagnoseITS(line, data.Target.Values, d.StartYear, d.StartYear+len(rep.Years)-1)
+		rep.Diagnostics = &Diagnostics{ITS: &diag}
 		counterfactual = func(y int) (Estimate, bool) { return ITSEstimate(line, y), true }
 	case MethodDiD:
 		byGeo := map[string]map[int]float64{}
@@ -350,6 +374,8 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 			}
 		}
 		in.DiDPlaces = did.Places
+		diag := DiagnoseDiD(did, data.Target.Values, d.ComparisonGeos, d.StartYear)
+		rep.Diagnostics = &Diagnostics{DiD: &diag}
 		used := map[string]bool{}
 		for _, p := range did.Places {
 			used[p.Geo] = true
@@ -365,6 +391,11 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 			}
 		}
 		counterfactual = did.At
+	case MethodSynth:
+		var err error
+		if counterfactual, err = synthCounterfactual(rep, d, data); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	if d.Population.Indicator != "" {
 		addProvenance(rep, "population", data.Population)
@@ -509,7 +540,7 @@ func populationOf(d Initiative, data Data, filled *[]FilledYear) (func(year int)
 
 func addProvenance(rep *Report, role string, s Series) {
 	for _, src := range s.Sources {
-		rep.Provenance = append(rep.Provenance, ProvenanceEntry{Role: role, Indicator: s.Indicator, Geo: s.Geo, Source: src})
+		rep.Provenance = append(rep.Provenance, ProvenanceEntry{Role: role, Indicator: s.Indicator, Geo: s.Geo, Dims: s.Dims, Source: src})
 	}
 }
 

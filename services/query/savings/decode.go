@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/big"
 	"strings"
+
+	"github.com/ounce-data/ounce/pkg/observation"
 )
 
 // maxDepth bounds the nesting of a document; the initiative nests three
@@ -293,6 +295,7 @@ func (r *reader) initiative(n *node) Initiative {
 				in.ComparisonGeos = append(in.ComparisonGeos, g)
 			})
 		}},
+		{name: "donor_weights", read: func(p string, v *node) { r.weights(p, v, &in.DonorWeights) }},
 		{name: "population", read: func(p string, v *node) {
 			if v.kind == kindNull {
 				return
@@ -301,10 +304,16 @@ func (r *reader) initiative(n *node) Initiative {
 			if r.object(p, v, []member{
 				{name: "indicator", read: func(p string, v *node) { r.str(p, v, &pop.Indicator) }},
 				{name: "value", read: func(p string, v *node) { r.optNum(p, v, &pop.Value) }},
+				{name: "dims", read: func(p string, v *node) { r.dims(p, v, &pop.Dims) }},
+				{name: "source", read: func(p string, v *node) { r.str(p, v, &pop.Source) }},
 			}) {
 				in.Population = &pop
 			}
 		}},
+		{name: "dims", read: func(p string, v *node) { r.dims(p, v, &in.Dims) }},
+		{name: "source", read: func(p string, v *node) { r.str(p, v, &in.Source) }},
+		{name: "comparison_dims", read: func(p string, v *node) { r.dims(p, v, &in.ComparisonDims) }},
+		{name: "comparison_source", read: func(p string, v *node) { r.str(p, v, &in.ComparisonSource) }},
 		{name: "scale", read: func(p string, v *node) { r.optNum(p, v, &in.Scale) }},
 		{name: "unit_costs", read: func(p string, v *node) {
 			r.array(p, v, func(p string, v *node) {
@@ -362,6 +371,57 @@ func (r *reader) initiative(n *node) Initiative {
 		}},
 	})
 	return in
+}
+
+// dims reads a breakdown: an object of strings, such as {"sex": "SEX_BTSX"};
+// null leaves it unset.
+func (r *reader) dims(path string, n *node, dst *observation.Dims) {
+	switch n.kind {
+	case kindNull:
+		return
+	case kindObject:
+	default:
+		r.ps.add(path, "must be an object of strings, such as {\"sex\": \"SEX_BTSX\"}, got %s", n.kind)
+		return
+	}
+	d := observation.Dims{}
+	for i, k := range n.keys {
+		p := join(path, k)
+		if _, twice := d[k]; twice {
+			r.ps.add(p, "is given twice; give each key once")
+			continue
+		}
+		var v string
+		r.str(p, n.vals[i], &v)
+		d[k] = v
+	}
+	*dst = d
+}
+
+// weights reads an object of numbers, such as {"DEU": 0.3, "ITA": 0.7};
+// null leaves it unset.
+func (r *reader) weights(path string, n *node, dst *map[string]Num) {
+	switch n.kind {
+	case kindNull:
+		return
+	case kindObject:
+	default:
+		r.ps.add(path, "must be an object of place → weight, such as {\"DEU\": 0.3, \"ITA\": 0.7}, got %s", n.kind)
+		return
+	}
+	m := make(map[string]Num, len(n.keys))
+	for i, k := range n.keys {
+		p := join(path, k)
+		if _, twice := m[k]; twice {
+			r.ps.add(p, "is given twice; give each place once")
+			continue
+		}
+		var w Num
+		if r.num(p, n.vals[i], &w) {
+			m[k] = w
+		}
+	}
+	*dst = m
 }
 
 func (r *reader) discount(path string, n *node, dst **Discount) {

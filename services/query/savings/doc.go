@@ -2,8 +2,9 @@
 // of docs/savings.md (HM Treasury's Green Book and the GMCA cost-benefit model,
 // with SROI-style adjustments): it reads and checks the initiative document,
 // estimates the avoided outcomes (modelled from a cohort, or against a
-// counterfactual from an interrupted time series or a
-// difference-in-differences), values them with unit costs, discounts
+// counterfactual from an interrupted time series, a
+// difference-in-differences or a synthetic control with placebo inference),
+// values them with unit costs, discounts
 // benefits and costs, and reports PV benefits and costs, NPV, the
 // benefit-cost ratio and the discounted payback period, year by year.
 //
@@ -45,4 +46,8 @@
 //     (Ounce holds no deflator), as inputs.uprating says.
 //   - The SROI ratio values the inputs at their cost without optimism bias.
 //   - Payback counts from the first year with a cost (see Payback).
+//   - synth draws its donors from comparison_geos only (the "every place of
+//     the same level" default is not offered), fits on at least 3
+//     pre-period years, takes RMSPE_post over the report's years, and
+//     interpolates percentiles linearly (Percentile); see SyntheticControl.
 package savings

@@ -16,7 +16,7 @@ const (
 	// docs/savings.md: it is not one JSON object, a field has the wrong type, is
 	// unknown, or is out of range (422). Field is its JSON path.
 	CodeInvalidInitiative Code = "invalid_initiative"
-	// CodeUnknownMethod: the method asked for is not modelled, its or did;
+	// CodeUnknownMethod: the method asked for is not modelled, its, did or synth;
 	// answered as bad_request (400) naming the parameter "method".
 	CodeUnknownMethod Code = "unknown_method"
 	// CodeInsufficientData: the data held for the initiative's indicator and

@@ -27,7 +27,7 @@ func FuzzCompute(f *testing.F) {
 		return b
 	}
 	trend := series(10, 9.5, 9, 8.7, 8, 7.1, 7.5, 6, 6.2, 5.5, 5, 4, 4.4, 3, 2)
-	for _, m := range []string{"modelled", "its", "did", "", "x"} {
+	for _, m := range []string{"modelled", "its", "did", "synth", "", "x"} {
 		f.Add(ex, m, trend)
 	}
 	f.Add(bytes.ReplaceAll(ex, []byte(`"green_book"`), []byte(`0.035`)), "its", trend)

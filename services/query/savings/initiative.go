@@ -15,10 +15,11 @@ const (
 	MethodModelled = "modelled" // ex ante, from a cohort
 	MethodITS      = "its"      // interrupted time series of the target indicator
 	MethodDiD      = "did"      // difference-in-differences against comparison places
+	MethodSynth    = "synth"    // synthetic control from the comparison places (SyntheticControl)
 )
 
 // Methods lists the methods in the order messages name them.
-var Methods = []string{MethodModelled, MethodITS, MethodDiD}
+var Methods = []string{MethodModelled, MethodITS, MethodDiD, MethodSynth}
 
 // Initiative is the initiative document of docs/savings.md, the body of
 // POST /v1/initiatives. Fields a method does not need may be left out;
@@ -39,6 +40,19 @@ type Initiative struct {
 	Costs          []Cost      `json:"costs,omitempty"`
 	Cohort         *Cohort     `json:"cohort,omitempty"`
 	CBA            CBA         `json:"cba"`
+
+	// Which stored series the document reads (docs/savings.md, "Choosing
+	// the series"): the target's breakdown and source, nil and "" for the
+	// total (or the only breakdown) in the preferred source; the comparison
+	// places' the same as the target's unless named apart.
+	Dims             observation.Dims `json:"dims,omitempty"`
+	Source           string           `json:"source,omitempty"`
+	ComparisonDims   observation.Dims `json:"comparison_dims,omitempty"`
+	ComparisonSource string           `json:"comparison_source,omitempty"`
+
+	// DonorWeights pins the weights of method synth (place → weight, each
+	// at least 0, summing to 1); nil to fit them.
+	DonorWeights map[string]Num `json:"donor_weights,omitempty"`
 }
 
 // Population turns an avoided amount of the indicator into cases: either a
@@ -46,6 +60,10 @@ type Initiative struct {
 type Population struct {
 	Indicator string `json:"indicator,omitempty"`
 	Value     *Num   `json:"value,omitempty"`
+
+	// The population indicator's breakdown and source, as the target's.
+	Dims   observation.Dims `json:"dims,omitempty"`
+	Source string           `json:"source,omitempty"`
 }
 
 // UnitCost is what one avoided case saves an agency, in a currency at the
@@ -211,7 +229,7 @@ func (in Initiative) validateFor(method string) error {
 	if in.Domain != "" && !domainRE.MatchString(in.Domain) {
 		ps.add("domain", "%q must be 1-32 lower-case letters, digits, '_' or '-', such as health", in.Domain)
 	}
-	needsData := method == MethodITS || method == MethodDiD
+	needsData := method == MethodITS || method == MethodDiD || method == MethodSynth
 	checkCode := func(field, code string, required bool) {
 		switch {
 		case code == "" && required:
@@ -248,7 +266,9 @@ func (in Initiative) validateFor(method string) error {
 		ps.add("method", "must be one of %s, got %q", strings.Join(Methods, ", "), in.Method)
 	}
 	in.validateComparison(&ps, method)
+	in.validateDonorWeights(&ps)
 	in.validatePopulation(&ps, needsData)
+	in.validateSeries(&ps)
 	if in.Scale != nil && (in.Scale.Sign() <= 0 || in.Scale.cmp(maxAmount) > 0) {
 		ps.add("scale", "must be greater than 0 and at most %s, got %s: the factor that turns one unit of the indicator into cases per person (0.01 for a percentage)", maxAmount, in.Scale)
 	}
@@ -269,8 +289,8 @@ func (in Initiative) validateFor(method string) error {
 }
 
 func (in Initiative) validateComparison(ps *problems, method string) {
-	if len(in.ComparisonGeos) == 0 && method == MethodDiD {
-		ps.add("comparison_geos", "is required for method did: give at least one comparison place, such as [\"FRA\", \"DEU\"]")
+	if len(in.ComparisonGeos) == 0 && (method == MethodDiD || method == MethodSynth) {
+		ps.add("comparison_geos", "is required for method %s: give at least one comparison place, such as [\"FRA\", \"DEU\"]", method)
 	}
 	if len(in.ComparisonGeos) > MaxComparisonGeo {
 		ps.add("comparison_geos", "has %d places; at most %d", len(in.ComparisonGeos), MaxComparisonGeo)
@@ -296,7 +316,7 @@ func (in Initiative) validatePopulation(ps *problems, needed bool) {
 	switch {
 	case p == nil:
 		if needed {
-			ps.add("population", "is required for methods its and did: give {\"indicator\": code} or {\"value\": number}")
+			ps.add("population", "is required for methods its, did and synth: give {\"indicator\": code} or {\"value\": number}")
 		}
 	case p.Indicator != "" && p.Value != nil:
 		ps.add("population", "give exactly one of indicator and value, not both")

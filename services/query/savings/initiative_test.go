@@ -207,7 +207,7 @@ func TestValidate(t *testing.T) {
 		{name: "old start year", edit: set("start_year", 1200), field: "start_year", errContains: "between 1800 and 2200, got 1200"},
 		{name: "end before start", edit: set("end_year", 2015), field: "end_year", errContains: "2015 is before start_year 2016"},
 		{name: "end year out of range", edit: set("end_year", 3000), field: "end_year", errContains: "between 1800 and 2200"},
-		{name: "bad method", edit: set("method", "rct"), field: "method", errContains: `must be one of modelled, its, did, got "rct"`},
+		{name: "bad method", edit: set("method", "rct"), field: "method", errContains: `must be one of modelled, its, did, synth, got "rct"`},
 		{name: "no comparison for did", edit: func(m map[string]any) { delete(m, "comparison_geos") }, method: "did", field: "comparison_geos", errContains: "required for method did"},
 		{name: "bad comparison geo", edit: set("comparison_geos", []any{"FRA", "D E"}), field: "comparison_geos[1]", errContains: "must be 1-64"},
 		{name: "duplicate comparison geo", edit: set("comparison_geos", []any{"FRA", "DEU", "FRA"}), field: "comparison_geos[2]", errContains: "listed twice (also comparison_geos[0])"},
@@ -219,7 +219,7 @@ func TestValidate(t *testing.T) {
 			}
 			m["comparison_geos"] = gs
 		}, field: "comparison_geos", errContains: "at most 50"},
-		{name: "no population for its", edit: func(m map[string]any) { delete(m, "population") }, field: "population", errContains: "required for methods its and did"},
+		{name: "no population for its", edit: func(m map[string]any) { delete(m, "population") }, field: "population", errContains: "required for methods its, did and synth"},
 		{name: "both populations", edit: set("population", map[string]any{"indicator": "SP.POP.TOTL", "value": 5}), field: "population", errContains: "exactly one of indicator and value, not both"},
 		{name: "empty population", edit: set("population", map[string]any{}), field: "population", errContains: "exactly one of indicator and value"},
 		{name: "bad population indicator", edit: set("population", map[string]any{"indicator": "?"}), field: "population.indicator", errContains: "must be 1-128"},
