@@ -698,6 +698,15 @@ type apiReport struct {
 		ROI                *float64           `json:"roi"`
 		PaybackYears       *float64           `json:"payback_years"`
 	} `json:"totals"`
+	Diagnostics struct {
+		ITS *struct {
+			Pre, Fitted []struct {
+				Year  int
+				Value float64
+			}
+			RSquared float64 `json:"r_squared"`
+		} `json:"its"`
+	} `json:"diagnostics"`
 }
 
 func getJSON(t *testing.T, url string, v any) (int, string) {
@@ -803,10 +812,34 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 	require.Positive(t, observed)
 	require.Positive(t, counterfactual)
 
-	// The chart: observed and counterfactual lines, and the interval band.
+	// The chart: observed and counterfactual lines from the pre-period on
+	// (its points, as in the raw file, and the fitted line), and the band.
+	require.NotNil(t, rep.Diagnostics.ITS)
+	pre := rep.Diagnostics.ITS.Pre
+	require.NotEmpty(t, pre)
+	for _, p := range pre {
+		require.InDelta(t, rawByYear[p.Year], p.Value, 1e-9, "pre-period %d as in the raw file", p.Year)
+	}
 	paths, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`Array.from(document.querySelectorAll('#savings-chart path.series')).map((p) => (p.getAttribute('d').match(/[ML]/g) || []).length)`))
 	require.NoError(t, err)
-	require.Equal(t, []int{observed, counterfactual}, paths)
+	require.Equal(t, []int{len(pre) + observed, len(rep.Diagnostics.ITS.Fitted) + counterfactual}, paths)
+	r2, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#savings-diagnostics dd[data-diag="r_squared"]').textContent`))
+	require.NoError(t, err)
+	require.NotEqual(t, "—", r2, "the fit's R² is shown")
+
+	// Every method side by side, one row each, as the API answers.
+	var methods struct {
+		Methods []struct {
+			Method  string `json:"method"`
+			Applies bool   `json:"applies"`
+		} `json:"methods"`
+	}
+	status, text = getJSON(t, base+"/v1/initiatives/browser-test-co2/savings/methods", &methods)
+	require.Equal(t, http.StatusOK, status, text)
+	require.Eventually(t, func() bool {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#savings-methods tbody tr').length`))
+		return err == nil && n == len(methods.Methods)
+	}, 20*time.Second, 100*time.Millisecond, "a row per method")
 	bands, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#savings-chart path.band').length`))
 	require.NoError(t, err)
 	require.Equal(t, band, bands > 0)

@@ -560,11 +560,13 @@
       const compareURL = cost ? '/v1/compare?initiatives=' + encodeURIComponent(it.id) +
         '&cost_indicator=' + encodeURIComponent(cost) + '&geo=' + encodeURIComponent(it.geo || '') +
         '&method=' + encodeURIComponent(method) + pre : '';
-      const [rs, rc] = await Promise.all([getJSON(savingsURL), compareURL ? getJSON(compareURL) : null]);
+      const methodsURL = '/v1/initiatives/' + encodeURIComponent(it.id) + '/savings/methods' + (pre ? '?' + pre.slice(1) : '');
+      const [rs, rc, rm] = await Promise.all([getJSON(savingsURL), compareURL ? getJSON(compareURL) : null, getJSON(methodsURL)]);
       if (seq !== this.seq) return false; // a newer load took over
       $('savings').hidden = false;
       let changed = this.drawPart('savings', savingsURL, rs, force, 'The savings of ' + it.id + ' by ' + method,
-        (body) => this.drawSavings(it, body), ['savings-chart', 'savings-totals', 'savings-table', 'savings-warnings', 'savings-provenance']);
+        (body) => this.drawSavings(it, body), ['savings-chart', 'savings-totals', 'savings-table', 'savings-diagnostics', 'savings-warnings', 'savings-provenance']);
+      changed = this.drawPart('methods', methodsURL, rm, force, 'The methods side by side', (body) => this.drawMethods(body), ['savings-methods']) || changed;
       $('compare').hidden = !rc;
       if (rc) {
         changed = this.drawPart('compare', compareURL, rc, force, 'The comparison with ' + cost,
@@ -607,11 +609,30 @@
         years.some((y) => y.counterfactual !== null && y.counterfactual !== undefined);
       if (hasSeries) {
         const x = (y) => Date.UTC(y.calendar_year, 0, 1);
+        const at = (year) => Date.UTC(year, 0, 1);
+        // The pre-period the counterfactual was fitted to, then the report's
+        // years: ITS gives the points and its line, synth its synthetic path.
+        const diag = rep.diagnostics || {};
+        const pre = (diag.its && diag.its.pre) || [];
+        const fitted = (diag.its && diag.its.fitted) || [];
+        const synth = rep.synth;
+        const preObserved = pre.map((p) => ({x: at(p.year), y: p.value}));
+        const preCounterfactual = fitted.map((p) => ({x: at(p.year), y: p.value}));
+        if (synth && synth.years) {
+          for (const sy of synth.years) {
+            if (sy.period === 'pre') {
+              preObserved.push({x: at(sy.year), y: sy.observed});
+              preCounterfactual.push({x: at(sy.year), y: sy.synthetic});
+            }
+          }
+        }
+        const cfLabel = rep.method === 'its' ? 'fitted line and counterfactual' : rep.method === 'synth' ? 'synthetic control' : 'counterfactual';
         replace('savings-chart', OunceChart.line({
-          title: 'Observed and counterfactual ' + (it.indicator || '') + ' in ' + (it.geo || '') + ' (' + rep.method + ')',
+          title: 'Observed and counterfactual ' + (it.indicator || '') + ' in ' + (it.geo || '') + ' (' + rep.method + ')' +
+            (preObserved.length ? ', with the pre-period from ' + new Date(preObserved[0].x).getUTCFullYear() : ''),
           series: [
-            {label: 'observed', points: years.map((y) => ({x: x(y), y: y.observed}))},
-            {label: 'counterfactual', points: years.map((y) => ({x: x(y), y: y.counterfactual}))},
+            {label: 'observed', points: preObserved.concat(years.map((y) => ({x: x(y), y: y.observed})))},
+            {label: cfLabel, points: preCounterfactual.concat(years.map((y) => ({x: x(y), y: y.counterfactual})))},
           ],
           dashed: new Set([1]),
           band: years.map((y) => ({x: x(y), lo: y.counterfactual_low, hi: y.counterfactual_high})),
@@ -659,10 +680,56 @@
         ['Year', 'Calendar year', 'Observed', 'Counterfactual', 'Counterfactual interval', 'Avoided (interval)', 'Benefit', 'Cost',
           'Discount factor', 'PV benefit', 'PV cost', 'Cumulative net PV'], rows, 'savings'));
       provenanceList('savings-provenance', rep.provenance);
+      this.drawDiagnostics(rep);
       const warnings = rep.warnings || [];
       replace('savings-warnings', warnings.length ? el('div', {class: 'warnings', role: 'note'},
         el('h3', {}, 'Before you defend these figures'),
         el('ul', {}, ...warnings.map((w) => el('li', {'data-year': w.year, 'data-period': w.period}, w.message)))) : null);
+    },
+
+    // drawDiagnostics lists how far to trust the counterfactual.
+    drawDiagnostics(rep) {
+      const d = rep.diagnostics || {};
+      const f = (v) => v === null || v === undefined ? '—' : num(v);
+      const ci = (i) => i ? f(i.estimate) + ' (' + f(i.low) + ' to ' + f(i.high) + ')' : '—';
+      const items = [];
+      if (d.its) {
+        items.push(el('dt', {}, 'Pre-period slope per year'), el('dd', {'data-diag': 'slope'}, ci(d.its.slope)),
+          el('dt', {}, 'R²'), el('dd', {'data-diag': 'r_squared'}, f(d.its.r_squared)),
+          el('dt', {}, 'Durbin–Watson'), el('dd', {'data-diag': 'durbin_watson'}, f(d.its.durbin_watson)));
+        if (d.its.segmented) {
+          items.push(el('dt', {}, 'Level change at the start (segmented)'), el('dd', {'data-diag': 'level_change'}, ci(d.its.segmented.level_change)),
+            el('dt', {}, 'Slope change at the start (segmented)'), el('dd', {'data-diag': 'slope_change'}, ci(d.its.segmented.slope_change)));
+        }
+      }
+      if (d.did) {
+        items.push(el('dt', {}, 'Pre-period gap slope (parallel trends)'), el('dd', {'data-diag': 'gap_slope'}, ci(d.did.gap_slope)),
+          el('dt', {}, 'Comparison places'), el('dd', {'data-diag': 'places'},
+            (d.did.places || []).map((p) => p.geo + (p.used ? '' : ' (not used: ' + p.reason + ')')).join(', ') || '—'));
+      }
+      const sy = rep.synth;
+      if (sy) {
+        const ws = (sy.weights || []).filter((w) => w.weight > 0).map((w) => w.geo + ' ' + ratioFmt.format(w.weight));
+        items.push(el('dt', {}, 'Donor weights'), el('dd', {'data-diag': 'weights'}, ws.join(', ') || '—'),
+          el('dt', {}, 'Pre-period RMSPE'), el('dd', {'data-diag': 'rmspe_pre'}, f(sy.rmspe_pre)),
+          el('dt', {}, 'Placebo p-value'), el('dd', {'data-diag': 'p_value'}, f(sy.p_value)));
+      }
+      replace('savings-diagnostics', items.length ? el('div', {}, el('h4', {}, 'How far to trust the counterfactual'),
+        el('dl', {class: 'facts'}, ...items)) : null);
+    },
+
+    // drawMethods lays every method side by side.
+    drawMethods(body) {
+      const cur = body.currency;
+      const rows = (body.methods || []).map((m) => el('tr', {'data-method': m.method},
+        el('th', {scope: 'row'}, m.method + (m.method === body.own ? ' (own)' : '')),
+        el('td', {}, m.applies ? 'yes' : 'no'),
+        numCell(m.totals ? m.totals.npv : null, m.totals ? money(m.totals.npv, cur) : '—'),
+        numCell(m.totals ? m.totals.pv_benefits : null, m.totals ? money(m.totals.pv_benefits, cur) : '—'),
+        el('td', {}, m.applies ? (m.warnings || []).map((w) => w.code).join(', ') || '—' : (m.skipped ? m.skipped.message : ''))));
+      const note = body.npv_range ? el('p', {class: 'note'}, 'NPV ranges from ' + money(body.npv_range[0], cur) + ' to ' +
+        money(body.npv_range[1], cur) + ' over the methods that apply.') : null;
+      replace('savings-methods', table('Every method side by side', ['Method', 'Applies', 'NPV', 'PV benefits', 'Warnings, or why not'], rows, 'methods'), note);
     },
 
     drawCompare(it, body) {
