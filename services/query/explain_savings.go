@@ -34,7 +34,7 @@ var explainSavingsParamNames = func() map[string]bool {
 var (
 	yearFigures = []string{"observed", "counterfactual", "counterfactual_low", "counterfactual_high",
 		"avoided", "avoided_low", "avoided_high", "benefit", "cost", "discount_factor", "pv_benefit", "pv_cost", "cumulative_net_pv"}
-	totalFigures = []string{"pv_benefits", "pv_benefits_low", "pv_benefits_high", "pv_costs", "npv", "roi", "net_roi", "payback_years", "sroi_ratio"}
+	totalFigures = []string{"pv_benefits", "pv_benefits_low", "pv_benefits_high", "pv_costs", "npv", "npv_low", "npv_high", "roi", "roi_low", "roi_high", "net_roi", "payback_years", "sroi_ratio"}
 )
 
 // Where an input of a savings explanation comes from (SavingsInput.From).
@@ -292,7 +292,7 @@ func (e *savingsExplainer) unitOf(fig string) string {
 		return e.rep.Inputs.Unit
 	case "avoided", "avoided_low", "avoided_high":
 		return "cases"
-	case "discount_factor", "roi", "net_roi", "sroi_ratio":
+	case "discount_factor", "roi", "roi_low", "roi_high", "net_roi", "sroi_ratio":
 		return ""
 	case "payback_years":
 		return "years"
@@ -315,8 +315,16 @@ func (e *savingsExplainer) value(fig string, t int) any {
 			return tot.PVCosts
 		case "npv":
 			return tot.NPV
+		case "npv_low":
+			return tot.NPVLow
+		case "npv_high":
+			return tot.NPVHigh
 		case "roi":
 			return tot.ROI
+		case "roi_low":
+			return tot.ROILow
+		case "roi_high":
+			return tot.ROIHigh
 		case "net_roi":
 			return tot.NetROI
 		case "payback_years":
@@ -530,6 +538,20 @@ func (e *savingsExplainer) formula(fig string, t int) string {
 	case "npv":
 		return fmt.Sprintf("npv = pv_benefits − pv_costs = %s − %s = %s %s", e.need("pv_benefits", -1), paren(e.need("pv_costs", -1)),
 			e.shown(fig, -1), e.rep.Currency)
+	case "npv_low", "npv_high":
+		end := strings.TrimPrefix(fig, "npv_")
+		if e.rep.Totals.NPVLow == nil {
+			return fig + ": null, as some year with avoided cases has no interval (see warnings)"
+		}
+		return fmt.Sprintf("%s = pv_benefits_%s − pv_costs = %s − %s = %s %s (costs unchanged)", fig, end, e.need("pv_benefits_"+end, -1),
+			paren(e.need("pv_costs", -1)), e.shown(fig, -1), e.rep.Currency)
+	case "roi_low", "roi_high":
+		end := strings.TrimPrefix(fig, "roi_")
+		if e.rep.Totals.ROILow == nil {
+			return fig + ": null, as PV costs are 0 or some year with avoided cases has no interval"
+		}
+		return fmt.Sprintf("%s = pv_benefits_%s / pv_costs = %s / %s = %s", fig, end, e.need("pv_benefits_"+end, -1),
+			paren(e.need("pv_costs", -1)), e.shown(fig, -1))
 	case "roi":
 		b, c := e.need("pv_benefits", -1), e.need("pv_costs", -1)
 		if e.rep.Totals.ROI == nil {

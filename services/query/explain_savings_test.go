@@ -39,7 +39,11 @@ func TestSavingsExplainFigures(t *testing.T) {
 		return out
 	}
 	require.ElementsMatch(t, names(reflect.TypeFor[savings.Year](), "year", "calendar_year"), query.SavingsYearFigures())
-	require.ElementsMatch(t, names(reflect.TypeFor[savings.Totals](), "pv_benefits_by_agency"), query.SavingsTotalFigures())
+	// Not explained: the agency split (pv_benefits by share of unit costs),
+	// the payback bounds (payback_years with the bounds' yearly benefits)
+	// and the name of the interval.
+	require.ElementsMatch(t, names(reflect.TypeFor[savings.Totals](), "pv_benefits_by_agency", "payback_years_low", "payback_years_high", "interval"),
+		query.SavingsTotalFigures())
 }
 
 // rawOWID reads one column of the OWID CO2 recording for one country

@@ -148,7 +148,25 @@ type Totals struct {
 	NetROI             *float64         `json:"net_roi"`
 	PaybackYears       *float64         `json:"payback_years"`
 	SROIRatio          *float64         `json:"sroi_ratio"`
+	// NPVLow … PaybackYearsHigh bound the totals as PVBenefitsLow and
+	// PVBenefitsHigh do (Interval says how); null when some year with
+	// avoided cases has no interval. A payback bound is null when, at that
+	// end, benefits never cover the costs.
+	NPVLow           *Money   `json:"npv_low"`
+	NPVHigh          *Money   `json:"npv_high"`
+	ROILow           *float64 `json:"roi_low"`
+	ROIHigh          *float64 `json:"roi_high"`
+	PaybackYearsLow  *float64 `json:"payback_years_low"`
+	PaybackYearsHigh *float64 `json:"payback_years_high"`
+	// Interval names what the bounds are (IntervalPointwise); empty when
+	// there are none.
+	Interval string `json:"interval,omitempty"`
 }
+
+// IntervalPointwise: the money bounds come from the counterfactual's 95 %
+// interval in every year taken at once at its low (then high) end, costs
+// unchanged: a bound from pointwise intervals, not a joint probability.
+const IntervalPointwise = "pointwise_95"
 
 // Inputs are the initiative as used: after defaults, with the method asked
 // for (and deadweight 0 for its and did), and what the method took from the
@@ -438,8 +456,12 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 		}
 		factor := new(big.Rat).Mul(adj, people)
 		cases[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(av), factor)
-		low[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(lo), factor)
-		high[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(hi), factor)
+		if e.HasInterval {
+			// A year without an interval has no bounds: money's interval
+			// is then absent, never of zero width in that year.
+			low[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(lo), factor)
+			high[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(hi), factor)
+		}
 		y.Avoided = ratFloat(cases[t])
 		if e.HasInterval {
 			y.AvoidedLow, y.AvoidedHigh = ratFloat(low[t]), ratFloat(high[t])
@@ -575,6 +597,12 @@ func totalsOf(rep *Report, d Initiative, dfs, cases, low, high []*big.Rat, money
 	pvb, pvc, pvInputs, cum := new(big.Rat), new(big.Rat), new(big.Rat), new(big.Rat)
 	yearPVB := make([]*big.Rat, len(dfs))
 	yearPVC := make([]*big.Rat, len(dfs))
+	// The interval in money: the totals again with every year's cases at
+	// the low, then the high, end of their interval, costs unchanged; only
+	// when every year with cases has an interval (bounded).
+	yearPVBLow := make([]*big.Rat, len(dfs))
+	yearPVBHigh := make([]*big.Rat, len(dfs))
+	bounded := low != nil
 	for t, df := range dfs {
 		y := &rep.Years[t]
 		benefit := new(big.Rat)
@@ -584,6 +612,10 @@ func totalsOf(rep *Report, d Initiative, dfs, cases, low, high []*big.Rat, money
 		if low != nil && low[t] != nil {
 			pvLow.Add(pvLow, new(big.Rat).Mul(low[t], df))
 			pvHigh.Add(pvHigh, new(big.Rat).Mul(high[t], df))
+			yearPVBLow[t] = new(big.Rat).Mul(new(big.Rat).Mul(low[t], unitSum), df)
+			yearPVBHigh[t] = new(big.Rat).Mul(new(big.Rat).Mul(high[t], unitSum), df)
+		} else if cases[t] != nil {
+			bounded = false
 		}
 		cost := new(big.Rat).Mul(rawCost[t], costFactor)
 		yearPVB[t] = new(big.Rat).Mul(benefit, df)
@@ -617,9 +649,24 @@ func totalsOf(rep *Report, d Initiative, dfs, cases, low, high []*big.Rat, money
 	for _, a := range agencies {
 		tot.PVBenefitsByAgency[a] = money(byAgency[a])
 	}
-	if low != nil {
+	if bounded {
+		for t := range yearPVBLow {
+			if yearPVBLow[t] == nil {
+				yearPVBLow[t], yearPVBHigh[t] = new(big.Rat), new(big.Rat)
+			}
+		}
 		l, h := money(pvLow), money(pvHigh)
 		tot.PVBenefitsLow, tot.PVBenefitsHigh = &l, &h
+		nl, nh := money(new(big.Rat).Sub(pvLow, pvc)), money(new(big.Rat).Sub(pvHigh, pvc))
+		tot.NPVLow, tot.NPVHigh = &nl, &nh
+		if pvc.Sign() > 0 {
+			tot.ROILow, tot.ROIHigh = ratFloat(new(big.Rat).Quo(pvLow, pvc)), ratFloat(new(big.Rat).Quo(pvHigh, pvc))
+		}
+		// Payback is shorter with more benefits: its low end comes from
+		// the high benefits, its high end from the low ones (nil: never).
+		tot.PaybackYearsLow = ratFloatOrNil(Payback(yearPVBHigh, yearPVC))
+		tot.PaybackYearsHigh = ratFloatOrNil(Payback(yearPVBLow, yearPVC))
+		tot.Interval = IntervalPointwise
 	}
 	if pvc.Sign() > 0 {
 		roi := new(big.Rat).Quo(pvb, pvc)
@@ -687,6 +734,14 @@ func ScaleForUnit(unit string) Num {
 		}
 	}
 	return mustNum("1")
+}
+
+// ratFloatOrNil is ratFloat of r, nil for a nil r.
+func ratFloatOrNil(r *big.Rat) *float64 {
+	if r == nil {
+		return nil
+	}
+	return ratFloat(r)
 }
 
 func finite(xs ...float64) bool {

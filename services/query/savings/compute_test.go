@@ -270,6 +270,47 @@ func TestComputeITSInterval(t *testing.T) {
 	require.Nil(t, r.Totals.PaybackYears)
 }
 
+// The counterfactual's interval runs to money: NPV, ROI and payback are
+// the totals again with every year's cases at the low (then high) end,
+// costs unchanged; payback's low end comes from the high benefits.
+func TestComputeIntervalsToMoney(t *testing.T) {
+	in, data := itsCase(t)
+	data.Target.Values = map[int]float64{2010: 1, 2011: 3, 2012: 2, 2013: 5, 2014: 4, 2016: 5, 2017: 5.5, 2018: 5}
+	in.StartYear = 2015
+	r, err := savings.Compute(in, "its", data)
+	require.NoError(t, err)
+	tot := r.Totals
+	require.Equal(t, savings.IntervalPointwise, tot.Interval)
+	require.NotNil(t, tot.NPVLow)
+	pvc := tot.PVCosts.Rat()
+	require.Equal(t, savings.NewMoney(new(big.Rat).Sub(tot.PVBenefitsLow.Rat(), pvc), 2).String(), tot.NPVLow.String())
+	require.Equal(t, savings.NewMoney(new(big.Rat).Sub(tot.PVBenefitsHigh.Rat(), pvc), 2).String(), tot.NPVHigh.String())
+	require.LessOrEqual(t, tot.NPVLow.Float64(), tot.NPV.Float64())
+	require.GreaterOrEqual(t, tot.NPVHigh.Float64(), tot.NPV.Float64())
+	require.NotNil(t, tot.ROI)
+	require.InDelta(t, tot.PVBenefitsLow.Float64()/tot.PVCosts.Float64(), *tot.ROILow, 1e-6)
+	require.InDelta(t, tot.PVBenefitsHigh.Float64()/tot.PVCosts.Float64(), *tot.ROIHigh, 1e-6)
+	if tot.PaybackYears != nil && tot.PaybackYearsLow != nil {
+		require.LessOrEqual(t, *tot.PaybackYearsLow, *tot.PaybackYears)
+	}
+	if tot.PaybackYears != nil && tot.PaybackYearsHigh != nil {
+		require.GreaterOrEqual(t, *tot.PaybackYearsHigh, *tot.PaybackYears)
+	}
+
+	// A year with cases but no interval (DiD with one comparison place
+	// that year): no bounds in money at all, rather than bounds too narrow.
+	in.ComparisonGeos = []string{"AAA"}
+	data.Target.Values = map[int]float64{2014: 10, 2015: 12, 2016: 12.5}
+	data.Comparison = []savings.Series{{Indicator: "ind", Geo: "AAA", Values: map[int]float64{2014: 20, 2015: 22, 2016: 24}}}
+	r, err = savings.Compute(in, "did", data)
+	require.NoError(t, err)
+	require.NotNil(t, r.Years[1].Avoided)
+	require.Nil(t, r.Years[1].AvoidedLow)
+	require.Nil(t, r.Totals.PVBenefitsLow)
+	require.Nil(t, r.Totals.NPVLow)
+	require.Empty(t, r.Totals.Interval)
+}
+
 func TestComputeDiD(t *testing.T) {
 	in, data := itsCase(t)
 	in.ComparisonGeos = []string{"AAA", "BBB", "ZZZ"}

@@ -655,14 +655,20 @@
           el('dt', {class: 'sub'}, 'of which ' + a),
           el('dd', {'data-total': 'pv_benefits_by_agency', 'data-agency': a, 'data-value': byAgency[a]}, money(byAgency[a], cur))]),
         el('dt', {}, 'PV costs'), el('dd', {'data-total': 'pv_costs', 'data-value': t.pv_costs}, money(t.pv_costs, cur)),
-        el('dt', {}, 'Net present value'), el('dd', {'data-total': 'npv', 'data-value': t.npv}, money(t.npv, cur)),
-        el('dt', {}, 'Benefit-cost ratio (ROI)'), el('dd', {'data-total': 'roi', 'data-value': has(t.roi) ? t.roi : ''}, ratio(t.roi)),
+        el('dt', {}, 'Net present value'), el('dd', {'data-total': 'npv', 'data-value': t.npv}, money(t.npv, cur) +
+          (has(t.npv_low) ? ' (' + money(t.npv_low, cur) + ' – ' + money(t.npv_high, cur) + ')' : '')),
+        el('dt', {}, 'Benefit-cost ratio (ROI)'), el('dd', {'data-total': 'roi', 'data-value': has(t.roi) ? t.roi : ''}, ratio(t.roi) +
+          (has(t.roi_low) ? ' (' + ratio(t.roi_low) + ' – ' + ratio(t.roi_high) + ')' : '')),
         has(t.net_roi) ? el('dt', {}, 'Net ROI') : null,
         has(t.net_roi) ? el('dd', {'data-total': 'net_roi', 'data-value': t.net_roi}, ratio(t.net_roi)) : null,
         has(t.sroi_ratio) ? el('dt', {}, 'SROI ratio') : null,
         has(t.sroi_ratio) ? el('dd', {'data-total': 'sroi_ratio', 'data-value': t.sroi_ratio}, ratio(t.sroi_ratio)) : null,
         el('dt', {}, 'Payback'), el('dd', {'data-total': 'payback_years', 'data-value': has(t.payback_years) ? t.payback_years : ''},
-          has(t.payback_years) ? ratioFmt.format(t.payback_years) + ' years' : 'not within the horizon'));
+          (has(t.payback_years) ? ratioFmt.format(t.payback_years) + ' years' : 'not within the horizon') +
+          (t.interval ? ' (' + (has(t.payback_years_low) ? ratioFmt.format(t.payback_years_low) : '?') + ' – ' +
+            (has(t.payback_years_high) ? ratioFmt.format(t.payback_years_high) + ' years' : 'never') + ')' : '')),
+        t.interval ? el('dt', {}, 'Ranges') : null,
+        t.interval ? el('dd', {class: 'note'}, 'Each range takes the counterfactual\'s 95 % interval at its low, then its high, end in every year at once, costs unchanged: a bound from yearly intervals, not a joint probability.') : null);
       replace('savings-totals', el('h4', {}, 'Totals'), dl);
 
       const rows = years.map((y) => el('tr', {'data-year': y.calendar_year},
