@@ -11,7 +11,9 @@ import (
 )
 
 // SyncCatalogue writes the indicator catalogue to the indicators table in one
-// INSERT, unless the table already holds exactly these entries.
+// INSERT, unless the table already holds exactly these entries. It writes
+// catalogue codes only (origin catalogue) and deletes nothing, so the user
+// indicators mirrored beside them (MirrorUserIndicators) stay.
 func SyncCatalogue(ctx context.Context, conn driver.Conn, cat *indicators.Catalogue) error {
 	inds := cat.Indicators()
 	current := map[string]indicators.Indicator{}
@@ -74,9 +76,11 @@ func sameRow(a, b indicators.Indicator) bool {
 		a.Description == b.Description && a.Producer == b.Producer && a.URL == b.URL && a.Licence == b.Licence && a.Cadence == b.Cadence
 }
 
-// KnownIndicators returns the set of indicator codes in the indicators table.
+// KnownIndicators returns the set of indicator codes in the indicators
+// table: the catalogue's and the user indicators the query service has
+// mirrored there, deleted ones left out.
 func KnownIndicators(ctx context.Context, conn driver.Conn) (map[string]bool, error) {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT code FROM indicators")
+	rows, err := conn.Query(ctx, "SELECT code FROM indicators GROUP BY code HAVING argMax(deleted, version) = 0")
 	if err != nil {
 		return nil, fmt.Errorf("read indicator codes: %w", err)
 	}

@@ -161,3 +161,51 @@ func TestIntegrationSyncPlaces(t *testing.T) {
 	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM places").Scan(&after))
 	require.Equal(t, before, after, "an unchanged catalogue inserts nothing")
 }
+
+// User indicators are mirrored beside the catalogue: SyncCatalogue leaves
+// them alone, a second mirror of the same view writes nothing, a lagging
+// view never overwrites a newer row, and a deleted one leaves the known set.
+func TestIntegrationMirrorUserIndicators(t *testing.T) {
+	ch := testenv.StartClickHouse(t)
+	ctx := context.Background()
+	cat, err := indicators.Load()
+	require.NoError(t, err)
+	screened := indicators.Indicator{Code: "user.testcouncil.screened", Name: "Screened", Unit: "people",
+		Polarity: indicators.HigherIsBetter, Domain: "health", Producer: "testcouncil", Licence: "OGL-UK-3.0"}
+	n, err := extch.MirrorUserIndicators(ctx, ch.Conn, []extch.MirrorRow{{Indicator: screened, Version: 100}})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	n, err = extch.MirrorUserIndicators(ctx, ch.Conn, []extch.MirrorRow{{Indicator: screened, Version: 100}})
+	require.NoError(t, err)
+	require.Zero(t, n, "the table holds it already")
+
+	require.NoError(t, extch.SyncCatalogue(ctx, ch.Conn, cat))
+	known, err := extch.KnownIndicators(ctx, ch.Conn)
+	require.NoError(t, err)
+	require.True(t, known[screened.Code], "SyncCatalogue deletes no user row")
+	require.True(t, known["owid.co2"])
+	var origin string
+	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT origin FROM indicators FINAL WHERE code = 'owid.co2'").Scan(&origin))
+	require.Equal(t, extch.OriginCatalogue, origin)
+
+	renamed := screened
+	renamed.Name = "Residents screened"
+	n, err = extch.MirrorUserIndicators(ctx, ch.Conn, []extch.MirrorRow{{Indicator: renamed, Version: 200}})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	n, err = extch.MirrorUserIndicators(ctx, ch.Conn, []extch.MirrorRow{{Indicator: screened, Version: 100}})
+	require.NoError(t, err)
+	require.Zero(t, n, "an older revision never replaces a newer one")
+	var name string
+	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT name FROM indicators FINAL WHERE code = ?", screened.Code).Scan(&name))
+	require.Equal(t, "Residents screened", name)
+
+	n, err = extch.MirrorUserIndicators(ctx, ch.Conn, []extch.MirrorRow{{Indicator: renamed, Deleted: true, Version: 300},
+		{Indicator: indicators.Indicator{Code: "user.testcouncil.never"}, Deleted: true, Version: 300}})
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "a deletion of what the table never held writes nothing")
+	known, err = extch.KnownIndicators(ctx, ch.Conn)
+	require.NoError(t, err)
+	require.False(t, known[screened.Code])
+	require.Len(t, known, len(cat.Indicators()))
+}

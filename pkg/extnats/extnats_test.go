@@ -31,7 +31,7 @@ func TestEnsureIsIdempotentAndDeduplicates(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, a1.Duplicate)
 	require.True(t, a2.Duplicate)
-	for _, b := range []string{extnats.BucketCheckpoints, extnats.BucketPartners, extnats.BucketIdempotency, extnats.BucketBatches} {
+	for _, b := range []string{extnats.BucketCheckpoints, extnats.BucketPartners, extnats.BucketUserIndicators, extnats.BucketIdempotency, extnats.BucketBatches} {
 		_, err = ns.JS.KeyValue(ctx, b)
 		require.NoError(t, err, b)
 	}

@@ -32,6 +32,10 @@ const (
 	// bucket), shared by every gateway replica. In memory: a restart only
 	// refills the budgets.
 	BucketGatewayRates = "ounce_gateway_rates"
+	// BucketUserIndicators holds the indicators users registered
+	// (POST /v1/indicators on the query service), one key per code: the
+	// one source every service reads them from (pkg/userindicators).
+	BucketUserIndicators = "ounce_user_indicators"
 )
 
 // Topology is the JetStream layout. Zero fields take the defaults below.
@@ -137,6 +141,12 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 		Bucket:      BucketPartners,
 		Description: "partner registry: name, granted indicators and places, key hashes",
 		History:     5,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}, {
+		Bucket:      BucketUserIndicators,
+		Description: "indicators users registered (user.<namespace>.<name>): the document of each, by code",
+		History:     10,
 		Storage:     jetstream.FileStorage,
 		Replicas:    t.Replicas,
 	}, {

@@ -39,6 +39,7 @@ const (
 	CodeConflict          Code = "conflict"
 	CodePreconditionFail  Code = "precondition_failed"
 	CodeInvalidInitiative Code = "invalid_initiative"
+	CodeInvalidIndicator  Code = "invalid_indicator"
 	CodeInsufficientData  Code = "insufficient_data"
 	CodeImplausibleValue  Code = "implausible_value"
 
@@ -65,6 +66,7 @@ var codeStatus = map[Code]int{
 	CodeConflict:          http.StatusConflict,
 	CodePreconditionFail:  http.StatusPreconditionFailed,
 	CodeInvalidInitiative: http.StatusUnprocessableEntity,
+	CodeInvalidIndicator:  http.StatusUnprocessableEntity,
 	CodeInsufficientData:  http.StatusUnprocessableEntity,
 	CodeImplausibleValue:  http.StatusUnprocessableEntity,
 
@@ -173,6 +175,27 @@ func WriteJSONWithETag(w http.ResponseWriter, r *http.Request, v any) error {
 		return err
 	}
 	WriteWithETag(w, r, ContentTypeJSON, body)
+	return nil
+}
+
+// WriteJSONWithETagPrefix is WriteJSONWithETag with prefix put inside the
+// tag, before the body's digest ("v12-…"): a resource whose version a
+// write checks (If-Match) tags its answer with the version and the body.
+func WriteJSONWithETagPrefix(w http.ResponseWriter, r *http.Request, v any, prefix string) error {
+	body, err := marshal(v)
+	if err != nil {
+		WriteError(w, &Error{Code: CodeInternal, Message: "the response could not be encoded; the server log has details"})
+		return err
+	}
+	tag := `"` + prefix + strings.TrimPrefix(ETag(body), `"`)
+	h := w.Header()
+	h.Set("ETag", tag)
+	h.Set("Cache-Control", "no-cache")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && ETagMatch(inm, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	writeTyped(w, http.StatusOK, ContentTypeJSON, body)
 	return nil
 }
 

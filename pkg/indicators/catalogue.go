@@ -81,7 +81,25 @@ const (
 	// query service refuses agg=avg and agg=sum of it, and serves only
 	// order statistics (min, max, median, count).
 	RollupNone = "none"
+	// RollupAvg: the values of several places average but do not add up
+	// (a level or a share whose parts are not held): the query service
+	// refuses agg=sum of it. Only a user indicator declares it (its
+	// registrant chose "avg", pkg/userindicators); the catalogue declares
+	// a ratio or none.
+	RollupAvg = "avg"
 )
+
+// UserPrefix starts the code of every indicator defined by a user
+// (pkg/userindicators): user.<namespace>.<name>. The catalogue never uses
+// it (LoadFS refuses such a code), so a user indicator can never shadow,
+// or be shadowed by, a catalogue entry.
+const UserPrefix = "user."
+
+// Lookup finds an indicator by code: a *Catalogue, or the catalogue
+// together with the indicators users registered (pkg/userindicators).
+type Lookup interface {
+	Indicator(code string) (*Indicator, bool)
+}
 
 // Aggregation declares how a rate without declared parts rolls up.
 type Aggregation struct {
@@ -159,6 +177,9 @@ func LoadFS(fsys fs.FS, dir string) (*Catalogue, error) {
 		c.Files[f.Name] = f
 		for i := range f.Indicators {
 			ind := &f.Indicators[i]
+			if strings.HasPrefix(ind.Code, UserPrefix) {
+				return nil, fmt.Errorf("catalogue %s: indicator %s: codes starting with %q belong to indicators users register (POST /v1/indicators); give the catalogue entry another code", name, ind.Code, UserPrefix)
+			}
 			if _, dup := c.byCode[ind.Code]; dup {
 				return nil, fmt.Errorf("catalogue %s: indicator %s is defined twice", name, ind.Code)
 			}

@@ -4,7 +4,9 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/require"
 
@@ -104,4 +106,27 @@ indicators:
 		}
 	}
 	require.Greater(t, n, 20, "the catalogue's rates")
+}
+
+// The user. prefix belongs to indicators users register: a catalogue file
+// that uses it fails to load, so a user indicator never shadows an entry.
+func TestCatalogueRefusesTheUserPrefix(t *testing.T) {
+	fsys := fstest.MapFS{
+		"cat/ok.yaml":   {Data: []byte("licence: CC0\nindicators:\n  - {code: a.count, name: A, unit: t, polarity: lower}\n")},
+		"cat/user.yaml": {Data: []byte("licence: CC0\nindicators:\n  - {code: user.council.screening, name: S, unit: people, polarity: higher}\n")},
+	}
+	_, err := indicators.LoadFS(fsys, "cat")
+	require.ErrorContains(t, err, `indicator user.council.screening: codes starting with "user." belong to indicators users register`)
+
+	delete(fsys, "cat/user.yaml")
+	c, err := indicators.LoadFS(fsys, "cat")
+	require.NoError(t, err)
+	_, ok := c.Indicator("a.count")
+	require.True(t, ok)
+
+	embedded, err := indicators.Load()
+	require.NoError(t, err)
+	for _, ind := range embedded.Indicators() {
+		require.False(t, strings.HasPrefix(ind.Code, indicators.UserPrefix), ind.Code)
+	}
 }

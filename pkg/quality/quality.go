@@ -55,8 +55,17 @@ func (p Periods) Contains(year int) bool {
 
 // Rules are the inputs of an assessment.
 type Rules struct {
-	Indicators *indicators.Catalogue
+	// Indicators looks up the observations' indicators: a
+	// *indicators.Catalogue, or the catalogue with the user indicators
+	// (userindicators.Bound) for partner pushes.
+	Indicators Indicators
 	Periods    Periods
+}
+
+// Indicators finds indicators and tells wholes (part_of) apart.
+type Indicators interface {
+	indicators.Lookup
+	IsWhole(code string) bool
 }
 
 // Assessment collects one run's observations in the order the run yields

@@ -20,6 +20,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/lifecycle"
+	"github.com/ounce-data/ounce/pkg/userindicators"
 	"github.com/ounce-data/ounce/schemas"
 	"github.com/ounce-data/ounce/services/gateway/registry"
 )
@@ -31,12 +32,16 @@ type Service struct {
 	cat      *indicators.Catalogue
 	log      zerolog.Logger
 	partners *registry.Cache
-	idem     jetstream.KeyValue
-	batches  jetstream.KeyValue
-	health   *httpapi.Health
-	handler  http.Handler
-	routes   map[string][]string
-	m        *metrics
+	// users is the live view of the indicators users registered; inds is
+	// it with the catalogue, what rows are checked against.
+	users   *userindicators.Watcher
+	inds    userindicators.Union
+	idem    jetstream.KeyValue
+	batches jetstream.KeyValue
+	health  *httpapi.Health
+	handler http.Handler
+	routes  map[string][]string
+	m       *metrics
 
 	rates    jetstream.KeyValue // every replica's shared request budgets; nil: this replica's limiters only
 	limitMu  sync.Mutex
@@ -123,9 +128,12 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, cat *indicator
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	users := userindicators.NewWatcher(userindicators.NewStore(js), log)
 	s := &Service{
 		cfg: cfg, js: js, cat: cat, log: log, idem: idem, batches: batches,
 		partners: registry.NewCache(),
+		users:    users,
+		inds:     userindicators.Union{Catalogue: cat, Users: users},
 		health:   httpapi.NewHealth(httpapi.DefaultCheckTimeout),
 		m:        newMetrics(reg),
 		limiters: map[string]*rate.Limiter{},
@@ -141,6 +149,7 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, cat *indicator
 		s.atomicBatches = st.CachedInfo().Config.AllowAtomicPublish
 	}
 	s.health.Register("partner_registry", s.partners.Ready)
+	s.health.Register("user_indicators", s.users.Ready)
 	s.health.Register("nats", func(ctx context.Context) error {
 		if _, err := s.js.AccountInfo(ctx); err != nil {
 			return fmt.Errorf("jetstream account info: %w", err)
@@ -181,12 +190,24 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Health is the readiness of the service, for ounce dev to add checks to.
 func (s *Service) Health() *httpapi.Health { return s.health }
 
-// RunRegistry keeps the partner cache in step with the registry until ctx
-// ends. Run does this; tests that drive Handler directly call it.
-func (s *Service) RunRegistry(ctx context.Context) error { return s.partners.Run(ctx, s.js) }
+// RunRegistry keeps the partner cache in step with the registry, and the
+// view of the user indicators in step with their bucket, until ctx ends.
+// Run does this; tests that drive Handler directly call it.
+func (s *Service) RunRegistry(ctx context.Context) error {
+	return lifecycle.Run(ctx,
+		lifecycle.Component{Name: "partner registry", Run: func(ctx context.Context) error { return s.partners.Run(ctx, s.js) }},
+		lifecycle.Component{Name: "user indicators", Run: s.users.Run},
+	)
+}
 
-// WaitReady blocks until the registry has been read.
-func (s *Service) WaitReady(ctx context.Context) error { return s.partners.WaitReady(ctx) }
+// WaitReady blocks until the registry and the user indicators have been
+// read.
+func (s *Service) WaitReady(ctx context.Context) error {
+	if err := s.partners.WaitReady(ctx); err != nil {
+		return err
+	}
+	return s.users.WaitReady(ctx)
+}
 
 // Run listens on Config.Addr and serves until ctx is cancelled.
 func (s *Service) Run(ctx context.Context) error {
@@ -201,7 +222,7 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &httpapi.Server{Handler: s.handler, Log: s.log, Health: s.health, ShutdownTimeout: s.cfg.PublishTimeout + 5*time.Second}
 	return lifecycle.Run(ctx,
-		lifecycle.Component{Name: "partner registry", Run: s.RunRegistry},
+		lifecycle.Component{Name: "registries", Run: s.RunRegistry},
 		lifecycle.Component{Name: "gateway http", Run: func(ctx context.Context) error { return srv.Serve(ctx, ln) }},
 	)
 }

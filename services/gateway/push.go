@@ -271,7 +271,8 @@ func (s *Service) importRows(ctx context.Context, p *registry.Partner, format st
 		return answer{}, httpapi.BadRequest("", "the body has no rows; send at least one observation")
 	}
 	now := s.cfg.Now().UTC()
-	v := newValidator(p, s.cat, now)
+	inds := s.inds.Lookup(ctx)
+	v := newValidator(p, inds, now)
 	obs := make([]observation.Observation, 0, len(rows))
 	obsRow := make([]int, 0, len(rows))
 	var cs conflicts
@@ -317,7 +318,7 @@ func (s *Service) importRows(ctx context.Context, p *registry.Partner, format st
 	default:
 		sum.Status = StatusSuccess
 	}
-	qa := quality.New(quality.Rules{Indicators: s.cat})
+	qa := quality.New(quality.Rules{Indicators: inds})
 	for i := range obs {
 		qa.Add(&obs[i])
 	}

@@ -47,7 +47,10 @@ var errForeignSource = errors.New("foreign source")
 // validator turns rows into observations of one partner.
 type validator struct {
 	partner *registry.Partner
-	cat     *indicators.Catalogue
+	// inds finds a row's indicator in the catalogue or among the user
+	// indicators; found caches its answers for the push.
+	inds    indicators.Lookup
+	found   map[string]*indicators.Indicator
 	now     time.Time
 	version uint64 // receive time in Unix milliseconds, for rows without one
 	source  string // the partner's source, partner:<id>
@@ -57,9 +60,25 @@ type validator struct {
 	periods map[string]observation.Period
 }
 
-func newValidator(p *registry.Partner, cat *indicators.Catalogue, now time.Time) *validator {
-	return &validator{partner: p, cat: cat, now: now, version: uint64(now.UnixMilli()), source: p.Source(),
-		periods: make(map[string]observation.Period)}
+func newValidator(p *registry.Partner, inds indicators.Lookup, now time.Time) *validator {
+	return &validator{partner: p, inds: inds, found: map[string]*indicators.Indicator{}, now: now,
+		version: uint64(now.UnixMilli()), source: p.Source(), periods: make(map[string]observation.Period)}
+}
+
+// indicator looks code up once per push: a push names a few indicators
+// thousands of times.
+func (v *validator) indicator(code string) (*indicators.Indicator, bool) {
+	if ind, ok := v.found[code]; ok {
+		return ind, ind != nil
+	}
+	ind, ok := v.inds.Indicator(code)
+	if !ok {
+		ind = nil
+	}
+	if len(v.found) < 1024 {
+		v.found[code] = ind
+	}
+	return ind, ok
 }
 
 // check returns the observation of r, or the first problem found. A row
@@ -97,10 +116,13 @@ func (v *validator) check(r *row) (observation.Observation, *problem, error) {
 		return observation.Observation{}, &problem{code: ConflictMissingField, field: missing[0],
 			message: strings.Join(missing, ", ") + " missing; every row needs indicator, geo, period and value (leave out a row with no value, never send zero)"}, nil
 	}
-	ind, ok := v.cat.Indicator(r.Indicator)
+	ind, ok := v.indicator(r.Indicator)
 	if !ok {
-		return observation.Observation{}, &problem{code: ConflictUnknownIndicator, field: "indicator",
-			message: fmt.Sprintf("indicator %s is not in the catalogue; GET /v1/indicators on the query API lists the codes", observation.Quote(r.Indicator))}, nil
+		msg := fmt.Sprintf("indicator %s is not in the catalogue; GET /v1/indicators on the query API lists the codes", observation.Quote(r.Indicator))
+		if strings.HasPrefix(r.Indicator, indicators.UserPrefix) {
+			msg = fmt.Sprintf("indicator %s is not a registered user indicator; POST /v1/indicators on the query API registers it, GET /v1/indicators lists the codes", observation.Quote(r.Indicator))
+		}
+		return observation.Observation{}, &problem{code: ConflictUnknownIndicator, field: "indicator", message: msg}, nil
 	}
 	if !v.partner.CanWriteIndicator(r.Indicator) {
 		return observation.Observation{}, &problem{code: ConflictIndicatorNotGranted, field: "indicator",

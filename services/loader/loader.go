@@ -23,6 +23,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/extch"
 	"github.com/ounce-data/ounce/pkg/extnats"
 	"github.com/ounce-data/ounce/pkg/observation"
+	"github.com/ounce-data/ounce/pkg/userindicators"
 )
 
 // Loader is one replica of the loader service.
@@ -39,6 +40,11 @@ type Loader struct {
 	known   map[string]bool
 	knownAt time.Time
 	knownMu sync.Mutex
+	// users is the live view of the indicators users registered, watched
+	// from their bucket, which is where the loader looks a user code up
+	// (reading through on a miss), not the ClickHouse mirror: a row the
+	// gateway took the moment its indicator was registered loads at once.
+	users *userindicators.Watcher
 
 	open *batch              // being collected by Run's goroutine
 	dec  observation.Decoder // used by Run's goroutine only; a batch is copied into open's columns
@@ -87,7 +93,11 @@ func New(cfg Config, js jetstream.JetStream, conn driver.Conn, log zerolog.Logge
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("loader config: %w", err)
 	}
-	return &Loader{cfg: cfg, js: js, conn: conn, log: log, m: newMetrics(reg)}, nil
+	l := &Loader{cfg: cfg, js: js, conn: conn, log: log, m: newMetrics(reg)}
+	if js != nil {
+		l.users = userindicators.NewWatcher(userindicators.NewStore(js), log)
+	}
+	return l, nil
 }
 
 // Ready reports why the loader cannot load now, or nil.
@@ -133,6 +143,17 @@ func (l *Loader) Run(ctx context.Context) error {
 	}
 	if err := l.refreshKnown(ctx); err != nil {
 		l.log.Warn().Err(err).Msg("read indicator catalogue")
+	}
+	if l.users != nil {
+		usersCtx, stopUsers := context.WithCancel(ctx)
+		usersDone := make(chan error, 1)
+		go func() { usersDone <- l.users.Run(usersCtx) }()
+		defer func() {
+			stopUsers()
+			if err := <-usersDone; err != nil {
+				l.log.Warn().Err(err).Msg("user indicators not watched; each is read from its bucket when a row names it")
+			}
+		}()
 	}
 	if kv, err := l.js.KeyValue(ctx, extnats.BucketBatches); err == nil {
 		l.batches = kv
@@ -323,8 +344,11 @@ func (l *Loader) receive(ctx context.Context, msg jetstream.Msg) {
 			continue
 		}
 		if !l.isKnown(ctx, o.Indicator) {
-			p.rejects = append(p.rejects, reject(o, -1, "unknown_indicator",
-				fmt.Errorf("indicator: %q is not in the catalogue; add it to schemas/catalogue or fix the code", o.Indicator)))
+			err := fmt.Errorf("indicator: %q is not in the catalogue; add it to schemas/catalogue or fix the code", o.Indicator)
+			if userindicators.IsUser(o.Indicator) {
+				err = fmt.Errorf("indicator: %q is not a registered user indicator; register it with POST /v1/indicators on the query service, or fix the code", o.Indicator)
+			}
+			p.rejects = append(p.rejects, reject(o, -1, "unknown_indicator", err))
 			continue
 		}
 		open.cols.Add(o, b.ID)
@@ -684,7 +708,20 @@ func (l *Loader) publishDeadLetter(ctx context.Context, msg jetstream.Msg, meta 
 	return nil
 }
 
+// isKnown reports whether code is an indicator rows may be loaded for. A
+// user indicator is looked up in the watched view of its bucket, and read
+// from the bucket when the view lacks it (userindicators.Watcher.Lookup):
+// registered a moment ago, it is known before the watch delivers it. A
+// catalogue code is looked up in the set read from ClickHouse, read again
+// every CatalogueRefresh, or on a miss when the set is over 5 s old.
 func (l *Loader) isKnown(ctx context.Context, code string) bool {
+	if userindicators.IsUser(code) {
+		if l.users == nil {
+			return false
+		}
+		_, ok := l.users.Lookup(ctx, code)
+		return ok
+	}
 	l.knownMu.Lock()
 	ok := l.known[code]
 	stale := time.Since(l.knownAt) > l.cfg.CatalogueRefresh || (!ok && time.Since(l.knownAt) > 5*time.Second)

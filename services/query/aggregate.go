@@ -52,7 +52,7 @@ type aggregateParams struct {
 	Hierarchy string
 }
 
-func parseAggregateParams(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
+func parseAggregateParams(q url.Values, cat indicators.Lookup, pl *places.Catalogue, maxGeos int) (aggregateParams, *httpapi.Error) {
 	var p aggregateParams
 	if err := checkParamNames(q, aggregateParamNames, "indicator, geo or level, hierarchy, from, to, dims, by, agg, source, as_of, format and max_rows"); err != nil {
 		return p, err
@@ -93,6 +93,10 @@ func parseAggregateParams(q url.Values, cat *indicators.Catalogue, pl *places.Ca
 	if p.Indicator.Ratio != nil && p.Agg == AggSum {
 		return p, httpapi.BadRequest("agg", "%s is a ratio (%s / %s); a sum of ratios means nothing: use agg=avg, which gives Σ %s / Σ %s",
 			p.Indicator.Code, p.Indicator.Ratio.Numerator, p.Indicator.Ratio.Denominator, p.Indicator.Ratio.Numerator, p.Indicator.Ratio.Denominator)
+	}
+	if a := p.Indicator.Aggregation; a != nil && a.Rollup == indicators.RollupAvg && p.Agg == AggSum {
+		return p, httpapi.BadRequest("agg", "%s (%s) averages over places but does not add up: %s; ask for agg=avg, min, max, median or count",
+			p.Indicator.Code, p.Indicator.Unit, a.Reason)
 	}
 	if a := p.Indicator.Aggregation; a != nil && a.Rollup == indicators.RollupNone && (p.Agg == AggAvg || p.Agg == AggSum) {
 		return p, httpapi.BadRequest("agg", "%s (%s) does not combine over places: %s; ask for agg=min, max, median or count, or for the places themselves with GET /v1/series",
@@ -147,7 +151,7 @@ func (s *Service) aggregate(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
-	p, perr := parseAggregateParams(q, s.cat, s.cfg.Places, s.cfg.MaxGeos)
+	p, perr := parseAggregateParams(q, s.lookup(r.Context()), s.cfg.Places, s.cfg.MaxGeos)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
 		return
@@ -229,7 +233,7 @@ func (s *Service) computeAggregate(w http.ResponseWriter, r *http.Request, q url
 	// One value per fact, so that a place is counted once and only the
 	// sources used reach the provenance.
 	rows = preferSources(rows, func(code string) indicators.Indicator {
-		if ind, ok := s.cat.Indicator(code); ok {
+		if ind, ok := s.lookup(ctx).Indicator(code); ok {
 			return *ind
 		}
 		return indicators.Indicator{Code: code}

@@ -73,7 +73,7 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, httpapi.BadRequest("cost_indicator", "name the cost indicator, e.g. cost_indicator=SH.XPD.CHEX.GD.ZS (health spending, %% of GDP)"))
 		return
 	}
-	ind, ok := s.cat.Indicator(code)
+	ind, ok := s.lookup(r.Context()).Indicator(code)
 	if !ok {
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeUnknownIndicator, "cost_indicator",
 			"indicator %q is not in the catalogue; GET /v1/indicators lists the codes", code))

@@ -53,7 +53,10 @@ type Config struct {
 	// empty leaves reads open. Health, metrics and /openapi.yaml stay open.
 	ReadToken string
 	// JetStream reads the feed status the ingest workers record, for
-	// GET /v1/feeds; nil answers that route 503 unavailable.
+	// GET /v1/feeds, and holds the user indicators (their bucket, which
+	// POST, PUT and DELETE /v1/indicators write and every lookup reads);
+	// nil answers /v1/feeds and those writes 503 unavailable, and serves
+	// the catalogue's indicators only.
 	JetStream jetstream.JetStream
 	// Feeds is the feed catalogue GET /v1/feeds lists; nil loads the one
 	// under schemas/feeds.

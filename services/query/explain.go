@@ -82,7 +82,7 @@ func (s *Service) explainAggregate(w http.ResponseWriter, r *http.Request) {
 	}
 	agg := q
 	delete(agg, "period")
-	p, perr := parseAggregateParams(agg, s.cat, s.cfg.Places, s.cfg.MaxGeos)
+	p, perr := parseAggregateParams(agg, s.lookup(r.Context()), s.cfg.Places, s.cfg.MaxGeos)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
 		return

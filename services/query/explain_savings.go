@@ -22,7 +22,9 @@ import (
 var explainSavingsParamNames = func() map[string]bool {
 	m := map[string]bool{"figure": true, "year": true}
 	for k := range savingsParamNames {
-		m[k] = true
+		if k != "format" { // an explanation is JSON only
+			m[k] = true
+		}
 	}
 	return m
 }()

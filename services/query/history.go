@@ -48,7 +48,7 @@ func (s *Service) seriesHistory(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
-	p, per, perr := s.parseHistoryParams(q)
+	p, per, perr := s.parseHistoryParams(r.Context(), q)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
 		return
@@ -96,7 +96,7 @@ func (s *Service) seriesHistory(w http.ResponseWriter, r *http.Request) {
 
 // parseHistoryParams reads indicator, geo (one place), period (one period
 // code) and dims (the whole breakdown of the fact, as key=value pairs).
-func (s *Service) parseHistoryParams(q url.Values) (seriesParams, observation.Period, *httpapi.Error) {
+func (s *Service) parseHistoryParams(ctx context.Context, q url.Values) (seriesParams, observation.Period, *httpapi.Error) {
 	if err := checkParamNames(q, historyParamNames, "indicator, geo, period and dims"); err != nil {
 		return seriesParams{}, observation.Period{}, err
 	}
@@ -109,7 +109,7 @@ func (s *Service) parseHistoryParams(q url.Values) (seriesParams, observation.Pe
 		return seriesParams{}, observation.Period{}, httpapi.BadRequest("geo", "history is of one place; give geo once, such as geo=FRA")
 	}
 	sel := url.Values{"indicator": q["indicator"], "geo": q["geo"], "dims": q["dims"]}
-	p, err := parseSelection(sel, s.cat, s.cfg.Places, 1)
+	p, err := parseSelection(sel, s.lookup(ctx), s.cfg.Places, 1)
 	if err != nil {
 		return p, observation.Period{}, err
 	}

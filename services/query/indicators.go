@@ -3,10 +3,12 @@ package query
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
+	"github.com/ounce-data/ounce/pkg/userindicators"
 )
 
 // IndicatorsResponse is the body of GET /v1/indicators.
@@ -15,9 +17,13 @@ type IndicatorsResponse struct {
 	Count      int              `json:"count"`
 }
 
-// IndicatorEntry is one catalogue entry with what is stored for it.
+// IndicatorEntry is one indicator, of the catalogue or registered by a
+// user, with what is stored for it.
 type IndicatorEntry struct {
-	Code        string              `json:"code"`
+	Code string `json:"code"`
+	// Origin is "catalogue" (schemas/catalogue) or "user" (registered with
+	// POST /v1/indicators).
+	Origin      string              `json:"origin"`
 	Name        string              `json:"name"`
 	Unit        string              `json:"unit"`
 	Polarity    indicators.Polarity `json:"polarity"`
@@ -31,7 +37,9 @@ type IndicatorEntry struct {
 	// Aggregation says how a rate without declared parts combines over
 	// places, and why (absent for other indicators).
 	Aggregation *indicators.Aggregation `json:"aggregation,omitempty"`
-	Coverage    Coverage                `json:"coverage"`
+	// Range is the declared plausible range, when there is one.
+	Range    *indicators.Range `json:"range,omitempty"`
+	Coverage Coverage          `json:"coverage"`
 }
 
 // Coverage is what ClickHouse holds for one indicator. First, Last and
@@ -58,8 +66,8 @@ func indicatorRef(ind *indicators.Indicator) IndicatorRef {
 	return IndicatorRef{Code: ind.Code, Name: ind.Name, Unit: ind.Unit, Polarity: ind.Polarity}
 }
 
-// indicators answers GET /v1/indicators: every catalogue entry with its
-// coverage.
+// indicators answers GET /v1/indicators: every catalogue entry and every
+// user indicator, with its coverage.
 func (s *Service) indicators(w http.ResponseWriter, r *http.Request) {
 	if !s.noParams(w, r) {
 		return
@@ -71,7 +79,8 @@ func (s *Service) indicators(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
-	inds := s.cat.Indicators()
+	s.readUserIndicators(ctx)
+	inds := s.inds.Indicators()
 	resp := IndicatorsResponse{Indicators: make([]IndicatorEntry, 0, len(inds)), Count: len(inds)}
 	for _, ind := range inds {
 		resp.Indicators = append(resp.Indicators, indicatorEntry(ind, cov))
@@ -79,34 +88,79 @@ func (s *Service) indicators(w http.ResponseWriter, r *http.Request) {
 	s.writeCached(w, r, resp)
 }
 
-// indicator answers GET /v1/indicators/{code}: one entry with its coverage.
+// userListTimeout bounds reading the user indicators for a list while
+// their watch has not read them: NATS away must not hold up the catalogue.
+const userListTimeout = 2 * time.Second
+
+// readUserIndicators fills the view of the user indicators from their
+// bucket while the watch has not read it yet (NATS was away at start), so
+// that a list is not silently short; when NATS does not answer either, the
+// list has the catalogue and what the view holds.
+func (s *Service) readUserIndicators(ctx context.Context) {
+	if s.watch == nil || s.watch.Ready(ctx) == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, userListTimeout)
+	defer cancel()
+	all, err := s.users.List(ctx)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("user indicators not read: NATS is not answering; listing the catalogue's")
+		return
+	}
+	for _, st := range all {
+		s.watch.Apply(st)
+	}
+}
+
+// indicator answers GET /v1/indicators/{code}: one entry with its
+// coverage. A user indicator's ETag also carries its revision,
+// "v<revision>-<digest>", which If-Match on PUT and DELETE checks.
 func (s *Service) indicator(w http.ResponseWriter, r *http.Request) {
 	if !s.noParams(w, r) {
 		return
 	}
 	code := r.PathValue("code")
-	ind, ok := s.cat.Indicator(code)
-	if !ok {
-		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeUnknownIndicator, "code",
-			"indicator %q is not in the catalogue; GET /v1/indicators lists the codes", code))
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
+	ind, ok := s.lookup(ctx).Indicator(code)
+	if !ok {
+		msg := "indicator %q is not in the catalogue; GET /v1/indicators lists the codes"
+		if userindicators.IsUser(code) {
+			msg = "indicator %q is not a registered user indicator; GET /v1/indicators lists the codes, POST /v1/indicators registers one"
+		}
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeUnknownIndicator, "code", msg, code))
+		return
+	}
+	var rev uint64
+	if userindicators.IsUser(ind.Code) {
+		st, ok := s.watch.Get(ind.Code)
+		if !ok { // deleted since the lookup
+			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeUnknownIndicator, "code", "indicator %q is not a registered user indicator; GET /v1/indicators lists the codes", code))
+			return
+		}
+		rev = st.Revision
+	}
 	cov, err := s.store.coverage(ctx, ind.Code)
 	if err != nil {
 		httpapi.WriteError(w, s.storeError(r, err))
 		return
 	}
-	s.writeCached(w, r, indicatorEntry(*ind, cov))
+	entry := indicatorEntry(*ind, cov)
+	if rev == 0 {
+		s.writeCached(w, r, entry)
+		return
+	}
+	if err := httpapi.WriteJSONWithETagPrefix(w, r, entry, "v"+strconv.FormatUint(rev, 10)+"-"); err != nil {
+		s.log.Error().Err(err).Str("route", r.Pattern).Str("request_id", httpapi.RequestID(r.Context())).Msg("encode response")
+	}
 }
 
-// indicatorEntry is a catalogue entry with its coverage in cov, if any.
+// indicatorEntry is an indicator with its coverage in cov, if any.
 func indicatorEntry(ind indicators.Indicator, cov map[string]coverageRow) IndicatorEntry {
 	e := IndicatorEntry{
-		Code: ind.Code, Name: ind.Name, Unit: ind.Unit, Polarity: ind.Polarity, Domain: ind.Domain,
+		Code: ind.Code, Origin: userindicators.Origin(ind.Code), Name: ind.Name, Unit: ind.Unit, Polarity: ind.Polarity, Domain: ind.Domain,
 		Description: ind.Description, Producer: ind.Producer, URL: ind.URL, Licence: ind.Licence, Cadence: ind.Cadence,
-		Ratio: ind.Ratio, Aggregation: ind.Aggregation,
+		Ratio: ind.Ratio, Aggregation: ind.Aggregation, Range: ind.Range,
 	}
 	if c, ok := cov[ind.Code]; ok {
 		loaded := c.LastLoadedAt.UTC()

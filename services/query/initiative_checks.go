@@ -87,7 +87,7 @@ func (c *docCheck) catalogues() error {
 		if code == "" || c.has(field) {
 			return nil
 		}
-		ind, ok := c.s.cat.Indicator(code)
+		ind, ok := c.s.lookup(c.ctx).Indicator(code)
 		if !ok {
 			c.add(field, "indicator %q is not in the catalogue; GET /v1/indicators lists the codes", code)
 			return nil

@@ -11,7 +11,7 @@ import (
 
 // methodsParamNames are the parameters of GET …/savings/methods: those of
 // the report but method, as every method is computed.
-var methodsParamNames = map[string]bool{"pre_from": true, "as_of": true}
+var methodsParamNames = map[string]bool{"pre_from": true, "as_of": true, "format": true}
 
 // MethodsResponse is the body of GET /v1/initiatives/{id}/savings/methods:
 // every method computed for one initiative, side by side, so that an
@@ -55,7 +55,7 @@ type MethodYear struct {
 
 // savingsMethods answers GET /v1/initiatives/{id}/savings/methods.
 func (s *Service) savingsMethods(w http.ResponseWriter, r *http.Request) {
-	p, ok := savingsRequest(w, r, methodsParamNames, "pre_from and as_of")
+	p, ok := savingsRequest(w, r, methodsParamNames, "pre_from, as_of and format")
 	if !ok {
 		return
 	}
@@ -73,6 +73,7 @@ func (s *Service) savingsMethods(w http.ResponseWriter, r *http.Request) {
 	if resp.Own == "" {
 		resp.Own = savings.DefaultMethod
 	}
+	var reps []savings.Report // for CSV, those that apply
 	var lo, hi *savings.Money
 	applied := 0
 	for _, m := range savings.Methods {
@@ -87,6 +88,7 @@ func (s *Service) savingsMethods(w http.ResponseWriter, r *http.Request) {
 			return
 		default:
 			sum.Applies = true
+			reps = append(reps, rep)
 			resp.Currency = rep.Currency
 			t := rep.Totals
 			sum.Totals = &t
@@ -109,6 +111,10 @@ func (s *Service) savingsMethods(w http.ResponseWriter, r *http.Request) {
 	}
 	if applied >= 2 {
 		resp.NPVRange = &[2]savings.Money{*lo, *hi}
+	}
+	if p.format == formatCSV {
+		httpapi.WriteWithETag(w, r, httpapi.ContentTypeCSV, savingsCSV(reps))
+		return
 	}
 	s.writeCached(w, r, resp)
 }

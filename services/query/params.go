@@ -78,7 +78,7 @@ func parseQuery(raw string) (url.Values, *httpapi.Error) {
 
 // parseSeriesParams reads the query string of GET /v1/series. It needs no
 // server: every problem is a client mistake reported as a 4xx Error.
-func parseSeriesParams(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
+func parseSeriesParams(q url.Values, cat indicators.Lookup, pl *places.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
 	if err := checkParamNames(q, seriesParamNames, "indicator, geo, from, to, dims, source, sources, as_of, format and max_rows"); err != nil {
 		return seriesParams{}, err
 	}
@@ -87,7 +87,7 @@ func parseSeriesParams(q url.Values, cat *indicators.Catalogue, pl *places.Catal
 
 // parseSelection reads the indicator, geo, from, to and dims parameters
 // shared by the data routes.
-func parseSelection(q url.Values, cat *indicators.Catalogue, pl *places.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
+func parseSelection(q url.Values, cat indicators.Lookup, pl *places.Catalogue, maxGeos int) (seriesParams, *httpapi.Error) {
 	var p seriesParams
 	code := strings.TrimSpace(q.Get("indicator"))
 	if code == "" {

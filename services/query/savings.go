@@ -16,7 +16,7 @@ import (
 	"github.com/ounce-data/ounce/services/query/savings"
 )
 
-var savingsParamNames = map[string]bool{"method": true, "pre_from": true, "as_of": true}
+var savingsParamNames = map[string]bool{"method": true, "pre_from": true, "as_of": true, "format": true}
 
 // savingsParams are the parameters of GET /v1/initiatives/{id}/savings,
 // which its explain takes too.
@@ -24,6 +24,7 @@ type savingsParams struct {
 	method  string     // "" for the initiative's own
 	preFrom int        // 0 for every pre-period year
 	asOf    *time.Time // nil for the data as it stands
+	format  format     // of the answer, where the route offers CSV
 }
 
 // parseSavingsParams reads method, pre_from and as_of from q, whose
@@ -50,12 +51,16 @@ func parseSavingsParams(q url.Values) (savingsParams, *httpapi.Error) {
 // savingsReport answers GET /v1/initiatives/{id}/savings: the savings
 // report of one initiative by a method.
 func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
-	p, ok := savingsRequest(w, r, savingsParamNames, "method, pre_from and as_of")
+	p, ok := savingsRequest(w, r, savingsParamNames, "method, pre_from, as_of and format")
 	if !ok {
 		return
 	}
 	_, rep, _, ok := s.initiativeReport(w, r, p, nil)
 	if !ok {
+		return
+	}
+	if p.format == formatCSV {
+		httpapi.WriteWithETag(w, r, httpapi.ContentTypeCSV, savingsCSV([]savings.Report{rep}))
 		return
 	}
 	s.writeCached(w, r, rep)
@@ -71,6 +76,9 @@ func savingsRequest(w http.ResponseWriter, r *http.Request, names map[string]boo
 	var p savingsParams
 	if perr == nil {
 		p, perr = parseSavingsParams(q)
+	}
+	if perr == nil {
+		p.format, perr = negotiateFormat(r, q)
 	}
 	if perr != nil {
 		httpapi.WriteError(w, perr)
@@ -147,7 +155,7 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 		}
 	}
 	if method != savings.MethodModelled && in.Indicator != "" && in.Geo != "" {
-		ind, ok := s.cat.Indicator(in.Indicator)
+		ind, ok := s.lookup(ctx).Indicator(in.Indicator)
 		if !ok {
 			return savings.Report{}, used, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "indicator",
 				Message: fmt.Sprintf("indicator %q is no longer in the catalogue; PUT the initiative with another", in.Indicator)}
@@ -176,7 +184,7 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 			}
 		}
 		if in.Population != nil && in.Population.Indicator != "" {
-			pop, ok := s.cat.Indicator(in.Population.Indicator)
+			pop, ok := s.lookup(ctx).Indicator(in.Population.Indicator)
 			if !ok {
 				return savings.Report{}, used, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "population.indicator",
 					Message: fmt.Sprintf("indicator %q is no longer in the catalogue", in.Population.Indicator)}

@@ -94,7 +94,7 @@ func (s *Service) series(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, perr)
 		return
 	}
-	p, perr := parseSeriesParams(q, s.cat, s.cfg.Places, s.cfg.MaxGeos)
+	p, perr := parseSeriesParams(q, s.lookup(r.Context()), s.cfg.Places, s.cfg.MaxGeos)
 	if perr != nil {
 		httpapi.WriteError(w, perr)
 		return

@@ -43,7 +43,8 @@ type Deps struct {
 	Config        Config
 	ClickHouseDSN string
 	// NATS, when it names a server, is where GET /v1/feeds reads the feed
-	// status; without one that route answers 503.
+	// status and where the user indicators are kept (/v1/indicators);
+	// without one, /v1/feeds and the writes of /v1/indicators answer 503.
 	NATS     extnats.Client
 	Log      zerolog.Logger
 	Registry *prometheus.Registry
@@ -83,15 +84,25 @@ func Serve(ctx context.Context, d Deps) (err error) {
 		d.Log.Info().Uints32("versions", ch.Applied).Msg("applied clickhouse migrations")
 	}
 	if d.NATS.URL != "" {
-		nc, js, err := extnats.Connect(d.NATS, "ounce-query", d.Log)
-		if err != nil {
-			return err
+		// nc and js are declared apart so that the deferred drain joins its
+		// error into Serve's err, not into a shadowing one.
+		nc, js, cerr := extnats.Connect(d.NATS, "ounce-query", d.Log)
+		if cerr != nil {
+			return cerr
 		}
 		defer func() {
 			if derr := extnats.Drain(nc, 10*time.Second); derr != nil {
 				err = errors.Join(err, derr)
 			}
 		}()
+		// The user indicators' bucket is written here, and may not exist
+		// yet on a NATS no other service has set up.
+		ectx, cancel := context.WithTimeout(ctx, StartupTimeout)
+		err = extnats.Topology{}.Ensure(ectx, js)
+		cancel()
+		if err != nil {
+			return err
+		}
 		cfg.JetStream = js
 	}
 	cfg.Places = ch.Places

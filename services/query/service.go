@@ -21,8 +21,10 @@ import (
 	"github.com/ounce-data/ounce/pkg/feedcat"
 	"github.com/ounce-data/ounce/pkg/httpapi"
 	"github.com/ounce-data/ounce/pkg/indicators"
+	"github.com/ounce-data/ounce/pkg/lifecycle"
 	"github.com/ounce-data/ounce/pkg/observation"
 	"github.com/ounce-data/ounce/pkg/places"
+	"github.com/ounce-data/ounce/pkg/userindicators"
 	"github.com/ounce-data/ounce/schemas"
 	"github.com/ounce-data/ounce/services/query/web"
 )
@@ -41,7 +43,19 @@ type Service struct {
 	fresh   *freshness
 	flags   map[string]feedcat.CodeList // by source (feed id): its code list of flags
 
-	analystWrites *prometheus.CounterVec
+	// inds is every indicator the service knows: the catalogue and, with
+	// NATS, the user indicators (users writes them, watch keeps the view
+	// lookups read; both nil without NATS). Handlers look indicators up
+	// through lookup, nowhere else.
+	inds   userindicators.Union
+	users  *userindicators.Store
+	watch  *userindicators.Watcher
+	mirror chan struct{} // wakes the ClickHouse mirror of the user indicators
+
+	analystWrites   *prometheus.CounterVec
+	indicatorWrites *prometheus.CounterVec
+	mirrorWrites    prometheus.Counter
+	mirrorErrors    prometheus.Counter
 }
 
 // New builds the service. Zero fields of cfg take their defaults; the
@@ -103,12 +117,41 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 			Name:      "analyst_writes_total",
 			Help:      "Initiative documents stored by analysts, by action (create, replace, delete).",
 		}, []string{"action"}),
+		indicatorWrites: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "user_indicator_writes_total",
+			Help:      "User indicator documents stored by analysts, by action (create, replace, delete).",
+		}, []string{"action"}),
+		mirrorWrites: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "user_indicator_mirror_rows_total",
+			Help:      "Rows the service wrote to the ClickHouse indicators table to mirror the user indicators' bucket.",
+		}),
+		mirrorErrors: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "ounce",
+			Subsystem: "query",
+			Name:      "user_indicator_mirror_errors_total",
+			Help:      "Failed attempts to mirror the user indicators into ClickHouse (retried with backoff).",
+		}),
+		mirror: make(chan struct{}, 1),
+	}
+	s.inds = userindicators.Union{Catalogue: cat}
+	if cfg.JetStream != nil {
+		s.users = userindicators.NewStore(cfg.JetStream)
+		s.watch = userindicators.NewWatcher(s.users, log.With().Str("component", "user indicators").Logger())
+		s.inds.Users = s.watch
+		s.watch.OnChange = s.userIndicatorsChanged
 	}
 	s.health.Register("clickhouse", s.store.ping)
 
 	s.routes = []route{
 		{pattern: "GET /v1/indicators", handler: http.HandlerFunc(s.indicators), watermarked: true},       // takes no parameters
 		{pattern: "GET /v1/indicators/{code}", handler: http.HandlerFunc(s.indicator), watermarked: true}, // takes no parameters
+		{pattern: "POST /v1/indicators", handler: http.HandlerFunc(s.createIndicator), write: true},
+		{pattern: "PUT /v1/indicators/{code}", handler: http.HandlerFunc(s.putIndicator), write: true},
+		{pattern: "DELETE /v1/indicators/{code}", handler: http.HandlerFunc(s.deleteIndicator), write: true},
 		{pattern: "GET /v1/places", handler: http.HandlerFunc(s.places), params: placesParamNames, watermarked: true},
 		{pattern: "GET /v1/series", handler: http.HandlerFunc(s.series), params: seriesParamNames, watermarked: true},
 		{pattern: "GET /v1/series/history", handler: http.HandlerFunc(s.seriesHistory), params: historyParamNames, watermarked: true},
@@ -118,6 +161,8 @@ func New(cfg Config, conn driver.Conn, cat *indicators.Catalogue, log zerolog.Lo
 		{pattern: "GET /v1/initiatives/{id}/savings", handler: http.HandlerFunc(s.savingsReport), params: savingsParamNames, watermarked: true},
 		{pattern: "GET /v1/initiatives/{id}/savings/explain", handler: http.HandlerFunc(s.explainSavings), params: explainSavingsParamNames, watermarked: true},
 		{pattern: "GET /v1/initiatives/{id}/savings/methods", handler: http.HandlerFunc(s.savingsMethods), params: methodsParamNames, watermarked: true},
+		{pattern: "POST /v1/savings", handler: http.HandlerFunc(s.whatIfSavings), params: savingsParamNames},
+		{pattern: "POST /v1/initiatives/{id}/savings", handler: http.HandlerFunc(s.whatIfSavings), params: savingsParamNames},
 		{pattern: "GET /v1/compare", handler: http.HandlerFunc(s.compare), params: compareParamNames, watermarked: true},
 		{pattern: "PUT /v1/initiatives/{id}", handler: http.HandlerFunc(s.putInitiative), write: true},
 		{pattern: "DELETE /v1/initiatives/{id}", handler: http.HandlerFunc(s.deleteInitiative), write: true},
@@ -218,7 +263,8 @@ func (s *Service) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve is Run on a listener the caller opened (see httpapi.Listen).
+// Serve is Run on a listener the caller opened (see httpapi.Listen), with
+// the watch of the user indicators (RunUserIndicators) beside it.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &httpapi.Server{
 		Handler:         s.handler,
@@ -226,8 +272,16 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		Health:          s.health,
 		ShutdownTimeout: s.cfg.ShutdownTimeout,
 	}
-	return srv.Serve(ctx, ln)
+	return lifecycle.Run(ctx,
+		lifecycle.Component{Name: "query http", Run: func(ctx context.Context) error { return srv.Serve(ctx, ln) }},
+		lifecycle.Component{Name: "user indicators", Run: s.RunUserIndicators},
+	)
 }
+
+// lookup is every indicator the service knows, catalogue and user, for
+// the calls of one request: the one lookup handlers use. A user code the
+// view lacks is read from its bucket under ctx.
+func (s *Service) lookup(ctx context.Context) userindicators.Bound { return s.inds.Lookup(ctx) }
 
 // writeCached answers with a strong ETag, or 304 when the client has it.
 func (s *Service) writeCached(w http.ResponseWriter, r *http.Request, v any) {

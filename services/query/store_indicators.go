@@ -51,3 +51,27 @@ func (st *store) coverage(ctx context.Context, only string) (map[string]coverage
 	}
 	return out, nil
 }
+
+// sourcesOfSQL counts the stored facts of one indicator by source.
+const sourcesOfSQL = `SELECT source, count()
+FROM observations FINAL
+WHERE indicator = ?
+GROUP BY source
+ORDER BY source`
+
+// sourceCount is how many facts of an indicator one source stored.
+type sourceCount struct {
+	Source string
+	Rows   uint64
+}
+
+// sourcesOf counts the stored facts of indicator code by source; none
+// when nothing is stored.
+func (st *store) sourcesOf(ctx context.Context, code string) ([]sourceCount, error) {
+	start := time.Now()
+	rows, err := selectRows(ctx, st.conn, "indicator sources", sourcesOfSQL, []any{code}, func(c *sourceCount) []any {
+		return []any{&c.Source, &c.Rows}
+	})
+	st.observe(ctx, "indicator_sources", start, err)
+	return rows, err
+}

@@ -44,7 +44,7 @@ var (
 type Partner struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
-	Indicators []string  `json:"indicators"` // catalogue codes the key may write
+	Indicators []string  `json:"indicators"` // catalogue or user indicator codes the key may write
 	Places     []string  `json:"places"`     // place catalogue codes the key may write
 	Licence    string    `json:"licence"`    // provenance licence of its observations
 	URL        string    `json:"url,omitempty"`
@@ -107,12 +107,13 @@ type Spec struct {
 	URL        string
 }
 
-// Check reports every problem with s against the indicator catalogue cat
-// and the place catalogue pl: every granted indicator and place must be in
-// them, so that a partner writes only codes the rest of the stack knows.
-// Each unknown place is named with the places it may mean (FRA for France,
-// GBR for UK).
-func (s Spec) Check(cat *indicators.Catalogue, pl *places.Catalogue) error {
+// Check reports every problem with s against the indicators inds finds
+// (the catalogue, or the catalogue with the user indicators:
+// userindicators.Union) and the place catalogue pl: every granted indicator
+// and place must be among them, so that a partner writes only codes the
+// rest of the stack knows. Each unknown place is named with the places it
+// may mean (FRA for France, GBR for UK).
+func (s Spec) Check(inds indicators.Lookup, pl *places.Catalogue) error {
 	var errs []error
 	if !ValidID(s.ID) {
 		errs = append(errs, fmt.Errorf("id %q: want 1-64 lower-case letters, digits or '-', starting with a letter or digit", s.ID))
@@ -124,8 +125,12 @@ func (s Spec) Check(cat *indicators.Catalogue, pl *places.Catalogue) error {
 		errs = append(errs, errors.New("grant at least one indicator (--indicators code,code)"))
 	}
 	for _, code := range s.Indicators {
-		if _, ok := cat.Indicator(code); !ok {
-			errs = append(errs, fmt.Errorf("indicator %q is not in the catalogue (schemas/catalogue)", code))
+		if _, ok := inds.Indicator(code); !ok {
+			if strings.HasPrefix(code, indicators.UserPrefix) {
+				errs = append(errs, fmt.Errorf("indicator %q is not a registered user indicator (POST /v1/indicators on the query service registers it)", code))
+			} else {
+				errs = append(errs, fmt.Errorf("indicator %q is not in the catalogue (schemas/catalogue)", code))
+			}
 		}
 	}
 	if len(s.Places) == 0 {
@@ -211,11 +216,11 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 
 // Add registers a partner and returns it with its first key, which is not
 // stored anywhere: show it once. Grants are trimmed, sorted and
-// deduplicated, then checked against the indicator catalogue cat and the
+// deduplicated, then checked against the indicators inds finds and the
 // place catalogue pl (Spec.Check); nothing is stored when they fail.
-func (r *Registry) Add(ctx context.Context, s Spec, cat *indicators.Catalogue, pl *places.Catalogue) (Partner, string, error) {
+func (r *Registry) Add(ctx context.Context, s Spec, inds indicators.Lookup, pl *places.Catalogue) (Partner, string, error) {
 	s.Indicators, s.Places = sortedSet(s.Indicators), sortedSet(s.Places)
-	if err := s.Check(cat, pl); err != nil {
+	if err := s.Check(inds, pl); err != nil {
 		return Partner{}, "", err
 	}
 	now := r.now().UTC()

@@ -20,6 +20,7 @@ import (
 	"github.com/ounce-data/ounce/pkg/indicators"
 	"github.com/ounce-data/ounce/pkg/natsserver"
 	"github.com/ounce-data/ounce/pkg/places"
+	"github.com/ounce-data/ounce/pkg/userindicators"
 	"github.com/ounce-data/ounce/services/gateway/registry"
 )
 
@@ -28,7 +29,9 @@ const Usage = `usage: ounce partners <command> [flags]
 
 commands:
   add --id ID --name NAME --indicators CODE,… --places GEO,… [--licence L] [--url U] [--nats]
-            register a partner; prints its API key once, alone on the last line
+            register a partner; prints its API key once, alone on the last line.
+            CODE is a catalogue code or a user indicator (user.<namespace>.<name>,
+            registered with POST /v1/indicators on the query service)
             (with --nats, also the nkey seed of its NATS user, printed once before it)
   list      list partners, their grants and key state
   rotate ID [--grace 24h]
@@ -65,7 +68,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "add":
 		fs.StringVar(&id, "id", "", "partner id: lower-case letters, digits and '-' (default: from --name)")
 		fs.StringVar(&name, "name", "", "partner name")
-		fs.StringVar(&codes, "indicators", "", "comma-separated catalogue codes the key may write")
+		fs.StringVar(&codes, "indicators", "", "comma-separated codes the key may write: catalogue codes, or user indicators registered with POST /v1/indicators (user.<namespace>.<name>)")
 		fs.StringVar(&grants, "places", "", "comma-separated place catalogue codes the key may write (GBR, GB-MAN; GET /v1/places lists them)")
 		fs.StringVar(&licence, "licence", "CC BY 4.0", "licence of the partner's data, written into its observations' provenance")
 		fs.StringVar(&url, "url", "", "partner's page about the data, written into provenance")
@@ -125,7 +128,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if id == "" {
 			id = idFromName(name)
 		}
-		p, key, err := reg.Add(ctx, registry.Spec{ID: id, Name: name, Indicators: split(codes), Places: split(grants), Licence: licence, URL: url}, cat, pl)
+		// Grants name catalogue codes or user indicators, read from their
+		// bucket in the NATS of the running stack.
+		inds := userindicators.Union{Catalogue: cat, Users: userindicators.NewWatcher(userindicators.NewStore(js), zerolog.Nop())}
+		p, key, err := reg.Add(ctx, registry.Spec{ID: id, Name: name, Indicators: split(codes), Places: split(grants), Licence: licence, URL: url}, inds.Lookup(ctx), pl)
 		if err != nil {
 			return fmt.Errorf("partners add: %w", err)
 		}

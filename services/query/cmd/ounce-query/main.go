@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	)
 	d.Config.RegisterFlags(fs)
 	fs.StringVar(&d.ClickHouseDSN, "clickhouse-dsn", extch.DefaultDSN, "ClickHouse to read, native protocol: clickhouse://host:port/database")
-	d.NATS.RegisterFlags(fs, "", "NATS holding the ingest workers' feed status, for GET /v1/feeds; empty answers that route 503")
+	d.NATS.RegisterFlags(fs, "", "NATS holding the ingest workers' feed status (GET /v1/feeds) and the user indicators (/v1/indicators); empty answers /v1/feeds and indicator writes 503")
 	logging.RegisterFlags(fs, &logLevel, &logFormat)
 	fs.Usage = envflag.Usage(fs, "QUERY")
 	if err := envflag.Parse(fs, "QUERY", args, append(extnats.Flags, "clickhouse-dsn", "log-level", "log-format", "analyst-token", "read-token")...); err != nil {
