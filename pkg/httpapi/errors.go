@@ -42,6 +42,7 @@ const (
 	CodeInvalidIndicator  Code = "invalid_indicator"
 	CodeInsufficientData  Code = "insufficient_data"
 	CodeImplausibleValue  Code = "implausible_value"
+	CodeNotAcceptable     Code = "not_acceptable"
 
 	CodeForbidden            Code = "forbidden"
 	CodePayloadTooLarge      Code = "payload_too_large"
@@ -69,6 +70,7 @@ var codeStatus = map[Code]int{
 	CodeInvalidIndicator:  http.StatusUnprocessableEntity,
 	CodeInsufficientData:  http.StatusUnprocessableEntity,
 	CodeImplausibleValue:  http.StatusUnprocessableEntity,
+	CodeNotAcceptable:     http.StatusNotAcceptable,
 
 	CodeForbidden:            http.StatusForbidden,
 	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,

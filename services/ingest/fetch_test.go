@@ -278,3 +278,30 @@ func TestChangedBodyWithSameDateGetsNewerVersion(t *testing.T) {
 	require.Greater(t, res2.Version, res.Version)
 	require.Zero(t, res2.Duplicates)
 }
+
+// TestRepeatedRunKeepsMessageIDsWhateverTheRetrievalFraction: a second run
+// of the same body, retrieved at a time with a fraction of a second, splits
+// into the same messages with the same ids (all duplicates): the retrieval
+// time is stored in whole seconds, so its length cannot move where a batch
+// splits.
+func TestRepeatedRunKeepsMessageIDsWhateverTheRetrievalFraction(t *testing.T) {
+	o := &origin{body: recordedHead(t, headRows)}
+	srv := httptest.NewServer(o)
+	t.Cleanup(srv.Close)
+	now := fixedClock
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, ingest.Config{Clock: clock, BatchBytes: 8 << 10}, atURL(srv.URL+"/data.csv"))
+
+	res, err := e.in.RunFeed(ctxT(t), feedID)
+	require.NoError(t, err)
+	require.Greater(t, res.Messages, 3, "several messages, so a shifted split would show")
+
+	mu.Lock()
+	now = now.Add(time.Hour + 123456789*time.Nanosecond)
+	mu.Unlock()
+	res2, err := e.in.RunFeed(ctxT(t), feedID)
+	require.NoError(t, err)
+	require.Equal(t, res.Messages, res2.Messages)
+	require.Equal(t, res2.Messages, res2.Duplicates, "every message of the repeat is a duplicate")
+}

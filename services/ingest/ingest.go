@@ -319,10 +319,15 @@ func (in *Ingester) runFeed(ctx context.Context, st *feedState, pr *progress, o 
 	sum := sha256.Sum256(got.body)
 	digest := hex.EncodeToString(sum[:])
 	meta := feeds.Meta{
-		Source:      f.ID,
-		URL:         f.URL,
-		Licence:     f.Licence,
-		RetrievedAt: got.retrievedAt,
+		Source:  f.ID,
+		URL:     f.URL,
+		Licence: f.Licence,
+		// Whole seconds, as ClickHouse stores it: the message ids leave the
+		// retrieval time out, but where a run's messages split depends on
+		// every byte, and RFC 3339 with fractions varies in length from one
+		// run to the next, which would shift the split and give a repeated
+		// run new ids for the same observations.
+		RetrievedAt: got.retrievedAt.Truncate(time.Second),
 		Version:     version(got, cp, digest),
 	}
 	res.Version = meta.Version

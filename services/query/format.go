@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
 )
@@ -21,8 +22,10 @@ const (
 )
 
 // negotiateFormat picks JSON or CSV: the format parameter wins, then the
-// first of application/json and text/csv in Accept; JSON by default. A
-// format parameter naming anything else is a client error.
+// first of application/json and text/csv in Accept; JSON by default, and
+// for a wildcard (*/*, application/*, text/*). A format parameter naming
+// anything else is a client error, and so (406) is an Accept that names
+// types but none the route answers in.
 func negotiateFormat(r *http.Request, q url.Values) (format, *httpapi.Error) {
 	if v, given := q["format"]; given {
 		if len(v) > 1 {
@@ -36,9 +39,14 @@ func negotiateFormat(r *http.Request, q url.Values) (format, *httpapi.Error) {
 		}
 		return formatJSON, httpapi.BadRequest("format", "format %q is not known; use format=json or format=csv", v[0])
 	}
-	for _, rng := range strings.Split(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(rng))
-		if err != nil {
+	accept := strings.TrimSpace(r.Header.Get("Accept"))
+	if accept == "" {
+		return formatJSON, nil
+	}
+	wildcard := false
+	for _, rng := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(rng))
+		if err != nil || params["q"] == "0" {
 			continue
 		}
 		switch mt {
@@ -46,9 +54,26 @@ func negotiateFormat(r *http.Request, q url.Values) (format, *httpapi.Error) {
 			return formatCSV, nil
 		case "application/json":
 			return formatJSON, nil
+		case "*/*", "application/*", "text/*":
+			wildcard = true
 		}
 	}
-	return formatJSON, nil
+	if wildcard {
+		return formatJSON, nil
+	}
+	return formatJSON, httpapi.Errorf(httpapi.CodeNotAcceptable, "Accept",
+		"Accept %q names no type this route answers in; ask for application/json or text/csv (or use format=csv)", shortText(accept, 80))
+}
+
+// shortText is s cut to n bytes (at a rune boundary) with "…" when longer.
+func shortText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // csvTable accumulates a CSV body. Cells that a spreadsheet would run as a

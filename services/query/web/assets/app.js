@@ -128,12 +128,19 @@
     return v === null || v === undefined ? '—' : numFmt.format(v);
   }
 
+  // money shows an amount readably: to the cent below a million, in three
+  // significant digits with the locale's short scale above (£1.18bn); the
+  // exact amount stays in the element's data-value and the JSON.
   function money(v, currency) {
     if (v === null || v === undefined) return '—';
+    const compact = Math.abs(v) >= 1e6;
     try {
-      return new Intl.NumberFormat(undefined, {style: 'currency', currency: currency || 'XXX'}).format(v);
+      return new Intl.NumberFormat(undefined, compact ?
+        {style: 'currency', currency: currency || 'XXX', notation: 'compact', maximumSignificantDigits: 3} :
+        {style: 'currency', currency: currency || 'XXX'}).format(v);
     } catch (err) {
-      return numFmt.format(v) + (currency ? ' ' + currency : '');
+      return (compact ? new Intl.NumberFormat(undefined, {notation: 'compact', maximumSignificantDigits: 3}) : numFmt).format(v) +
+        (currency ? ' ' + currency : '');
     }
   }
 
