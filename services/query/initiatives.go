@@ -106,22 +106,34 @@ func (s *Service) getInitiative(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, cur.Doc+"\n")
 }
 
+// readJSONBody reads a request's JSON body of at most limit bytes,
+// answering a wrong Content-Type (400), a body over the limit (413, with
+// sizeHint saying what is usual) or one that cannot be read; what names the
+// document in the messages ("the initiative").
+func readJSONBody(w http.ResponseWriter, r *http.Request, what string, limit int64, sizeHint string) ([]byte, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSONMediaType(ct) {
+		httpapi.WriteError(w, httpapi.BadRequest("Content-Type", "send %s as application/json, not %q", what, ct))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePayloadTooLarge, "body", "%s is larger than %d bytes; %s", what, limit, sizeHint))
+		} else {
+			httpapi.WriteError(w, httpapi.BadRequest("body", "the body could not be read: %v", err))
+		}
+		return nil, false
+	}
+	return body, true
+}
+
 // readInitiativeBody decodes a write's body and checks it against the
 // catalogues and the data (checkInitiative), answering every problem at
 // once; pathID, when set, is the id the path names.
 func (s *Service) readInitiativeBody(w http.ResponseWriter, r *http.Request, pathID string) (savings.Initiative, string, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSONMediaType(ct) {
-		httpapi.WriteError(w, httpapi.BadRequest("Content-Type", "send the initiative as application/json, not %q", ct))
-		return savings.Initiative{}, "", false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInitiativeBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePayloadTooLarge, "body", "the initiative is larger than %d bytes; an initiative document is a few kilobytes", MaxInitiativeBytes))
-		} else {
-			httpapi.WriteError(w, httpapi.BadRequest("body", "the body could not be read: %v", err))
-		}
+	body, ok := readJSONBody(w, r, "the initiative", MaxInitiativeBytes, "an initiative document is a few kilobytes")
+	if !ok {
 		return savings.Initiative{}, "", false
 	}
 	in, err := savings.Decode(strings.NewReader(string(body)))

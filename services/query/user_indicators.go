@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -76,18 +75,8 @@ func (s *Service) natsUnavailable(r *http.Request, err error) *httpapi.Error {
 // using it as a part would become a ratio of a ratio), answering every
 // problem at once; pathCode, when set, is the code the path names.
 func (s *Service) readIndicatorBody(w http.ResponseWriter, r *http.Request, pathCode string) (userindicators.Document, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSONMediaType(ct) {
-		httpapi.WriteError(w, httpapi.BadRequest("Content-Type", "send the user indicator as application/json, not %q", ct))
-		return userindicators.Document{}, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxIndicatorBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodePayloadTooLarge, "body", "the user indicator is larger than %d bytes; its document is a few hundred", MaxIndicatorBytes))
-		} else {
-			httpapi.WriteError(w, httpapi.BadRequest("body", "the body could not be read: %v", err))
-		}
+	body, ok := readJSONBody(w, r, "the user indicator", MaxIndicatorBytes, "its document is a few hundred")
+	if !ok {
 		return userindicators.Document{}, false
 	}
 	d, err := userindicators.Decode(body)
