@@ -33,9 +33,9 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, cost_dims, cost_source, geo, method and pre_from")
 	}
 	var (
-		method  string
-		preFrom int
-		cost    seriesChoice
+		method string
+		pre    prePeriod
+		cost   seriesChoice
 	)
 	if perr == nil {
 		method, perr = methodParam(q)
@@ -44,7 +44,7 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		cost, perr = costChoice(q)
 	}
 	if perr == nil {
-		preFrom, perr = preFromParam(q)
+		pre, perr = preFromParam(q)
 	}
 	if perr != nil {
 		httpapi.WriteError(w, perr)
@@ -115,7 +115,7 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		rep, err := s.report(ctx, in, method, preFrom, nil)
+		rep, err := s.report(ctx, in, method, pre, nil)
 		if err != nil {
 			s.reportError(w, r, err)
 			return

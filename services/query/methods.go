@@ -77,7 +77,7 @@ func (s *Service) savingsMethods(w http.ResponseWriter, r *http.Request) {
 	var lo, hi *savings.Money
 	applied := 0
 	for _, m := range savings.Methods {
-		rep, err := s.report(ctx, in, m, p.preFrom, p.asOf)
+		rep, err := s.report(ctx, in, m, p.pre, p.asOf)
 		sum := MethodSummary{Method: m}
 		var ie *savings.InputError
 		switch {

@@ -115,14 +115,44 @@ func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
 	rec := f.send(t, http.MethodPost, "/v1/initiatives", doc, "Authorization", "Bearer "+testAnalystToken)
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 
+	// Left out, pre_from is the default window: 3 × (horizon + 1) = 18 years
+	// before the start (within 10..30), which the raw file fills.
+	const defaultFrom = start - 18
 	pre := map[int]float64{}
 	for y, v := range overweight["FRA"] {
-		if y < start {
+		if y >= defaultFrom && y < start {
 			pre[y] = v
 		}
 	}
-	require.GreaterOrEqual(t, len(pre), 3)
+	require.GreaterOrEqual(t, len(pre), 5)
 	a, b := ols(pre)
+
+	t.Run("every year held", func(t *testing.T) {
+		rec := f.get(t, "/v1/initiatives/fra-obesity/savings?method=its&pre_from=all")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var rep struct {
+			Inputs struct {
+				PreFrom     *int   `json:"pre_from"`
+				PreFromRule string `json:"pre_from_rule"`
+				ITSFit      struct {
+					N         int `json:"n"`
+					FirstYear int `json:"first_year"`
+				} `json:"its_fit"`
+			} `json:"inputs"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
+		require.Nil(t, rep.Inputs.PreFrom)
+		require.Equal(t, "all", rep.Inputs.PreFromRule)
+		first, n := start, 0
+		for y := range overweight["FRA"] {
+			if y < start {
+				first, n = min(first, y), n+1
+			}
+		}
+		require.Less(t, first, defaultFrom, "the raw file reaches before the default window")
+		require.Equal(t, first, rep.Inputs.ITSFit.FirstYear)
+		require.Equal(t, n, rep.Inputs.ITSFit.N)
+	})
 
 	t.Run("its", func(t *testing.T) {
 		rec := f.get(t, "/v1/initiatives/fra-obesity/savings?method=its")
@@ -143,9 +173,16 @@ func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
 			Provenance []struct {
 				Role, Indicator, Geo, Licence string
 			} `json:"provenance"`
+			Inputs struct {
+				PreFrom     *int   `json:"pre_from"`
+				PreFromRule string `json:"pre_from_rule"`
+			} `json:"inputs"`
 		}
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
 		require.Equal(t, "its", rep.Method)
+		require.NotNil(t, rep.Inputs.PreFrom)
+		require.Equal(t, defaultFrom, *rep.Inputs.PreFrom)
+		require.Equal(t, "default", rep.Inputs.PreFromRule)
 		require.NotEmpty(t, rep.Years)
 		checked := 0
 		for _, y := range rep.Years {
@@ -225,7 +262,7 @@ func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
 			var sum float64
 			var n int
 			for y, v := range overweight[geo] {
-				if y < start {
+				if y >= defaultFrom && y < start {
 					sum += v
 					n++
 				}

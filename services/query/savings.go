@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,10 +22,10 @@ var savingsParamNames = map[string]bool{"method": true, "pre_from": true, "as_of
 // savingsParams are the parameters of GET /v1/initiatives/{id}/savings,
 // which its explain takes too.
 type savingsParams struct {
-	method  string     // "" for the initiative's own
-	preFrom int        // 0 for every pre-period year
-	asOf    *time.Time // nil for the data as it stands
-	format  format     // of the answer, where the route offers CSV
+	method string     // "" for the initiative's own
+	pre    prePeriod  // the pre-period asked for (zero: the default window)
+	asOf   *time.Time // nil for the data as it stands
+	format format     // of the answer, where the route offers CSV
 }
 
 // parseSavingsParams reads method, pre_from and as_of from q, whose
@@ -42,7 +43,7 @@ func parseSavingsParams(q url.Values) (savingsParams, *httpapi.Error) {
 	if p.method, perr = methodParam(q); perr != nil {
 		return p, perr
 	}
-	if p.preFrom, perr = preFromParam(q); perr != nil {
+	if p.pre, perr = preFromParam(q); perr != nil {
 		return p, perr
 	}
 	return p, nil
@@ -109,7 +110,7 @@ func (s *Service) initiativeReport(w http.ResponseWriter, r *http.Request, p sav
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	rep, rows, err := s.reportWithRows(ctx, in, p.method, p.preFrom, p.asOf)
+	rep, rows, err := s.reportWithRows(ctx, in, p.method, p.pre, p.asOf)
 	if err != nil {
 		s.reportError(w, r, err)
 		return in, rep, rows, false
@@ -134,13 +135,13 @@ type reportRows struct {
 // With asOf, it reads the data as it stood then. The report says its
 // as_of: asOf, or else the latest load among the values it read, so that
 // the same request with that as_of gives the same report later.
-func (s *Service) report(ctx context.Context, in savings.Initiative, method string, preFrom int, asOf *time.Time) (savings.Report, error) {
-	rep, _, err := s.reportWithRows(ctx, in, method, preFrom, asOf)
+func (s *Service) report(ctx context.Context, in savings.Initiative, method string, pre prePeriod, asOf *time.Time) (savings.Report, error) {
+	rep, _, err := s.reportWithRows(ctx, in, method, pre, asOf)
 	return rep, err
 }
 
 // reportWithRows is report with the rows it read (reportRows).
-func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, method string, preFrom int, asOf *time.Time) (savings.Report, reportRows, error) {
+func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, method string, pre prePeriod, asOf *time.Time) (savings.Report, reportRows, error) {
 	var used reportRows
 	if method == "" {
 		method = in.Method
@@ -202,19 +203,22 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 			used.population = popRows
 		}
 	}
+	preFrom, rule, err := pre.first(in, method, data.Target.Values)
+	if err != nil {
+		return savings.Report{}, used, err
+	}
 	if preFrom != 0 {
-		if preFrom >= in.StartYear {
-			return savings.Report{}, used, &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "pre_from",
-				Message: fmt.Sprintf("pre_from %d must be before the initiative's start_year %d", preFrom, in.StartYear)}
-		}
 		data.Target.Values = fromYear(data.Target.Values, preFrom)
 		for i := range data.Comparison {
 			data.Comparison[i].Values = fromYear(data.Comparison[i].Values, preFrom)
 		}
 	}
 	rep, err := savings.Compute(in, method, data)
-	if err == nil && preFrom != 0 {
-		rep.Inputs.PreFrom = &preFrom
+	if err == nil && rule != "" {
+		rep.Inputs.PreFromRule = rule
+		if preFrom != 0 {
+			rep.Inputs.PreFrom = &preFrom
+		}
 	}
 	if err == nil {
 		rep.Warnings = append(rep.Warnings, s.flaggedValues(in, rep, used, preFrom)...)
@@ -249,7 +253,7 @@ func (s *Service) flaggedValues(in savings.Initiative, rep savings.Report, used 
 			y := calendarYear(r)
 			period := "post"
 			switch {
-			case y < in.StartYear && (preFrom == 0 || y >= preFrom):
+			case y < in.StartYear && y >= preFrom:
 				period = "pre"
 			case y < first || y > last:
 				continue
@@ -332,18 +336,85 @@ func methodParam(q url.Values) (string, *httpapi.Error) {
 		m, strings.Join(savings.Methods, ", "))
 }
 
-// preFromParam reads the optional pre_from year: the first year of the
-// pre-period the counterfactual learns from.
-func preFromParam(q url.Values) (int, *httpapi.Error) {
+// prePeriod is the pre-period a request asks for: from a year (pre_from=YYYY),
+// every year held (pre_from=all), or, as its zero value, the default window.
+type prePeriod struct {
+	from int
+	all  bool
+}
+
+// The default pre-period window: the LongFitFactor × post-period years before
+// the start year (the post-period being the horizon's years, start year
+// included), at least DefaultPreMin and at most DefaultPreMax, reaching
+// further back when it holds fewer than savings.MinPreYears values of the
+// target. A line through every year since 1750 says little about the next ten.
+const (
+	DefaultPreMin = 10
+	DefaultPreMax = 30
+)
+
+// Values of Inputs.PreFromRule: where the report's pre_from came from.
+const (
+	PreFromRequest = "request" // pre_from=YYYY
+	PreFromAll     = "all"     // pre_from=all: every year held
+	PreFromDefault = "default" // the default window (DefaultPreMin..DefaultPreMax)
+)
+
+// first is the first pre-period year of a report of in by method on the
+// target's values (0 for every year), with where it came from; an error for
+// a pre_from not before the start year. Modelled reports read no series.
+func (p prePeriod) first(in savings.Initiative, method string, target map[int]float64) (int, string, error) {
+	if method == "" {
+		method = savings.DefaultMethod
+	}
+	switch {
+	case method == savings.MethodModelled:
+		return 0, "", nil
+	case p.all:
+		return 0, PreFromAll, nil
+	case p.from != 0:
+		if p.from >= in.StartYear {
+			return 0, "", &savings.InputError{Code: savings.CodeInvalidInitiative, Field: "pre_from",
+				Message: fmt.Sprintf("pre_from %d must be before the initiative's start_year %d", p.from, in.StartYear)}
+		}
+		return p.from, PreFromRequest, nil
+	}
+	post := savings.DefaultHorizon + 1
+	if h := in.WithDefaults().CBA.Horizon; h != nil {
+		post = *h + 1
+	}
+	window := min(max(savings.LongFitFactor*post, DefaultPreMin), DefaultPreMax)
+	from := in.StartYear - window
+	var pre []int // target years before the start, latest first
+	for y := range target {
+		if y < in.StartYear {
+			pre = append(pre, y)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(pre)))
+	if len(pre) >= savings.MinPreYears && pre[savings.MinPreYears-1] < from {
+		from = pre[savings.MinPreYears-1]
+	} else if len(pre) < savings.MinPreYears && len(pre) > 0 && pre[len(pre)-1] < from {
+		from = pre[len(pre)-1]
+	}
+	return from, PreFromDefault, nil
+}
+
+// preFromParam reads the optional pre_from: the first year of the pre-period
+// the counterfactual learns from, or "all" for every year held.
+func preFromParam(q url.Values) (prePeriod, *httpapi.Error) {
 	v := strings.TrimSpace(q.Get("pre_from"))
-	if v == "" {
-		return 0, nil
+	switch v {
+	case "":
+		return prePeriod{}, nil
+	case "all":
+		return prePeriod{all: true}, nil
 	}
 	y, err := strconv.Atoi(v)
 	if err != nil || y < savings.MinYear || y > savings.MaxYear {
-		return 0, httpapi.BadRequest("pre_from", "pre_from %q must be a year between %d and %d, e.g. pre_from=2000", v, savings.MinYear, savings.MaxYear)
+		return prePeriod{}, httpapi.BadRequest("pre_from", "pre_from %q must be a year between %d and %d (e.g. pre_from=2000), or all for every year held; left out, the pre-period is the default window", v, savings.MinYear, savings.MaxYear)
 	}
-	return y, nil
+	return prePeriod{from: y}, nil
 }
 
 // reportError answers an error of report or compare: a client's mistake as

@@ -101,7 +101,7 @@ func TestIntegrationSynthOnWorldBankData(t *testing.T) {
 	rec := f.send(t, http.MethodPost, "/v1/initiatives", doc, auth...)
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 
-	rec = f.get(t, "/v1/initiatives/fra-synth/savings")
+	rec = f.get(t, "/v1/initiatives/fra-synth/savings?pre_from=all")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	openapi := loadOpenAPI(t, schemas.QueryOpenAPI)
 	openapi.checkResponse(t, openapi.operation(t, http.MethodGet, "/v1/initiatives/fra-synth/savings"), rec)

@@ -27,7 +27,7 @@ func (s *Service) whatIfSavings(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	rep, _, err := s.reportWithRows(ctx, in, p.method, p.preFrom, p.asOf)
+	rep, _, err := s.reportWithRows(ctx, in, p.method, p.pre, p.asOf)
 	if err != nil {
 		s.reportError(w, r, err)
 		return

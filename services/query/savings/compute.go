@@ -179,9 +179,12 @@ type Inputs struct {
 	// ScaleFrom says where scale came from: "initiative", or "unit" when it
 	// was left out and taken from the indicator's unit (ScaleForUnit).
 	ScaleFrom string `json:"scale_from,omitempty"`
-	// PreFrom is the first year the counterfactual learnt from when the
-	// request limited the pre-period (pre_from=); absent, every earlier year.
-	PreFrom *int `json:"pre_from,omitempty"`
+	// PreFrom is the first year the counterfactual learnt from; absent,
+	// every earlier year. PreFromRule says where it came from: "request"
+	// (pre_from=YYYY), "all" (pre_from=all) or "default" (the default
+	// window before the start year).
+	PreFrom     *int   `json:"pre_from,omitempty"`
+	PreFromRule string `json:"pre_from_rule,omitempty"`
 	// ITSFit is the pre-period line of method its.
 	ITSFit *Line `json:"its_fit,omitempty"`
 	// DiDPlaces are the comparison places of method did as used, and
