@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -19,6 +20,22 @@ import (
 
 var savingsParamNames = map[string]bool{"method": true, "pre_from": true, "as_of": true, "format": true}
 
+// reportParamNames are those of the savings report itself (GET and the
+// what-if POST): savingsParamNames and the Monte Carlo's simulate and seed.
+var reportParamNames = func() map[string]bool {
+	m := map[string]bool{"simulate": true, "seed": true}
+	for k := range savingsParamNames {
+		m[k] = true
+	}
+	return m
+}()
+
+// reportParamList lists reportParamNames in words, for an unknown one.
+const reportParamList = "method, pre_from, as_of, format, simulate and seed"
+
+// DefaultSeed is the Monte Carlo's seed when simulate is given without one.
+const DefaultSeed = 1
+
 // savingsParams are the parameters of GET /v1/initiatives/{id}/savings,
 // which its explain takes too.
 type savingsParams struct {
@@ -26,6 +43,8 @@ type savingsParams struct {
 	pre    prePeriod  // the pre-period asked for (zero: the default window)
 	asOf   *time.Time // nil for the data as it stands
 	format format     // of the answer, where the route offers CSV
+	draws  int        // of the Monte Carlo; 0 for none
+	seed   uint64     // of the Monte Carlo
 }
 
 // parseSavingsParams reads method, pre_from and as_of from q, whose
@@ -46,13 +65,44 @@ func parseSavingsParams(q url.Values) (savingsParams, *httpapi.Error) {
 	if p.pre, perr = preFromParam(q); perr != nil {
 		return p, perr
 	}
+	if p.draws, p.seed, perr = simulateParams(q); perr != nil {
+		return p, perr
+	}
 	return p, nil
+}
+
+// simulateParams reads simulate (the number of draws; given empty, the
+// default) and seed (alone, it asks for the default draws); 0 draws when
+// neither is given.
+func simulateParams(q url.Values) (int, uint64, *httpapi.Error) {
+	_, seeded := q["seed"]
+	_, given := q["simulate"]
+	if !given && !seeded {
+		return 0, 0, nil
+	}
+	draws := savings.DefaultDraws
+	if s := strings.TrimSpace(q.Get("simulate")); given && s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > savings.MaxDraws {
+			return 0, 0, httpapi.BadRequest("simulate", "simulate %q must be a number of draws from 1 to %d (left empty, %d)", s, savings.MaxDraws, savings.DefaultDraws)
+		}
+		draws = n
+	}
+	seed := uint64(DefaultSeed)
+	if s := strings.TrimSpace(q.Get("seed")); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, 0, httpapi.BadRequest("seed", "seed %q must be a whole number from 0 to %d", s, uint64(math.MaxUint64))
+		}
+		seed = n
+	}
+	return draws, seed, nil
 }
 
 // savingsReport answers GET /v1/initiatives/{id}/savings: the savings
 // report of one initiative by a method.
 func (s *Service) savingsReport(w http.ResponseWriter, r *http.Request) {
-	p, ok := savingsRequest(w, r, savingsParamNames, "method, pre_from, as_of and format")
+	p, ok := savingsRequest(w, r, reportParamNames, reportParamList)
 	if !ok {
 		return
 	}
@@ -111,6 +161,9 @@ func (s *Service) initiativeReport(w http.ResponseWriter, r *http.Request, p sav
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	rep, rows, err := s.reportWithRows(ctx, in, p.method, p.pre, p.asOf)
+	if err == nil && p.draws > 0 {
+		err = rep.Simulate(p.draws, p.seed)
+	}
 	if err != nil {
 		s.reportError(w, r, err)
 		return in, rep, rows, false

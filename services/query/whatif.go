@@ -13,11 +13,11 @@ import (
 // document in the body, validated as a registration is, computed and
 // answered without storing anything — a what-if (attribution 0.5 rather
 // than 0.7) needs no analyst token and changes no stored initiative. The
-// report's parameters (method, pre_from, as_of) are those of GET …/savings.
+// report's parameters (method, pre_from, as_of, simulate, seed) are those of GET …/savings.
 // Under /v1/initiatives/{id}, the body's id must be the path's (or be left
 // out); the stored initiative, if any, is not read.
 func (s *Service) whatIfSavings(w http.ResponseWriter, r *http.Request) {
-	p, ok := savingsRequest(w, r, savingsParamNames, "method, pre_from, as_of and format")
+	p, ok := savingsRequest(w, r, reportParamNames, reportParamList)
 	if !ok {
 		return
 	}
@@ -28,6 +28,9 @@ func (s *Service) whatIfSavings(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	rep, _, err := s.reportWithRows(ctx, in, p.method, p.pre, p.asOf)
+	if err == nil && p.draws > 0 {
+		err = rep.Simulate(p.draws, p.seed)
+	}
 	if err != nil {
 		s.reportError(w, r, err)
 		return

@@ -78,6 +78,13 @@ type Report struct {
 	// Synth is method synth's synthetic control: the donors' weights, the
 	// fit, and the placebos it is judged against; absent for the others.
 	Synth *SynthResult `json:"synth,omitempty"`
+	// Sensitivity is the tornado and the switching values of the inputs
+	// (sensitivity.go); Simulation the Monte Carlo, when asked for
+	// (Simulate).
+	Sensitivity *Sensitivity `json:"sensitivity,omitempty"`
+	Simulation  *Simulation  `json:"simulation,omitempty"`
+
+	model *model // the arithmetic in float64, for Simulate and the sensitivity
 }
 
 // Diagnostics of a report's counterfactual, by method.
@@ -253,6 +260,7 @@ func Compute(in Initiative, method string, data Data) (Report, error) {
 		rep.Years[t].DiscountFactor, _ = dfs[t].Float64()
 	}
 
+	rep.model = newModel(method, d, exp, rep.Years)
 	var cases, low, high []*big.Rat // avoided cases per year; nil where none
 	switch method {
 	case MethodModelled:
@@ -273,6 +281,7 @@ func Compute(in Initiative, method string, data Data) (Report, error) {
 	}
 
 	totalsOf(&rep, d, dfs, cases, low, high, money)
+	rep.Sensitivity = rep.model.sensitivity(rep.Totals)
 	if dg := rep.Diagnostics; dg != nil {
 		rep.Warnings = append(rep.Warnings, methodWarnings(&rep, d, dg.ITS, dg.DiD)...)
 	}
@@ -377,6 +386,7 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 			return nil, nil, nil, tooLarge(data.Target)
 		}
 		in.ITSFit = &line
+		rep.model.line = &line
 		diag := DiagnoseITS(line, data.Target.Values, d.StartYear, d.StartYear+len(rep.Years)-1)
 		rep.Diagnostics = &Diagnostics{ITS: &diag}
 		counterfactual = func(y int) (Estimate, bool) { return ITSEstimate(line, y), true }
@@ -395,6 +405,7 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 			}
 		}
 		in.DiDPlaces = did.Places
+		rep.model.didSE = did.preMeanSE()
 		diag := DiagnoseDiD(did, data.Target.Values, d.ComparisonGeos, d.StartYear)
 		rep.Diagnostics = &Diagnostics{DiD: &diag}
 		used := map[string]bool{}
@@ -429,6 +440,9 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 	adj.Mul(adj, d.CBA.Attribution.rat())
 	n := len(rep.Years)
 	cases, low, high = make([]*big.Rat, n), make([]*big.Rat, n), make([]*big.Rat, n)
+	rep.model.years = make([]modelYear, n)
+	rep.model.placebo = placeboGaps(rep.Synth, rep.Years)
+	scaleF := scale.Float64()
 	found := 0
 	firstBenefit := 1 + *d.CBA.Lag
 	for t := range rep.Years {
@@ -465,6 +479,8 @@ func counterfactualCases(rep *Report, d Initiative, data Data) (cases, low, high
 			low[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(lo), factor)
 			high[t] = new(big.Rat).Mul(new(big.Rat).SetFloat64(hi), factor)
 		}
+		pf, _ := people.Float64()
+		rep.model.years[t] = modelYear{counts: true, cf: e.Value, observed: obs, weight: float64(sign) * pf * scaleF}
 		y.Avoided = ratFloat(cases[t])
 		if e.HasInterval {
 			y.AvoidedLow, y.AvoidedHigh = ratFloat(low[t]), ratFloat(high[t])

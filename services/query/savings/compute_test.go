@@ -127,7 +127,7 @@ func TestReportJSONShape(t *testing.T) {
 	require.NoError(t, err)
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(b, &doc))
-	require.ElementsMatch(t, []string{"initiative", "method", "currency", "years", "totals", "inputs", "provenance"}, keys(doc))
+	require.ElementsMatch(t, []string{"initiative", "method", "currency", "years", "totals", "inputs", "provenance", "sensitivity"}, keys(doc))
 	year := doc["years"].([]any)[0].(map[string]any)
 	for _, k := range []string{"year", "calendar_year", "observed", "counterfactual", "counterfactual_low", "counterfactual_high",
 		"avoided", "avoided_low", "avoided_high", "benefit", "cost", "discount_factor", "pv_benefit", "pv_cost", "cumulative_net_pv"} {

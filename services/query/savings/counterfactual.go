@@ -187,3 +187,32 @@ func Avoided(cf Estimate, observed float64, sign int) (value, low, high float64)
 	a, b := (cf.Low-observed)*s, (cf.High-observed)*s
 	return value, min(a, b), max(a, b)
 }
+
+// preMeanSE is the standard error of the comparison places' pre-period
+// mean, the quantity the Monte Carlo draws DiD's counterfactual from
+// (docs/savings.md): with m(y) the mean of the places' values in a
+// pre-period year y, sd(m) / √n over the n such years; 0 with fewer than 2.
+func (d DiD) preMeanSE() float64 {
+	sum, count := map[int]float64{}, map[int]int{}
+	for _, p := range d.Places {
+		for _, y := range p.PreYears {
+			sum[y] += p.series[y]
+			count[y]++
+		}
+	}
+	n := len(sum)
+	if n < 2 {
+		return 0
+	}
+	var mean float64
+	for y := range sum {
+		mean += sum[y] / float64(count[y])
+	}
+	mean /= float64(n)
+	var ss float64
+	for y := range sum {
+		d := sum[y]/float64(count[y]) - mean
+		ss += d * d
+	}
+	return math.Sqrt(ss/float64(n-1)) / math.Sqrt(float64(n))
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/ounce-data/ounce/pkg/observation"
@@ -243,6 +244,51 @@ func (r *reader) integer(path string, n *node, dst *int) bool {
 	return true
 }
 
+// uncertain reads an input of the cost-benefit model: a number, or a range
+// {"low", "mode", "high"} (triangular) / {"low", "high"} (uniform).
+func (r *reader) uncertain(path string, n *node, dst *Num) bool {
+	if n.kind != kindObject {
+		if n.kind != kindNumber {
+			r.ps.add(path, "must be a number, or a range {\"low\", \"mode\", \"high\"} (triangular) or {\"low\", \"high\"} (uniform), got %s", n.kind)
+			return false
+		}
+		return r.num(path, n, dst)
+	}
+	var low, high, mode Num
+	var hasLow, hasHigh, hasMode bool
+	if !r.object(path, n, []member{
+		{name: "low", required: true, read: func(p string, v *node) { hasLow = r.num(p, v, &low) }},
+		{name: "mode", read: func(p string, v *node) { hasMode = r.num(p, v, &mode) }},
+		{name: "high", required: true, read: func(p string, v *node) { hasHigh = r.num(p, v, &high) }},
+	}) || !hasLow || !hasHigh {
+		return false
+	}
+	var m *Num
+	if hasMode {
+		m = &mode
+	} else if slices.Contains(n.keys, "mode") {
+		return false // its problem is recorded
+	}
+	v, err := NewRange(low, high, m)
+	if err != nil {
+		r.ps.add(path, "%s", err)
+		return false
+	}
+	*dst = v
+	return true
+}
+
+// optUncertain is uncertain for an input that may be null (left unset).
+func (r *reader) optUncertain(path string, n *node, dst **Num) {
+	if n.kind == kindNull {
+		return
+	}
+	var v Num
+	if r.uncertain(path, n, &v) {
+		*dst = &v
+	}
+}
+
 // optNum reads a number that may be null (left unset).
 func (r *reader) optNum(path string, n *node, dst **Num) {
 	if n.kind == kindNull {
@@ -320,7 +366,7 @@ func (r *reader) initiative(n *node) Initiative {
 				var u UnitCost
 				r.object(p, v, []member{
 					{name: "agency", required: true, read: func(p string, v *node) { r.str(p, v, &u.Agency) }},
-					{name: "amount", required: true, read: func(p string, v *node) { r.num(p, v, &u.Amount) }},
+					{name: "amount", required: true, read: func(p string, v *node) { r.uncertain(p, v, &u.Amount) }},
 					{name: "currency", required: true, read: func(p string, v *node) { r.str(p, v, &u.Currency) }},
 					{name: "price_year", required: true, read: func(p string, v *node) { r.integer(p, v, &u.PriceYear) }},
 				})
@@ -332,7 +378,7 @@ func (r *reader) initiative(n *node) Initiative {
 				var c Cost
 				r.object(p, v, []member{
 					{name: "year", required: true, read: func(p string, v *node) { r.integer(p, v, &c.Year) }},
-					{name: "amount", required: true, read: func(p string, v *node) { r.num(p, v, &c.Amount) }},
+					{name: "amount", required: true, read: func(p string, v *node) { r.uncertain(p, v, &c.Amount) }},
 					{name: "currency", read: func(p string, v *node) { r.str(p, v, &c.Currency) }},
 				})
 				in.Costs = append(in.Costs, c)
@@ -345,8 +391,8 @@ func (r *reader) initiative(n *node) Initiative {
 			var c Cohort
 			if r.object(p, v, []member{
 				{name: "size", required: true, read: func(p string, v *node) { r.num(p, v, &c.Size) }},
-				{name: "engagement", required: true, read: func(p string, v *node) { r.num(p, v, &c.Engagement) }},
-				{name: "success", required: true, read: func(p string, v *node) { r.num(p, v, &c.Success) }},
+				{name: "engagement", required: true, read: func(p string, v *node) { r.uncertain(p, v, &c.Engagement) }},
+				{name: "success", required: true, read: func(p string, v *node) { r.uncertain(p, v, &c.Success) }},
 			}) {
 				in.Cohort = &c
 			}
@@ -357,14 +403,14 @@ func (r *reader) initiative(n *node) Initiative {
 			}
 			c := &in.CBA
 			r.object(p, v, []member{
-				{name: "deadweight", read: func(p string, v *node) { r.optNum(p, v, &c.Deadweight) }},
-				{name: "attribution", read: func(p string, v *node) { r.optNum(p, v, &c.Attribution) }},
-				{name: "displacement", read: func(p string, v *node) { r.optNum(p, v, &c.Displacement) }},
-				{name: "ob_benefits", read: func(p string, v *node) { r.optNum(p, v, &c.OBBenefits) }},
-				{name: "ob_costs", read: func(p string, v *node) { r.optNum(p, v, &c.OBCosts) }},
+				{name: "deadweight", read: func(p string, v *node) { r.optUncertain(p, v, &c.Deadweight) }},
+				{name: "attribution", read: func(p string, v *node) { r.optUncertain(p, v, &c.Attribution) }},
+				{name: "displacement", read: func(p string, v *node) { r.optUncertain(p, v, &c.Displacement) }},
+				{name: "ob_benefits", read: func(p string, v *node) { r.optUncertain(p, v, &c.OBBenefits) }},
+				{name: "ob_costs", read: func(p string, v *node) { r.optUncertain(p, v, &c.OBCosts) }},
 				{name: "lag", read: func(p string, v *node) { r.optInt(p, v, &c.Lag) }},
 				{name: "persistence", read: func(p string, v *node) { r.optInt(p, v, &c.Persistence) }},
-				{name: "drop_off", read: func(p string, v *node) { r.optNum(p, v, &c.DropOff) }},
+				{name: "drop_off", read: func(p string, v *node) { r.optUncertain(p, v, &c.DropOff) }},
 				{name: "horizon", read: func(p string, v *node) { r.optInt(p, v, &c.Horizon) }},
 				{name: "discount", read: func(p string, v *node) { r.discount(p, v, &c.Discount) }},
 			})
@@ -434,12 +480,12 @@ func (r *reader) discount(path string, n *node, dst **Discount) {
 		}
 		d := GreenBook
 		*dst = &d
-	case kindNumber:
+	case kindNumber, kindObject:
 		var rate Num
-		if r.num(path, n, &rate) {
+		if r.uncertain(path, n, &rate) {
 			*dst = &Discount{Rate: rate}
 		}
 	default:
-		r.ps.add(path, "must be \"green_book\" or a flat rate such as 0.035, got %s", n.kind)
+		r.ps.add(path, "must be \"green_book\", a flat rate such as 0.035, or a range of rates {\"low\", \"high\"}, got %s", n.kind)
 	}
 }

@@ -90,8 +90,9 @@ func DiagnoseITS(line Line, target map[int]float64, startYear, lastYear int) ITS
 		for i := 1; i < len(resid); i++ {
 			num += (resid[i] - resid[i-1]) * (resid[i] - resid[i-1])
 		}
-		dw := num / ssRes
-		d.DurbinWatson = &dw
+		if dw := num / ssRes; finite(dw) {
+			d.DurbinWatson = &dw
+		}
 	}
 	var sy []int
 	var sv []float64
@@ -165,7 +166,11 @@ func segmented(years []int, values []float64, t0 int) *Segmented {
 		half := tq * math.Sqrt(s2*inv[k][k])
 		return Interval{Estimate: beta[k], Low: beta[k] - half, High: beta[k] + half}
 	}
-	return &Segmented{N: n, LevelChange: ci(2), SlopeChange: ci(3)}
+	lc, sc := ci(2), ci(3)
+	if !finite(lc.Estimate, lc.Low, lc.High, sc.Estimate, sc.Low, sc.High) {
+		return nil // values beyond float64's range in the squares: no model rather than an infinite one
+	}
+	return &Segmented{N: n, LevelChange: lc, SlopeChange: sc}
 }
 
 // invert4 inverts a 4×4 matrix by Gauss–Jordan elimination with partial

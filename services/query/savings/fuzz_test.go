@@ -34,6 +34,8 @@ func FuzzCompute(f *testing.F) {
 	f.Add(bytes.ReplaceAll(ex, []byte(`{"indicator": "SP.POP.TOTL"}`), []byte(`{"value": 1e6}`)), "did", trend)
 	f.Add(bytes.ReplaceAll(ex, []byte(`"horizon": 10`), []byte(`"horizon": 500`)), "its", series(1, 2, 3, math.NaN(), math.Inf(1), 1e308, -1e308, 5e-324))
 	f.Add(ex[:len(ex)/2], "its", trend)
+	f.Add(bytes.ReplaceAll(ex, []byte(`"attribution": 1`), []byte(`"attribution": {"low": 0.2, "mode": 0.5, "high": 1}`)), "its", trend)
+	f.Add(bytes.ReplaceAll(ex, []byte(`"amount": 566`), []byte(`"amount": {"low": 1, "high": 1e15}`)), "modelled", trend)
 	f.Add([]byte(`{"id":"a","cba":{"lag":1e30}}`), "modelled", []byte{})
 	f.Fuzz(func(t *testing.T, doc []byte, method string, raw []byte) {
 		in, err := savings.Decode(bytes.NewReader(doc))
@@ -72,6 +74,12 @@ func FuzzCompute(f *testing.F) {
 		}
 		_, err = json.Marshal(r)
 		require.NoError(t, err)
+		if err := r.Simulate(20, 1); err != nil {
+			requireInput(t, err)
+		} else {
+			_, err = json.Marshal(r)
+			require.NoError(t, err, "the simulation marshals")
+		}
 		c, err := savings.Compare(r, savings.Series{Values: at(-1)})
 		if err != nil {
 			requireInput(t, err)

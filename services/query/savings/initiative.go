@@ -398,8 +398,12 @@ func (c CBA) validate(ps *problems) {
 	share("cba.displacement", c.Displacement)
 	share("cba.ob_benefits", c.OBBenefits)
 	share("cba.drop_off", c.DropOff)
-	if c.OBCosts != nil && (c.OBCosts.Sign() < 0 || c.OBCosts.cmp("10") > 0) {
-		ps.add("cba.ob_costs", "must be between 0 and 10 (a share: 0.05 raises costs by 5 %%), got %s", c.OBCosts)
+	if c.OBCosts != nil {
+		for i, e := range c.OBCosts.Ends() {
+			if e.Sign() < 0 || e.cmp("10") > 0 {
+				ps.add(endField("cba.ob_costs", *c.OBCosts, i), "must be between 0 and 10 (a share: 0.05 raises costs by 5 %%), got %s", e)
+			}
+		}
 	}
 	horizonOK := true
 	if c.Horizon != nil && (*c.Horizon < 1 || *c.Horizon > MaxHorizon) {
@@ -421,20 +425,37 @@ func (c CBA) validate(ps *problems) {
 	if c.Persistence != nil && (*c.Persistence < 1 || *c.Persistence > MaxHorizon) {
 		ps.add("cba.persistence", "must be between 1 and %d years, got %d", MaxHorizon, *c.Persistence)
 	}
-	if c.Discount != nil && !c.Discount.GreenBook && (c.Discount.Rate.Sign() < 0 || c.Discount.Rate.cmp("1") >= 0) {
-		ps.add("cba.discount", "a flat rate must be at least 0 and below 1 (0.035 for 3.5 %%), got %s; or give \"green_book\"", c.Discount.Rate)
+	if c.Discount != nil && !c.Discount.GreenBook {
+		for i, e := range c.Discount.Rate.Ends() {
+			if e.Sign() < 0 || e.cmp("1") >= 0 {
+				ps.add(endField("cba.discount", c.Discount.Rate, i), "a flat rate must be at least 0 and below 1 (0.035 for 3.5 %%), got %s; or give \"green_book\"", e)
+			}
+		}
 	}
 }
 
+// endField names the part of an uncertain input a bound is checked on:
+// field itself for a plain number, field.low or field.high for a range.
+func endField(field string, n Num, i int) string {
+	if n.Range() == nil {
+		return field
+	}
+	return field + [...]string{".low", ".high"}[i]
+}
+
 func checkShare(ps *problems, field string, n Num) {
-	if n.Sign() < 0 || n.cmp("1") > 0 {
-		ps.add(field, "must be between 0 and 1, got %s", n)
+	for i, e := range n.Ends() {
+		if e.Sign() < 0 || e.cmp("1") > 0 {
+			ps.add(endField(field, n, i), "must be between 0 and 1, got %s", e)
+		}
 	}
 }
 
 func checkAmount(ps *problems, field string, n Num) {
-	if n.Sign() < 0 || n.cmp(maxAmount) > 0 {
-		ps.add(field, "must be between 0 and %s, got %s", maxAmount, n)
+	for i, e := range n.Ends() {
+		if e.Sign() < 0 || e.cmp(maxAmount) > 0 {
+			ps.add(endField(field, n, i), "must be between 0 and %s, got %s", maxAmount, e)
+		}
 	}
 }
 

@@ -113,7 +113,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"string year", invalid, edit(t, func(m map[string]any) { m["start_year"] = "2016" }), "start_year", "must be a number, got a string"},
 		{"fractional year", invalid, edit(t, func(m map[string]any) { m["start_year"] = 2016.5 }), "start_year", "must be a whole number, got 2016.5"},
 		{"fractional lag", invalid, edit(t, func(m map[string]any) { m["cba"].(map[string]any)["lag"] = 1.5 }), "cba.lag", "whole number"},
-		{"string drop-off", invalid, edit(t, func(m map[string]any) { m["cba"].(map[string]any)["drop_off"] = "25%" }), "cba.drop_off", "must be a number, got a string"},
+		{"string drop-off", invalid, edit(t, func(m map[string]any) { m["cba"].(map[string]any)["drop_off"] = "25%" }), "cba.drop_off", "must be a number, or a range {\"low\", \"mode\", \"high\"} (triangular) or {\"low\", \"high\"} (uniform), got a string"},
 		{"number geo", invalid, edit(t, func(m map[string]any) { m["comparison_geos"] = []any{"FRA", 3} }), "comparison_geos[1]", "must be a string, got a number"},
 		{"object geos", invalid, edit(t, func(m map[string]any) { m["comparison_geos"] = map[string]any{} }), "comparison_geos", "must be an array, got an object"},
 		{"array population", invalid, edit(t, func(m map[string]any) { m["population"] = []any{} }), "population", "must be an object, got an array"},

@@ -1,6 +1,7 @@
 package savings
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -11,7 +12,58 @@ import (
 // Num is a number of the initiative document, held exactly as the decimal
 // its JSON literal writes: 0.1 is one tenth, not the nearest float64. The
 // zero Num is 0. A Num is never changed once made, so copies may share it.
-type Num struct{ r *big.Rat }
+//
+// A Num may be uncertain (docs/savings.md, "Monte Carlo"): a range
+// {"low", "mode", "high"} (triangular) or {"low", "high"} (uniform). Its
+// value is then the central one — the mode, or the midpoint — which every
+// computation of the point report uses; Range gives the distribution.
+type Num struct {
+	r *big.Rat
+	d *Range
+}
+
+// Range is the distribution of an uncertain Num: triangular when Mode is
+// set, uniform otherwise; Low < High, and Low ≤ Mode ≤ High.
+type Range struct {
+	Low, High Num
+	Mode      *Num
+}
+
+// NewRange returns the uncertain Num of low, mode (nil for uniform) and
+// high, or an error naming the part out of order.
+func NewRange(low, high Num, mode *Num) (Num, error) {
+	if low.rat().Cmp(high.rat()) >= 0 {
+		return Num{}, fmt.Errorf("low %s must be below high %s", low, high)
+	}
+	var central *big.Rat
+	if mode != nil {
+		if mode.rat().Cmp(low.rat()) < 0 || mode.rat().Cmp(high.rat()) > 0 {
+			return Num{}, fmt.Errorf("mode %s must lie between low %s and high %s", mode, low, high)
+		}
+		central = new(big.Rat).Set(mode.rat())
+		m := *mode
+		mode = &m
+	} else {
+		central = new(big.Rat).Add(low.rat(), high.rat())
+		central.Quo(central, big.NewRat(2, 1))
+	}
+	return Num{r: central, d: &Range{Low: low, High: high, Mode: mode}}, nil
+}
+
+// Range returns the distribution of an uncertain Num, nil for a plain one.
+func (n Num) Range() *Range { return n.d }
+
+// Ends are the values a bound on n must hold for: its low and high end
+// when uncertain, else n itself.
+func (n Num) Ends() []Num {
+	if n.d == nil {
+		return []Num{n}
+	}
+	return []Num{n.d.Low, n.d.High}
+}
+
+// Fixed returns n's central value as a plain Num.
+func (n Num) Fixed() Num { return Num{r: n.r} }
 
 // Bounds on number literals, so that no literal ("1e999999") makes exact
 // arithmetic slow: at most maxLiteralLen characters and an exponent within
@@ -84,11 +136,40 @@ func (n Num) cmp(s string) int { return n.rat().Cmp(mustNum(s).rat()) }
 // String is the exact decimal.
 func (n Num) String() string { return exactDecimal(n.rat()) }
 
-// MarshalJSON writes the exact decimal as a JSON number.
-func (n Num) MarshalJSON() ([]byte, error) { return []byte(n.String()), nil }
+// MarshalJSON writes the exact decimal as a JSON number, and an uncertain
+// Num as its range.
+func (n Num) MarshalJSON() ([]byte, error) {
+	if d := n.d; d != nil {
+		if d.Mode != nil {
+			return []byte(`{"low":` + d.Low.String() + `,"mode":` + d.Mode.String() + `,"high":` + d.High.String() + `}`), nil
+		}
+		return []byte(`{"low":` + d.Low.String() + `,"high":` + d.High.String() + `}`), nil
+	}
+	return []byte(n.String()), nil
+}
 
-// UnmarshalJSON reads a JSON number literal exactly.
+// UnmarshalJSON reads a JSON number literal exactly, or a range
+// {"low", "mode", "high"} / {"low", "high"}.
 func (n *Num) UnmarshalJSON(b []byte) error {
+	if t := strings.TrimSpace(string(b)); strings.HasPrefix(t, "{") {
+		var r struct {
+			Low  *Num `json:"low"`
+			Mode *Num `json:"mode"`
+			High *Num `json:"high"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		if r.Low == nil || r.High == nil {
+			return fmt.Errorf("a range needs low and high")
+		}
+		v, err := NewRange(*r.Low, *r.High, r.Mode)
+		if err != nil {
+			return err
+		}
+		*n = v
+		return nil
+	}
 	v, err := ParseNum(string(b))
 	if err != nil {
 		return err

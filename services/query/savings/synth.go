@@ -610,3 +610,35 @@ func synthCounterfactual(rep *Report, d Initiative, data Data) (func(int) (Estim
 	}
 	return s.At, nil
 }
+
+// placeboGaps are the gap paths, per report year, of the placebos whose
+// gaps make the counterfactual's interval (NaN in a year without a gap):
+// the Monte Carlo draws one of them uniformly (docs/savings.md). Nil
+// without a synthetic control or such placebos.
+func placeboGaps(s *SynthResult, years []Year) [][]float64 {
+	if s == nil {
+		return nil
+	}
+	var out [][]float64
+	for _, p := range s.Placebos {
+		if !p.WithinFilter {
+			continue
+		}
+		byYear := make(map[int]float64, len(p.Gaps))
+		for _, g := range p.Gaps {
+			byYear[g.Year] = g.Gap
+		}
+		path := make([]float64, len(years))
+		for t, y := range years {
+			path[t] = math.NaN()
+			if g, ok := byYear[y.CalendarYear]; ok {
+				path[t] = g
+			}
+		}
+		out = append(out, path)
+	}
+	if len(out) < SynthMinIntervalPlacebos {
+		return nil // no interval, so nothing to draw from
+	}
+	return out
+}
