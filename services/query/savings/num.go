@@ -62,9 +62,6 @@ func (n Num) Ends() []Num {
 	return []Num{n.d.Low, n.d.High}
 }
 
-// Fixed returns n's central value as a plain Num.
-func (n Num) Fixed() Num { return Num{r: n.r} }
-
 // Bounds on number literals, so that no literal ("1e999999") makes exact
 // arithmetic slow: at most maxLiteralLen characters and an exponent within
 // ±maxExponent.
