@@ -148,6 +148,14 @@ func (c *docCheck) series() error {
 	if err := c.targetSeries(); err != nil {
 		return err
 	}
+	if method == savings.MethodSynth && len(c.in.ComparisonGeos) == 0 && c.geoOK && !c.has("comparison_geos") {
+		if _, err := newDonorPool(c.s.cfg.Places, c.in.Geo); err != nil {
+			var ie *savings.InputError
+			if errors.As(err, &ie) {
+				c.ps = append(c.ps, ie.Problems...)
+			}
+		}
+	}
 	return c.populationSeries()
 }
 

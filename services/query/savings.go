@@ -173,9 +173,10 @@ func (s *Service) initiativeReport(w http.ResponseWriter, r *http.Request, p sav
 
 // reportRows are the stored rows a report was computed from, as its series
 // use them: of each place, one row a year of the series chosen
-// (placeSeries: its breakdown, the preferred source) in year order, before
-// pre_from cuts the pre-period and with any non-finite value the series
-// leaves out.
+// (placeSeries: its breakdown, the preferred source) in year order, with
+// any non-finite value the series leaves out: the target's every year
+// held (before pre_from cuts the pre-period), the comparison places' from
+// pre_from on.
 type reportRows struct {
 	target     []observationRow
 	comparison map[string][]observationRow // by geo, for did and synth
@@ -199,6 +200,12 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 	if method == "" {
 		method = in.Method
 	}
+	var pool *donorPool // synth's default donors, when the document names none
+	var (
+		preFrom int    // the first year the counterfactual learns from; 0, every year
+		rule    string // where preFrom came from
+		preDone bool
+	)
 	var data savings.Data
 	var latest time.Time
 	noteLoads := func(rows []observationRow) {
@@ -215,26 +222,55 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 				Message: fmt.Sprintf("indicator %q is no longer in the catalogue; PUT the initiative with another", in.Indicator)}
 		}
 		data.Polarity = ind.Polarity
-		geos := []string{in.Geo}
-		if readsComparison(method) {
-			geos = append(geos, in.ComparisonGeos...)
+		var others []string // the comparison places, or synth's donor candidates
+		switch {
+		case method == savings.MethodSynth && len(in.ComparisonGeos) == 0:
+			var err error
+			if pool, err = newDonorPool(s.cfg.Places, in.Geo); err != nil {
+				return savings.Report{}, used, err
+			}
+			others = pool.candidates
+		case readsComparison(method):
+			others = in.ComparisonGeos
 		}
-		rows, err := s.store.methodYearly(ctx, ind.Code, geos, s.cfg.MaxRows, asOf)
+		// No year after the report's last is read; before the start, every
+		// year of the target (the pre-period window depends on them) and,
+		// of the other places, those of the window.
+		last := in.StartYear + *in.WithDefaults().CBA.Horizon
+		rows, err := s.store.methodYearly(ctx, ind.Code, []string{in.Geo}, 0, last, s.cfg.MaxRows, asOf)
 		if err != nil {
 			return savings.Report{}, used, err
 		}
 		noteLoads(rows)
-		series, chosen, err := initiativeSeries(ind, in, geos, rows)
+		target, targetRows, dims, found, err := placeSeries(ind, in.Geo, rows, targetChoice(in))
 		if err != nil {
 			return savings.Report{}, used, err
 		}
-		data.Target = series[in.Geo]
-		used.target = chosen[in.Geo]
-		if readsComparison(method) {
-			used.comparison = make(map[string][]observationRow, len(in.ComparisonGeos))
-			for _, g := range in.ComparisonGeos {
-				data.Comparison = append(data.Comparison, series[g])
-				used.comparison[g] = chosen[g]
+		data.Target, used.target = target, targetRows
+		// The other places are read from the first year the counterfactual
+		// learns from, which the target's years decide.
+		if preFrom, rule, err = pre.first(in, method, data.Target.Values); err != nil {
+			return savings.Report{}, used, err
+		}
+		preDone = true
+		if len(others) > 0 {
+			rows, err := s.store.methodYearly(ctx, ind.Code, others, preFrom, last, s.cfg.MaxRows, asOf)
+			if err != nil {
+				return savings.Report{}, used, err
+			}
+			noteLoads(rows)
+			series, chosen, err := comparisonSeries(ind, in, dims, found, others, rows)
+			if err != nil {
+				return savings.Report{}, used, err
+			}
+			if pool != nil {
+				pool.series, pool.rows = series, chosen
+			} else {
+				used.comparison = make(map[string][]observationRow, len(others))
+				for _, g := range others {
+					data.Comparison = append(data.Comparison, series[g])
+					used.comparison[g] = chosen[g]
+				}
 			}
 		}
 		if in.Population != nil && in.Population.Indicator != "" {
@@ -256,14 +292,21 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 			used.population = popRows
 		}
 	}
-	preFrom, rule, err := pre.first(in, method, data.Target.Values)
-	if err != nil {
-		return savings.Report{}, used, err
+	if !preDone {
+		var err error
+		if preFrom, rule, err = pre.first(in, method, data.Target.Values); err != nil {
+			return savings.Report{}, used, err
+		}
 	}
 	if preFrom != 0 {
 		data.Target.Values = fromYear(data.Target.Values, preFrom)
 		for i := range data.Comparison {
 			data.Comparison[i].Values = fromYear(data.Comparison[i].Values, preFrom)
+		}
+	}
+	if pool != nil {
+		if err := pool.choose(&in, &data, &used, preFrom); err != nil {
+			return savings.Report{}, used, err
 		}
 	}
 	rep, err := savings.Compute(in, method, data)
@@ -272,6 +315,9 @@ func (s *Service) reportWithRows(ctx context.Context, in savings.Initiative, met
 		if preFrom != 0 {
 			rep.Inputs.PreFrom = &preFrom
 		}
+	}
+	if err == nil && pool != nil {
+		rep.Inputs.DonorPool = &pool.DonorPool
 	}
 	if err == nil {
 		rep.Warnings = append(rep.Warnings, s.flaggedValues(in, rep, used, preFrom)...)

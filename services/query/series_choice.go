@@ -318,25 +318,16 @@ func placeSeries(ind *indicators.Indicator, geo string, rows []observationRow, c
 	return series, chosen, dims, true, nil
 }
 
-// initiativeSeries makes of rows, the yearly values of the initiative's
-// indicator ind read for geos (its place first, then comparison places),
-// the series of each place: the target's as the document chooses it, the
-// others' in the breakdown the target was read in (comparisonChoice). It
-// also returns, by place, the rows each series was made of.
-func initiativeSeries(ind *indicators.Indicator, in savings.Initiative, geos []string, rows []observationRow) (map[string]savings.Series, map[string][]observationRow, error) {
+// comparisonSeries makes the series of ind in each of geos, the comparison
+// places (or donor candidates) of in, read in the breakdown the target
+// was (dims, found false when none was chosen): by place, the series and
+// the rows it was made of. A place holding none of it has an empty series.
+func comparisonSeries(ind *indicators.Indicator, in savings.Initiative, dims string, found bool, geos []string, rows []observationRow) (map[string]savings.Series, map[string][]observationRow, error) {
 	byGeo := rowsByGeo(rows)
 	out := make(map[string]savings.Series, len(geos))
 	used := make(map[string][]observationRow, len(geos))
-	target, chosen, dims, found, err := placeSeries(ind, in.Geo, byGeo[in.Geo], targetChoice(in))
-	if err != nil {
-		return nil, nil, err
-	}
-	out[in.Geo], used[in.Geo] = target, chosen
 	cc := comparisonChoice(in, dims, found)
 	for _, g := range geos {
-		if g == in.Geo {
-			continue
-		}
 		s, rs, _, _, err := placeSeries(ind, g, byGeo[g], cc)
 		if err != nil {
 			return nil, nil, err

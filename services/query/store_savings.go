@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"math"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ var yearlyColumns = []string{"geo", "dims", "period_start", "value", "unit", "so
 // yearlySQL reads the yearly values of one indicator in some places.
 var yearlySQL = "SELECT " + strings.Join(yearlyColumns, ", ") + `
 FROM observations FINAL
-WHERE indicator = ? AND geo IN ? AND grain = 'year'
+WHERE indicator = ? AND geo IN ? AND grain = 'year' AND period_start >= ? AND period_start < ?
 ORDER BY geo, dims, period_start, source
 LIMIT ?`
 
@@ -24,7 +25,7 @@ LIMIT ?`
 // values of one indicator in some places, for dedupeVersions.
 var yearlyAsOfSQL = "SELECT DISTINCT " + strings.Join(yearlyColumns, ", ") + `
 FROM observation_versions
-WHERE indicator = ? AND geo IN ? AND grain = 'year' AND loaded_at <= ?
+WHERE indicator = ? AND geo IN ? AND grain = 'year' AND period_start >= ? AND period_start < ? AND loaded_at <= ?
 ORDER BY geo, dims, period_start, source, version
 LIMIT ?`
 
@@ -32,22 +33,34 @@ LIMIT ?`
 // most limit of them, ordered by geo, dims and year; with asOf, the newest
 // loaded by then.
 func (st *store) yearly(ctx context.Context, indicator string, geos []string, limit int, asOf *time.Time) ([]observationRow, error) {
-	if asOf == nil {
-		return selectObservations(ctx, st.conn, "yearly "+indicator, yearlySQL, []any{indicator, extch.InList(geos), limit}, yearlyColumns)
+	return st.yearlyBetween(ctx, indicator, geos, 0, 0, limit, asOf)
+}
+
+// yearlyBetween is yearly for the years from to to (0: no bound).
+func (st *store) yearlyBetween(ctx context.Context, indicator string, geos []string, from, to, limit int, asOf *time.Time) ([]observationRow, error) {
+	since, until := int64(math.MinInt64), int64(math.MaxInt64)
+	if from != 0 {
+		since = time.Date(from, time.January, 1, 0, 0, 0, 0, time.UTC).Unix()
 	}
-	rows, err := selectObservations(ctx, st.conn, "yearly "+indicator+" as of", yearlyAsOfSQL, []any{indicator, extch.InList(geos), *asOf, limit}, yearlyColumns)
+	if to != 0 {
+		until = time.Date(to+1, time.January, 1, 0, 0, 0, 0, time.UTC).Unix()
+	}
+	if asOf == nil {
+		return selectObservations(ctx, st.conn, "yearly "+indicator, yearlySQL, []any{indicator, extch.InList(geos), since, until, limit}, yearlyColumns)
+	}
+	rows, err := selectObservations(ctx, st.conn, "yearly "+indicator+" as of", yearlyAsOfSQL, []any{indicator, extch.InList(geos), since, until, *asOf, limit}, yearlyColumns)
 	if err != nil || len(rows) >= limit {
 		return rows, err // one reaching its limit is left whole: its reader refuses it
 	}
 	return dedupeVersions(rows), nil
 }
 
-// methodYearly is yearly for the series a savings method learns from (the
-// initiative's place and its comparison places), its duration recorded
-// under the query "savings".
-func (st *store) methodYearly(ctx context.Context, indicator string, geos []string, limit int, asOf *time.Time) ([]observationRow, error) {
+// methodYearly is yearlyBetween for the series a savings method learns from
+// (the initiative's place and its comparison places), its duration
+// recorded under the query "savings".
+func (st *store) methodYearly(ctx context.Context, indicator string, geos []string, from, to, limit int, asOf *time.Time) ([]observationRow, error) {
 	start := time.Now()
-	rows, err := st.yearly(ctx, indicator, geos, limit, asOf)
+	rows, err := st.yearlyBetween(ctx, indicator, geos, from, to, limit, asOf)
 	st.timed("savings", start)
 	return rows, err
 }

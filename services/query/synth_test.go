@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -245,6 +246,69 @@ func TestIntegrationSynthOnWorldBankData(t *testing.T) {
 		require.True(t, strings.Contains(ex.Formula, "P2.5 of the k =") || strings.Contains(ex.Formula, ": null, as"), ex.Formula)
 	})
 
+	t.Run("default donor pool", func(t *testing.T) {
+		// No comparison place named: the donors are the countries holding
+		// the series in every pre-period year, here those loaded but EST,
+		// so the fit is the named pool's.
+		body := strings.Replace(strings.Replace(doc, `"id": "fra-synth"`, `"id": "fra-pool"`, 1),
+			`"comparison_geos": [`+strings.Join(quoted, ", ")+`],`, "", 1)
+		require.NotContains(t, body, "comparison_geos")
+		rec := f.send(t, http.MethodPost, "/v1/initiatives", body, auth...)
+		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+		rec = f.get(t, "/v1/initiatives/fra-pool/savings?pre_from=all")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		openapi.checkResponse(t, openapi.operation(t, http.MethodGet, "/v1/initiatives/fra-pool/savings"), rec)
+		var p struct {
+			synthReport
+			Inputs struct {
+				ComparisonGeos []string `json:"comparison_geos"`
+				DonorPool      struct {
+					Rule                         string
+					Level, Kind                  string
+					Candidates, Qualified, Limit int
+				} `json:"donor_pool"`
+			} `json:"inputs"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+		want := slices.Sorted(slices.Values(synthDonors))
+		require.Equal(t, want, p.Inputs.ComparisonGeos)
+		dp := p.Inputs.DonorPool
+		require.Equal(t, "default", dp.Rule)
+		require.Equal(t, "country", dp.Level)
+		require.Len(t, synthDonors, dp.Qualified)
+		require.Greater(t, dp.Candidates, 150, "every other country of the catalogue")
+		require.Equal(t, 50, dp.Limit)
+		for _, wn := range p.Warnings {
+			require.NotEqual(t, "donor_dropped", wn.Code, "the pool holds only places with every pre-period year: %s", wn.Message)
+		}
+		got := map[string]float64{}
+		for _, dw := range p.Synth.Weights {
+			got[dw.Geo] = dw.Weight
+		}
+		for g, wg := range w {
+			require.InDelta(t, wg, got[g], 1e-9, g)
+		}
+		require.InDelta(t, s.RMSPEPre, p.Synth.RMSPEPre, 1e-12)
+		require.Len(t, p.Synth.Placebos, len(synthDonors))
+	})
+
+	t.Run("a target without peers", func(t *testing.T) {
+		// The world has no place of its level to draw donors from.
+		body := strings.Replace(strings.Replace(strings.Replace(doc, `"id": "fra-synth"`, `"id": "no-peers"`, 1),
+			`"comparison_geos": [`+strings.Join(quoted, ", ")+`],`, "", 1), `"geo": "FRA"`, `"geo": "WLD"`, 1)
+		rec := f.send(t, http.MethodPost, "/v1/initiatives", body, auth...)
+		require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+		env := decode[httpapi.Envelope](t, rec)
+		var msgs []string
+		for _, pr := range env.Error.Errors {
+			if pr.Field == "comparison_geos" {
+				msgs = append(msgs, pr.Message)
+			}
+		}
+		require.Len(t, msgs, 1, rec.Body.String())
+		require.Contains(t, msgs[0], "WLD is a place of level world, which has no peers to draw donors from")
+	})
+
 	t.Run("pinned weights", func(t *testing.T) {
 		pinned := strings.Replace(doc, `"id": "fra-synth"`, `"id": "fra-pinned", "donor_weights": {"DEU": 0.5, "ITA": 0.5}`, 1)
 		rec := f.send(t, http.MethodPost, "/v1/initiatives", pinned, auth...)
@@ -264,8 +328,6 @@ func TestIntegrationSynthOnWorldBankData(t *testing.T) {
 		code   httpapi.Code
 		field  string
 	}{
-		"no comparison places": {strings.Replace(strings.Replace(doc, `"id": "fra-synth"`, `"id": "no-donors"`, 1),
-			`"comparison_geos": [`+strings.Join(quoted, ", ")+`],`, "", 1), 422, httpapi.CodeInvalidInitiative, "comparison_geos"},
 		"weights not summing to 1": {strings.Replace(doc, `"id": "fra-synth"`, `"id": "bad-weights", "donor_weights": {"DEU": 0.5, "ITA": 0.4}`, 1),
 			422, httpapi.CodeInvalidInitiative, "donor_weights"},
 		"weight of a place not compared": {strings.Replace(doc, `"id": "fra-synth"`, `"id": "bad-place", "donor_weights": {"GBR": 1}`, 1),

@@ -192,6 +192,9 @@ type Inputs struct {
 	// window before the start year).
 	PreFrom     *int   `json:"pre_from,omitempty"`
 	PreFromRule string `json:"pre_from_rule,omitempty"`
+	// DonorPool says how synth's donors (comparison_geos as used) were
+	// chosen when the document named none.
+	DonorPool *DonorPool `json:"donor_pool,omitempty"`
 	// ITSFit is the pre-period line of method its.
 	ITSFit *Line `json:"its_fit,omitempty"`
 	// DiDPlaces are the comparison places of method did as used, and
@@ -203,6 +206,23 @@ type Inputs struct {
 	PopulationFilled []FilledYear `json:"population_filled,omitempty"`
 	// Uprating says how unit costs of different price years are treated.
 	Uprating string `json:"uprating"`
+}
+
+// DonorPoolDefault is the rule of the default donor pool.
+const DonorPoolDefault = "default"
+
+// DonorPool says how the donors of method synth were chosen for a document
+// naming no comparison place (docs/savings.md, "The default donor pool"):
+// of the Candidates places of the target's level and kind, the Qualified
+// holding its series in every pre-period year in which the target has
+// one, at most Limit of them, the closest to the target.
+type DonorPool struct {
+	Rule       string `json:"rule"`
+	Level      string `json:"level"`
+	Kind       string `json:"kind"`
+	Candidates int    `json:"candidates"`
+	Qualified  int    `json:"qualified"`
+	Limit      int    `json:"limit"`
 }
 
 // FilledYear is a year whose value was taken from another year.

@@ -46,8 +46,10 @@
 //     (Ounce holds no deflator), as inputs.uprating says.
 //   - The SROI ratio values the inputs at their cost without optimism bias.
 //   - Payback counts from the first year with a cost (see Payback).
-//   - synth draws its donors from comparison_geos only (the "every place of
-//     the same level" default is not offered), fits on at least 3
+//   - synth draws its donors from comparison_geos; when the document names
+//     none, the query service picks the default pool (inputs.donor_pool:
+//     the target's peers holding the series in every pre-period year, at
+//     most MaxComparisonGeo, the closest first). It fits on at least 3
 //     pre-period years, takes RMSPE_post over the report's years, and
 //     interpolates percentiles linearly (Percentile); see SyntheticControl.
 package savings

@@ -268,7 +268,7 @@ func (in Initiative) validateFor(method string) error {
 	in.validateComparison(&ps, method)
 	in.validateDonorWeights(&ps)
 	in.validatePopulation(&ps, needsData)
-	in.validateSeries(&ps)
+	in.validateSeries(&ps, method)
 	if in.Scale != nil && (in.Scale.Sign() <= 0 || in.Scale.cmp(maxAmount) > 0) {
 		ps.add("scale", "must be greater than 0 and at most %s, got %s: the factor that turns one unit of the indicator into cases per person (0.01 for a percentage)", maxAmount, in.Scale)
 	}
@@ -289,8 +289,8 @@ func (in Initiative) validateFor(method string) error {
 }
 
 func (in Initiative) validateComparison(ps *problems, method string) {
-	if len(in.ComparisonGeos) == 0 && (method == MethodDiD || method == MethodSynth) {
-		ps.add("comparison_geos", "is required for method %s: give at least one comparison place, such as [\"FRA\", \"DEU\"]", method)
+	if len(in.ComparisonGeos) == 0 && method == MethodDiD {
+		ps.add("comparison_geos", "is required for method did: give at least one comparison place, such as [\"FRA\", \"DEU\"]")
 	}
 	if len(in.ComparisonGeos) > MaxComparisonGeo {
 		ps.add("comparison_geos", "has %d places; at most %d", len(in.ComparisonGeos), MaxComparisonGeo)

@@ -40,7 +40,7 @@ func (in Initiative) CompareSource() string {
 // validateSeries checks the form of the fields that choose a series:
 // whether the breakdowns and sources exist is the store's question, asked
 // when the document is registered.
-func (in Initiative) validateSeries(ps *problems) {
+func (in Initiative) validateSeries(ps *problems, method string) {
 	if (len(in.Dims) > 0 || in.Source != "") && in.Indicator == "" {
 		field := "dims"
 		if len(in.Dims) == 0 {
@@ -50,7 +50,7 @@ func (in Initiative) validateSeries(ps *problems) {
 	}
 	CheckDims(ps.add, "dims", in.Dims)
 	CheckSource(ps.add, "source", in.Source)
-	if len(in.ComparisonGeos) == 0 {
+	if len(in.ComparisonGeos) == 0 && method != MethodSynth { // synth's default donors are read like comparison places
 		switch {
 		case len(in.ComparisonDims) > 0:
 			ps.add("comparison_dims", "names the comparison places' breakdown, and there are no comparison_geos: add them or leave comparison_dims out")

@@ -194,6 +194,10 @@ func SyntheticControl(target Series, comparison []Series, geos []string, startYe
 		}
 		s.donors = append(s.donors, synthDonor{geo: g, values: series})
 	}
+	if len(geos) == 0 {
+		return s, inputError(CodeInsufficientData, "comparison_geos",
+			"method synth on %s for %s has no donor: name the donor places in comparison_geos", target.Indicator, target.Geo)
+	}
 	if len(s.donors) == 0 {
 		var lacks []string
 		for _, dd := range s.Dropped {

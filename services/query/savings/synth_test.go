@@ -270,8 +270,8 @@ func TestComputeSynthNeedsComparisonPlaces(t *testing.T) {
 	in, data := synthCase(t, map[int]float64{2010: 1, 2011: 2, 2012: 3, 2016: 4}, nil)
 	in.ComparisonGeos = nil
 	_, err := savings.Compute(in, "synth", data)
-	requireInputError(t, err, savings.CodeInvalidInitiative, "comparison_geos", "is required for method synth: give at least one comparison place")
-	require.ErrorContains(t, in.ValidateFor("synth"), "comparison_geos")
+	requireInputError(t, err, savings.CodeInsufficientData, "comparison_geos", "has no donor: name the donor places in comparison_geos")
+	require.NoError(t, in.ValidateFor("synth"), "a document may leave the donors to the query service's default pool")
 }
 
 // TestComputeSynthPinnedWeights: donor_weights are used as given, without
