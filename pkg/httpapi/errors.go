@@ -43,6 +43,7 @@ const (
 	CodeInsufficientData  Code = "insufficient_data"
 	CodeImplausibleValue  Code = "implausible_value"
 	CodeNotAcceptable     Code = "not_acceptable"
+	CodeNotComparable     Code = "not_comparable"
 
 	CodeForbidden            Code = "forbidden"
 	CodePayloadTooLarge      Code = "payload_too_large"
@@ -71,6 +72,7 @@ var codeStatus = map[Code]int{
 	CodeInsufficientData:  http.StatusUnprocessableEntity,
 	CodeImplausibleValue:  http.StatusUnprocessableEntity,
 	CodeNotAcceptable:     http.StatusNotAcceptable,
+	CodeNotComparable:     http.StatusUnprocessableEntity,
 
 	CodeForbidden:            http.StatusForbidden,
 	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,

@@ -222,7 +222,7 @@ func TestIntegrationSavingsBreakdownOfWHOSeries(t *testing.T) {
 		checkNCDReport(t, f, "ncd-gbr-partner", partner, "partner:nhs-digital")
 	})
 	t.Run("the cost series of compare is chosen alike", func(t *testing.T) {
-		base := "/v1/compare?initiatives=ncd-gbr&cost_indicator=" + ncdIndicator
+		base := "/v1/compare?initiatives=ncd-gbr&allow_other_domain=true&cost_indicator=" + ncdIndicator // a breakdown test: the indicator is not a cost
 		rec := f.get(t, base)
 		require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
 		env := decode[httpapi.Envelope](t, rec)

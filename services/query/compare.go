@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/ounce-data/ounce/pkg/httpapi"
@@ -12,7 +13,7 @@ import (
 )
 
 var compareParamNames = map[string]bool{"initiatives": true, "cost_indicator": true, "cost_dims": true, "cost_source": true,
-	"geo": true, "method": true, "pre_from": true}
+	"geo": true, "method": true, "pre_from": true, "fit_from": true, "fit_to": true, "allow_other_geo": true, "allow_other_domain": true}
 
 // MaxCompared is the most initiatives one compare request may name.
 const MaxCompared = 20
@@ -30,7 +31,7 @@ type CompareResponse struct {
 func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
 	if perr == nil {
-		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, cost_dims, cost_source, geo, method and pre_from")
+		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, cost_dims, cost_source, geo, method, pre_from, fit_from, fit_to, allow_other_geo and allow_other_domain")
 	}
 	var (
 		method string
@@ -45,6 +46,17 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 	}
 	if perr == nil {
 		pre, perr = preFromParam(q)
+	}
+	var opt savings.CompareOptions
+	var otherGeo, otherDomain bool
+	if perr == nil {
+		opt.FitFrom, opt.FitTo, perr = fitParams(q)
+	}
+	if perr == nil {
+		otherGeo, perr = boolParam(q, "allow_other_geo")
+	}
+	if perr == nil {
+		otherDomain, perr = boolParam(q, "allow_other_domain")
 	}
 	if perr != nil {
 		httpapi.WriteError(w, perr)
@@ -77,6 +89,11 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeUnknownIndicator, "cost_indicator",
 			"indicator %q is not in the catalogue; GET /v1/indicators lists the codes", code))
+		return
+	}
+	if ind.Domain != "cost" && !otherDomain {
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeNotComparable, "cost_indicator",
+			"%s is an indicator of domain %q, not a cost: compare with a cost indicator (GET /v1/indicators?domain=cost), or give allow_other_domain=true to compare with it anyway", code, ind.Domain))
 		return
 	}
 	geo := strings.TrimSpace(q.Get("geo"))
@@ -124,8 +141,13 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		if place == "" {
 			place = in.Geo
 		}
-		if place == "" {
+		switch {
+		case place == "":
 			httpapi.WriteError(w, httpapi.BadRequest("geo", "initiative %s names no place; give geo= for the cost indicator", id))
+			return
+		case in.Geo != "" && place != in.Geo && !otherGeo:
+			httpapi.WriteError(w, httpapi.Errorf(httpapi.CodeNotComparable, "geo",
+				"initiative %s is in %s, and geo=%s would set another place's cost beside its savings: leave geo out, or give allow_other_geo=true to compare with %s anyway", id, in.Geo, place, place))
 			return
 		}
 		costs, err := s.yearly(ctx, ind, place, cost)
@@ -133,7 +155,12 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 			s.reportError(w, r, err)
 			return
 		}
-		c, err := savings.Compare(rep, costs)
+		o := opt
+		if o.Conversion, err = s.costConversion(ctx, ind, place, rep.Currency); err != nil {
+			s.reportError(w, r, err)
+			return
+		}
+		c, err := savings.Compare(rep, costs, o)
 		if err != nil {
 			s.reportError(w, r, err)
 			return
@@ -174,4 +201,37 @@ func costChoice(q url.Values) (seriesChoice, *httpapi.Error) {
 		}
 	}
 	return choice(dims, source, "cost_dims", "cost_source"), nil
+}
+
+// fitParams reads fit_from and fit_to, the years the cost trend is fitted
+// on (0 when absent).
+func fitParams(q url.Values) (from, to int, perr *httpapi.Error) {
+	read := func(name string) int {
+		v := strings.TrimSpace(q.Get(name))
+		if v == "" || perr != nil {
+			return 0
+		}
+		y, err := strconv.Atoi(v)
+		if err != nil || y < savings.MinYear || y > savings.MaxYear {
+			perr = httpapi.BadRequest(name, "%s %q must be a year between %d and %d; left out, the trend is fitted on every year before the start year", name, v, savings.MinYear, savings.MaxYear)
+		}
+		return y
+	}
+	from, to = read("fit_from"), read("fit_to")
+	if perr == nil && from != 0 && to != 0 && from > to {
+		perr = httpapi.BadRequest("fit_from", "fit_from %d is after fit_to %d", from, to)
+	}
+	return from, to, perr
+}
+
+// boolParam reads an optional true/false parameter.
+func boolParam(q url.Values, name string) (bool, *httpapi.Error) {
+	switch v := strings.TrimSpace(q.Get(name)); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, httpapi.BadRequest(name, "%s %q must be true or false", name, v)
+	}
 }

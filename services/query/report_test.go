@@ -299,9 +299,18 @@ func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
 					Year  int     `json:"year"`
 					Value float64 `json:"value"`
 				} `json:"series"`
+				Fit struct {
+					From, To int
+					Rule     string
+				} `json:"fit"`
+				Conversion struct {
+					Kind, Reason string
+				} `json:"conversion"`
 				Years []struct {
-					CalendarYear  int     `json:"calendar_year"`
-					ProjectedRise float64 `json:"projected_rise"`
+					CalendarYear      int      `json:"calendar_year"`
+					ProjectedRiseUnit float64  `json:"projected_rise_unit"`
+					ProjectedRise     *float64 `json:"projected_rise"`
+					ShareOffset       *float64 `json:"share_offset"`
 				} `json:"years"`
 			} `json:"comparisons"`
 		}
@@ -321,9 +330,22 @@ func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
 		}
 		require.Len(t, c.Years, 6, "year 0 to the horizon")
 		require.Equal(t, start, c.Years[0].CalendarYear)
-		require.Zero(t, c.Years[0].ProjectedRise, "the rise is counted from the start year")
-		_, slope := ols(health["FRA"])
-		require.InDelta(t, 5*slope, c.Years[5].ProjectedRise, 1e-9, "five years of the cost trend's slope")
+		require.Zero(t, c.Years[0].ProjectedRiseUnit, "the rise is counted from the start year")
+		before := map[int]float64{}
+		for y, v := range health["FRA"] {
+			if y < start {
+				before[y] = v
+			}
+		}
+		_, slope := ols(before)
+		require.Equal(t, "default", c.Fit.Rule)
+		require.Equal(t, start-1, c.Fit.To, "fitted on the years before the start")
+		require.InDelta(t, 5*slope, c.Years[5].ProjectedRiseUnit, 1e-9, "five years of the pre-start trend's slope")
+		// No GDP in euros is loaded: no figure in money, and the reason says which series is missing.
+		require.Equal(t, "none", c.Conversion.Kind)
+		require.Contains(t, c.Conversion.Reason, "no GDP series of FRA in EUR")
+		require.Nil(t, c.Years[5].ProjectedRise)
+		require.Nil(t, c.Years[5].ShareOffset)
 	})
 
 	for name, tc := range map[string]struct {
@@ -338,7 +360,11 @@ func TestIntegrationSavingsReportOnWorldBankData(t *testing.T) {
 		"compare no ids":      {"/v1/compare?cost_indicator=SH.XPD.CHEX.GD.ZS", 400, httpapi.CodeBadRequest, "initiatives"},
 		"compare unknown id":  {"/v1/compare?initiatives=nope&cost_indicator=SH.XPD.CHEX.GD.ZS", 404, httpapi.CodeNotFound, "initiatives"},
 		"compare unknown ind": {"/v1/compare?initiatives=fra-obesity&cost_indicator=NOPE", 404, httpapi.CodeUnknownIndicator, "cost_indicator"},
-		"compare no cost":     {"/v1/compare?initiatives=fra-obesity&cost_indicator=SH.XPD.CHEX.GD.ZS&geo=ATA", 422, httpapi.CodeInsufficientData, ""},
+		"compare no cost":     {"/v1/compare?initiatives=fra-obesity&cost_indicator=SH.XPD.CHEX.GD.ZS&geo=ATA&allow_other_geo=true", 422, httpapi.CodeInsufficientData, ""},
+		"compare other place": {"/v1/compare?initiatives=fra-obesity&cost_indicator=SH.XPD.CHEX.GD.ZS&geo=DEU", 422, httpapi.CodeNotComparable, "geo"},
+		"compare not a cost":  {"/v1/compare?initiatives=fra-obesity&cost_indicator=SH.STA.OWAD.ZS", 422, httpapi.CodeNotComparable, "cost_indicator"},
+		"compare bad flag":    {"/v1/compare?initiatives=fra-obesity&cost_indicator=SH.XPD.CHEX.GD.ZS&allow_other_geo=yes", 400, httpapi.CodeBadRequest, "allow_other_geo"},
+		"compare fit order":   {"/v1/compare?initiatives=fra-obesity&cost_indicator=SH.XPD.CHEX.GD.ZS&fit_from=2010&fit_to=2000", 400, httpapi.CodeBadRequest, "fit_from"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rec := f.get(t, tc.target)

@@ -80,7 +80,7 @@ func FuzzCompute(f *testing.F) {
 			_, err = json.Marshal(r)
 			require.NoError(t, err, "the simulation marshals")
 		}
-		c, err := savings.Compare(r, savings.Series{Values: at(-1)})
+		c, err := savings.Compare(r, savings.Series{Values: at(-1)}, savings.CompareOptions{})
 		if err != nil {
 			requireInput(t, err)
 			return

@@ -753,8 +753,11 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 	require.NotEmpty(t, rep.Years)
 	var cmp struct {
 		Comparisons []struct {
-			Series []struct{} `json:"series"`
-			Years  []struct{} `json:"years"`
+			Series     []struct{} `json:"series"`
+			Years      []struct{} `json:"years"`
+			Conversion struct {
+				Kind, Reason, Formula string
+			} `json:"conversion"`
 		} `json:"comparisons"`
 	}
 	cmpStatus, cmpText := getJSON(t, base+"/v1/compare?initiatives=browser-test-co2&cost_indicator="+costIndicator+"&geo=GBR&method=its", &cmp)
@@ -854,6 +857,16 @@ func TestIntegrationBrowserInitiative(t *testing.T) {
 		recorded, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(document.querySelector('#compare-chart path.series').getAttribute('d').match(/[ML]/g) || []).length`))
 		require.NoError(t, err)
 		require.Equal(t, len(cmp.Comparisons[0].Series), recorded)
+		// How the cost became money, or why it did not, is said under the table.
+		conv := cmp.Comparisons[0].Conversion
+		want := conv.Reason
+		if conv.Kind != "none" {
+			want = conv.Formula
+		}
+		require.NotEmpty(t, want)
+		notes, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('compare-table').textContent`))
+		require.NoError(t, err)
+		require.Contains(t, notes, want)
 	} else {
 		var env struct{ Error struct{ Message string } }
 		require.NoError(t, json.Unmarshal([]byte(cmpText), &env), cmpText)

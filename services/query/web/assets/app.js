@@ -747,6 +747,7 @@
 
     drawCompare(it, body) {
       const list = compareList(body);
+      const notes = [];
       const figs = [];
       const rows = [];
       const prov = [];
@@ -771,16 +772,24 @@
             y.pv_savings !== undefined ? numCell(y.pv_savings, money(y.pv_savings, c.currency)) : el('td', {}, '—'),
             numCell(y.cost_observed),
             numCell(proj, proj === undefined || proj === null ? '—' : est(proj) + range),
-            numCell(y.projected_rise, est(y.projected_rise)),
-            numCell(y.share_offset, y.share_offset === null || y.share_offset === undefined ? '—' : ratioFmt.format(y.share_offset))));
+            y.projected_rise !== null && y.projected_rise !== undefined ?
+              numCell(y.projected_rise, money(y.projected_rise, c.currency)) :
+              numCell(y.projected_rise_unit, y.projected_rise_unit === undefined ? '—' : est(y.projected_rise_unit) + (c.unit ? ' ' + c.unit : '')),
+            numCell(y.share_offset, y.share_offset === null || y.share_offset === undefined ? '—' : ratioFmt.format(y.share_offset)),
+            el('td', {}, y.note || '')));
         }
         prov.push(...(c.provenance || []));
+        const conv = c.conversion;
+        if (conv) {
+          notes.push(conv.kind === 'none' ? c.id + ': no figure in money — ' + conv.reason :
+            c.id + ': cost in ' + c.currency + ' as ' + conv.formula + ' (' + conv.prices + ')');
+        }
       }
       replace('compare-chart', ...figs);
       const unit = list.length && list[0].unit ? ' (' + list[0].unit + ')' : '';
       replace('compare-table', table('Yearly savings beside the recorded and projected ' + (list.length ? list[0].indicator : 'cost') + unit,
-        ['Initiative', 'Calendar year', 'Savings', 'PV savings', 'Cost recorded', 'Cost projected (95 % interval)', 'Projected rise since start', 'Share offset'],
-        rows, 'compare'));
+        ['Initiative', 'Calendar year', 'Savings', 'PV savings', 'Cost recorded', 'Cost projected (95 % interval)', 'Projected rise since start (in money where converted)', 'Share offset', 'Note'],
+        rows, 'compare'), ...notes.map((n) => el('p', {class: 'note'}, n)));
       provenanceList('compare-provenance', prov);
     },
   };
@@ -796,7 +805,7 @@
         indicator: (c.cost_indicator || {}).indicator, geo: (c.cost_indicator || {}).geo, unit: (c.cost_indicator || {}).unit,
         series: (c.series || []).map((p) => ({x: year(p.year), y: p.value})),
         projection: ((c.projection || {}).points || []).map((p) => ({x: year(p.year), y: p.value, lo: p.low, hi: p.high})),
-        years: c.years || [], provenance: c.provenance || [],
+        years: c.years || [], provenance: c.provenance || [], conversion: c.conversion || null,
       }));
     }
     const series = (body.series || []).map((p) => ({x: p.year !== undefined ? year(p.year) : periodStart(p.period), y: p.value}))
