@@ -13,7 +13,7 @@ import (
 )
 
 var compareParamNames = map[string]bool{"initiatives": true, "cost_indicator": true, "cost_dims": true, "cost_source": true,
-	"geo": true, "method": true, "pre_from": true, "fit_from": true, "fit_to": true, "allow_other_geo": true, "allow_other_domain": true}
+	"geo": true, "method": true, "pre_from": true, "fit_from": true, "fit_to": true, "allow_other_geo": true, "allow_other_domain": true, "format": true}
 
 // MaxCompared is the most initiatives one compare request may name.
 const MaxCompared = 20
@@ -31,7 +31,7 @@ type CompareResponse struct {
 func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(r.URL.RawQuery)
 	if perr == nil {
-		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, cost_dims, cost_source, geo, method, pre_from, fit_from, fit_to, allow_other_geo and allow_other_domain")
+		perr = checkParamNames(q, compareParamNames, "initiatives, cost_indicator, cost_dims, cost_source, geo, method, pre_from, fit_from, fit_to, allow_other_geo, allow_other_domain and format")
 	}
 	var (
 		method string
@@ -46,6 +46,10 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 	}
 	if perr == nil {
 		pre, perr = preFromParam(q)
+	}
+	var fmtWanted format
+	if perr == nil {
+		fmtWanted, perr = negotiateFormat(r, q)
 	}
 	var opt savings.CompareOptions
 	var otherGeo, otherDomain bool
@@ -168,6 +172,10 @@ func (s *Service) compare(w http.ResponseWriter, r *http.Request) {
 		resp.Comparisons = append(resp.Comparisons, c)
 	}
 	resp.Count = len(resp.Comparisons)
+	if fmtWanted == formatCSV {
+		httpapi.WriteWithETag(w, r, httpapi.ContentTypeCSV, compareCSV(resp.Comparisons))
+		return
+	}
 	s.writeCached(w, r, resp)
 }
 

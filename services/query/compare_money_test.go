@@ -1,11 +1,15 @@
 package query_test
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -127,6 +131,38 @@ func TestIntegrationCompareInMoney(t *testing.T) {
 	}
 	require.Equal(t, "NY.GDP.MKTP.CD", roles["gdp"], "the GDP series is in the provenance")
 	require.Equal(t, "SH.XPD.CHEX.GD.ZS", roles["cost"])
+
+	t.Run("as CSV", func(t *testing.T) {
+		for _, accept := range []string{"", "text/csv"} {
+			target := "/v1/compare?initiatives=jpn-prevention&cost_indicator=SH.XPD.CHEX.GD.ZS"
+			var rec *httptest.ResponseRecorder
+			if accept == "" {
+				rec = f.get(t, target+"&format=csv")
+			} else {
+				rec = f.get(t, target, "Accept", accept)
+			}
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			require.True(t, strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv"))
+			rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+			require.NoError(t, err)
+			col := map[string]int{}
+			for i, h := range rows[0] {
+				col[h] = i
+			}
+			require.Len(t, rows, 1+len(c.Years), "a row per year")
+			for i, r := range rows[1:] {
+				y := c.Years[i]
+				require.Equal(t, strconv.Itoa(y.CalendarYear), r[col["calendar_year"]])
+				require.Equal(t, fmtOpt(y.ProjectedRise), r[col["projected_rise"]])
+				require.Equal(t, fmtOpt(y.ShareOffset), r[col["share_offset"]])
+				require.Equal(t, y.Note, r[col["note"]])
+				require.Equal(t, "share_of_gdp", r[col["conversion"]])
+				require.Contains(t, r[col["sources"]], "gdp:NY.GDP.MKTP.CD:JPN=")
+			}
+		}
+		rec := f.get(t, "/v1/compare?initiatives=jpn-prevention&cost_indicator=SH.XPD.CHEX.GD.ZS", "Accept", "application/xml")
+		require.Equal(t, http.StatusNotAcceptable, rec.Code, rec.Body.String())
+	})
 
 	t.Run("fit_from and fit_to", func(t *testing.T) {
 		rec := f.get(t, "/v1/compare?initiatives=jpn-prevention&cost_indicator=SH.XPD.CHEX.GD.ZS&fit_from=2005&fit_to=2012")

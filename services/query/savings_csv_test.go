@@ -80,10 +80,56 @@ func TestIntegrationSavingsCSV(t *testing.T) {
 		require.Equal(t, string(rep.Totals["npv_low"]), totals["npv"][col["low"]])
 	}
 
+	// With a simulation: its percentiles, and the sensitivity, as labelled rows.
+	var sim struct {
+		Simulation struct {
+			NPV          struct{ P5, P50, P95 float64 } `json:"npv"`
+			PNPVPositive float64                        `json:"p_npv_positive"`
+		} `json:"simulation"`
+		Sensitivity struct {
+			Tornado []struct {
+				Input     string  `json:"input"`
+				NPVAtLow  float64 `json:"npv_at_low"`
+				NPVAtHigh float64 `json:"npv_at_high"`
+			} `json:"tornado"`
+		} `json:"sensitivity"`
+	}
+	rec = f.get(t, "/v1/initiatives/fra-csv/savings?method=its&simulate=500&seed=3")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &sim))
+	rec = f.get(t, "/v1/initiatives/fra-csv/savings?method=its&simulate=500&seed=3&format=csv")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+	require.NoError(t, err)
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	labelled := map[string][]string{}
+	for _, r := range rows[1:] {
+		if k := r[col["row"]]; k == "simulation" || k == "sensitivity" {
+			labelled[r[col["figure"]]] = r
+		}
+	}
+	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	npv := labelled["npv_p50"]
+	require.NotNil(t, npv, "%v", labelled)
+	require.Equal(t, []string{num(sim.Simulation.NPV.P50), num(sim.Simulation.NPV.P5), num(sim.Simulation.NPV.P95)},
+		[]string{npv[col["value"]], npv[col["low"]], npv[col["high"]]})
+	require.Contains(t, npv[col["interval"]], "500 draws, seed 3")
+	require.Equal(t, num(sim.Simulation.PNPVPositive), labelled["p_npv_positive"][col["value"]])
+	require.NotEmpty(t, sim.Sensitivity.Tornado)
+	for _, b := range sim.Sensitivity.Tornado {
+		r := labelled["npv_swing:"+b.Input]
+		require.NotNil(t, r, b.Input)
+		require.Equal(t, num(b.NPVAtLow), r[col["low"]])
+		require.Equal(t, num(b.NPVAtHigh), r[col["high"]])
+	}
+
 	// Every method side by side: rows of each method that applies.
 	rec = f.get(t, "/v1/initiatives/fra-csv/savings/methods?format=csv")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+	rows, err = csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
 	require.NoError(t, err)
 	methods := map[string]bool{}
 	for _, r := range rows[1:] {
