@@ -81,13 +81,11 @@ func (s *Service) costConversion(ctx context.Context, ind *indicators.Indicator,
 				continue
 			}
 			series, err := s.viaSeries(ctx, gdp, geo)
-			if err != nil || series == nil {
-				if err == nil {
-					known[len(known)-1] += fmt.Sprintf(", which holds no value for %s", geo)
-				}
-				if err != nil {
-					return savings.Conversion{}, err
-				}
+			if err != nil {
+				return savings.Conversion{}, err
+			}
+			if series == nil {
+				known[len(known)-1] += fmt.Sprintf(", which holds no value for %s", geo)
 				continue
 			}
 			return savings.Conversion{Kind: savings.ConvertShareOfGDP, Scale: scale / 100, Via: series,

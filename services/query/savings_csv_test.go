@@ -87,11 +87,7 @@ func TestIntegrationSavingsCSV(t *testing.T) {
 			PNPVPositive float64                        `json:"p_npv_positive"`
 		} `json:"simulation"`
 		Sensitivity struct {
-			Tornado []struct {
-				Input     string  `json:"input"`
-				NPVAtLow  float64 `json:"npv_at_low"`
-				NPVAtHigh float64 `json:"npv_at_high"`
-			} `json:"tornado"`
+			Tornado []tornadoBar `json:"tornado"`
 		} `json:"sensitivity"`
 	}
 	rec = f.get(t, "/v1/initiatives/fra-csv/savings?method=its&simulate=500&seed=3")
